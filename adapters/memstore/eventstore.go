@@ -1,0 +1,273 @@
+package memstore
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/eventfold/eventfold/eventstore"
+)
+
+var _ eventstore.KeyedAppender = (*Store)(nil)
+
+// Options configures a Store. A nil *Options means all defaults.
+type Options struct {
+	// MaxDataBytes limits one event's data. Zero means
+	// eventstore.DefaultMaxDataBytes.
+	MaxDataBytes int
+	// Now returns the time recorded on appended events. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Store is an in-memory eventstore.Store.
+type Store struct {
+	opts Options
+
+	mu      sync.RWMutex
+	log     []eventstore.Record // the global log, in position order
+	streams map[string][]int    // stream ID to indexes into log, in version order
+	byID    map[string]int      // event ID to index into log
+	commits uint64              // Commit of the last append
+	keys    map[string]keyed    // command key to its append's result
+	changed chan struct{}       // closed and replaced on every append
+}
+
+// New returns an empty Store.
+func New(opts *Options) *Store {
+	s := &Store{
+		streams: make(map[string][]int),
+		byID:    make(map[string]int),
+		keys:    make(map[string]keyed),
+		changed: make(chan struct{}),
+	}
+	if opts != nil {
+		s.opts = *opts
+	}
+	if s.opts.Now == nil {
+		s.opts.Now = time.Now
+	}
+	return s
+}
+
+type keyed struct {
+	result eventstore.AppendResult
+	at     time.Time
+}
+
+// Append implements eventstore.Store.
+func (s *Store) Append(ctx context.Context, streamID string, expected eventstore.ExpectedVersion, events []eventstore.Event) (eventstore.AppendResult, error) {
+	return s.AppendKeyed(ctx, "", streamID, expected, events)
+}
+
+// AppendKeyed implements eventstore.KeyedAppender. Keys are kept until
+// PruneCommandKeys removes them.
+func (s *Store) AppendKeyed(ctx context.Context, commandKey, streamID string, expected eventstore.ExpectedVersion, events []eventstore.Event) (eventstore.AppendResult, error) {
+	if len(commandKey) > eventstore.MaxStreamIDBytes {
+		return eventstore.AppendResult{}, &eventstore.InvalidInputError{Field: "command key", Reason: "is longer than 512 bytes"}
+	}
+	if err := eventstore.ValidateAppend(streamID, expected, events, s.opts.MaxDataBytes); err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	if k, ok := s.keys[commandKey]; ok && commandKey != "" {
+		k.result.Replayed = true
+		return k.result, nil
+	}
+	if res, ok, err := s.replayed(streamID, events); ok || err != nil {
+		return res, err
+	}
+	stream := s.streams[streamID]
+	actual := int64(len(stream))
+	if !expected.Allows(actual) {
+		return eventstore.AppendResult{}, &eventstore.ConcurrencyError{StreamID: streamID, Expected: expected, Actual: actual}
+	}
+	s.commits++
+	now := s.opts.Now().UTC()
+	for i, e := range events {
+		id := strings.ToLower(e.ID)
+		if id == "" {
+			id = eventstore.NewEventID()
+		}
+		rec := eventstore.Record{
+			ID:          id,
+			StreamID:    streamID,
+			Type:        e.Type,
+			Data:        slices.Clone(e.Data),
+			ContentType: contentType(e.ContentType),
+			Metadata:    cloneMetadata(e.Metadata),
+			Version:     actual + int64(i) + 1,
+			Position:    eventstore.Position{Commit: s.commits, Sequence: uint64(len(s.log)) + 1},
+			RecordedAt:  now,
+		}
+		s.byID[id] = len(s.log)
+		stream = append(stream, len(s.log))
+		s.log = append(s.log, rec)
+	}
+	s.streams[streamID] = stream
+	close(s.changed)
+	s.changed = make(chan struct{})
+	last := s.log[len(s.log)-1]
+	res := eventstore.AppendResult{StreamVersion: last.Version, Position: last.Position}
+	if commandKey != "" {
+		s.keys[commandKey] = keyed{result: res, at: now}
+	}
+	return res, nil
+}
+
+// PruneCommandKeys forgets command keys recorded before cutoff and reports
+// how many it removed.
+func (s *Store) PruneCommandKeys(ctx context.Context, cutoff time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k, v := range s.keys {
+		if v.at.Before(cutoff) {
+			delete(s.keys, k)
+			n++
+		}
+	}
+	return n, ctx.Err()
+}
+
+// replayed reports whether events were stored before by the same append and,
+// if so, that append's result. Any other reuse of an ID is an error.
+func (s *Store) replayed(streamID string, events []eventstore.Event) (eventstore.AppendResult, bool, error) {
+	first := strings.ToLower(events[0].ID)
+	idx, found := s.byID[first]
+	if !found {
+		for _, e := range events[1:] {
+			if _, dup := s.byID[strings.ToLower(e.ID)]; dup && e.ID != "" {
+				return eventstore.AppendResult{}, false, duplicate(e.ID)
+			}
+		}
+		return eventstore.AppendResult{}, false, nil
+	}
+	rec := s.log[idx]
+	stream := s.streams[streamID]
+	if rec.StreamID != streamID || int(rec.Version)+len(events)-1 > len(stream) {
+		return eventstore.AppendResult{}, false, duplicate(first)
+	}
+	for i, e := range events {
+		if s.log[stream[int(rec.Version)-1+i]].ID != strings.ToLower(e.ID) {
+			return eventstore.AppendResult{}, false, duplicate(first)
+		}
+	}
+	last := s.log[stream[int(rec.Version)+len(events)-2]]
+	return eventstore.AppendResult{StreamVersion: last.Version, Position: last.Position, Replayed: true}, true, nil
+}
+
+func duplicate(id string) error {
+	return &duplicateError{id: id}
+}
+
+type duplicateError struct{ id string }
+
+func (e *duplicateError) Error() string {
+	return "memstore: event ID " + e.id + " is already stored by a different append"
+}
+func (e *duplicateError) Is(target error) bool { return target == eventstore.ErrDuplicateEvent }
+
+// ReadStream implements eventstore.Store.
+func (s *Store) ReadStream(ctx context.Context, streamID string, from int64, dir eventstore.Direction, limit int) ([]eventstore.Record, error) {
+	if err := eventstore.ValidateStreamID(streamID); err != nil {
+		return nil, err
+	}
+	if limit < 0 {
+		return nil, &eventstore.InvalidInputError{Field: "limit", Reason: "must not be negative"}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	stream := s.streams[streamID]
+	if len(stream) == 0 {
+		return nil, eventstore.ErrStreamNotFound
+	}
+	var out []eventstore.Record
+	if dir == eventstore.Backward {
+		for v := min(from, int64(len(stream))); v >= 1 && (limit == 0 || len(out) < limit); v-- {
+			out = append(out, cloneRecord(s.log[stream[v-1]]))
+		}
+		return out, nil
+	}
+	for v := max(from, 1); v <= int64(len(stream)) && (limit == 0 || len(out) < limit); v++ {
+		out = append(out, cloneRecord(s.log[stream[v-1]]))
+	}
+	return out, nil
+}
+
+// DefaultReadAllLimit is the batch size ReadAll uses when asked for 0 events.
+const DefaultReadAllLimit = 1000
+
+// ReadAll implements eventstore.Store. Appends are serialised, so every
+// stored event is visible at once and the log never has holes.
+func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Record, error) {
+	if limit < 0 {
+		return nil, &eventstore.InvalidInputError{Field: "limit", Reason: "must not be negative"}
+	}
+	if limit == 0 {
+		limit = DefaultReadAllLimit
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	start, _ := slices.BinarySearchFunc(s.log, after, func(r eventstore.Record, p eventstore.Position) int {
+		return r.Position.Compare(p)
+	})
+	if start < len(s.log) && s.log[start].Position == after {
+		start++
+	}
+	end := min(start+limit, len(s.log))
+	out := make([]eventstore.Record, 0, end-start)
+	for _, r := range s.log[start:end] {
+		out = append(out, cloneRecord(r))
+	}
+	return out, nil
+}
+
+// Changed returns a channel that is closed at the next append. Tailers use
+// it to wake up without polling.
+func (s *Store) Changed() <-chan struct{} {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.changed
+}
+
+func contentType(ct string) string {
+	if ct == "" {
+		return eventstore.ContentTypeJSON
+	}
+	return ct
+}
+
+func cloneMetadata(m eventstore.Metadata) eventstore.Metadata {
+	m.Extra = cloneMap(m.Extra)
+	return m
+}
+
+func cloneMap(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func cloneRecord(r eventstore.Record) eventstore.Record {
+	r.Data = slices.Clone(r.Data)
+	r.Metadata = cloneMetadata(r.Metadata)
+	return r
+}
