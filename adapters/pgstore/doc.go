@@ -1,0 +1,50 @@
+// Package pgstore is eventfold's PostgreSQL event store, built on pgx/v5. It
+// implements [eventstore.Store] and [eventstore.KeyedAppender] and passes
+// the conformance suite in eventstore/eventstoretest.
+//
+// # Setting up
+//
+// The schema is embedded in the package and applied explicitly:
+//
+//	pool, err := pgxpool.New(ctx, "postgres://...")
+//	err = pgstore.Migrate(ctx, pool, nil)      // idempotent, safe from many processes
+//	store, err := pgstore.New(pool, nil)
+//
+// Tables live in their own PostgreSQL schema ("eventfold" unless
+// Options.Schema says otherwise): streams (one row per stream with its
+// version), events, command_keys, and the append_events function.
+//
+// # Appends
+//
+// Every Append is one round trip: a single call of append_events, a prepared
+// statement that checks command keys and event IDs for a retry, checks the
+// expected version on the stream row, and only then inserts the events with
+// unnest. A writer that loses the version check writes no event row and takes
+// no position. Appends to different streams never wait for each other;
+// appends to one stream queue on its row lock, and exactly one of several
+// with the same expected version wins.
+//
+// Pass a pgx.Tx to New to append inside your own transaction. Keep such
+// transactions short; see "Long transactions" below.
+//
+// # The global log
+//
+// Each event row stores the ID of the transaction that wrote it (xid8)
+// beside an identity sequence. ReadAll returns events ordered by that pair,
+// and only from transactions older than pg_snapshot_xmin of the reading
+// statement's snapshot: every such transaction has committed or rolled back,
+// and every later transaction gets a higher ID, so no event can ever appear
+// before the last position a reader has seen. Readers need no locks and
+// writers never serialise. docs/design.md has the argument in full.
+//
+// # Long transactions
+//
+// pg_snapshot_xmin is cluster-wide: any transaction that has written
+// anything, in any database of the cluster, holds back every reader of the
+// log until it ends, so projections stall behind it. Keep write transactions
+// short, never wait on a network call inside one, and set
+// idle_in_transaction_session_timeout (for example 60s) on the role or
+// database so a forgotten transaction cannot stall projections for long.
+// Watch pg_stat_activity for backends with a backend_xid and an old
+// xact_start.
+package pgstore

@@ -1,0 +1,264 @@
+package pgstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/eventfold/eventfold/adapters/pgstore"
+	"github.com/eventfold/eventfold/eventstore"
+	"github.com/eventfold/eventfold/eventstore/eventstoretest"
+	"github.com/eventfold/eventfold/internal/testenv"
+)
+
+// newStore returns a Store in a fresh, migrated schema.
+func newStore(t testing.TB, opts *pgstore.Options) *pgstore.Store {
+	t.Helper()
+	pool, schema := testenv.Schema(t)
+	o := pgstore.Options{}
+	if opts != nil {
+		o = *opts
+	}
+	o.Schema = schema
+	if err := pgstore.Migrate(context.Background(), pool, &o); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	s, err := pgstore.New(pool, &o)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	eventstoretest.Run(t, eventstoretest.Config{
+		New: func(t testing.TB) eventstore.Store { return newStore(t, nil) },
+	})
+}
+
+func TestMigrateIsIdempotentAndConcurrent(t *testing.T) {
+	pool, schema := testenv.Schema(t)
+	opts := &pgstore.Options{Schema: schema}
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = pgstore.Migrate(t.Context(), pool, opts)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("concurrent Migrate %d: %v", i, err)
+		}
+	}
+	s, err := pgstore.New(pool, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(t.Context(), "kept", eventstore.NoStream, []eventstore.Event{{Type: "A", Data: []byte(`{}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pgstore.Migrate(t.Context(), pool, opts); err != nil {
+		t.Fatalf("Migrate again: %v", err)
+	}
+	recs, err := s.ReadStream(t.Context(), "kept", 0, eventstore.Forward, 0)
+	if err != nil || len(recs) != 1 {
+		t.Errorf("after a second Migrate the stream reads %d events, %v", len(recs), err)
+	}
+	var applied int
+	if err := pool.QueryRow(t.Context(), "SELECT count(*) FROM "+pgx.Identifier{schema}.Sanitize()+".schema_migrations").Scan(&applied); err != nil {
+		t.Fatal(err)
+	}
+	if applied < 1 {
+		t.Errorf("schema_migrations has %d rows", applied)
+	}
+}
+
+// TestGapSafety holds one append's transaction open while other appends
+// commit. A tailer of the global log must not move past the open
+// transaction's events, and must see every event exactly once after it
+// commits.
+func TestGapSafety(t *testing.T) {
+	pool, schema := testenv.Schema(t)
+	opts := &pgstore.Options{Schema: schema}
+	if err := pgstore.Migrate(t.Context(), pool, opts); err != nil {
+		t.Fatal(err)
+	}
+	s, err := pgstore.New(pool, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	event := func(n int) []eventstore.Event {
+		return []eventstore.Event{{Type: "E", Data: []byte(fmt.Sprintf(`{"n":%d}`, n))}}
+	}
+	if _, err := s.Append(ctx, "before", eventstore.Any, event(0)); err != nil {
+		t.Fatal(err)
+	}
+
+	// The slow writer: its transaction takes its positions first and stays
+	// open.
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background()) //nolint:errcheck
+	inTx, err := pgstore.New(tx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow, err := inTx.Append(ctx, "slow", eventstore.Any, event(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Faster writers take later positions and commit.
+	var fast []eventstore.AppendResult
+	for i := 0; i < 5; i++ {
+		res, err := s.Append(ctx, fmt.Sprintf("fast-%d", i), eventstore.Any, event(10+i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Position.Sequence <= slow.Position.Sequence {
+			t.Fatalf("fast append got sequence %d, not after the slow one's %d", res.Position.Sequence, slow.Position.Sequence)
+		}
+		fast = append(fast, res)
+	}
+
+	// A tailer checkpoints whatever it sees. While the slow transaction is
+	// open it must not see, and so not pass, anything ordered after it.
+	var seen []eventstore.Record
+	var checkpoint eventstore.Position
+	tail := func() {
+		for {
+			recs, err := s.ReadAll(ctx, checkpoint, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(recs) == 0 {
+				return
+			}
+			seen = append(seen, recs...)
+			checkpoint = recs[len(recs)-1].Position
+		}
+	}
+	for i := 0; i < 3; i++ {
+		tail()
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, r := range seen {
+		if r.StreamID != "before" {
+			t.Fatalf("while the slow transaction was open the tailer saw %s (%v)", r.StreamID, r.Position)
+		}
+	}
+	if !checkpoint.Before(slow.Position) {
+		t.Fatalf("the tailer's checkpoint %v passed the open transaction's position %v", checkpoint, slow.Position)
+	}
+
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, func() bool { tail(); return len(seen) >= 7 }, "the tailer saw %d of 7 events", len(seen))
+	time.Sleep(50 * time.Millisecond)
+	tail()
+	if len(seen) != 7 {
+		t.Fatalf("the tailer saw %d events, want 7", len(seen))
+	}
+	count := map[string]int{}
+	for _, r := range seen {
+		count[r.StreamID]++
+	}
+	for _, stream := range []string{"before", "slow", "fast-0", "fast-1", "fast-2", "fast-3", "fast-4"} {
+		if count[stream] != 1 {
+			t.Errorf("stream %s seen %d times, want once", stream, count[stream])
+		}
+	}
+	if seen[1].StreamID != "slow" {
+		t.Errorf("the slow transaction's event came at index %d, want 1 (log order follows transaction order)", indexOf(seen, "slow"))
+	}
+}
+
+func indexOf(recs []eventstore.Record, stream string) int {
+	for i, r := range recs {
+		if r.StreamID == stream {
+			return i
+		}
+	}
+	return -1
+}
+
+// TestLosingWriterTakesNoPosition checks that a failed expected-version
+// check happens before any event row is written.
+func TestLosingWriterTakesNoPosition(t *testing.T) {
+	s := newStore(t, nil)
+	ctx := t.Context()
+	ev := []eventstore.Event{{Type: "A", Data: []byte(`{}`)}}
+	first, err := s.Append(ctx, "s", eventstore.NoStream, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := s.Append(ctx, "s", eventstore.NoStream, []eventstore.Event{{Type: "A", Data: []byte(`{}`)}}); !errors.Is(err, eventstore.ErrConcurrency) {
+			t.Fatalf("Append = %v, want ErrConcurrency", err)
+		}
+	}
+	second, err := s.Append(ctx, "s", eventstore.Exact(1), []eventstore.Event{{Type: "A", Data: []byte(`{}`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Position.Sequence != first.Position.Sequence+1 {
+		t.Errorf("sequence went from %d to %d: the losing appends consumed positions", first.Position.Sequence, second.Position.Sequence)
+	}
+}
+
+func TestDataLimitOption(t *testing.T) {
+	s := newStore(t, &pgstore.Options{MaxDataBytes: 10})
+	_, err := s.Append(t.Context(), "s", eventstore.Any, []eventstore.Event{{Type: "A", Data: []byte(`"0123456789"`)}})
+	var ie *eventstore.InvalidInputError
+	if !errors.As(err, &ie) || ie.Field != "events[0].data" {
+		t.Errorf("Append of 12 bytes with a 10-byte limit = %v, want an invalid events[0].data error", err)
+	}
+}
+
+func TestPruneCommandKeys(t *testing.T) {
+	s := newStore(t, nil)
+	ctx := t.Context()
+	ev := func() []eventstore.Event { return []eventstore.Event{{Type: "A", Data: []byte(`{}`)}} }
+	if _, err := s.AppendKeyed(ctx, "k1", "s", eventstore.Any, ev()); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.PruneCommandKeys(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("PruneCommandKeys(an hour ago) = %d, %v; want 0", n, err)
+	}
+	if n, err := s.PruneCommandKeys(ctx, time.Now().Add(time.Hour)); err != nil || n != 1 {
+		t.Fatalf("PruneCommandKeys(in an hour) = %d, %v; want 1", n, err)
+	}
+	res, err := s.AppendKeyed(ctx, "k1", "s", eventstore.Any, ev())
+	if err != nil || res.Replayed || res.StreamVersion != 2 {
+		t.Errorf("AppendKeyed after pruning = %+v, %v; want a fresh append at version 2", res, err)
+	}
+}
+
+func TestHead(t *testing.T) {
+	s := newStore(t, nil)
+	ctx := t.Context()
+	if p, err := s.Head(ctx); err != nil || !p.IsZero() {
+		t.Fatalf("Head of an empty store = %v, %v", p, err)
+	}
+	res, err := s.Append(ctx, "s", eventstore.Any, []eventstore.Event{{Type: "A", Data: []byte(`{}`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, func() bool {
+		p, err := s.Head(ctx)
+		return err == nil && p == res.Position
+	}, "Head never reached %v", res.Position)
+}

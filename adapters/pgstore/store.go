@@ -1,0 +1,331 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/eventfold/eventfold/eventstore"
+)
+
+var _ eventstore.KeyedAppender = (*Store)(nil)
+
+// DB is what a Store needs from PostgreSQL. *pgxpool.Pool, *pgx.Conn and
+// pgx.Tx all satisfy it; pass a pgx.Tx to append inside your own transaction
+// (and keep that transaction short: see the package doc).
+type DB interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// Options configures a Store. A nil *Options means all defaults.
+type Options struct {
+	// Schema is the PostgreSQL schema holding the tables. Default
+	// DefaultSchema ("eventfold"). Migrate must have run for it.
+	Schema string
+	// MaxDataBytes limits one event's data. Zero means
+	// eventstore.DefaultMaxDataBytes (1 MiB).
+	MaxDataBytes int
+	// ReadAllLimit is the batch size of ReadAll when called with limit 0.
+	// Zero means 500.
+	ReadAllLimit int
+}
+
+// Store is an eventstore.Store on PostgreSQL. It is safe for concurrent use
+// when its DB is (a pool is; a single connection or transaction is not).
+type Store struct {
+	db   DB
+	opts Options
+
+	appendSQL    string
+	readFwdSQL   string
+	readBwdSQL   string
+	streamSQL    string
+	readAllSQL   string
+	pruneKeysSQL string
+	headSQL      string
+	horizonSQL   string
+}
+
+const recordColumns = "transaction_id, global_position, stream_id, version, event_id::text, type, content_type, data, metadata, recorded_at"
+
+// New returns a Store that uses db. It does not create tables (call Migrate)
+// and never closes db.
+func New(db DB, opts *Options) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("pgstore: New: db is nil")
+	}
+	s := &Store{db: db}
+	if opts != nil {
+		s.opts = *opts
+	}
+	if s.opts.Schema == "" {
+		s.opts.Schema = DefaultSchema
+	}
+	if s.opts.ReadAllLimit <= 0 {
+		s.opts.ReadAllLimit = 500
+	}
+	if s.opts.MaxDataBytes < 0 {
+		return nil, errors.New("pgstore: New: Options.MaxDataBytes must not be negative")
+	}
+	q := pgx.Identifier{s.opts.Schema}.Sanitize()
+	s.appendSQL = "SELECT outcome, stream_version, transaction_id, global_position FROM " + q +
+		".append_events($1, $2, $3, $4, $5, $6, $7, $8)"
+	s.readFwdSQL = "SELECT " + recordColumns + " FROM " + q +
+		".events WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3"
+	s.readBwdSQL = "SELECT " + recordColumns + " FROM " + q +
+		".events WHERE stream_id = $1 AND version <= $2 ORDER BY version DESC LIMIT $3"
+	s.streamSQL = "SELECT version FROM " + q + ".streams WHERE stream_id = $1"
+	// The gap-safe tail: only transactions below the snapshot's xmin, all of
+	// which have ended, so nothing can appear later before the last row
+	// returned. One statement, so the filter and the rows share a snapshot.
+	s.readAllSQL = "SELECT " + recordColumns + " FROM " + q +
+		".events WHERE (transaction_id, global_position) > ($1, $2)" +
+		" AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())" +
+		" ORDER BY transaction_id, global_position LIMIT $3"
+	s.pruneKeysSQL = "DELETE FROM " + q + ".command_keys WHERE recorded_at < $1"
+	s.headSQL = "SELECT transaction_id, global_position FROM " + q +
+		".events WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())" +
+		" ORDER BY transaction_id DESC, global_position DESC LIMIT 1"
+	s.horizonSQL = "SELECT pg_snapshot_xmin(pg_current_snapshot())"
+	return s, nil
+}
+
+// Append implements eventstore.Store in one round trip.
+func (s *Store) Append(ctx context.Context, streamID string, expected eventstore.ExpectedVersion, events []eventstore.Event) (eventstore.AppendResult, error) {
+	return s.AppendKeyed(ctx, "", streamID, expected, events)
+}
+
+// AppendKeyed implements eventstore.KeyedAppender: the command key is stored
+// in the append's transaction, in the command_keys table, until
+// PruneCommandKeys removes it.
+func (s *Store) AppendKeyed(ctx context.Context, commandKey, streamID string, expected eventstore.ExpectedVersion, events []eventstore.Event) (eventstore.AppendResult, error) {
+	if err := eventstore.ValidateAppend(streamID, expected, events, s.opts.MaxDataBytes); err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	if err := validateKey(commandKey); err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	n := len(events)
+	ids := make([]string, n)
+	types := make([]string, n)
+	contentTypes := make([]string, n)
+	data := make([][]byte, n)
+	meta := make([][]byte, n)
+	for i, e := range events {
+		ids[i] = strings.ToLower(e.ID)
+		if ids[i] == "" {
+			ids[i] = eventstore.NewEventID()
+		}
+		types[i] = e.Type
+		contentTypes[i] = e.ContentType
+		if contentTypes[i] == "" {
+			contentTypes[i] = eventstore.ContentTypeJSON
+		}
+		data[i] = e.Data
+		if data[i] == nil {
+			data[i] = []byte{}
+		}
+		if !e.Metadata.IsZero() {
+			b, err := json.Marshal(e.Metadata)
+			if err != nil {
+				return eventstore.AppendResult{}, &eventstore.InvalidInputError{Field: fmt.Sprintf("events[%d].metadata", i), Reason: err.Error(), Err: err}
+			}
+			meta[i] = b
+		}
+	}
+	var key *string
+	if commandKey != "" {
+		key = &commandKey
+	}
+	// A unique violation means a concurrent append with the same event IDs
+	// or command key committed first; trying once more finds its result.
+	for attempt := 0; ; attempt++ {
+		res, err := s.appendOnce(ctx, streamID, expected, key, ids, types, contentTypes, data, meta)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" &&
+			(pgErr.ConstraintName == "events_event_id" || pgErr.ConstraintName == "command_keys_pkey") {
+			if attempt == 0 {
+				continue
+			}
+			return res, fmt.Errorf("pgstore: append to stream %s: an event ID is already stored by a different append: %w (%w)",
+				quote(streamID), eventstore.ErrDuplicateEvent, pgErr)
+		}
+		return res, err
+	}
+}
+
+func (s *Store) appendOnce(ctx context.Context, streamID string, expected eventstore.ExpectedVersion, key *string,
+	ids, types, contentTypes []string, data, meta [][]byte) (eventstore.AppendResult, error) {
+	var (
+		outcome  int
+		version  int64
+		txid     *uint64
+		position *int64
+	)
+	err := s.db.QueryRow(ctx, s.appendSQL, streamID, int64(expected), key, ids, types, contentTypes, data, meta).
+		Scan(&outcome, &version, &txid, &position)
+	if err != nil {
+		return eventstore.AppendResult{}, s.backendError("append to stream "+quote(streamID), err)
+	}
+	switch outcome {
+	case 0, 2:
+		if txid == nil || position == nil {
+			return eventstore.AppendResult{}, fmt.Errorf("pgstore: append to stream %s: no position returned", quote(streamID))
+		}
+		return eventstore.AppendResult{
+			StreamVersion: version,
+			Position:      eventstore.Position{Commit: *txid, Sequence: uint64(*position)},
+			Replayed:      outcome == 2,
+		}, nil
+	case 1:
+		return eventstore.AppendResult{}, &eventstore.ConcurrencyError{StreamID: streamID, Expected: expected, Actual: version}
+	default:
+		return eventstore.AppendResult{}, fmt.Errorf("pgstore: append to stream %s: event ID %s is already stored by a different append: %w",
+			quote(streamID), ids[0], eventstore.ErrDuplicateEvent)
+	}
+}
+
+// ReadStream implements eventstore.Store.
+func (s *Store) ReadStream(ctx context.Context, streamID string, from int64, dir eventstore.Direction, limit int) ([]eventstore.Record, error) {
+	if err := eventstore.ValidateStreamID(streamID); err != nil {
+		return nil, err
+	}
+	if limit < 0 {
+		return nil, &eventstore.InvalidInputError{Field: "limit", Reason: "must not be negative"}
+	}
+	sql := s.readFwdSQL
+	if dir == eventstore.Backward {
+		sql = s.readBwdSQL
+	}
+	lim := int64(limit)
+	if limit == 0 {
+		lim = 1<<63 - 1
+	}
+	recs, err := s.query(ctx, "read stream "+quote(streamID), sql, streamID, from, lim)
+	if err != nil || len(recs) > 0 {
+		return recs, err
+	}
+	var v int64
+	err = s.db.QueryRow(ctx, s.streamSQL, streamID).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, eventstore.ErrStreamNotFound
+	}
+	if err != nil {
+		return nil, s.backendError("read stream "+quote(streamID), err)
+	}
+	return nil, nil
+}
+
+// ReadAll implements eventstore.Store. It returns events in (transaction ID,
+// sequence) order and only from transactions older than every transaction
+// still running in the cluster, so it never skips an event that commits
+// late. A long-running write transaction anywhere in the cluster therefore
+// holds back ReadAll until it ends.
+func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Record, error) {
+	if limit < 0 {
+		return nil, &eventstore.InvalidInputError{Field: "limit", Reason: "must not be negative"}
+	}
+	if limit == 0 {
+		limit = s.opts.ReadAllLimit
+	}
+	if after.Sequence > 1<<63-1 {
+		return nil, &eventstore.InvalidInputError{Field: "position", Reason: "sequence out of range"}
+	}
+	return s.query(ctx, "read all", s.readAllSQL, after.Commit, int64(after.Sequence), limit)
+}
+
+// Head returns the position of the last event ReadAll can return now, or the
+// zero Position when the log is empty.
+func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
+	var txid uint64
+	var pos int64
+	err := s.db.QueryRow(ctx, s.headSQL).Scan(&txid, &pos)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return eventstore.Position{}, nil
+	}
+	if err != nil {
+		return eventstore.Position{}, s.backendError("head", err)
+	}
+	return eventstore.Position{Commit: txid, Sequence: uint64(pos)}, nil
+}
+
+// PruneCommandKeys deletes command keys recorded before cutoff and returns how
+// many it deleted. A command retried after its key was pruned runs again:
+// choose a cutoff longer than any client retries (a week is typical) and run
+// it periodically.
+func (s *Store) PruneCommandKeys(ctx context.Context, cutoff time.Time) (int64, error) {
+	tag, err := s.db.Exec(ctx, s.pruneKeysSQL, cutoff)
+	if err != nil {
+		return 0, s.backendError("prune command keys", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+func (s *Store) query(ctx context.Context, op, sql string, args ...any) ([]eventstore.Record, error) {
+	rows, err := s.db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, s.backendError(op, err)
+	}
+	defer rows.Close()
+	var out []eventstore.Record
+	for rows.Next() {
+		var (
+			r    eventstore.Record
+			pos  int64
+			meta []byte
+		)
+		if err := rows.Scan(&r.Position.Commit, &pos, &r.StreamID, &r.Version, &r.ID, &r.Type, &r.ContentType, &r.Data, &meta, &r.RecordedAt); err != nil {
+			return nil, s.backendError(op, err)
+		}
+		r.Position.Sequence = uint64(pos)
+		if len(meta) > 0 {
+			if err := json.Unmarshal(meta, &r.Metadata); err != nil {
+				return nil, fmt.Errorf("pgstore: %s: metadata of event %s: %w", op, r.ID, err)
+			}
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.backendError(op, err)
+	}
+	return out, nil
+}
+
+// backendError wraps a PostgreSQL error. Values PostgreSQL refuses become an
+// *eventstore.InvalidInputError that still unwraps to the *pgconn.PgError.
+func (s *Store) backendError(op string, err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22") { // class 22: data exception
+		return &eventstore.InvalidInputError{Field: "value", Reason: pgErr.Message, Err: err}
+	}
+	return fmt.Errorf("pgstore: %s: %w", op, err)
+}
+
+func validateKey(k string) error {
+	if len(k) > eventstore.MaxStreamIDBytes {
+		return &eventstore.InvalidInputError{Field: "command key", Reason: "is longer than 512 bytes"}
+	}
+	if k != "" {
+		if err := eventstore.ValidateStreamID(k); err != nil {
+			return &eventstore.InvalidInputError{Field: "command key", Reason: "must be valid UTF-8 without NUL bytes"}
+		}
+	}
+	return nil
+}
+
+// quote keeps hostile stream IDs readable and unambiguous in messages.
+func quote(s string) string {
+	if len(s) > 80 {
+		s = s[:80] + "…"
+	}
+	return fmt.Sprintf("%q", s)
+}
