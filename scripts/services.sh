@@ -43,6 +43,7 @@ wait_for() { # wait_for NAME COMMAND...
 # --- tools the build needs -------------------------------------------------
 command -v make >/dev/null 2>&1 || install_pkgs make
 command -v git >/dev/null 2>&1 || install_pkgs git ca-certificates
+command -v gcc >/dev/null 2>&1 || install_pkgs gcc libc6-dev # go test -race needs cgo
 if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
 	# Debian's Go is older than go.mod asks for; with GOTOOLCHAIN=auto (the
 	# default) it fetches the required toolchain through the module proxy.

@@ -1,12 +1,3 @@
-// Package testenv connects tests to the real PostgreSQL and Redis servers and
-// isolates each test in its own PostgreSQL schema or Redis key prefix, so
-// tests run in parallel against one server.
-//
-// Connection strings come from EVENTFOLD_TEST_POSTGRES_URL and
-// EVENTFOLD_TEST_REDIS_URL, with defaults that match scripts/services.sh.
-// A test that cannot reach a server is skipped, unless CI=true or
-// EVENTFOLD_REQUIRE_SERVICES=1 is set (make test sets it): then it fails,
-// so a missing service can never pass a run silently.
 package testenv
 
 import (
@@ -189,4 +180,3 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() bool, msg strin
 		time.Sleep(5 * time.Millisecond)
 	}
 }
-

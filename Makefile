@@ -1,0 +1,42 @@
+# eventfold's build. `make test` is what CI runs (.ci/run): it starts the
+# services it needs (scripts/services.sh) and then checks every module of
+# the repository against them.
+
+SHELL := /bin/bash
+export PATH := $(PATH):/usr/local/go/bin:$(HOME)/go/bin
+# Integration tests fail, never skip, when a service is missing.
+export EVENTFOLD_REQUIRE_SERVICES := 1
+
+# Every Go module in the repository, each tested on its own.
+MODULES := . examples $(wildcard bench)
+
+.PHONY: all services run test test-quick vet fmt-check tidy-check
+
+all: test
+
+services:
+	bash scripts/services.sh
+
+# The main job: the example on real PostgreSQL (and, as it grows, Redis and
+# Watermill), starting the services first.
+run: services
+	cd examples && go run ./pgdemo
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	@set -e; for m in $(MODULES); do echo "go vet ($$m)"; (cd $$m && go vet ./...); done
+
+# Unit, conformance and integration tests of every module, with the race
+# detector, against the real services.
+test: services fmt-check vet
+	@set -e; for m in $(MODULES); do \
+		echo "== go test -race ($$m)"; \
+		(cd $$m && go test -race -count=1 -timeout 10m ./...); \
+	done
+
+# The same without the race detector, for a quick local loop.
+test-quick: services
+	@set -e; for m in $(MODULES); do (cd $$m && go test -count=1 ./...); done
