@@ -58,7 +58,7 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432; then
 	$SUDO pg_ctlcluster --skip-systemctl-redirect "$pgver" main start || true
 	wait_for PostgreSQL pg_isready -q -h 127.0.0.1 -p 5432
 fi
-psql_admin() { $SUDO runuser -u postgres -- psql -v ON_ERROR_STOP=1 -qAt "$@"; }
+psql_admin() { (cd / && $SUDO runuser -u postgres -- psql -v ON_ERROR_STOP=1 -qAt "$@"); }
 if [ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = 'eventfold'")" != "1" ]; then
 	say "creating role eventfold"
 	psql_admin -c "CREATE ROLE eventfold LOGIN PASSWORD 'eventfold'"

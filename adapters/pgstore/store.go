@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -53,6 +54,9 @@ type Store struct {
 	pruneKeysSQL string
 	headSQL      string
 	horizonSQL   string
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced after every append
 }
 
 const recordColumns = "transaction_id, global_position, stream_id, version, event_id::text, type, content_type, data, metadata, recorded_at"
@@ -63,7 +67,7 @@ func New(db DB, opts *Options) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("pgstore: New: db is nil")
 	}
-	s := &Store{db: db}
+	s := &Store{db: db, changed: make(chan struct{})}
 	if opts != nil {
 		s.opts = *opts
 	}
@@ -178,6 +182,9 @@ func (s *Store) appendOnce(ctx context.Context, streamID string, expected events
 	}
 	switch outcome {
 	case 0, 2:
+		if outcome == 0 {
+			s.notify()
+		}
 		if txid == nil || position == nil {
 			return eventstore.AppendResult{}, fmt.Errorf("pgstore: append to stream %s: no position returned", quote(streamID))
 		}
@@ -192,6 +199,23 @@ func (s *Store) appendOnce(ctx context.Context, streamID string, expected events
 		return eventstore.AppendResult{}, fmt.Errorf("pgstore: append to stream %s: event ID %s is already stored by a different append: %w",
 			quote(streamID), ids[0], eventstore.ErrDuplicateEvent)
 	}
+}
+
+// Changed returns a channel that is closed after the next append made
+// through this Store, so tailers in the same process wake up at once instead
+// of waiting for their next poll. Appends by other processes are found by
+// polling.
+func (s *Store) Changed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
+
+func (s *Store) notify() {
+	s.mu.Lock()
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
 }
 
 // ReadStream implements eventstore.Store.

@@ -1,0 +1,64 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/eventfold/eventfold/eventstore"
+)
+
+// Checkpoints stores named log positions in PostgreSQL (table checkpoints),
+// for consumers such as the Watermill relay. Each Save is one short
+// autocommit statement, so it never holds back readers of the log.
+type Checkpoints struct {
+	db      DB
+	loadSQL string
+	saveSQL string
+}
+
+// NewCheckpoints returns Checkpoints in the schema named by opts.Schema
+// (default "eventfold"). Migrate must have run.
+func NewCheckpoints(db DB, opts *Options) *Checkpoints {
+	schema := DefaultSchema
+	if opts != nil && opts.Schema != "" {
+		schema = opts.Schema
+	}
+	q := pgx.Identifier{schema}.Sanitize()
+	return &Checkpoints{
+		db:      db,
+		loadSQL: "SELECT transaction_id, global_position FROM " + q + ".checkpoints WHERE name = $1",
+		// Never move a checkpoint backwards, so a deposed writer cannot
+		// undo its successor's progress.
+		saveSQL: "INSERT INTO " + q + ".checkpoints AS c (name, transaction_id, global_position) VALUES ($1, $2, $3)" +
+			" ON CONFLICT (name) DO UPDATE SET transaction_id = excluded.transaction_id," +
+			" global_position = excluded.global_position, updated_at = now()" +
+			" WHERE (c.transaction_id, c.global_position) < (excluded.transaction_id, excluded.global_position)",
+	}
+}
+
+// Load returns the checkpoint called name, or the zero Position if none was
+// saved.
+func (c *Checkpoints) Load(ctx context.Context, name string) (eventstore.Position, error) {
+	var txid uint64
+	var pos int64
+	err := c.db.QueryRow(ctx, c.loadSQL, name).Scan(&txid, &pos)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return eventstore.Position{}, nil
+	}
+	if err != nil {
+		return eventstore.Position{}, fmt.Errorf("pgstore: load checkpoint %q: %w", name, err)
+	}
+	return eventstore.Position{Commit: txid, Sequence: uint64(pos)}, nil
+}
+
+// Save stores pos as the checkpoint called name, unless the stored one is
+// already later.
+func (c *Checkpoints) Save(ctx context.Context, name string, pos eventstore.Position) error {
+	if _, err := c.db.Exec(ctx, c.saveSQL, name, pos.Commit, int64(pos.Sequence)); err != nil {
+		return fmt.Errorf("pgstore: save checkpoint %q: %w", name, err)
+	}
+	return nil
+}

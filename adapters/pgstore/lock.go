@@ -1,0 +1,105 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// LockOptions configures a Locker. A nil *LockOptions means the defaults.
+type LockOptions struct {
+	// Retry is how often Lock tries again while another process holds the
+	// lease, and how often a held lease checks its connection. Default 500ms.
+	Retry time.Duration
+}
+
+// Locker grants named, exclusive leases across processes with PostgreSQL
+// session advisory locks. A lease holds one pooled connection; when its
+// process dies the connection closes, PostgreSQL releases the lock, and a
+// waiting process gets the lease within Retry.
+type Locker struct {
+	pool  *pgxpool.Pool
+	retry time.Duration
+}
+
+// NewLocker returns a Locker that takes connections from pool.
+func NewLocker(pool *pgxpool.Pool, opts *LockOptions) *Locker {
+	l := &Locker{pool: pool, retry: 500 * time.Millisecond}
+	if opts != nil && opts.Retry > 0 {
+		l.retry = opts.Retry
+	}
+	return l
+}
+
+func lockKey(name string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("eventfold.lease." + name))
+	return int64(h.Sum64())
+}
+
+// Lock blocks until it holds the lease called name, or ctx ends. The
+// returned context is cancelled when the lease is lost (its connection
+// fails) or released; release gives the lease up and must be called.
+func (l *Locker) Lock(ctx context.Context, name string) (held context.Context, release func(), err error) {
+	key := lockKey(name)
+	for {
+		conn, err := l.pool.Acquire(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("pgstore: lock %q: %w", name, err)
+		}
+		var got bool
+		err = conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&got)
+		if err != nil {
+			conn.Release()
+			return nil, nil, fmt.Errorf("pgstore: lock %q: %w", name, err)
+		}
+		if got {
+			heldCtx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { // watch the connection: a lost connection is a lost lease
+				defer close(done)
+				t := time.NewTicker(l.retry)
+				defer t.Stop()
+				for {
+					select {
+					case <-heldCtx.Done():
+						return
+					case <-t.C:
+						pctx, pcancel := context.WithTimeout(heldCtx, l.retry*4)
+						err := conn.Ping(pctx)
+						pcancel()
+						if err != nil && heldCtx.Err() == nil {
+							cancel()
+							return
+						}
+					}
+				}
+			}()
+			release = func() {
+				cancel()
+				<-done
+				uctx, ucancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer ucancel()
+				if _, err := conn.Exec(uctx, "SELECT pg_advisory_unlock($1)", key); err != nil {
+					// The lock lives as long as the session: close it rather
+					// than return a locked connection to the pool.
+					_ = conn.Conn().Close(uctx)
+				}
+				conn.Release()
+			}
+			return heldCtx, release, nil
+		}
+		conn.Release()
+		t := time.NewTimer(l.retry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, nil, errors.Join(fmt.Errorf("pgstore: lock %q: not acquired", name), ctx.Err())
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,72 @@
+package pgstore_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/eventfold/eventfold/adapters/pgstore"
+	"github.com/eventfold/eventfold/eventstore"
+	"github.com/eventfold/eventfold/internal/testenv"
+)
+
+func TestCheckpointsNeverMoveBack(t *testing.T) {
+	pool, schema := testenv.Schema(t)
+	opts := &pgstore.Options{Schema: schema}
+	if err := pgstore.Migrate(t.Context(), pool, opts); err != nil {
+		t.Fatal(err)
+	}
+	c := pgstore.NewCheckpoints(pool, opts)
+	ctx := t.Context()
+	if p, err := c.Load(ctx, "relay"); err != nil || !p.IsZero() {
+		t.Fatalf("Load of an unsaved checkpoint = %v, %v", p, err)
+	}
+	steps := []struct{ save, want eventstore.Position }{
+		{eventstore.Position{Commit: 10, Sequence: 5}, eventstore.Position{Commit: 10, Sequence: 5}},
+		{eventstore.Position{Commit: 12, Sequence: 3}, eventstore.Position{Commit: 12, Sequence: 3}},
+		{eventstore.Position{Commit: 11, Sequence: 9}, eventstore.Position{Commit: 12, Sequence: 3}}, // older: ignored
+	}
+	for _, s := range steps {
+		if err := c.Save(ctx, "relay", s.save); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := c.Load(ctx, "relay"); err != nil || got != s.want {
+			t.Errorf("after Save(%v): Load = %v, %v; want %v", s.save, got, err, s.want)
+		}
+	}
+}
+
+func TestLockerIsExclusiveAndHandsOver(t *testing.T) {
+	pool := testenv.Pool(t)
+	l := pgstore.NewLocker(pool, &pgstore.LockOptions{Retry: 20 * time.Millisecond})
+	name := "lease-" + t.Name() + time.Now().String()
+	held, release, err := l.Lock(t.Context(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	if _, _, err := l.Lock(short, name); err == nil {
+		t.Fatal("a second Lock got a lease that is held")
+	}
+	got := make(chan func(), 1)
+	go func() {
+		_, rel, err := l.Lock(t.Context(), name)
+		if err != nil {
+			t.Error(err)
+			got <- func() {}
+			return
+		}
+		got <- rel
+	}()
+	release()
+	if held.Err() == nil {
+		t.Error("the released lease's context is not cancelled")
+	}
+	select {
+	case rel := <-got:
+		rel()
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiting Lock did not get the lease after release")
+	}
+}
