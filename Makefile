@@ -40,3 +40,13 @@ test: services fmt-check vet
 # The same without the race detector, for a quick local loop.
 test-quick: services
 	@set -e; for m in $(MODULES); do (cd $$m && go test -count=1 ./...); done
+
+# Benchmarks: bench/ is its own module (docs/performance.md). bench-quick
+# runs every scenario briefly and fails if one does not complete and print
+# its rows; it asserts no speed. bench is the full run (about 8 minutes).
+.PHONY: bench bench-quick
+bench-quick: services
+	cd bench && go run . -quick -json results-quick.json
+
+bench: services
+	cd bench && go run . -json results.json

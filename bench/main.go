@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"regexp"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/eventfold/eventfold/bench/appendbench"
+	"github.com/eventfold/eventfold/bench/harness"
+	"github.com/eventfold/eventfold/bench/querybench"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// The servers of scripts/services.sh.
+const (
+	defaultPostgresURL = "postgres://eventfold:eventfold@127.0.0.1:5432/eventfold?sslmode=disable"
+	defaultRedisURL    = "redis://127.0.0.1:6379/0"
+)
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// config is what the command line sets.
+type config struct {
+	quick      bool
+	jsonPath   string
+	only       *regexp.Regexp
+	reps       int
+	budget     harness.Budget
+	writers    []int
+	pgURL      string
+	redisURL   string
+	cpuProfile string
+}
+
+func parse(args []string, stderr io.Writer) (config, error) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		c       config
+		only    string
+		window  time.Duration
+		warmup  time.Duration
+		writers string
+	)
+	fs.BoolVar(&c.quick, "quick", false, "quick mode: one short measurement per contender and cell, to check that every scenario runs")
+	fs.StringVar(&c.jsonPath, "json", "results.json", "write the report as JSON to this file (empty: do not write)")
+	fs.StringVar(&only, "run", "", "run only the scenarios whose name matches this regular expression")
+	fs.IntVar(&c.reps, "reps", 0, "repetitions (default 3, or 1 with -quick)")
+	fs.DurationVar(&window, "window", 0, "measured time per contender, cell and rep (default 10s, or 300ms with -quick)")
+	fs.DurationVar(&warmup, "warmup", -1, "unmeasured warm-up before each measurement (default 1s, or 100ms with -quick)")
+	fs.StringVar(&writers, "writers", "1,16", "numbers of concurrent writers of the append scenarios, comma-separated")
+	fs.StringVar(&c.pgURL, "postgres", envOr("EVENTFOLD_TEST_POSTGRES_URL", defaultPostgresURL), "PostgreSQL connection string")
+	fs.StringVar(&c.redisURL, "redis", envOr("EVENTFOLD_TEST_REDIS_URL", defaultRedisURL), "Redis connection string")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if only != "" {
+		re, err := regexp.Compile(only)
+		if err != nil {
+			return c, fmt.Errorf("-run: %w", err)
+		}
+		c.only = re
+	}
+	c.budget = harness.Budget{Warmup: time.Second, Window: 10 * time.Second}
+	if c.quick {
+		c.budget = harness.Budget{Warmup: 100 * time.Millisecond, Window: 300 * time.Millisecond}
+	}
+	if window > 0 {
+		c.budget.Window = window
+	}
+	if warmup >= 0 {
+		c.budget.Warmup = warmup
+	}
+	if c.reps <= 0 {
+		c.reps = 3
+		if c.quick {
+			c.reps = 1
+		}
+	}
+	for f := range strings.SplitSeq(writers, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return c, fmt.Errorf("-writers: %q is not a positive number", f)
+		}
+		c.writers = append(c.writers, n)
+	}
+	return c, nil
+}
+
+// scenarios lists every scenario of the issue, in order; those that need
+// parts of eventfold that do not exist yet are listed as pending.
+func scenarios(c config) []harness.Scenario {
+	opts := &appendbench.Options{Writers: c.writers}
+	return []harness.Scenario{
+		appendbench.New(1, opts),
+		appendbench.New(10, opts),
+		harness.Pending(3, "hot-stream", "hot stream, 16 writers through the command handler with retries",
+			"needs the command handler"),
+		harness.Pending(4, "visible", "command to read model visible, through Watermill into Redis",
+			"needs the command handler, projections and the Watermill and Redis adapters"),
+		harness.Pending(5, "projection", "projection throughput catching up 1M events into Redis",
+			"needs projections and the Redis read model"),
+		harness.Pending(6, "rebuild", "rebuild of a projection from 1M events",
+			"needs projections"),
+		harness.Pending(7, "memory", "projector peak RSS and GC pauses, 1M against 10k backlog",
+			"needs projections"),
+		querybench.Scenario{},
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	c, err := parse(args, stderr)
+	if err != nil {
+		return err
+	}
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return errors.Join(err, f.Close())
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			err = errors.Join(err, f.Close())
+		}()
+	}
+	var list []harness.Scenario
+	for _, s := range scenarios(c) {
+		if c.only == nil || c.only.MatchString(s.Name()) {
+			list = append(list, s)
+		}
+	}
+	maxWriters := 1
+	for _, w := range c.writers {
+		maxWriters = max(maxWriters, w)
+	}
+	env, err := harness.NewEnv(harness.EnvOptions{PostgresURL: c.pgURL, RedisURL: c.redisURL, MaxConns: maxWriters + 2})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		err = errors.Join(err, env.Close(cctx))
+	}()
+	mode := "full"
+	if c.quick {
+		mode = "quick"
+	}
+	report := harness.Run(ctx, env, list, harness.Options{Mode: mode, Reps: c.reps, Budget: c.budget, Log: stderr})
+	if err := report.WriteTable(stdout); err != nil {
+		return err
+	}
+	if c.jsonPath != "" {
+		if err := report.WriteJSON(c.jsonPath); err != nil {
+			return err
+		}
+	}
+	return report.Err()
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/eventfold/eventfold/bench/harness"
+	"github.com/eventfold/eventfold/internal/testenv"
+)
+
+// TestQuick runs every scenario as make bench-quick does, with tiny
+// windows, and checks that each one completes and yields its rows. It
+// asserts nothing about speed.
+func TestQuick(t *testing.T) {
+	testenv.Pool(t)  // fails, or skips, when PostgreSQL is unreachable
+	testenv.Redis(t) // and Redis
+	jsonPath := filepath.Join(t.TempDir(), "report.json")
+	var stdout, stderr bytes.Buffer
+	args := []string{"-quick", "-window", "40ms", "-warmup", "0", "-json", jsonPath,
+		"-postgres", testenv.PostgresURL(), "-redis", testenv.RedisURL()}
+	if err := run(context.Background(), args, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
+	}
+
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r harness.Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("report JSON: %v", err)
+	}
+	if r.Mode != "quick" || r.Reps != 1 || r.Machine.CPUs < 1 || r.Machine.Postgres == "" {
+		t.Errorf("report header = mode %q, reps %d, machine %+v", r.Mode, r.Reps, r.Machine)
+	}
+	want := []struct {
+		id     int
+		status harness.Status
+		rows   int
+	}{
+		{1, harness.StatusOK, 4}, // 1 and 16 writers × raw INSERT and watermill-sql
+		{2, harness.StatusOK, 4},
+		{3, harness.StatusNotImplemented, 0},
+		{4, harness.StatusNotImplemented, 0},
+		{5, harness.StatusNotImplemented, 0},
+		{6, harness.StatusNotImplemented, 0},
+		{7, harness.StatusNotImplemented, 0},
+		{8, harness.StatusOK, 1},
+	}
+	if len(r.Scenarios) != len(want) {
+		t.Fatalf("%d scenarios in the report, want %d", len(r.Scenarios), len(want))
+	}
+	table := stdout.String()
+	for i, w := range want {
+		s := r.Scenarios[i]
+		if s.ID != w.id || s.Status != w.status || len(s.Rows) != w.rows {
+			t.Errorf("scenario %d: id %d, status %q (%s), %d rows; want id %d, %q, %d rows",
+				i, s.ID, s.Status, s.Reason, len(s.Rows), w.id, w.status, w.rows)
+			continue
+		}
+		if s.Status == harness.StatusNotImplemented && !strings.Contains(table, s.Name+" ("+s.Title+"): not yet implemented") {
+			t.Errorf("table does not list scenario %d %s as not yet implemented", s.ID, s.Name)
+		}
+		for _, row := range s.Rows {
+			if row.BaselineFigure == nil || row.BaselineFigure.Rate.Median <= 0 || row.BaselineFigure.P50.Median <= 0 {
+				t.Errorf("scenario %d %s, %s: no baseline figure: %+v", s.ID, row.Cell, row.Baseline, row.BaselineFigure)
+			}
+			switch {
+			case s.ID == 8:
+				if row.Eventfold != nil || row.EventfoldPending == "" || row.Ratio != nil {
+					t.Errorf("scenario 8: eventfold side should be pending, got %+v", row)
+				}
+			case row.Eventfold == nil || row.Eventfold.Rate.Median <= 0 || row.Ratio == nil || row.Ratio.Median <= 0:
+				t.Errorf("scenario %d %s, %s: no eventfold figure or ratio: %+v", s.ID, row.Cell, row.Baseline, row)
+			}
+			if !strings.Contains(table, "| "+row.Cell+" |") || !strings.Contains(table, "| "+row.Baseline+" |") {
+				t.Errorf("table lacks the row of scenario %d, %s, %s", s.ID, row.Cell, row.Baseline)
+			}
+		}
+	}
+	if t.Failed() {
+		t.Logf("table:\n%s", table)
+	}
+}
+
+// TestUnreachable checks that a run against a server that is not there
+// fails instead of reporting nothing.
+func TestUnreachable(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	args := []string{"-quick", "-json", "", "-run", "append-1$", "-postgres", "postgres://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=2"}
+	err := run(context.Background(), args, &stdout, &stderr)
+	if err == nil {
+		t.Fatalf("run against an unreachable server succeeded; stdout:\n%s", stdout.String())
+	}
+	if !strings.Contains(stdout.String(), "failed") {
+		t.Errorf("table does not report the failed scenario:\n%s", stdout.String())
+	}
+}
+
+func TestParse(t *testing.T) {
+	c, err := parse([]string{"-quick", "-writers", "2, 4"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.reps != 1 || c.budget.Window <= 0 || len(c.writers) != 2 || c.writers[1] != 4 {
+		t.Errorf("parse -quick = %+v", c)
+	}
+	c, err = parse(nil, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.reps != 3 || c.budget.Window < c.budget.Warmup {
+		t.Errorf("parse full = %+v", c)
+	}
+	for _, bad := range [][]string{{"-writers", "0"}, {"-run", "("}, {"extra"}} {
+		if _, err := parse(bad, &bytes.Buffer{}); err == nil {
+			t.Errorf("parse %q succeeded", bad)
+		}
+	}
+}
