@@ -48,12 +48,14 @@ type config struct {
 	quick      bool
 	jsonPath   string
 	only       *regexp.Regexp
+	contenders *regexp.Regexp
 	reps       int
 	budget     harness.Budget
 	writers    []int
 	pgURL      string
 	redisURL   string
 	cpuProfile string
+	variants   bool
 }
 
 func parse(args []string, stderr io.Writer) (config, error) {
@@ -62,6 +64,7 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	var (
 		c       config
 		only    string
+		cont    string
 		window  time.Duration
 		warmup  time.Duration
 		writers string
@@ -69,12 +72,14 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.quick, "quick", false, "quick mode: one short measurement per contender and cell, to check that every scenario runs")
 	fs.StringVar(&c.jsonPath, "json", "results.json", "write the report as JSON to this file (empty: do not write)")
 	fs.StringVar(&only, "run", "", "run only the scenarios whose name matches this regular expression")
+	fs.StringVar(&cont, "contenders", "", "measure only the contenders whose name matches this regular expression (eventfold's is \"eventfold pgstore\"), for profiling")
 	fs.IntVar(&c.reps, "reps", 0, "repetitions (default 3, or 1 with -quick)")
 	fs.DurationVar(&window, "window", 0, "measured time per contender, cell and rep (default 10s, or 300ms with -quick)")
 	fs.DurationVar(&warmup, "warmup", -1, "unmeasured warm-up before each measurement (default 1s, or 100ms with -quick)")
 	fs.StringVar(&writers, "writers", "1,16", "numbers of concurrent writers of the append scenarios, comma-separated")
 	fs.StringVar(&c.pgURL, "postgres", envOr("EVENTFOLD_TEST_POSTGRES_URL", defaultPostgresURL), "PostgreSQL connection string")
 	fs.StringVar(&c.redisURL, "redis", envOr("EVENTFOLD_TEST_REDIS_URL", defaultRedisURL), "Redis connection string")
+	fs.BoolVar(&c.variants, "variants", false, "also measure variants that take eventfold's append apart (analysis, not baselines)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -88,6 +93,13 @@ func parse(args []string, stderr io.Writer) (config, error) {
 			return c, fmt.Errorf("-run: %w", err)
 		}
 		c.only = re
+	}
+	if cont != "" {
+		re, err := regexp.Compile(cont)
+		if err != nil {
+			return c, fmt.Errorf("-contenders: %w", err)
+		}
+		c.contenders = re
 	}
 	c.budget = harness.Budget{Warmup: time.Second, Window: 10 * time.Second}
 	if c.quick {
@@ -118,7 +130,7 @@ func parse(args []string, stderr io.Writer) (config, error) {
 // scenarios lists every scenario of the issue, in order; those that need
 // parts of eventfold that do not exist yet are listed as pending.
 func scenarios(c config) []harness.Scenario {
-	opts := &appendbench.Options{Writers: c.writers}
+	opts := &appendbench.Options{Writers: c.writers, Variants: c.variants}
 	return []harness.Scenario{
 		appendbench.New(1, opts),
 		appendbench.New(10, opts),
@@ -177,7 +189,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if c.quick {
 		mode = "quick"
 	}
-	report := harness.Run(ctx, env, list, harness.Options{Mode: mode, Reps: c.reps, Budget: c.budget, Log: stderr})
+	report := harness.Run(ctx, env, list, harness.Options{Mode: mode, Reps: c.reps, Budget: c.budget, Log: stderr, Contenders: c.contenders})
 	if err := report.WriteTable(stdout); err != nil {
 		return err
 	}

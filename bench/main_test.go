@@ -123,3 +123,37 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+// TestVariants checks that the analysis variants of the append scenarios
+// run and write the same events as eventfold.
+func TestVariants(t *testing.T) {
+	testenv.Pool(t)
+	jsonPath := filepath.Join(t.TempDir(), "report.json")
+	var stdout, stderr bytes.Buffer
+	args := []string{"-quick", "-variants", "-run", "append", "-writers", "2", "-window", "30ms", "-warmup", "0",
+		"-json", jsonPath, "-postgres", testenv.PostgresURL()}
+	if err := run(context.Background(), args, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
+	}
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r harness.Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Scenarios) != 2 {
+		t.Fatalf("%d scenarios, want the 2 append scenarios", len(r.Scenarios))
+	}
+	for _, s := range r.Scenarios {
+		if len(s.Rows) != 5 { // raw, watermill-sql and three variants
+			t.Errorf("scenario %d: %d rows, want 5", s.ID, len(s.Rows))
+		}
+		for _, row := range s.Rows {
+			if row.BaselineFigure.Rate.Median <= 0 {
+				t.Errorf("scenario %d, %s: no figure", s.ID, row.Baseline)
+			}
+		}
+	}
+}

@@ -13,9 +13,10 @@ import (
 // Scenario appends a fixed number of events per command. It implements
 // harness.Scenario.
 type Scenario struct {
-	id      int
-	events  int
-	writers []int
+	id       int
+	events   int
+	writers  []int
+	variants bool
 }
 
 var _ harness.Scenario = (*Scenario)(nil)
@@ -25,6 +26,9 @@ type Options struct {
 	// Writers lists the numbers of concurrent writers, one cell each.
 	// Empty means 1 and 16.
 	Writers []int
+	// Variants adds contenders that take eventfold's append apart (see
+	// variants.go), for analysis; they are not baselines.
+	Variants bool
 }
 
 // New returns scenario 1 (events 1) or 2 (events 10), or any other batch
@@ -39,6 +43,9 @@ func New(events int, opts *Options) *Scenario {
 	}
 	if opts != nil && len(opts.Writers) > 0 {
 		s.writers = opts.Writers
+	}
+	if opts != nil {
+		s.variants = opts.Variants
 	}
 	return s
 }
@@ -103,7 +110,7 @@ func (s *Scenario) Setup(ctx context.Context, env *harness.Env) (*harness.Plan, 
 		if w == 1 {
 			name = "1 writer"
 		}
-		plan.Cells = append(plan.Cells, harness.Cell{
+		cell := harness.Cell{
 			Name:      name,
 			Unit:      "events",
 			Eventfold: &harness.Contender{Name: "eventfold pgstore", Run: s.measure(ef, w)},
@@ -111,7 +118,15 @@ func (s *Scenario) Setup(ctx context.Context, env *harness.Env) (*harness.Plan, 
 				{Name: rawName, Run: s.measure(raw, w)},
 				{Name: "watermill-sql Publish", Run: s.measure(wm, w)},
 			},
-		})
+		}
+		if s.variants {
+			cell.Baselines = append(cell.Baselines,
+				harness.Contender{Name: "variant: INSERT into eventfold's events table", Run: s.measure(newEventsOnly(ef), w)},
+				harness.Contender{Name: "variant: one SQL statement, no function", Run: s.measure(newStatement(ef), w)},
+				harness.Contender{Name: "variant: append_events with binary UUIDs", Run: s.measure(newFunction(ef), w)},
+			)
+		}
+		plan.Cells = append(plan.Cells, cell)
 	}
 	return plan, nil
 }

@@ -25,7 +25,15 @@ func Drive(ctx context.Context, writers int, budget Budget, op Op) (Sample, erro
 			return Sample{}, fmt.Errorf("warm-up: %w", err)
 		}
 	}
-	return drive(ctx, writers, budget.Window, true, op)
+	var before counters
+	if budget.probe != nil {
+		before = budget.probe(ctx)
+	}
+	s, err := drive(ctx, writers, budget.Window, true, op)
+	if err == nil && budget.probe != nil {
+		s.Cost = costOf(before, budget.probe(ctx), s.Count)
+	}
+	return s, err
 }
 
 func drive(ctx context.Context, writers int, window time.Duration, measure bool, op Op) (Sample, error) {

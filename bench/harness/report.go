@@ -63,6 +63,12 @@ type Figure struct {
 	P999 Spread `json:"p999_ms"`
 	// Reps are the rates of the individual reps, in the order they ran.
 	Reps []float64 `json:"reps"`
+	// ClientCPU and ServerCPU are CPU microseconds per unit, of this
+	// process and of the local PostgreSQL processes; WALBytes is the WAL
+	// written per unit. Null where not measured.
+	ClientCPU Spread `json:"client_cpu_us"`
+	ServerCPU Spread `json:"server_cpu_us"`
+	WALBytes  Spread `json:"wal_bytes"`
 }
 
 // Err joins the failures of every failed scenario, or returns nil.
@@ -129,6 +135,24 @@ func (r *Report) WriteTable(w io.Writer) error {
 			}
 			fmt.Fprintf(&b, "| %d %s | %s | %s | %s | %s | %s | %s | %s |\n",
 				s.ID, s.Name, row.Cell, ef, row.Baseline, rate(row.BaselineFigure.Rate, row.Unit), ratio, efLat, latencies(row.BaselineFigure))
+		}
+	}
+	b.WriteString("\nResources per unit (median over reps): CPU µs of this process and of the local PostgreSQL processes, WAL bytes written by the cluster.\n\n")
+	b.WriteString("| # | cell | contender | client CPU µs | server CPU µs | WAL bytes |\n|---|---|---|---|---|---|\n")
+	for _, s := range r.Scenarios {
+		seen := map[string]bool{}
+		for _, row := range s.Rows {
+			for _, c := range []struct {
+				name string
+				f    *Figure
+			}{{"eventfold", row.Eventfold}, {row.Baseline, row.BaselineFigure}} {
+				if c.f == nil || seen[row.Cell+"\x00"+c.name] {
+					continue
+				}
+				seen[row.Cell+"\x00"+c.name] = true
+				fmt.Fprintf(&b, "| %d %s | %s | %s | %s | %s | %s |\n", s.ID, s.Name, row.Cell, c.name,
+					short(c.f.ClientCPU.Median), short(c.f.ServerCPU.Median), group(c.f.WALBytes.Median))
+			}
 		}
 	}
 	var rest []string

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"time"
 )
 
@@ -20,6 +21,9 @@ type Options struct {
 	Budget Budget
 	// Log, if not nil, receives one progress line per measurement.
 	Log io.Writer
+	// Contenders, if not nil, measures only the contenders whose name it
+	// matches ("eventfold" names eventfold's), for profiling one of them.
+	Contenders *regexp.Regexp
 }
 
 // Status is what became of a scenario.
@@ -59,6 +63,7 @@ func Run(ctx context.Context, env *Env, scenarios []Scenario, opts Options) *Rep
 	if opts.Reps <= 0 {
 		opts.Reps = 1
 	}
+	opts.Budget.probe = env.probe
 	logf := func(format string, args ...any) {
 		if opts.Log != nil {
 			fmt.Fprintf(opts.Log, format+"\n", args...)
@@ -89,11 +94,14 @@ func Run(ctx context.Context, env *Env, scenarios []Scenario, opts Options) *Rep
 		r.plan = plan
 		for _, c := range plan.Cells {
 			cr := &cellRun{cell: c}
-			if c.Eventfold != nil {
+			keep := func(name string) bool { return opts.Contenders == nil || opts.Contenders.MatchString(name) }
+			if c.Eventfold != nil && keep(c.Eventfold.Name) {
 				cr.eventfold = &contenderRun{c: *c.Eventfold}
 			}
 			for _, b := range c.Baselines {
-				cr.baselines = append(cr.baselines, &contenderRun{c: b})
+				if keep(b.Name) {
+					cr.baselines = append(cr.baselines, &contenderRun{c: b})
+				}
 			}
 			r.cells = append(r.cells, cr)
 		}
@@ -110,7 +118,7 @@ func Run(ctx context.Context, env *Env, scenarios []Scenario, opts Options) *Rep
 		cells:
 			for _, cr := range r.cells {
 				all := cr.contenders()
-				for k := range all {
+				for k := range len(all) {
 					cn := all[(k+i)%len(all)]
 					if ctx.Err() != nil {
 						r.fail(ctx.Err())
@@ -167,6 +175,9 @@ func (r *scenarioRun) rows() []Row {
 			ef = figureOf(cr.eventfold.reps)
 		}
 		for _, b := range cr.baselines {
+			if len(b.reps) == 0 {
+				continue
+			}
 			row := Row{
 				Scenario:         r.s.ID(),
 				Cell:             cr.cell.Name,
@@ -176,7 +187,7 @@ func (r *scenarioRun) rows() []Row {
 				Baseline:         b.c.Name,
 				BaselineFigure:   figureOf(b.reps),
 			}
-			if ef != nil {
+			if ef != nil && len(cr.eventfold.reps) > 0 {
 				row.Ratio = ratioOf(cr.eventfold.reps, b.reps)
 			}
 			rows = append(rows, row)
@@ -193,7 +204,22 @@ func figureOf(reps []repFigures) *Figure {
 		p99 = append(p99, f.p99)
 		p999 = append(p999, f.p999)
 	}
-	return &Figure{Rate: spreadOf(rate), P50: spreadOf(p50), P99: spreadOf(p99), P999: spreadOf(p999), Reps: rate}
+	var client, server, wal []float64
+	for _, f := range reps {
+		if f.cost.ClientCPU > 0 {
+			client = append(client, us(f.cost.ClientCPU))
+		}
+		if f.cost.ServerCPU > 0 {
+			server = append(server, us(f.cost.ServerCPU))
+		}
+		if f.cost.WALBytes > 0 {
+			wal = append(wal, f.cost.WALBytes)
+		}
+	}
+	return &Figure{
+		Rate: spreadOf(rate), P50: spreadOf(p50), P99: spreadOf(p99), P999: spreadOf(p999), Reps: rate,
+		ClientCPU: spreadOf(client), ServerCPU: spreadOf(server), WALBytes: spreadOf(wal),
+	}
 }
 
 // ratioOf is the ratio of the median rates, with the lowest and highest

@@ -67,6 +67,8 @@ type Budget struct {
 	Warmup time.Duration
 	// Window is how long the measured part runs.
 	Window time.Duration
+
+	probe probe // set by Run: reads resource counters around the window
 }
 
 // Sample is the outcome of one measurement.
@@ -81,6 +83,9 @@ type Sample struct {
 	Elapsed time.Duration
 	// Latencies holds one duration per operation, in no particular order.
 	Latencies []time.Duration
+	// Cost is the resources the window used per unit, when Drive could
+	// measure them.
+	Cost Cost
 }
 
 // Rate is Count per second.

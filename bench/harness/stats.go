@@ -37,6 +37,7 @@ func median(sorted []float64) float64 {
 type repFigures struct {
 	rate           float64
 	p50, p99, p999 float64 // milliseconds
+	cost           Cost
 }
 
 func summarise(s Sample) repFigures {
@@ -47,6 +48,7 @@ func summarise(s Sample) repFigures {
 		p50:  ms(percentile(lat, 0.50)),
 		p99:  ms(percentile(lat, 0.99)),
 		p999: ms(percentile(lat, 0.999)),
+		cost: s.Cost,
 	}
 }
 
@@ -60,3 +62,5 @@ func percentile(sorted []time.Duration, q float64) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
