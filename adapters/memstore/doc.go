@@ -8,4 +8,10 @@
 // everything lives in one process's memory and is lost when the process
 // ends, memory grows with every event ever appended, and one mutex
 // serialises all writers.
+//
+// [ReadModels] (see [NewReadModels]) is the in-memory readmodel.Store: the
+// reference for the version guard, index ordering, pagination and namespace
+// isolation that adapters/redisstore implements in Redis. Indexes are sorted
+// slices of readmodel.EntryKey strings, tombstones are kept until Drop, and
+// every Apply runs under the one lock, so batches are atomic.
 package memstore
