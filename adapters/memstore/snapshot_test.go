@@ -1,0 +1,15 @@
+package memstore_test
+
+import (
+	"testing"
+
+	"github.com/eventfold/eventfold/adapters/memstore"
+	"github.com/eventfold/eventfold/command"
+	"github.com/eventfold/eventfold/command/commandtest"
+)
+
+func TestSnapshotsConformance(t *testing.T) {
+	commandtest.RunSnapshotStore(t, func(t testing.TB) command.SnapshotStore {
+		return memstore.NewSnapshots(nil)
+	})
+}

@@ -1,0 +1,90 @@
+// Package command is the write side of eventfold: aggregates written as
+// deciders, and the Handler that runs them against an [eventstore.Store]
+// with optimistic concurrency, retries, idempotency keys and snapshots.
+//
+// # Deciders
+//
+// A [Decider] is an aggregate in functional form: an initial state, Evolve
+// to apply one past event to the state, and Decide to turn a command and
+// the current state into new events or a domain error. Deciders do no I/O,
+// so they are tested as plain functions (see package commandtest).
+//
+// # Handling commands
+//
+// A [Handler] binds a Decider to a store and a [Registry]. [Handler.Handle]
+// loads the stream (from a snapshot plus the events after it, when
+// snapshots are on), calls Decide and appends the events, expecting the
+// version it loaded. If another writer appended first, it reloads and
+// decides again, waiting a jittered, exponentially growing delay between
+// tries, up to the [RetryPolicy] (by default 10 tries and at most about 2.4
+// seconds of waiting). Domain errors returned by Decide reach the caller
+// unchanged and append nothing.
+//
+// Handle returns a [Result] with the stream's new version and a
+// consistency token, the eventstore.Position of the last appended event. A
+// query side that has processed that position reflects the command; an
+// HTTP API returns Result.Position.String() to its client, which passes it
+// back on reads that must see the write.
+//
+// # Events, codecs and schema evolution
+//
+// A [Registry] maps Go event types to stored type names ([Register]) and
+// encodes payloads with a [Codec], JSON by default. Each event type has a
+// schema version, stored with every event in Metadata.Extra under
+// [SchemaKey]; the stored type name does not change between versions, so
+// projections keep matching on it. When a Go type changes shape, raise its
+// version and register an [UpcastFunc] from each old version to the next:
+// reading an old event runs the chain (v1 to v2 to v3) before decoding.
+// Stored events are never rewritten. Reading a type name that is not
+// registered fails with [ErrUnknownEventType], unless
+// Options.SkipUnknownEvents says to skip it.
+//
+// # Metadata
+//
+// Every appended event records the ID of the command that caused it as its
+// causation ID, and the correlation ID of the flow as its correlation ID.
+// Both travel in the context: [WithCorrelationID] at the edge (for example
+// from an HTTP request ID), [WithCommandID] in transports. A Handler gives
+// a command without an ID a new one, and a command without a correlation ID
+// its own ID as the correlation ID. An event handler that sends commands in
+// reaction to an event passes the event's correlation ID on with
+// WithCorrelationID, so the whole flow shares one ID.
+//
+// # Idempotent commands
+//
+// A command implementing [Keyed] carries an idempotency key. When the store
+// implements eventstore.KeyedAppender, the key is recorded in the same
+// atomic append as the events; handling a command whose key was already
+// recorded, from any process and after restarts, appends nothing and
+// returns the first outcome with Result.Replayed set, even if the decision
+// would now be different. A keyed command sent to a store without
+// KeyedAppender fails with [ErrIdempotencyUnsupported] rather than being
+// silently handled twice.
+//
+// # Middleware and dispatch
+//
+// [Middleware] wraps every command a Handler handles: [Validate] rejects
+// commands whose Validate method fails, and [Logging] writes one slog
+// record per command. A [Dispatcher] routes commands by Go type to their
+// handlers; HTTP handlers call [Dispatcher.Dispatch] synchronously, and
+// adapters/watermillbus serves the same Dispatcher to asynchronous commands
+// arriving over any Watermill pub/sub.
+//
+// # Snapshots
+//
+// With Options.Snapshots set, a Handler saves the encoded state to a
+// [SnapshotStore] as its [SnapshotPolicy] says (by default every 100
+// events) and later loads only the events after the snapshot. A snapshot
+// records the schema version of the state's shape; raise
+// Snapshots.SchemaVersion whenever the state type or Evolve changes, and
+// older snapshots are ignored instead of loading a stale shape. Snapshots
+// are a cache: when one fails to load or save, the Handler logs a warning
+// and reads the whole stream.
+//
+// # Errors
+//
+// Errors are checked with errors.Is against [ErrUnknownEventType],
+// [ErrInvalidCommand], [ErrNoRoute], [ErrIdempotencyUnsupported],
+// [ErrSnapshotNotFound], and the eventstore sentinels (a conflict that
+// outlasts the retries matches eventstore.ErrConcurrency).
+package command

@@ -1,0 +1,70 @@
+package command
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrUnknownEventType reports an event whose stored type name, or whose
+	// Go type, is not registered in the [Registry]. Check with errors.Is;
+	// [UnknownEventTypeError] holds the details.
+	ErrUnknownEventType = errors.New("command: unknown event type")
+
+	// ErrInvalidCommand reports a command rejected by validation before it
+	// was handled. Check with errors.Is; [ValidationError] wraps the
+	// command's own error.
+	ErrInvalidCommand = errors.New("command: invalid command")
+
+	// ErrNoRoute reports a command type that a [Dispatcher] has no handler
+	// for. Check with errors.Is.
+	ErrNoRoute = errors.New("command: no handler for command type")
+
+	// ErrIdempotencyUnsupported reports a command carrying an idempotency
+	// key sent to a Handler whose store does not implement
+	// eventstore.KeyedAppender, so the key could not be honoured. Nothing
+	// was appended. Check with errors.Is.
+	ErrIdempotencyUnsupported = errors.New("command: store does not support idempotency keys")
+
+	// ErrSnapshotNotFound is returned by [SnapshotStore.Load] when a stream
+	// has no snapshot. Check with errors.Is.
+	ErrSnapshotNotFound = errors.New("command: snapshot not found")
+)
+
+// UnknownEventTypeError names an event type that the [Registry] cannot map.
+// It matches ErrUnknownEventType.
+type UnknownEventTypeError struct {
+	// Name is the stored type name, when decoding; empty when encoding.
+	Name string
+	// GoType is the Go type, when encoding; empty when decoding.
+	GoType string
+}
+
+func (e *UnknownEventTypeError) Error() string {
+	if e.GoType != "" {
+		return fmt.Sprintf("command: Go type %s is not a registered event type", e.GoType)
+	}
+	return fmt.Sprintf("command: event type %q is not registered", e.Name)
+}
+
+// Is makes errors.Is(err, ErrUnknownEventType) true.
+func (e *UnknownEventTypeError) Is(target error) bool { return target == ErrUnknownEventType }
+
+// ValidationError is returned when a command's Validate method fails (see
+// [Validate]). It matches ErrInvalidCommand and wraps the command's error.
+type ValidationError struct {
+	// Command is the Go type name of the rejected command.
+	Command string
+	// Err is the error the command's Validate method returned.
+	Err error
+}
+
+func (e *ValidationError) Error() string {
+	return fmt.Sprintf("command: invalid %s: %v", e.Command, e.Err)
+}
+
+// Is makes errors.Is(err, ErrInvalidCommand) true.
+func (e *ValidationError) Is(target error) bool { return target == ErrInvalidCommand }
+
+// Unwrap returns the command's own error.
+func (e *ValidationError) Unwrap() error { return e.Err }

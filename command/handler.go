@@ -1,0 +1,396 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"reflect"
+
+	"github.com/eventfold/eventfold/eventstore"
+)
+
+// Result is the outcome of a handled command.
+type Result struct {
+	// StreamVersion is the stream's version after the command.
+	StreamVersion int64
+	// Position is the consistency token: the global position of the last
+	// event the command appended. A query side that has applied Position
+	// reflects the command (read-your-writes); send it to clients with
+	// Position.String and read it back with eventstore.ParsePosition. When
+	// the command appended nothing, it is the position of the last event
+	// the decision was based on, or zero if that is unknown (the state came
+	// from a snapshot alone).
+	Position eventstore.Position
+	// Events is the number of events the command appended; 0 for a command
+	// that changed nothing and for a replay.
+	Events int
+	// Replayed reports that the command's idempotency key had been handled
+	// before: this call appended nothing and returns the first outcome
+	// (Events is then 0).
+	Replayed bool
+}
+
+// Keyed is implemented by commands that carry an idempotency key, for
+// example one taken from an HTTP Idempotency-Key header or set by the
+// sender of an asynchronous command. A key that was already handled, by any
+// process sharing the event store, makes Handle return the first outcome
+// and append nothing. An empty key means the command is not idempotent.
+//
+// Keys are global to the event store, not scoped to a stream or command
+// type: use random IDs (UUIDs) or prefix them. How long keys are remembered
+// is the store's retention policy. Keys need a store that implements
+// eventstore.KeyedAppender; with any other store a keyed command fails with
+// ErrIdempotencyUnsupported.
+type Keyed interface {
+	// IdempotencyKey returns the command's idempotency key, or "".
+	IdempotencyKey() string
+}
+
+// DefaultReadBatch is the default number of events a Handler reads per
+// eventstore.Store.ReadStream call while loading a stream.
+const DefaultReadBatch = 1000
+
+// Options configures a Handler. A nil *Options means all defaults.
+type Options struct {
+	// Retry bounds the retries after concurrency conflicts. The zero value
+	// means the documented defaults (see RetryPolicy).
+	Retry RetryPolicy
+
+	// Snapshots turns on snapshots. Nil means none: every load reads the
+	// whole stream.
+	Snapshots *Snapshots
+
+	// Middleware wraps every command, the first entry outermost. Nil means
+	// none.
+	Middleware []Middleware
+
+	// Logger receives Warn records about retries and snapshot failures.
+	// Nil discards them.
+	Logger *slog.Logger
+
+	// SkipUnknownEvents makes loads skip stored events whose type name is
+	// not registered, instead of failing with ErrUnknownEventType. Turn it
+	// on only when a stream legitimately holds events this decider does not
+	// know, for example events written by a newer version during a rolling
+	// deploy; skipping an event the decider needs gives it a wrong state.
+	SkipUnknownEvents bool
+
+	// ReadBatch is the number of events read per ReadStream call while
+	// loading. Zero means DefaultReadBatch.
+	ReadBatch int
+
+	// NewID returns the ID given to a command that arrives without one.
+	// Nil means eventstore.NewEventID.
+	NewID func() string
+}
+
+// Handler handles the commands of one Decider against an event store: it
+// loads the stream's state (from a snapshot plus the events after it, if
+// snapshots are on), calls Decide, and appends the events with the version
+// it loaded as the expected version. When another writer appended first,
+// it reloads and decides again, within its RetryPolicy. A Handler is safe
+// for concurrent use.
+type Handler[S, C, E any] struct {
+	store   eventstore.Store
+	reg     *Registry
+	decider Decider[S, C, E]
+	opts    Options
+	logger  *slog.Logger
+	snaps   *Snapshots
+	handle  HandleFunc
+}
+
+// NewHandler returns a Handler for decider that stores events in store,
+// encoded by reg. Decider.Evolve and Decider.Decide are required.
+func NewHandler[S, C, E any](store eventstore.Store, reg *Registry, decider Decider[S, C, E], opts *Options) (*Handler[S, C, E], error) {
+	var errs []error
+	if store == nil {
+		errs = append(errs, errors.New("command: NewHandler: store is nil"))
+	}
+	if reg == nil {
+		errs = append(errs, errors.New("command: NewHandler: registry is nil"))
+	}
+	if decider.Evolve == nil {
+		errs = append(errs, errors.New("command: NewHandler: Decider.Evolve is nil"))
+	}
+	if decider.Decide == nil {
+		errs = append(errs, errors.New("command: NewHandler: Decider.Decide is nil"))
+	}
+	h := &Handler[S, C, E]{store: store, reg: reg, decider: decider}
+	if opts != nil {
+		h.opts = *opts
+	}
+	h.opts.Retry = h.opts.Retry.withDefaults()
+	if h.opts.ReadBatch <= 0 {
+		h.opts.ReadBatch = DefaultReadBatch
+	}
+	if h.opts.NewID == nil {
+		h.opts.NewID = eventstore.NewEventID
+	}
+	h.logger = h.opts.Logger
+	if h.logger == nil {
+		h.logger = slog.New(slog.DiscardHandler)
+	}
+	if s := h.opts.Snapshots; s != nil {
+		snaps := *s
+		if snaps.Store == nil {
+			errs = append(errs, errors.New("command: NewHandler: Snapshots.Store is nil"))
+		}
+		if snaps.SchemaVersion <= 0 {
+			snaps.SchemaVersion = 1
+		}
+		if snaps.Policy == nil {
+			snaps.Policy = EveryN(DefaultSnapshotEvery)
+		}
+		if snaps.Codec == nil {
+			snaps.Codec = JSONCodec{}
+		}
+		h.snaps = &snaps
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	h.handle = chain(h.core, h.opts.Middleware)
+	return h, nil
+}
+
+// Handle handles cmd for the stream streamID and returns the stream's new
+// version and the consistency token.
+//
+// Before the middleware runs, Handle makes sure ctx carries a command ID
+// (a new one if absent) and a correlation ID (the command ID if absent);
+// every appended event gets the command ID as its causation ID and the
+// correlation ID as its own.
+//
+// An error returned by Decide is returned unchanged and nothing is
+// appended. A conflict that outlasts the RetryPolicy returns an error
+// matching eventstore.ErrConcurrency. A command implementing [Keyed] with a
+// non-empty key is idempotent (see Keyed).
+func (h *Handler[S, C, E]) Handle(ctx context.Context, streamID string, cmd C) (Result, error) {
+	if CommandID(ctx) == "" {
+		ctx = WithCommandID(ctx, h.opts.NewID())
+	}
+	if CorrelationID(ctx) == "" {
+		ctx = WithCorrelationID(ctx, CommandID(ctx))
+	}
+	return h.handle(ctx, streamID, cmd)
+}
+
+// Load returns the current state and version of a stream, built the same
+// way Handle builds it. A stream with no events has the initial state and
+// version 0.
+func (h *Handler[S, C, E]) Load(ctx context.Context, streamID string) (S, int64, error) {
+	l, err := h.load(ctx, streamID)
+	return l.state, l.version, err
+}
+
+func (h *Handler[S, C, E]) core(ctx context.Context, streamID string, c any) (Result, error) {
+	cmd, ok := c.(C)
+	if !ok {
+		return Result{}, fmt.Errorf("command: handler for %s was given a %T (changed by middleware?)", reflect.TypeFor[C](), c)
+	}
+	var key string
+	if k, ok := c.(Keyed); ok {
+		key = k.IdempotencyKey()
+	}
+	var keyed eventstore.KeyedAppender
+	if key != "" {
+		if keyed, ok = h.store.(eventstore.KeyedAppender); !ok {
+			return Result{}, fmt.Errorf("%w (command %T, store %T)", ErrIdempotencyUnsupported, c, h.store)
+		}
+	}
+	retry := h.opts.Retry
+	for attempt := 1; ; attempt++ {
+		l, err := h.load(ctx, streamID)
+		if err != nil {
+			return Result{}, err
+		}
+		events, decideErr := h.decider.Decide(cmd, l.state)
+		if decideErr != nil || len(events) == 0 {
+			// A retried keyed command may fail or do nothing now because
+			// its first run already changed the state: the first outcome
+			// wins.
+			if key != "" {
+				if res, ok, err := h.replay(ctx, keyed, key, streamID); err != nil || ok {
+					return res, err
+				}
+			}
+			if decideErr != nil {
+				return Result{}, decideErr
+			}
+			return Result{StreamVersion: l.version, Position: l.position}, nil
+		}
+		batch, err := h.encode(ctx, events)
+		if err != nil {
+			return Result{}, err
+		}
+		expected := eventstore.Exact(l.version)
+		var res eventstore.AppendResult
+		if key != "" {
+			res, err = keyed.AppendKeyed(ctx, key, streamID, expected, batch)
+		} else {
+			res, err = h.store.Append(ctx, streamID, expected, batch)
+		}
+		if errors.Is(err, eventstore.ErrConcurrency) {
+			if attempt >= retry.MaxAttempts {
+				return Result{}, fmt.Errorf("command: stream %q still conflicting after %d attempts: %w", streamID, attempt, err)
+			}
+			d := retry.delay(attempt)
+			h.logger.LogAttrs(ctx, slog.LevelWarn, "command: concurrency conflict, retrying",
+				slog.String("stream", streamID), slog.Int("attempt", attempt), slog.Duration("delay", d),
+				slog.String("command_id", CommandID(ctx)))
+			if err := sleep(ctx, d); err != nil {
+				return Result{}, err
+			}
+			continue
+		}
+		if err != nil {
+			return Result{}, fmt.Errorf("command: append to stream %q: %w", streamID, err)
+		}
+		if res.Replayed {
+			return Result{StreamVersion: res.StreamVersion, Position: res.Position, Replayed: true}, nil
+		}
+		if h.snaps != nil && h.snaps.Policy(streamID, res.StreamVersion, l.snapVersion) {
+			state := l.state
+			for _, e := range events {
+				state = h.decider.Evolve(state, e)
+			}
+			h.saveSnapshot(ctx, streamID, res.StreamVersion, state)
+		}
+		return Result{StreamVersion: res.StreamVersion, Position: res.Position, Events: len(events)}, nil
+	}
+}
+
+// replay reports whether key was recorded by an earlier append and, if so,
+// that append's result. It relies on the KeyedAppender contract: a recorded
+// key returns the first result whatever the expected version, and an
+// append that fails its expected version stores nothing. The expected
+// version used here can never hold, so an unknown key stores nothing.
+func (h *Handler[S, C, E]) replay(ctx context.Context, keyed eventstore.KeyedAppender, key, streamID string) (Result, bool, error) {
+	probe := []eventstore.Event{{Type: "eventfold.command.probe", Data: []byte("{}")}}
+	res, err := keyed.AppendKeyed(ctx, key, streamID, eventstore.Exact(math.MaxInt64), probe)
+	switch {
+	case errors.Is(err, eventstore.ErrConcurrency):
+		return Result{}, false, nil
+	case err != nil:
+		return Result{}, false, fmt.Errorf("command: look up idempotency key: %w", err)
+	case !res.Replayed:
+		// Only a store breaking the KeyedAppender contract gets here.
+		return Result{}, false, fmt.Errorf("command: store %T appended a probe for key %q; it breaks the eventstore.KeyedAppender contract", keyed, key)
+	}
+	return Result{StreamVersion: res.StreamVersion, Position: res.Position, Replayed: true}, true, nil
+}
+
+func (h *Handler[S, C, E]) encode(ctx context.Context, events []E) ([]eventstore.Event, error) {
+	corr, cause := CorrelationID(ctx), CommandID(ctx)
+	batch := make([]eventstore.Event, len(events))
+	for i, e := range events {
+		ev, err := h.reg.Encode(e)
+		if err != nil {
+			return nil, err
+		}
+		ev.Metadata.CorrelationID = corr
+		ev.Metadata.CausationID = cause
+		batch[i] = ev
+	}
+	return batch, nil
+}
+
+type loaded[S any] struct {
+	state       S
+	version     int64
+	position    eventstore.Position
+	snapVersion int64
+}
+
+func (h *Handler[S, C, E]) load(ctx context.Context, streamID string) (loaded[S], error) {
+	l := loaded[S]{state: h.decider.initial()}
+	if h.snaps != nil {
+		if s, v, ok := h.loadSnapshot(ctx, streamID); ok {
+			l.state, l.version, l.snapVersion = s, v, v
+		}
+	}
+	for {
+		recs, err := h.store.ReadStream(ctx, streamID, l.version+1, eventstore.Forward, h.opts.ReadBatch)
+		if errors.Is(err, eventstore.ErrStreamNotFound) {
+			if l.snapVersion > 0 {
+				// A snapshot of a stream that has no events belongs to an
+				// event store that was reset; it is stale.
+				return loaded[S]{state: h.decider.initial()}, nil
+			}
+			return l, nil
+		}
+		if err != nil {
+			return loaded[S]{}, fmt.Errorf("command: load stream %q: %w", streamID, err)
+		}
+		for _, rec := range recs {
+			e, ok, err := h.decode(rec)
+			if err != nil {
+				return loaded[S]{}, fmt.Errorf("command: load stream %q: %w", streamID, err)
+			}
+			if ok {
+				l.state = h.decider.Evolve(l.state, e)
+			}
+			l.version, l.position = rec.Version, rec.Position
+		}
+		if len(recs) < h.opts.ReadBatch {
+			return l, nil
+		}
+	}
+}
+
+func (h *Handler[S, C, E]) decode(rec eventstore.Record) (E, bool, error) {
+	var zero E
+	v, err := h.reg.Decode(rec)
+	if err != nil {
+		if h.opts.SkipUnknownEvents && errors.Is(err, ErrUnknownEventType) {
+			return zero, false, nil
+		}
+		return zero, false, err
+	}
+	e, ok := v.(E)
+	if !ok {
+		return zero, false, fmt.Errorf("command: event %q decodes to %T, which is not a %s", rec.Type, v, reflect.TypeFor[E]())
+	}
+	return e, true, nil
+}
+
+// loadSnapshot returns the state and version of streamID's snapshot if there
+// is a usable one. Snapshots are a cache, so failures fall back to a full
+// load.
+func (h *Handler[S, C, E]) loadSnapshot(ctx context.Context, streamID string) (S, int64, bool) {
+	var zero S
+	snap, err := h.snaps.Store.Load(ctx, streamID)
+	switch {
+	case errors.Is(err, ErrSnapshotNotFound):
+		return zero, 0, false
+	case err != nil:
+		h.logger.LogAttrs(ctx, slog.LevelWarn, "command: snapshot load failed, reading the whole stream",
+			slog.String("stream", streamID), slog.String("error", err.Error()))
+		return zero, 0, false
+	case snap.SchemaVersion != h.snaps.SchemaVersion || snap.Version <= 0:
+		return zero, 0, false
+	}
+	var state S // not Initial: the snapshot holds the whole state
+	if err := h.snaps.Codec.Unmarshal(snap.State, &state); err != nil {
+		h.logger.LogAttrs(ctx, slog.LevelWarn, "command: snapshot does not decode, reading the whole stream",
+			slog.String("stream", streamID), slog.Int64("version", snap.Version), slog.String("error", err.Error()))
+		return zero, 0, false
+	}
+	return state, snap.Version, true
+}
+
+// saveSnapshot saves state as of version. The command has succeeded by
+// then, so a failure is logged, not returned.
+func (h *Handler[S, C, E]) saveSnapshot(ctx context.Context, streamID string, version int64, state S) {
+	data, err := h.snaps.Codec.Marshal(state)
+	if err == nil {
+		err = h.snaps.Store.Save(ctx, Snapshot{StreamID: streamID, Version: version, SchemaVersion: h.snaps.SchemaVersion, State: data})
+	}
+	if err != nil {
+		h.logger.LogAttrs(ctx, slog.LevelWarn, "command: snapshot save failed",
+			slog.String("stream", streamID), slog.Int64("version", version), slog.String("error", err.Error()))
+	}
+}

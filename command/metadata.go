@@ -1,0 +1,45 @@
+package command
+
+import "context"
+
+type ctxKey int
+
+const (
+	correlationKey ctxKey = iota
+	commandIDKey
+)
+
+// WithCorrelationID returns a copy of ctx carrying the correlation ID of the
+// business flow it belongs to, usually the ID of the incoming request. The
+// Handler stamps it on every event it appends; transports such as
+// adapters/watermillbus carry it along with the commands they send, so one
+// ID ties together a request, its commands, their events and the commands
+// that event handlers send in reaction.
+func WithCorrelationID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, correlationKey, id)
+}
+
+// CorrelationID returns the correlation ID carried by ctx, or "". Inside a
+// Handler (in middleware and after) it is never empty: a command that
+// arrives without one starts a new flow whose correlation ID is the
+// command's ID.
+func CorrelationID(ctx context.Context) string {
+	s, _ := ctx.Value(correlationKey).(string)
+	return s
+}
+
+// WithCommandID returns a copy of ctx carrying the ID of the one command
+// about to be handled. The Handler records it as the causation ID of the
+// events that command produces. Transports set it from their message ID;
+// callers rarely need to. Do not reuse a context carrying a command ID for a
+// second command.
+func WithCommandID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, commandIDKey, id)
+}
+
+// CommandID returns the command ID carried by ctx, or "". Inside a Handler
+// it is never empty: a command that arrives without one gets a new ID.
+func CommandID(ctx context.Context) string {
+	s, _ := ctx.Value(commandIDKey).(string)
+	return s
+}
