@@ -1,0 +1,74 @@
+package redisstore
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/eventfold/eventfold/readmodel"
+)
+
+// Key layout. For a namespace (P, V, T) and the store's prefix, every key
+// starts with the namespace's base
+//
+//	<prefix>{<esc P>:<esc V>:<esc T>}:
+//
+// followed by
+//
+//	m               hash: "init" (set by every Apply), "cp" (the checkpoint)
+//	d:<esc id>      hash: "r" (revision), "v" (data, absent in a tombstone),
+//	                "x" (the document's index entries, msgpack)
+//	i:<esc index>   sorted set, all scores 0: entry keys (readmodel.EntryKey)
+//
+// esc percent-encodes every byte outside [0-9A-Za-z_.-], '%' included, so
+// its output never holds ':', '{', '}' or a glob character. That makes the
+// encoding injective: the braces and colons that structure a key cannot
+// come from user data, and each (namespace, id) or (namespace, index) maps
+// to its own key. The part in braces is the Redis Cluster hash tag: every
+// key of a namespace hashes to the same slot, which the atomic scripts
+// need. The Lua scripts rebuild document keys with the same escaping.
+
+func esc(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '_' || c == '.' || c == '-' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
+}
+
+// base returns the prefix of every key of ns.
+func (s *Store) base(ns readmodel.Namespace) string {
+	return s.prefix + "{" + esc(ns.Projection) + ":" + esc(ns.Version) + ":" + esc(ns.Tenant) + "}:"
+}
+
+func metaKey(base string) string         { return base + "m" }
+func docKey(base, id string) string      { return base + "d:" + esc(id) }
+func indexKey(base, index string) string { return base + "i:" + esc(index) }
+func encodeRevision(r readmodel.Revision) string {
+	return fmt.Sprintf("%016x%016x", r.Commit, r.Sequence)
+}
+
+func decodeRevision(s string) (readmodel.Revision, error) {
+	if len(s) != 32 {
+		return readmodel.Revision{}, fmt.Errorf("redisstore: malformed revision %q", s)
+	}
+	c, err1 := strconv.ParseUint(s[:16], 16, 64)
+	q, err2 := strconv.ParseUint(s[16:], 16, 64)
+	if err1 != nil || err2 != nil {
+		return readmodel.Revision{}, fmt.Errorf("redisstore: malformed revision %q", s)
+	}
+	return readmodel.Revision{Commit: c, Sequence: q}, nil
+}
+
+// globEscape escapes the characters Redis's MATCH patterns treat specially.
+func globEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`, `]`, `\]`).Replace(s)
+}

@@ -1,0 +1,114 @@
+package redisstore
+
+import "github.com/redis/go-redis/v9"
+
+// The scripts touch only keys of one namespace. KEYS[1] is declared and
+// routes the call; the other keys are built from the namespace's base (the
+// part up to and including the hash tag) and so live in the same slot, which
+// Redis Cluster allows a script to access. Revisions are 32 hex digits
+// compared in four 32-bit chunks, which Lua's doubles hold exactly.
+
+// luaCommon holds helpers shared by the scripts.
+const luaCommon = `
+local function esc(s)
+  return (string.gsub(s, "[^0-9A-Za-z_%.%-]", function(c)
+    return string.format("%%%02X", string.byte(c))
+  end))
+end
+local function older(a, b)
+  for i = 1, 32, 8 do
+    local x = tonumber(string.sub(a, i, i + 7), 16)
+    local y = tonumber(string.sub(b, i, i + 7), 16)
+    if x ~= y then return x < y end
+  end
+  return false
+end
+`
+
+// applyScript applies a batch.
+//
+//	KEYS[1]  the namespace's meta hash
+//	ARGV     base, has-checkpoint ("1"/"0"), checkpoint, number of writes,
+//	         then per write: esc(id), revision, op ("p"/"d"), data,
+//	         number of entries, then per entry: esc(index), entry key
+//
+// It returns the 0-based indexes of the writes the version guard ignored.
+var applyScript = redis.NewScript(luaCommon + `
+local base = ARGV[1]
+local n = tonumber(ARGV[4])
+local p = 5
+local stale = {}
+for i = 0, n - 1 do
+  local dkey = base .. "d:" .. ARGV[p]
+  local rev, op, data = ARGV[p + 1], ARGV[p + 2], ARGV[p + 3]
+  local ne = tonumber(ARGV[p + 4])
+  local ep = p + 5
+  p = ep + 2 * ne
+  local cur = redis.call("HGET", dkey, "r")
+  if cur and not older(cur, rev) then
+    stale[#stale + 1] = i
+  else
+    local old = redis.call("HGET", dkey, "x")
+    if old then
+      local list = cmsgpack.unpack(old)
+      for j = 1, #list, 2 do
+        redis.call("ZREM", base .. "i:" .. list[j], list[j + 1])
+      end
+    end
+    if op == "d" then
+      redis.call("HDEL", dkey, "v", "x")
+      redis.call("HSET", dkey, "r", rev)
+    else
+      local list = {}
+      for j = ep, p - 1, 2 do
+        redis.call("ZADD", base .. "i:" .. ARGV[j], 0, ARGV[j + 1])
+        list[#list + 1] = ARGV[j]
+        list[#list + 1] = ARGV[j + 1]
+      end
+      if ne > 0 then
+        redis.call("HSET", dkey, "r", rev, "v", data, "x", cmsgpack.pack(list))
+      else
+        redis.call("HDEL", dkey, "x")
+        redis.call("HSET", dkey, "r", rev, "v", data)
+      end
+    end
+  end
+end
+redis.call("HSET", KEYS[1], "init", "1")
+if ARGV[2] == "1" then
+  redis.call("HSET", KEYS[1], "cp", ARGV[3])
+end
+return stale
+`)
+
+// queryScript reads a page of an index and its documents in one step.
+//
+//	KEYS[1]  the index's sorted set
+//	ARGV     base, min, max (ZRANGEBYLEX syntax), count, descending ("1"/"0")
+//
+// It returns, per entry: the entry key, the document's revision and data
+// (nil when the document is missing, which a consistent store never shows).
+var queryScript = redis.NewScript(luaCommon + `
+local base = ARGV[1]
+local members
+if ARGV[5] == "1" then
+  members = redis.call("ZREVRANGEBYLEX", KEYS[1], ARGV[3], ARGV[2], "LIMIT", 0, ARGV[4])
+else
+  members = redis.call("ZRANGEBYLEX", KEYS[1], ARGV[2], ARGV[3], "LIMIT", 0, ARGV[4])
+end
+local out = {}
+for _, m in ipairs(members) do
+  local id
+  if string.byte(m, 1) == 32 then
+    local _, e = string.find(m, "%z\1", 2)
+    id = string.sub(m, e + 1)
+  else
+    id = string.sub(m, 10)
+  end
+  local d = redis.call("HMGET", base .. "d:" .. esc(id), "r", "v")
+  out[#out + 1] = m
+  out[#out + 1] = d[1]
+  out[#out + 1] = d[2]
+end
+return out
+`)
