@@ -4,7 +4,8 @@
 //
 // [New] accepts a redis.UniversalClient: a single node, a Sentinel-managed
 // failover client, a Redis Cluster client or a Ring. It never closes the
-// client. It needs Redis 7 or later, or Valkey, with Lua scripting.
+// client. It uses Lua scripting (EVALSHA, with the cmsgpack library Redis
+// bundles) and UNLINK, and is tested with Redis 7.0.
 //
 // # Keys and hash tags
 //
@@ -42,7 +43,7 @@
 // # Reads
 //
 // Get is one HMGET, GetMany one MULTI/EXEC of HMGETs (one round trip, one
-// consistent state), State one HMGET, and Query one read-only Lua script
+// consistent state), State one HMGET, and Query one Lua script, which only reads,
 // that walks a sorted set with ZRANGEBYLEX and fetches the documents it
 // names. Nothing on the read path touches the event store.
 //

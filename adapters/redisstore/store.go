@@ -36,8 +36,7 @@ type Store struct {
 
 // New returns a Store that keeps read models in Redis through client: a
 // *redis.Client (single node or Sentinel failover), a *redis.ClusterClient
-// or a *redis.Ring. The Store does not close client. Redis 7 or later (or
-// Valkey) is required.
+// or a *redis.Ring. The Store does not close client.
 func New(client redis.UniversalClient, opts *Options) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("redisstore: nil client")
