@@ -1,0 +1,70 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/eventfold/eventfold/command"
+)
+
+var _ command.SnapshotStore = (*Snapshots)(nil)
+
+// Snapshots is a command.SnapshotStore in PostgreSQL (table snapshots): one
+// row per stream holding its latest snapshot. Each call is one short
+// autocommit statement.
+type Snapshots struct {
+	db      DB
+	loadSQL string
+	saveSQL string
+}
+
+// NewSnapshots returns Snapshots in the schema named by opts.Schema
+// (default "eventfold"). Migrate must have run. It never closes db.
+func NewSnapshots(db DB, opts *Options) *Snapshots {
+	schema := DefaultSchema
+	if opts != nil && opts.Schema != "" {
+		schema = opts.Schema
+	}
+	q := pgx.Identifier{schema}.Sanitize()
+	return &Snapshots{
+		db:      db,
+		loadSQL: "SELECT stream_version, schema_version, state FROM " + q + ".snapshots WHERE stream_id = $1",
+		// Never replace a snapshot with an older one, whatever order
+		// concurrent writers save in.
+		saveSQL: "INSERT INTO " + q + ".snapshots AS s (stream_id, stream_version, schema_version, state) VALUES ($1, $2, $3, $4)" +
+			" ON CONFLICT (stream_id) DO UPDATE SET stream_version = excluded.stream_version," +
+			" schema_version = excluded.schema_version, state = excluded.state, saved_at = now()" +
+			" WHERE s.stream_version <= excluded.stream_version",
+	}
+}
+
+// Load implements command.SnapshotStore.
+func (s *Snapshots) Load(ctx context.Context, streamID string) (command.Snapshot, error) {
+	snap := command.Snapshot{StreamID: streamID}
+	err := s.db.QueryRow(ctx, s.loadSQL, streamID).Scan(&snap.Version, &snap.SchemaVersion, &snap.State)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return command.Snapshot{}, command.ErrSnapshotNotFound
+	}
+	if err != nil {
+		return command.Snapshot{}, fmt.Errorf("pgstore: load snapshot of %q: %w", streamID, err)
+	}
+	return snap, nil
+}
+
+// Save implements command.SnapshotStore.
+func (s *Snapshots) Save(ctx context.Context, snap command.Snapshot) error {
+	if err := command.ValidateSnapshot(snap); err != nil {
+		return err
+	}
+	state := snap.State
+	if state == nil {
+		state = []byte{}
+	}
+	if _, err := s.db.Exec(ctx, s.saveSQL, snap.StreamID, snap.Version, snap.SchemaVersion, state); err != nil {
+		return fmt.Errorf("pgstore: save snapshot of %q: %w", snap.StreamID, err)
+	}
+	return nil
+}
