@@ -72,6 +72,15 @@ func (s *ReadModels) Apply(ctx context.Context, ns readmodel.Namespace, b readmo
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := s.nss[ns]
+	if b.IfCheckpoint != nil {
+		stored := ""
+		if n != nil {
+			stored = n.checkpoint
+		}
+		if stored != *b.IfCheckpoint {
+			return readmodel.Result{}, readmodel.ErrCheckpointMismatch
+		}
+	}
 	if n == nil {
 		n = &rmNamespace{docs: make(map[string]*rmDoc), indexes: make(map[string]*rmIndex)}
 		s.nss[ns] = n

@@ -29,14 +29,23 @@ end
 //
 //	KEYS[1]  the namespace's meta hash
 //	ARGV     base, has-checkpoint ("1"/"0"), checkpoint, number of writes,
+//	         has-condition ("1"/"0"), expected checkpoint,
 //	         then per write: esc(id), revision, op ("p"/"d"), data,
 //	         number of entries, then per entry: esc(index), entry key
 //
-// It returns the 0-based indexes of the writes the version guard ignored.
+// It returns the 0-based indexes of the writes the version guard ignored,
+// or the error CHECKPOINT_MISMATCH, having written nothing, when the
+// condition does not hold.
 var applyScript = redis.NewScript(luaCommon + `
 local base = ARGV[1]
 local n = tonumber(ARGV[4])
-local p = 5
+if ARGV[5] == "1" then
+  local stored = redis.call("HGET", KEYS[1], "cp") or ""
+  if stored ~= ARGV[6] then
+    return redis.error_reply("CHECKPOINT_MISMATCH")
+  end
+end
+local p = 7
 local stale = {}
 for i = 0, n - 1 do
   local dkey = base .. "d:" .. ARGV[p]

@@ -71,7 +71,11 @@ func (s *Store) Apply(ctx context.Context, ns readmodel.Namespace, b readmodel.B
 	if b.Checkpoint != "" {
 		hasCP = "1"
 	}
-	args = append(args, base, hasCP, b.Checkpoint, len(b.Writes))
+	hasIf, ifCP := "0", ""
+	if b.IfCheckpoint != nil {
+		hasIf, ifCP = "1", *b.IfCheckpoint
+	}
+	args = append(args, base, hasCP, b.Checkpoint, len(b.Writes), hasIf, ifCP)
 	for _, w := range b.Writes {
 		op := "p"
 		if w.Delete {
@@ -87,6 +91,9 @@ func (s *Store) Apply(ctx context.Context, ns readmodel.Namespace, b readmodel.B
 		}
 	}
 	reply, err := applyScript.Run(ctx, s.client, []string{metaKey(base)}, args...).Int64Slice()
+	if err != nil && strings.Contains(err.Error(), "CHECKPOINT_MISMATCH") {
+		return readmodel.Result{}, fmt.Errorf("redisstore: apply to %v: %w", ns, readmodel.ErrCheckpointMismatch)
+	}
 	if err != nil {
 		return readmodel.Result{}, fmt.Errorf("redisstore: apply to %v: %w", ns, err)
 	}

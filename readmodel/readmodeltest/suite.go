@@ -59,6 +59,7 @@ func Run(t *testing.T, cfg Config) {
 		{"Namespace/Isolation", testNamespaceIsolation},
 		{"Namespace/State", testNamespaceState},
 		{"Namespace/Drop", testNamespaceDrop},
+		{"Namespace/ConditionalCheckpoint", testConditionalCheckpoint},
 		{"Hostile/IDs", testHostileIDs},
 		{"Hostile/Indexes", testHostileIndexes},
 		{"Concurrent", testConcurrent},
@@ -1245,5 +1246,50 @@ func testReadOnly(t *testing.T, cfg Config) {
 	}
 	if ds, err := r.GetMany(context.Background(), n, []string{"o1"}); err != nil || len(ds) != 1 {
 		t.Errorf("ReadOnly GetMany = %v, %v", ds, err)
+	}
+}
+
+// testConditionalCheckpoint checks Batch.IfCheckpoint: a batch applies only
+// when the stored checkpoint is the expected one, and writes nothing
+// otherwise, including after a Drop.
+func testConditionalCheckpoint(t *testing.T, cfg Config) {
+	s := cfg.New(t)
+	ctx := context.Background()
+	n := ns("fenced")
+	doc := func(id string, seq uint64) readmodel.Write {
+		return readmodel.Write{ID: id, Revision: readmodel.Revision{Sequence: seq}, Data: []byte(id)}
+	}
+	cond := func(cp string) *string { return &cp }
+
+	// A namespace never written has the empty checkpoint.
+	if _, err := s.Apply(ctx, n, readmodel.Batch{Writes: []readmodel.Write{doc("a", 1)}, Checkpoint: "e1", IfCheckpoint: cond("other")}); !errors.Is(err, readmodel.ErrCheckpointMismatch) {
+		t.Fatalf("Apply expecting %q on a new namespace = %v, want ErrCheckpointMismatch", "other", err)
+	}
+	if st, err := s.State(ctx, n); err != nil || st.Initialized {
+		t.Fatalf("a refused batch initialized the namespace: %+v, %v", st, err)
+	}
+	if _, err := s.Apply(ctx, n, readmodel.Batch{Writes: []readmodel.Write{doc("a", 1)}, Checkpoint: "e1", IfCheckpoint: cond("")}); err != nil {
+		t.Fatalf("Apply expecting the empty checkpoint on a new namespace = %v", err)
+	}
+	if _, err := s.Apply(ctx, n, readmodel.Batch{Writes: []readmodel.Write{doc("b", 2)}, Checkpoint: "e1", IfCheckpoint: cond("")}); !errors.Is(err, readmodel.ErrCheckpointMismatch) {
+		t.Fatalf("a second Apply expecting the empty checkpoint = %v, want ErrCheckpointMismatch", err)
+	}
+	if _, err := s.Get(ctx, n, "b"); !errors.Is(err, readmodel.ErrNotFound) {
+		t.Errorf("a refused batch wrote document b: %v", err)
+	}
+	if _, err := s.Apply(ctx, n, readmodel.Batch{Writes: []readmodel.Write{doc("b", 2)}, IfCheckpoint: cond("e1")}); err != nil {
+		t.Fatalf("Apply expecting the stored checkpoint = %v", err)
+	}
+	if _, err := s.Get(ctx, n, "b"); err != nil {
+		t.Errorf("document b after a matching batch: %v", err)
+	}
+	if err := s.Drop(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply(ctx, n, readmodel.Batch{Writes: []readmodel.Write{doc("c", 3)}, IfCheckpoint: cond("e1")}); !errors.Is(err, readmodel.ErrCheckpointMismatch) {
+		t.Errorf("Apply expecting the checkpoint of a dropped namespace = %v, want ErrCheckpointMismatch", err)
+	}
+	if st, err := s.State(ctx, n); err != nil || st.Initialized {
+		t.Errorf("a refused batch after Drop initialized the namespace: %+v, %v", st, err)
 	}
 }
