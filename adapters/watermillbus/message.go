@@ -1,0 +1,96 @@
+package watermillbus
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/eventfold/eventfold/eventstore"
+)
+
+// Metadata keys of an event message.
+const (
+	MetadataStreamID      = "eventfold_stream_id"
+	MetadataVersion       = "eventfold_stream_version"
+	MetadataPosition      = "eventfold_position"
+	MetadataPrevPosition  = "eventfold_prev_position"
+	MetadataType          = "eventfold_type"
+	MetadataContentType   = "eventfold_content_type"
+	MetadataRecordedAt    = "eventfold_recorded_at"
+	MetadataCorrelationID = "correlation_id" // Watermill's middleware.CorrelationIDMetadataKey
+	MetadataCausationID   = "causation_id"
+	// MetadataExtraPrefix prefixes the event's free-form metadata entries.
+	MetadataExtraPrefix = "eventfold_x_"
+)
+
+// NewMessage returns the message for rec. prev is the position of the
+// event before rec in the log (the zero Position when unknown).
+func NewMessage(rec eventstore.Record, prev eventstore.Position) *message.Message {
+	msg := message.NewMessage(rec.ID, rec.Data)
+	md := msg.Metadata
+	md.Set(MetadataStreamID, rec.StreamID)
+	md.Set(MetadataVersion, strconv.FormatInt(rec.Version, 10))
+	md.Set(MetadataPosition, rec.Position.String())
+	md.Set(MetadataPrevPosition, prev.String())
+	md.Set(MetadataType, rec.Type)
+	md.Set(MetadataContentType, rec.ContentType)
+	md.Set(MetadataRecordedAt, rec.RecordedAt.UTC().Format(time.RFC3339Nano))
+	if rec.Metadata.CorrelationID != "" {
+		md.Set(MetadataCorrelationID, rec.Metadata.CorrelationID)
+	}
+	if rec.Metadata.CausationID != "" {
+		md.Set(MetadataCausationID, rec.Metadata.CausationID)
+	}
+	for k, v := range rec.Metadata.Extra {
+		md.Set(MetadataExtraPrefix+k, v)
+	}
+	return msg
+}
+
+// Record decodes an event message made by NewMessage. It returns the
+// record and the position of the event before it in the log.
+func Record(msg *message.Message) (rec eventstore.Record, prev eventstore.Position, err error) {
+	md := msg.Metadata
+	fail := func(key, reason string) (eventstore.Record, eventstore.Position, error) {
+		return eventstore.Record{}, eventstore.Position{}, fmt.Errorf("watermillbus: message %s: metadata %s %s", msg.UUID, key, reason)
+	}
+	rec.ID = msg.UUID
+	rec.Data = msg.Payload
+	if rec.StreamID = md.Get(MetadataStreamID); rec.StreamID == "" {
+		return fail(MetadataStreamID, "is missing")
+	}
+	if rec.Type = md.Get(MetadataType); rec.Type == "" {
+		return fail(MetadataType, "is missing")
+	}
+	rec.ContentType = md.Get(MetadataContentType)
+	if rec.Version, err = strconv.ParseInt(md.Get(MetadataVersion), 10, 64); err != nil || rec.Version < 1 {
+		return fail(MetadataVersion, "is not a version")
+	}
+	if rec.Position, err = eventstore.ParsePosition(md.Get(MetadataPosition)); err != nil {
+		return fail(MetadataPosition, "is not a position")
+	}
+	if s := md.Get(MetadataPrevPosition); s != "" {
+		if prev, err = eventstore.ParsePosition(s); err != nil {
+			return fail(MetadataPrevPosition, "is not a position")
+		}
+	}
+	if s := md.Get(MetadataRecordedAt); s != "" {
+		if rec.RecordedAt, err = time.Parse(time.RFC3339Nano, s); err != nil {
+			return fail(MetadataRecordedAt, "is not a time")
+		}
+	}
+	rec.Metadata.CorrelationID = md.Get(MetadataCorrelationID)
+	rec.Metadata.CausationID = md.Get(MetadataCausationID)
+	for k, v := range md {
+		if name, ok := strings.CutPrefix(k, MetadataExtraPrefix); ok {
+			if rec.Metadata.Extra == nil {
+				rec.Metadata.Extra = map[string]string{}
+			}
+			rec.Metadata.Extra[name] = v
+		}
+	}
+	return rec, prev, nil
+}

@@ -1,0 +1,210 @@
+package watermillbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/eventfold/eventfold/eventstore"
+	"github.com/eventfold/eventfold/projection"
+)
+
+// Checkpoints stores the relay's progress. pgstore.Checkpoints implements
+// it, keeping the checkpoint beside the log.
+type Checkpoints interface {
+	Load(ctx context.Context, name string) (eventstore.Position, error)
+	Save(ctx context.Context, name string, pos eventstore.Position) error
+}
+
+// Locker grants exclusive leases across processes. pgstore.Locker
+// implements it with PostgreSQL advisory locks.
+type Locker interface {
+	// Lock blocks until it holds the lease called name or ctx ends. The
+	// returned context ends when the lease is lost or released.
+	Lock(ctx context.Context, name string) (held context.Context, release func(), err error)
+}
+
+// RelayConfig configures a Relay. Store, Publisher, Topic and Checkpoints
+// are required.
+type RelayConfig struct {
+	// Name identifies the relay's lease and checkpoint. Default "relay".
+	Name string
+	// Store is the event store whose global log is forwarded.
+	Store eventstore.Store
+	// Publisher receives the log, one message per event (see NewMessage).
+	Publisher message.Publisher
+	// Topic is the topic every message is published to, so that a
+	// consumer receives the whole log in order.
+	Topic string
+	// Checkpoints stores the position up to which the log was published.
+	Checkpoints Checkpoints
+	// Locker keeps exactly one relay of a Name active. Nil means no lease:
+	// run only one relay then.
+	Locker Locker
+	// BatchSize is the most events read and published per round. Default 500.
+	BatchSize int
+	// Poll tunes how the log is tailed.
+	Poll projection.LogOptions
+	// Logger receives logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Validate reports every problem with c.
+func (c RelayConfig) Validate() error {
+	var errs []error
+	if c.Store == nil {
+		errs = append(errs, errors.New("watermillbus: RelayConfig.Store is required"))
+	}
+	if c.Publisher == nil {
+		errs = append(errs, errors.New("watermillbus: RelayConfig.Publisher is required"))
+	}
+	if c.Topic == "" {
+		errs = append(errs, errors.New("watermillbus: RelayConfig.Topic is required"))
+	}
+	if c.Checkpoints == nil {
+		errs = append(errs, errors.New("watermillbus: RelayConfig.Checkpoints is required"))
+	}
+	if c.BatchSize < 0 {
+		errs = append(errs, errors.New("watermillbus: RelayConfig.BatchSize must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// Relay forwards the global log, in order, to a Watermill publisher. It
+// publishes a batch, waits for the publisher to confirm it, then saves its
+// checkpoint; after a crash it (or the relay that takes over its lease)
+// publishes again from the checkpoint, so consumers may see an event twice
+// but never miss one.
+type Relay struct {
+	cfg RelayConfig
+	log *slog.Logger
+
+	mu       sync.Mutex
+	active   bool
+	position eventstore.Position
+}
+
+// NewRelay validates cfg and returns a Relay.
+func NewRelay(cfg RelayConfig) (*Relay, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Name == "" {
+		cfg.Name = "relay"
+	}
+	if cfg.BatchSize == 0 {
+		cfg.BatchSize = 500
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Relay{cfg: cfg, log: log.With("relay", cfg.Name, "topic", cfg.Topic)}, nil
+}
+
+// Active reports whether this relay holds the lease and is forwarding, and
+// the position it has published up to.
+func (r *Relay) Active() (bool, eventstore.Position) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.active, r.position
+}
+
+// Run forwards the log until ctx ends. Without the lease it waits for it;
+// when the lease is lost it stops forwarding and waits again. Errors from
+// the store or the publisher are retried with backoff.
+func (r *Relay) Run(ctx context.Context) error {
+	backoff := 50 * time.Millisecond
+	for ctx.Err() == nil {
+		held, release := ctx, func() {}
+		if r.cfg.Locker != nil {
+			var err error
+			held, release, err = r.cfg.Locker.Lock(ctx, "relay/"+r.cfg.Name)
+			if err != nil {
+				if ctx.Err() != nil {
+					break
+				}
+				r.log.Warn("could not take the relay lease; retrying", "err", err)
+				sleepCtx(ctx, backoff)
+				continue
+			}
+		}
+		err := r.forward(held)
+		release()
+		r.setActive(false)
+		if ctx.Err() != nil {
+			break
+		}
+		if err != nil {
+			r.log.Warn("relay interrupted; retrying", "err", err, "in", backoff)
+			sleepCtx(ctx, backoff)
+			backoff = min(backoff*2, 5*time.Second)
+		}
+	}
+	return ctx.Err()
+}
+
+func (r *Relay) setActive(a bool) {
+	r.mu.Lock()
+	r.active = a
+	r.mu.Unlock()
+}
+
+// forward publishes from the checkpoint while ctx (the lease) lasts.
+func (r *Relay) forward(ctx context.Context) error {
+	pos, err := r.cfg.Checkpoints.Load(ctx, r.cfg.Name)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.active, r.position = true, pos
+	r.mu.Unlock()
+	r.log.Info("relay active", "from", pos.String())
+	feed, err := projection.LogSource(r.cfg.Store, &r.cfg.Poll).Open(ctx, pos)
+	if err != nil {
+		return err
+	}
+	defer feed.Close()
+	for {
+		recs, err := feed.Next(ctx, r.cfg.BatchSize)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil // lease lost or stopped
+			}
+			return err
+		}
+		msgs := make([]*message.Message, len(recs))
+		prev := pos
+		for i, rec := range recs {
+			msgs[i] = NewMessage(rec, prev)
+			prev = rec.Position
+		}
+		if ctx.Err() != nil {
+			return nil // do not publish once the lease is gone
+		}
+		if err := r.cfg.Publisher.Publish(r.cfg.Topic, msgs...); err != nil {
+			return fmt.Errorf("watermillbus: relay publish: %w", err)
+		}
+		pos = prev
+		if err := r.cfg.Checkpoints.Save(ctx, r.cfg.Name, pos); err != nil && ctx.Err() == nil {
+			return err
+		}
+		r.mu.Lock()
+		r.position = pos
+		r.mu.Unlock()
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

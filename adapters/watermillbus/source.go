@@ -1,0 +1,151 @@
+package watermillbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/eventfold/eventfold/eventstore"
+	"github.com/eventfold/eventfold/projection"
+)
+
+var _ projection.Source = (*Source)(nil)
+
+// ErrGap reports a message whose previous position is not the last one
+// received: an event in between is missing (or arrives out of order). It is
+// never applied; the projection runner reopens the subscription from its
+// checkpoint.
+var ErrGap = errors.New("watermillbus: gap in the log")
+
+// Source is a projection.Source that reads the log from a Watermill
+// subscriber, such as one of NATS JetStream or RabbitMQ fed by a Relay. It
+// checks every message against the one before (messages carry the previous
+// event's position), drops duplicates, refuses gaps, and acknowledges a
+// message only after the runner has committed it, so a crash never loses an
+// event the broker considers delivered.
+type Source struct {
+	sub   message.Subscriber
+	topic string
+}
+
+// NewSource returns a Source reading topic from sub. Each Open subscribes
+// anew; give each projection runner its own consumer group or durable
+// name through the subscriber's configuration.
+func NewSource(sub message.Subscriber, topic string) *Source {
+	return &Source{sub: sub, topic: topic}
+}
+
+// Open implements projection.Source.
+func (s *Source) Open(ctx context.Context, after eventstore.Position) (projection.Feed, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	msgs, err := s.sub.Subscribe(ctx, s.topic)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("watermillbus: subscribe %q: %w", s.topic, err)
+	}
+	return &brokerFeed{msgs: msgs, cancel: cancel, last: after}, nil
+}
+
+type pendingMsg struct {
+	msg *message.Message
+	pos eventstore.Position
+}
+
+type brokerFeed struct {
+	msgs   <-chan *message.Message
+	cancel context.CancelFunc
+	last   eventstore.Position // the position of the last record handed out
+	idle   bool                // an empty result was returned since the last records
+
+	mu      sync.Mutex
+	pending []pendingMsg // handed out, not yet committed
+}
+
+// Next returns the records available now, blocking for the first.
+func (f *brokerFeed) Next(ctx context.Context, max int) ([]eventstore.Record, error) {
+	if max <= 0 {
+		max = 500
+	}
+	var out []eventstore.Record
+	for len(out) < max {
+		var msg *message.Message
+		var ok bool
+		if len(out) == 0 {
+			wait := 10 * time.Millisecond
+			if f.idle {
+				wait = 250 * time.Millisecond
+			}
+			select {
+			case msg, ok = <-f.msgs:
+			case <-time.After(wait):
+				f.idle = true // report having caught up
+				return nil, nil
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		} else {
+			select {
+			case msg, ok = <-f.msgs:
+			default:
+				return out, nil
+			}
+		}
+		if !ok {
+			if len(out) > 0 {
+				return out, nil
+			}
+			return nil, errors.New("watermillbus: subscription closed")
+		}
+		rec, prev, err := Record(msg)
+		if err != nil {
+			msg.Nack()
+			return out, err
+		}
+		switch {
+		case !f.last.Before(rec.Position):
+			msg.Ack() // a duplicate of something already handed out
+		case prev != f.last:
+			msg.Nack()
+			return nil, fmt.Errorf("%w: message %s at %s follows %s, but the last event received is at %s",
+				ErrGap, rec.ID, rec.Position, prev, f.last)
+		default:
+			f.idle = false
+			f.last = rec.Position
+			out = append(out, rec)
+			f.mu.Lock()
+			f.pending = append(f.pending, pendingMsg{msg: msg, pos: rec.Position})
+			f.mu.Unlock()
+		}
+	}
+	return out, nil
+}
+
+// Commit acknowledges every message up to pos.
+func (f *brokerFeed) Commit(_ context.Context, pos eventstore.Position) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for n < len(f.pending) && !pos.Before(f.pending[n].pos) {
+		f.pending[n].msg.Ack()
+		n++
+	}
+	f.pending = f.pending[n:]
+	return nil
+}
+
+// Close nacks what was not committed, so the broker sends it again at
+// once, and ends the subscription.
+func (f *brokerFeed) Close() error {
+	f.mu.Lock()
+	for _, p := range f.pending {
+		p.msg.Nack()
+	}
+	f.pending = nil
+	f.mu.Unlock()
+	f.cancel()
+	return nil
+}

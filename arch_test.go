@@ -1,0 +1,172 @@
+package eventfold_test
+
+import (
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/eventfold/eventfold"
+
+var ports = []string{"eventstore", "command", "projection", "readmodel"}
+
+// adapterDeps names the one outside dependency each adapter may import
+// (an import path prefix). memstore may import none.
+var adapterDeps = map[string]string{
+	"memstore":     "",
+	"pgstore":      "github.com/jackc/pgx/",
+	"redisstore":   "github.com/redis/go-redis/",
+	"watermillbus": "github.com/ThreeDotsLabs/watermill",
+}
+
+type goFile struct {
+	dir     string // slash-separated, relative to the module root
+	name    string
+	test    bool
+	imports []string
+	pkgDoc  string
+	pkg     string
+}
+
+// moduleFiles parses every Go file of this module (not of the nested
+// examples and bench modules).
+func moduleFiles(t *testing.T) []goFile {
+	t.Helper()
+	var files []goFile
+	fset := token.NewFileSet()
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if path != "." {
+				if _, err := os.Stat(filepath.Join(path, "go.mod")); err == nil {
+					return filepath.SkipDir // another module
+				}
+				if strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" {
+					return filepath.SkipDir
+				}
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly|parser.ParseComments)
+		if err != nil {
+			return err
+		}
+		gf := goFile{dir: filepath.ToSlash(filepath.Dir(path)), name: d.Name(), test: strings.HasSuffix(path, "_test.go"), pkg: f.Name.Name}
+		if f.Doc != nil {
+			gf.pkgDoc = f.Doc.Text()
+		}
+		for _, imp := range f.Imports {
+			p, _ := strconv.Unquote(imp.Path.Value)
+			gf.imports = append(gf.imports, p)
+		}
+		files = append(files, gf)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+func isStdlib(path string) bool {
+	first, _, _ := strings.Cut(path, "/")
+	return !strings.Contains(first, ".")
+}
+
+func isPort(path string) bool {
+	for _, p := range ports {
+		if path == module+"/"+p {
+			return true
+		}
+	}
+	return false
+}
+
+// TestImportRules enforces the layering of docs/design.md: ports import only
+// the standard library and each other; conformance suites add go-cmp;
+// adapters import ports and their one dependency, never each other.
+func TestImportRules(t *testing.T) {
+	for _, f := range moduleFiles(t) {
+		if f.test {
+			continue
+		}
+		top, rest, _ := strings.Cut(f.dir, "/")
+		for _, imp := range f.imports {
+			if isStdlib(imp) {
+				continue
+			}
+			where := f.dir + "/" + f.name
+			switch {
+			case isPortName(top) && rest == "":
+				if !isPort(imp) {
+					t.Errorf("%s: port imports %s; ports may import only the standard library and other ports", where, imp)
+				}
+			case isPortName(top):
+				if !isPort(imp) && imp != "github.com/google/go-cmp/cmp" {
+					t.Errorf("%s: conformance suite imports %s; suites may import the standard library, ports and go-cmp", where, imp)
+				}
+			case top == "adapters":
+				name, _, _ := strings.Cut(rest, "/")
+				dep, known := adapterDeps[name]
+				if !known {
+					t.Errorf("%s: adapter %q is not listed in adapterDeps", where, name)
+					continue
+				}
+				switch {
+				case isPort(imp):
+				case strings.HasPrefix(imp, module+"/adapters/"):
+					t.Errorf("%s: adapter imports another adapter, %s", where, imp)
+				case dep != "" && strings.HasPrefix(imp, dep):
+				default:
+					t.Errorf("%s: adapter %s imports %s; it may import only ports and %q", where, name, imp, dep)
+				}
+			}
+		}
+	}
+}
+
+func isPortName(dir string) bool {
+	for _, p := range ports {
+		if dir == p {
+			return true
+		}
+	}
+	return false
+}
+
+// TestPackageDocs checks that every package has exactly one package doc
+// comment, in doc.go, starting "Package name".
+func TestPackageDocs(t *testing.T) {
+	docs := map[string][]string{}
+	pkgs := map[string]string{}
+	for _, f := range moduleFiles(t) {
+		if f.test {
+			continue
+		}
+		pkgs[f.dir] = f.pkg
+		if f.pkgDoc != "" {
+			docs[f.dir] = append(docs[f.dir], f.name)
+			if f.name == "doc.go" && !strings.HasPrefix(f.pkgDoc, "Package "+f.pkg+" ") {
+				t.Errorf("%s/doc.go: package doc does not start %q", f.dir, "Package "+f.pkg)
+			}
+		}
+	}
+	for dir := range pkgs {
+		switch names := docs[dir]; {
+		case len(names) == 0:
+			t.Errorf("package %s has no package doc (add doc.go)", dir)
+		case len(names) > 1 || names[0] != "doc.go":
+			t.Errorf("package %s has package docs in %v; keep exactly one, in doc.go", dir, names)
+		}
+	}
+}

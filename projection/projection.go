@@ -1,0 +1,172 @@
+package projection
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/eventfold/eventfold/eventstore"
+	"github.com/eventfold/eventfold/readmodel"
+)
+
+// HandlerFunc applies one event to a read model through tx.
+type HandlerFunc func(ctx context.Context, tx *Tx, rec eventstore.Record) error
+
+// Projection is a named read model and the handlers that build it from
+// events. Build one with New and On or Handle, then run it with a Runner.
+// A Projection must not be changed once a Runner uses it.
+type Projection struct {
+	name     string
+	version  string
+	handlers map[string]HandlerFunc
+}
+
+// New returns a projection named name whose read model is at version.
+// Changing version (for example from "1" to "2") makes a Runner build the
+// read model afresh beside the one being served and switch readers over
+// when it has caught up; see Runner.
+func New(name, version string) *Projection {
+	return &Projection{name: name, version: version, handlers: map[string]HandlerFunc{}}
+}
+
+// Name returns the projection's name.
+func (p *Projection) Name() string { return p.name }
+
+// Version returns the read model's version.
+func (p *Projection) Version() string { return p.version }
+
+// On registers fn for events of type eventType, replacing any earlier one.
+func (p *Projection) On(eventType string, fn HandlerFunc) *Projection {
+	p.handlers[eventType] = fn
+	return p
+}
+
+// Handle registers a typed handler: the event's data is decoded from JSON
+// into an E before fn runs. A decoding failure is a handler error (and so,
+// after retries, faults the projection), never a silent skip.
+func Handle[E any](p *Projection, eventType string, fn func(ctx context.Context, tx *Tx, rec eventstore.Record, event E) error) {
+	p.On(eventType, func(ctx context.Context, tx *Tx, rec eventstore.Record) error {
+		var e E
+		if err := json.Unmarshal(rec.Data, &e); err != nil {
+			return fmt.Errorf("projection: decode %s event %s: %w", rec.Type, rec.ID, err)
+		}
+		return fn(ctx, tx, rec, e)
+	})
+}
+
+// EventTypes returns the event types the projection handles, sorted.
+func (p *Projection) EventTypes() []string {
+	types := make([]string, 0, len(p.handlers))
+	for t := range p.handlers {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	return types
+}
+
+// Namespace returns the namespace of the projection's documents for a
+// tenant ("" for none).
+func (p *Projection) Namespace(tenant string) readmodel.Namespace {
+	return readmodel.Namespace{Projection: p.name, Version: p.version, Tenant: tenant}
+}
+
+// Tx collects the read-model writes of a batch of events. Handlers read
+// documents through it, seeing the writes of earlier events of the same
+// batch, and write through it; the Runner commits the whole batch, with the
+// projection's checkpoint, in one atomic Apply. Every write carries the
+// position of the event being handled as its revision, so replaying an event
+// never moves a document backwards.
+type Tx struct {
+	reader  readmodel.Reader
+	ns      readmodel.Namespace
+	rev     readmodel.Revision
+	pending map[string]int // document ID to index in writes
+	writes  []readmodel.Write
+}
+
+func newTx(r readmodel.Reader, ns readmodel.Namespace) *Tx {
+	return &Tx{reader: r, ns: ns, pending: map[string]int{}}
+}
+
+// Namespace returns the namespace the batch writes to.
+func (tx *Tx) Namespace() readmodel.Namespace { return tx.ns }
+
+// Get returns document id as the batch sees it: its pending write if an
+// earlier event of the batch wrote it, otherwise the stored document. A
+// missing or deleted document returns ok false.
+func (tx *Tx) Get(ctx context.Context, id string) (doc readmodel.Document, ok bool, err error) {
+	if i, found := tx.pending[id]; found {
+		w := tx.writes[i]
+		if w.Delete {
+			return readmodel.Document{}, false, nil
+		}
+		return readmodel.Document{ID: id, Data: slices.Clone(w.Data), Revision: w.Revision}, true, nil
+	}
+	doc, err = tx.reader.Get(ctx, tx.ns, id)
+	if err != nil {
+		if errors.Is(err, readmodel.ErrNotFound) {
+			return readmodel.Document{}, false, nil
+		}
+		return readmodel.Document{}, false, err
+	}
+	return doc, true, nil
+}
+
+// Put stores data as document id with its index entries.
+func (tx *Tx) Put(id string, data []byte, entries ...readmodel.Entry) {
+	tx.set(readmodel.Write{ID: id, Revision: tx.rev, Data: slices.Clone(data), Entries: slices.Clone(entries)})
+}
+
+// Delete deletes document id.
+func (tx *Tx) Delete(id string) {
+	tx.set(readmodel.Write{ID: id, Revision: tx.rev, Delete: true})
+}
+
+// PutWrite adds a write built elsewhere, for example by readmodel.Model.Put.
+// Its revision is replaced by the current event's position.
+func (tx *Tx) PutWrite(w readmodel.Write) {
+	w.Revision = tx.rev
+	tx.set(w)
+}
+
+// Revision returns the revision writes of the current event carry.
+func (tx *Tx) Revision() readmodel.Revision { return tx.rev }
+
+// set keeps one write per document: the last one, which already includes
+// the effect of the earlier ones, at the latest revision.
+func (tx *Tx) set(w readmodel.Write) {
+	if i, ok := tx.pending[w.ID]; ok {
+		tx.writes[i] = w
+		return
+	}
+	tx.pending[w.ID] = len(tx.writes)
+	tx.writes = append(tx.writes, w)
+}
+
+func (tx *Tx) reset() {
+	clear(tx.pending)
+	tx.writes = tx.writes[:0]
+}
+
+// Load decodes document id of model m as the batch sees it.
+func Load[T any](ctx context.Context, tx *Tx, m readmodel.Model[T], id string) (doc T, ok bool, err error) {
+	d, ok, err := tx.Get(ctx, id)
+	if err != nil || !ok {
+		return doc, ok, err
+	}
+	doc, err = m.Decode(d)
+	return doc, err == nil, err
+}
+
+// Store writes doc as document id of model m, with its index entries.
+func Store[T any](tx *Tx, m readmodel.Model[T], id string, doc T) error {
+	w, err := m.Put(id, readmodel.Revision{Sequence: 1}, doc)
+	if err != nil {
+		return err
+	}
+	tx.PutWrite(w)
+	return nil
+}

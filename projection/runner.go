@@ -1,0 +1,658 @@
+package projection
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/eventfold/eventfold/eventstore"
+	"github.com/eventfold/eventfold/readmodel"
+)
+
+// Config configures a Runner. Projection, Source and Store are required.
+type Config struct {
+	Projection *Projection
+	// Source delivers the global log, for example LogSource(store, nil).
+	Source Source
+	// Store holds the read model and the checkpoints.
+	Store readmodel.Store
+	// Tenant selects the tenant namespace; empty for none.
+	Tenant string
+	// Partitions splits the projection by stream ID into this many
+	// partitions, each with its own Runner and checkpoint, so that they can
+	// run in parallel. Events of one stream always go to one partition, in
+	// order. Documents of a partitioned projection must each be written by
+	// the events of one stream only. Default 1.
+	Partitions int
+	// Partition is the partition this Runner applies, 0 to Partitions-1.
+	Partition int
+	// BatchSize is the most events applied in one atomic batch. Default 500.
+	BatchSize int
+	// MaxAttempts is how often an event's handler runs before the
+	// projection faults on it. Default 5.
+	MaxAttempts int
+	// Backoff is the first wait before a retry; waits double up to
+	// MaxBackoff. Defaults 20ms and 2s.
+	Backoff, MaxBackoff time.Duration
+	// Logger receives the Runner's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Validate reports every problem with c.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Projection == nil {
+		errs = append(errs, errors.New("projection: Config.Projection is required"))
+	} else {
+		if err := c.Projection.Namespace(c.Tenant).Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("projection: namespace: %w", err))
+		}
+		if len(c.Projection.version) > 0 && c.Projection.version[0] == '$' {
+			errs = append(errs, errors.New("projection: a version must not start with '$'"))
+		}
+	}
+	if c.Source == nil {
+		errs = append(errs, errors.New("projection: Config.Source is required"))
+	}
+	if c.Store == nil {
+		errs = append(errs, errors.New("projection: Config.Store is required"))
+	}
+	if c.Partitions < 0 || c.Partition < 0 || (c.Partitions > 0 && c.Partition >= c.Partitions) || (c.Partitions == 0 && c.Partition > 0) {
+		errs = append(errs, fmt.Errorf("projection: partition %d of %d is out of range", c.Partition, c.Partitions))
+	}
+	if c.BatchSize < 0 || c.MaxAttempts < 0 || c.Backoff < 0 || c.MaxBackoff < 0 {
+		errs = append(errs, errors.New("projection: BatchSize, MaxAttempts and backoffs must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// State is what a Runner is doing.
+type State string
+
+const (
+	StateStarting   State = "starting"
+	StateCatchingUp State = "catching up"
+	StateRunning    State = "running"
+	StateRebuilding State = "rebuilding"
+	StateFaulted    State = "faulted"
+	StateRetired    State = "retired"
+	StateStopped    State = "stopped"
+)
+
+// Fault describes the event a projection stopped on.
+type Fault struct {
+	Event    eventstore.Record
+	Err      string
+	Attempts int
+	Since    time.Time
+}
+
+// Status is a snapshot of a Runner's progress.
+type Status struct {
+	Projection string
+	Version    string
+	Tenant     string
+	Partition  int
+	Partitions int
+	State      State
+	// Active reports whether readers are served from this version.
+	Active bool
+	// Position is the last position applied (the checkpoint).
+	Position eventstore.Position
+	// Head is the last position of the log, when the source knows it.
+	Head eventstore.Position
+	// LagEvents approximates how many events the projection is behind
+	// Head (positions are not dense, so it may overcount).
+	LagEvents uint64
+	// LagTime is how old the last applied event was when it was applied,
+	// while the projection is behind; zero when caught up.
+	LagTime time.Duration
+	// EventsPerSecond is the recent apply rate.
+	EventsPerSecond float64
+	// Remaining estimates the time left to catch up, from LagEvents and
+	// EventsPerSecond; zero when unknown or caught up.
+	Remaining time.Duration
+	// Fault is set while the projection is stopped on an event.
+	Fault *Fault
+	// LastError is the last transient error (for example Redis
+	// unreachable), cleared by the next success.
+	LastError string
+}
+
+// ErrRetired is returned by Run when a newer version of the projection has
+// become active, so this Runner's read model is no longer served.
+var ErrRetired = errors.New("projection: a newer version is active; this runner retired")
+
+// ErrNotFaulted is returned by Retry and Skip when there is no fault.
+var ErrNotFaulted = errors.New("projection: not faulted")
+
+// Runner applies the log to one projection's read model (or one partition
+// of it). Each batch of events, its read-model writes and the checkpoint
+// are committed in one atomic Apply, so a crash at any point leaves them in
+// agreement and a restart resumes at the checkpoint. Run it with Run; it is
+// safe to call Status, Retry and Skip from other goroutines.
+type Runner struct {
+	cfg  Config
+	log  *slog.Logger
+	ns   readmodel.Namespace
+	ptr  readmodel.Namespace
+	tx   *Tx
+	ctrl chan bool // true: retry, false: skip
+
+	mu     sync.Mutex
+	status Status
+	rate   rateMeter
+}
+
+// NewRunner validates cfg and returns a Runner.
+func NewRunner(cfg Config) (*Runner, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Partitions == 0 {
+		cfg.Partitions = 1
+	}
+	if cfg.BatchSize == 0 {
+		cfg.BatchSize = 500
+	}
+	if cfg.MaxAttempts == 0 {
+		cfg.MaxAttempts = 5
+	}
+	if cfg.Backoff == 0 {
+		cfg.Backoff = 20 * time.Millisecond
+	}
+	if cfg.MaxBackoff == 0 {
+		cfg.MaxBackoff = 2 * time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p := cfg.Projection
+	r := &Runner{
+		cfg:  cfg,
+		ns:   p.Namespace(cfg.Tenant),
+		ptr:  pointerNamespace(p.name, cfg.Tenant),
+		ctrl: make(chan bool),
+		log: log.With("projection", p.name, "version", p.version, "tenant", cfg.Tenant,
+			"partition", cfg.Partition),
+	}
+	r.tx = newTx(cfg.Store, r.ns)
+	r.status = Status{Projection: p.name, Version: p.version, Tenant: cfg.Tenant,
+		Partition: cfg.Partition, Partitions: cfg.Partitions, State: StateStarting}
+	return r, nil
+}
+
+// Status returns the Runner's current status.
+func (r *Runner) Status() Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.status
+	if s.Fault != nil {
+		f := *s.Fault
+		s.Fault = &f
+	}
+	s.EventsPerSecond = r.rate.perSecond()
+	if s.LagEvents > 0 && s.EventsPerSecond > 0 {
+		s.Remaining = time.Duration(float64(s.LagEvents) / s.EventsPerSecond * float64(time.Second))
+	}
+	return s
+}
+
+// Retry makes a faulted Runner run the failed event's handler again (after
+// a fix, say). It returns ErrNotFaulted when there is no fault.
+func (r *Runner) Retry() error { return r.control(true) }
+
+// Skip makes a faulted Runner pass over the failed event without applying
+// it, and log that it did. It returns ErrNotFaulted when there is no fault.
+func (r *Runner) Skip() error { return r.control(false) }
+
+func (r *Runner) control(retry bool) error {
+	r.mu.Lock()
+	faulted := r.status.Fault != nil
+	r.mu.Unlock()
+	if !faulted {
+		return ErrNotFaulted
+	}
+	select {
+	case r.ctrl <- retry:
+		return nil
+	case <-time.After(5 * time.Second):
+		return ErrNotFaulted
+	}
+}
+
+func (r *Runner) setState(s State) {
+	r.mu.Lock()
+	r.status.State = s
+	r.mu.Unlock()
+}
+
+// errRetiring reports that a newer version has frozen this one and is
+// about to take over; the Runner waits for the switch and then retires.
+var errRetiring = errors.New("projection: a newer version is taking over")
+
+// retiredEpoch is the namespace checkpoint a newer version sets to stop this
+// version's writes before it switches readers over.
+const retiredEpoch = "$retired"
+
+// errLost reports that the namespace vanished under the Runner: Redis lost
+// its data, or a newer version dropped it.
+var errLost = errors.New("projection: read model lost")
+
+// Run applies the log until ctx is cancelled (it then returns ctx.Err())
+// or a newer version of the projection becomes active (ErrRetired).
+// Transient errors are retried with backoff; an event whose handler keeps
+// failing stops the Runner in StateFaulted until Retry or Skip.
+func (r *Runner) Run(ctx context.Context) error {
+	defer r.setState(StateStopped)
+	backoff := r.cfg.Backoff
+	for {
+		err := r.runOnce(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, ErrRetired):
+			r.setState(StateRetired)
+			// The newer version dropped this namespace when it took over;
+			// drop it again in case this Runner recreated it meanwhile.
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			derr := r.cfg.Store.Drop(dctx, r.ns)
+			cancel()
+			if derr != nil {
+				r.log.Warn("could not drop the retired version", "err", derr)
+			}
+			r.log.Info("retired: a newer version is active")
+			return err
+		case errors.Is(err, errLost):
+			r.log.Warn("read model lost (Redis data loss or a concurrent drop); rebuilding from the start of the log")
+			backoff = r.cfg.Backoff
+			continue
+		}
+		r.noteError(err)
+		r.log.Warn("projection interrupted; retrying", "err", err, "in", backoff)
+		if !sleep(ctx, backoff) {
+			return ctx.Err()
+		}
+		backoff = min(backoff*2, r.cfg.MaxBackoff)
+	}
+}
+
+func (r *Runner) noteError(err error) {
+	r.mu.Lock()
+	r.status.LastError = err.Error()
+	r.mu.Unlock()
+}
+
+// runOnce opens the namespace and the feed and applies batches until an
+// error.
+func (r *Runner) runOnce(ctx context.Context) error {
+	epoch, pos, rebuilding, err := r.open(ctx)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.status.Position = pos
+	r.status.Active = false // checked again once caught up
+	r.status.LastError = ""
+	if rebuilding {
+		r.status.State = StateRebuilding
+	} else {
+		r.status.State = StateCatchingUp
+	}
+	r.mu.Unlock()
+
+	feed, err := r.cfg.Source.Open(ctx, pos)
+	if err != nil {
+		return err
+	}
+	defer feed.Close()
+	var lastHead, lastEpochCheck time.Time
+	for {
+		recs, err := feed.Next(ctx, r.cfg.BatchSize)
+		if err != nil {
+			return err
+		}
+		next, err := r.apply(ctx, epoch, pos, recs)
+		if err != nil {
+			return err
+		}
+		if next != pos {
+			pos = next
+			if err := feed.Commit(ctx, pos); err != nil {
+				return err
+			}
+		}
+		caughtUp := len(recs) == 0
+		if time.Since(lastHead) > time.Second || caughtUp {
+			lastHead = time.Now()
+			r.updateHead(ctx, pos, caughtUp)
+		}
+		if caughtUp {
+			if err := r.activate(ctx, epoch, pos); err != nil {
+				return err
+			}
+			// An idle Runner commits nothing, so look for a lost or
+			// replaced read model now and then.
+			if time.Since(lastEpochCheck) > time.Second {
+				lastEpochCheck = time.Now()
+				if err := r.checkEpoch(ctx, epoch); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// open reads (or creates) the namespace's epoch and this partition's
+// checkpoint.
+func (r *Runner) open(ctx context.Context) (epoch string, pos eventstore.Position, rebuilding bool, err error) {
+	if err := r.checkRetired(ctx); err != nil {
+		return "", pos, false, err
+	}
+	for {
+		st, err := r.cfg.Store.State(ctx, r.ns)
+		if err != nil {
+			return "", pos, false, err
+		}
+		if st.Checkpoint == retiredEpoch {
+			return "", pos, false, errRetiring
+		}
+		if st.Initialized && st.Checkpoint != "" {
+			epoch = st.Checkpoint
+			break
+		}
+		// A new (or lost) namespace: claim it with a fresh epoch. Only one
+		// of several partitions racing here wins; the rest adopt its epoch.
+		empty := ""
+		_, err = r.cfg.Store.Apply(ctx, r.ns, readmodel.Batch{Checkpoint: newEpoch(), IfCheckpoint: &empty})
+		if err != nil && !errors.Is(err, readmodel.ErrCheckpointMismatch) {
+			return "", pos, false, err
+		}
+		rebuilding = true
+		if err := r.checkRetired(ctx); err != nil {
+			return "", pos, false, err // replaced while this Runner was starting
+		}
+	}
+	doc, err := r.cfg.Store.Get(ctx, r.ns, checkpointID(r.cfg.Partition))
+	if err != nil && !errors.Is(err, readmodel.ErrNotFound) {
+		return "", pos, false, err
+	}
+	if err == nil {
+		var cp checkpoint
+		if err := json.Unmarshal(doc.Data, &cp); err != nil {
+			return "", pos, false, fmt.Errorf("projection: checkpoint of %s: %w", r.ns, err)
+		}
+		pos = cp.Position
+	}
+	return epoch, pos, rebuilding, nil
+}
+
+// checkpoint is stored as a document of the namespace, one per partition,
+// and committed with every batch.
+type checkpoint struct {
+	Position eventstore.Position `json:"position"`
+	CaughtUp bool                `json:"caught_up,omitempty"`
+}
+
+func checkpointID(partition int) string { return "$checkpoint/" + strconv.Itoa(partition) }
+
+func newEpoch() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return "epoch-" + hex.EncodeToString(b)
+}
+
+// PartitionOf returns the partition, of n, that applies stream's events.
+func PartitionOf(streamID string, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	h := fnv.New32a()
+	h.Write([]byte(streamID))
+	return int(h.Sum32() % uint32(n))
+}
+
+// apply handles recs and commits them. It returns the new checkpoint.
+func (r *Runner) apply(ctx context.Context, epoch string, pos eventstore.Position, recs []eventstore.Record) (eventstore.Position, error) {
+	r.tx.reset()
+	start := time.Now()
+	last := pos
+	var lastApplied eventstore.Record
+	applied := 0
+	for i := 0; i < len(recs); i++ {
+		rec := recs[i]
+		if !pos.Before(rec.Position) {
+			continue // delivered again; already applied
+		}
+		handler := r.cfg.Projection.handlers[rec.Type]
+		if handler == nil || PartitionOf(rec.StreamID, r.cfg.Partitions) != r.cfg.Partition {
+			last = rec.Position
+			continue
+		}
+		r.tx.rev = readmodel.Revision(rec.Position)
+		if err := handler(ctx, r.tx, rec); err != nil {
+			// Commit what came before the failing event (handlers are
+			// rerun on a clean batch, as their writes are mixed), then
+			// deal with it alone.
+			var err2 error
+			if last, err2 = r.apply(ctx, epoch, pos, recs[:i]); err2 != nil {
+				return pos, err2
+			}
+			if last, err2 = r.applyFailing(ctx, epoch, last, rec, err); err2 != nil {
+				return pos, err2
+			}
+			return r.apply(ctx, epoch, last, recs[i+1:])
+		}
+		last = rec.Position
+		lastApplied = rec
+		applied++
+	}
+	if last == pos {
+		return pos, nil
+	}
+	if err := r.commit(ctx, epoch, last); err != nil {
+		return pos, err
+	}
+	r.mu.Lock()
+	r.status.Position = last
+	r.rate.add(applied, time.Since(start))
+	if applied > 0 {
+		r.status.LagTime = time.Since(lastApplied.RecordedAt)
+	}
+	r.mu.Unlock()
+	return last, nil
+}
+
+// applyFailing retries one event's handler, faulting the projection after
+// MaxAttempts until an operator retries or skips it.
+func (r *Runner) applyFailing(ctx context.Context, epoch string, pos eventstore.Position, rec eventstore.Record, err error) (eventstore.Position, error) {
+	handler := r.cfg.Projection.handlers[rec.Type]
+	attempts, backoff := 1, r.cfg.Backoff
+	for {
+		// A handler may fail because the read model vanished under it
+		// (Redis lost its data): that is a rebuild, not a poison event.
+		if err := r.checkEpoch(ctx, epoch); err != nil {
+			return pos, err
+		}
+		if attempts >= r.cfg.MaxAttempts {
+			retry, cerr := r.fault(ctx, rec, err, attempts)
+			if cerr != nil {
+				return pos, cerr
+			}
+			if !retry {
+				r.log.Warn("operator skipped event", "event_id", rec.ID, "stream", rec.StreamID, "type", rec.Type, "position", rec.Position.String())
+				r.tx.reset()
+				if err := r.commit(ctx, epoch, rec.Position); err != nil {
+					return pos, err
+				}
+				return rec.Position, nil
+			}
+			attempts, backoff = 0, r.cfg.Backoff
+		} else {
+			r.log.Warn("handler failed; retrying", "event_id", rec.ID, "type", rec.Type, "attempt", attempts, "err", err)
+			if !sleep(ctx, backoff) {
+				return pos, ctx.Err()
+			}
+			backoff = min(backoff*2, r.cfg.MaxBackoff)
+		}
+		r.tx.reset()
+		r.tx.rev = readmodel.Revision(rec.Position)
+		attempts++
+		if err = handler(ctx, r.tx, rec); err == nil {
+			if err := r.commit(ctx, epoch, rec.Position); err != nil {
+				return pos, err
+			}
+			r.mu.Lock()
+			r.status.Fault = nil
+			r.status.State = StateCatchingUp
+			r.status.Position = rec.Position
+			r.mu.Unlock()
+			return rec.Position, nil
+		}
+	}
+}
+
+// checkEpoch returns errLost (or ErrRetired) when the namespace is no
+// longer the one this Runner opened.
+func (r *Runner) checkEpoch(ctx context.Context, epoch string) error {
+	st, err := r.cfg.Store.State(ctx, r.ns)
+	if err != nil {
+		return err
+	}
+	if st.Checkpoint == epoch {
+		return nil
+	}
+	if err := r.checkRetired(ctx); err != nil {
+		return err
+	}
+	return errLost
+}
+
+// fault records the fault and waits for an operator.
+func (r *Runner) fault(ctx context.Context, rec eventstore.Record, err error, attempts int) (retry bool, _ error) {
+	r.mu.Lock()
+	prev := r.status.State
+	r.status.State = StateFaulted
+	r.status.Fault = &Fault{Event: rec, Err: err.Error(), Attempts: attempts, Since: time.Now()}
+	r.mu.Unlock()
+	r.log.Error("projection faulted: an event keeps failing; retry or skip it", "event_id", rec.ID,
+		"stream", rec.StreamID, "type", rec.Type, "position", rec.Position.String(), "attempts", attempts, "err", err)
+	select {
+	case <-ctx.Done():
+		return false, ctx.Err()
+	case retry = <-r.ctrl:
+	}
+	r.mu.Lock()
+	r.status.Fault = nil
+	r.status.State = prev
+	r.mu.Unlock()
+	return retry, nil
+}
+
+// commit applies the pending writes and the checkpoint atomically, guarded
+// by the namespace's epoch so nothing is written into a namespace that was
+// lost or dropped in the meantime.
+func (r *Runner) commit(ctx context.Context, epoch string, pos eventstore.Position) error {
+	cp, _ := json.Marshal(checkpoint{Position: pos})
+	writes := append(r.tx.writes, readmodel.Write{ID: checkpointID(r.cfg.Partition), Revision: readmodel.Revision(pos), Data: cp})
+	backoff := r.cfg.Backoff
+	for attempt := 1; ; attempt++ {
+		_, err := r.cfg.Store.Apply(ctx, r.ns, readmodel.Batch{Writes: writes, Checkpoint: epoch, IfCheckpoint: &epoch})
+		if err == nil {
+			r.tx.reset()
+			r.mu.Lock()
+			r.status.LastError = ""
+			r.mu.Unlock()
+			return nil
+		}
+		if errors.Is(err, readmodel.ErrCheckpointMismatch) {
+			if rerr := r.checkRetired(ctx); rerr != nil {
+				return rerr
+			}
+			return errLost
+		}
+		if errors.Is(err, readmodel.ErrInvalidInput) || ctx.Err() != nil {
+			return err
+		}
+		r.noteError(err)
+		r.log.Warn("commit failed; retrying", "attempt", attempt, "err", err, "in", backoff)
+		if !sleep(ctx, backoff) {
+			return ctx.Err()
+		}
+		backoff = min(backoff*2, r.cfg.MaxBackoff)
+	}
+}
+
+func (r *Runner) updateHead(ctx context.Context, pos eventstore.Position, caughtUp bool) {
+	hr, ok := r.cfg.Source.(HeadReader)
+	var head eventstore.Position
+	if ok {
+		if h, err := hr.Head(ctx); err == nil {
+			head = h
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if head.Before(pos) {
+		head = pos
+	}
+	r.status.Head = head
+	r.status.LagEvents = 0
+	if head.Sequence > pos.Sequence {
+		r.status.LagEvents = head.Sequence - pos.Sequence
+	}
+	if caughtUp && r.status.LagEvents == 0 {
+		r.status.LagTime = 0
+		if r.status.State == StateCatchingUp || r.status.State == StateRebuilding {
+			r.status.State = StateRunning
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// rateMeter keeps an exponentially weighted events-per-second rate.
+type rateMeter struct {
+	eps float64
+	at  time.Time
+}
+
+func (m *rateMeter) add(n int, took time.Duration) {
+	if n == 0 || took <= 0 {
+		return
+	}
+	cur := float64(n) / took.Seconds()
+	if m.eps == 0 {
+		m.eps = cur
+	} else {
+		m.eps = 0.8*m.eps + 0.2*cur
+	}
+	m.at = time.Now()
+}
+
+func (m *rateMeter) perSecond() float64 {
+	if time.Since(m.at) > 10*time.Second {
+		return 0
+	}
+	return m.eps
+}
+
+var errNoHead = errors.New("projection: the store does not report its head")
