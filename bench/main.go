@@ -17,6 +17,7 @@ import (
 
 	"github.com/eventfold/eventfold/bench/appendbench"
 	"github.com/eventfold/eventfold/bench/harness"
+	"github.com/eventfold/eventfold/bench/hotbench"
 	"github.com/eventfold/eventfold/bench/querybench"
 )
 
@@ -134,8 +135,7 @@ func scenarios(c config) []harness.Scenario {
 	return []harness.Scenario{
 		appendbench.New(1, opts),
 		appendbench.New(10, opts),
-		harness.Pending(3, "hot-stream", "hot stream, 16 writers through the command handler with retries",
-			"needs the command handler"),
+		hotbench.Scenario{},
 		harness.Pending(4, "visible", "command to read model visible, through Watermill into Redis",
 			"needs the command handler, projections and the Watermill and Redis adapters"),
 		harness.Pending(5, "projection", "projection throughput catching up 1M events into Redis",

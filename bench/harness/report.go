@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,6 +51,9 @@ type Row struct {
 	// Ratio is eventfold's rate over the baseline's: the ratio of the
 	// medians, with the lowest and highest ratio within one rep.
 	Ratio *Spread `json:"ratio,omitempty"`
+	// P99Ratio is the baseline's median p99 over eventfold's: above 1
+	// means eventfold's tail is shorter.
+	P99Ratio *float64 `json:"p99_ratio,omitempty"`
 }
 
 // Figure is one contender's figures in one cell over the repetitions.
@@ -69,6 +73,8 @@ type Figure struct {
 	ClientCPU Spread `json:"client_cpu_us"`
 	ServerCPU Spread `json:"server_cpu_us"`
 	WALBytes  Spread `json:"wal_bytes"`
+	// Extra are the scenario's own figures (Sample.Extra), by name.
+	Extra map[string]Spread `json:"extra,omitempty"`
 }
 
 // Err joins the failures of every failed scenario, or returns nil.
@@ -121,20 +127,23 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	b.WriteString("figures: median [min–max] over reps; latencies in ms per operation (one call), median over reps of each rep's percentile\n\n")
 
-	b.WriteString("| # | cell | eventfold | baseline | baseline figure | eventfold/baseline | eventfold p50 / p99 / p99.9 ms | baseline p50 / p99 / p99.9 ms |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| # | cell | eventfold | baseline | baseline figure | eventfold/baseline | eventfold p50 / p99 / p99.9 ms | baseline p50 / p99 / p99.9 ms | baseline p99 / eventfold p99 |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range r.Scenarios {
 		for _, row := range s.Rows {
-			ef, efLat, ratio := "n/a", "n/a", "n/a"
+			ef, efLat, ratio, p99 := "n/a", "n/a", "n/a", "n/a"
 			if row.Eventfold != nil {
 				ef = rate(row.Eventfold.Rate, row.Unit)
 				efLat = latencies(row.Eventfold)
 				ratio = percent(*row.Ratio)
+				if row.P99Ratio != nil {
+					p99 = fmt.Sprintf("%.2f×", *row.P99Ratio)
+				}
 			} else if row.EventfoldPending != "" {
 				ef = "not yet implemented (" + row.EventfoldPending + ")"
 			}
-			fmt.Fprintf(&b, "| %d %s | %s | %s | %s | %s | %s | %s | %s |\n",
-				s.ID, s.Name, row.Cell, ef, row.Baseline, rate(row.BaselineFigure.Rate, row.Unit), ratio, efLat, latencies(row.BaselineFigure))
+			fmt.Fprintf(&b, "| %d %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+				s.ID, s.Name, row.Cell, ef, row.Baseline, rate(row.BaselineFigure.Rate, row.Unit), ratio, efLat, latencies(row.BaselineFigure), p99)
 		}
 	}
 	b.WriteString("\nResources per unit (median over reps): CPU µs of this process and of the local PostgreSQL processes, WAL bytes written by the cluster.\n\n")
@@ -155,6 +164,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 			}
 		}
 	}
+	b.WriteString(extras(r))
 	var rest []string
 	for _, s := range r.Scenarios {
 		if s.Status != StatusOK {
@@ -166,6 +176,39 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// extras prints the scenarios' own figures, one line per contender, cell
+// and name, or nothing when there are none.
+func extras(r *Report) string {
+	var b strings.Builder
+	for _, s := range r.Scenarios {
+		seen := map[string]bool{}
+		for _, row := range s.Rows {
+			for _, c := range []struct {
+				name string
+				f    *Figure
+			}{{"eventfold", row.Eventfold}, {row.Baseline, row.BaselineFigure}} {
+				if c.f == nil || len(c.f.Extra) == 0 || seen[row.Cell+"\x00"+c.name] {
+					continue
+				}
+				seen[row.Cell+"\x00"+c.name] = true
+				names := make([]string, 0, len(c.f.Extra))
+				for k := range c.f.Extra {
+					names = append(names, k)
+				}
+				slices.Sort(names)
+				for _, k := range names {
+					v := c.f.Extra[k]
+					fmt.Fprintf(&b, "| %d %s | %s | %s | %s | %s [%s–%s] |\n", s.ID, s.Name, row.Cell, c.name, k, short(v.Median), short(v.Min), short(v.Max))
+				}
+			}
+		}
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	return "\nOther figures (median [min–max] over reps).\n\n| # | cell | contender | figure | value |\n|---|---|---|---|---|\n" + b.String()
 }
 
 func orDash(s string) string {

@@ -189,6 +189,10 @@ func (r *scenarioRun) rows() []Row {
 			}
 			if ef != nil && len(cr.eventfold.reps) > 0 {
 				row.Ratio = ratioOf(cr.eventfold.reps, b.reps)
+				if ef.P99.Median > 0 {
+					r := row.BaselineFigure.P99.Median / ef.P99.Median
+					row.P99Ratio = &r
+				}
 			}
 			rows = append(rows, row)
 		}
@@ -216,9 +220,23 @@ func figureOf(reps []repFigures) *Figure {
 			wal = append(wal, f.cost.WALBytes)
 		}
 	}
+	var extra map[string]Spread
+	names := map[string][]float64{}
+	for _, f := range reps {
+		for k, v := range f.extra {
+			names[k] = append(names[k], v)
+		}
+	}
+	if len(names) > 0 {
+		extra = make(map[string]Spread, len(names))
+		for k, vs := range names {
+			extra[k] = spreadOf(vs)
+		}
+	}
 	return &Figure{
 		Rate: spreadOf(rate), P50: spreadOf(p50), P99: spreadOf(p99), P999: spreadOf(p999), Reps: rate,
 		ClientCPU: spreadOf(client), ServerCPU: spreadOf(server), WALBytes: spreadOf(wal),
+		Extra: extra,
 	}
 }
 

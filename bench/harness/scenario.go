@@ -86,6 +86,10 @@ type Sample struct {
 	// Cost is the resources the window used per unit, when Drive could
 	// measure them.
 	Cost Cost
+	// Extra holds figures a scenario measures besides rate and latency
+	// (for example "peak RSS MiB" or "shed"), by name. Each is reported
+	// as the median over reps with its min and max.
+	Extra map[string]float64
 }
 
 // Rate is Count per second.

@@ -38,17 +38,19 @@ type repFigures struct {
 	rate           float64
 	p50, p99, p999 float64 // milliseconds
 	cost           Cost
+	extra          map[string]float64
 }
 
 func summarise(s Sample) repFigures {
 	lat := slices.Clone(s.Latencies)
 	slices.Sort(lat)
 	return repFigures{
-		rate: s.Rate(),
-		p50:  ms(percentile(lat, 0.50)),
-		p99:  ms(percentile(lat, 0.99)),
-		p999: ms(percentile(lat, 0.999)),
-		cost: s.Cost,
+		rate:  s.Rate(),
+		p50:   ms(percentile(lat, 0.50)),
+		p99:   ms(percentile(lat, 0.99)),
+		p999:  ms(percentile(lat, 0.999)),
+		cost:  s.Cost,
+		extra: s.Extra,
 	}
 }
 
