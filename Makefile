@@ -17,10 +17,11 @@ all: test
 services:
 	bash scripts/services.sh
 
-# The main job: the example on real PostgreSQL (and, as it grows, Redis and
-# Watermill), starting the services first.
+# The main job: the example bank on real PostgreSQL and Redis, starting the
+# services first. It plays a short scripted session of HTTP commands and
+# queries and prints it (examples/bank/README.md).
 run: services
-	cd examples && go run ./pgdemo
+	cd examples && go run ./bank/cmd/bank -demo
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -1,0 +1,340 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/eventfold/eventfold/adapters/pgstore"
+	"github.com/eventfold/eventfold/adapters/redisstore"
+	"github.com/eventfold/eventfold/adapters/watermillbus"
+	"github.com/eventfold/eventfold/command"
+	"github.com/eventfold/eventfold/projection"
+
+	"github.com/eventfold/eventfold/examples/bank/domain"
+	"github.com/eventfold/eventfold/examples/bank/httpapi"
+	"github.com/eventfold/eventfold/examples/bank/readside"
+)
+
+// Modes of a process (see the package documentation).
+const (
+	ModeAll       = "all"
+	ModeAPI       = "api"
+	ModeProjector = "projector"
+	ModeRelay     = "relay"
+)
+
+// Defaults of Config.
+const (
+	DefaultPostgresURL = "postgres://eventfold:eventfold@127.0.0.1:5432/eventfold?sslmode=disable"
+	DefaultRedisURL    = "redis://127.0.0.1:6379/0"
+	DefaultNATSURL     = "nats://127.0.0.1:4222"
+	DefaultSchema      = "bank"
+	DefaultRedisPrefix = "bank:"
+	DefaultTopic       = "bank_events"
+)
+
+// Config configures a process of the bank. The zero value runs everything
+// in one process against the local services.
+type Config struct {
+	// Mode is ModeAll (default), ModeAPI, ModeProjector or ModeRelay.
+	Mode string
+	// PostgresURL, RedisURL and NATSURL locate the services. NATS is only
+	// used by the relay and the projector.
+	PostgresURL, RedisURL, NATSURL string
+	// Schema is the PostgreSQL schema of the event store. Default "bank".
+	Schema string
+	// RedisPrefix starts every Redis key of the read models. Default "bank:".
+	RedisPrefix string
+	// Topic is the JetStream stream (and subject) carrying the log.
+	// Default "bank_events". It may hold letters, digits, '-' and '_'.
+	Topic string
+	// Wait bounds how long a query waits for a consistency token.
+	// Default readside.DefaultWait.
+	Wait time.Duration
+	// Logger receives the logs; nil discards them.
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&c.Mode, ModeAll)
+	def(&c.PostgresURL, DefaultPostgresURL)
+	def(&c.RedisURL, DefaultRedisURL)
+	def(&c.NATSURL, DefaultNATSURL)
+	def(&c.Schema, DefaultSchema)
+	def(&c.RedisPrefix, DefaultRedisPrefix)
+	def(&c.Topic, DefaultTopic)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// App is one process of the bank: its connections, and the HTTP API and
+// background workers its mode asks for.
+type App struct {
+	cfg     Config
+	api     http.Handler
+	workers map[string]func(ctx context.Context) error
+	closers []func()
+}
+
+// New connects to the services the mode needs, migrates the event store's
+// schema, and builds the process's parts. Close releases them.
+func New(ctx context.Context, cfg Config) (_ *App, err error) {
+	cfg.setDefaults()
+	a := &App{cfg: cfg, workers: map[string]func(context.Context) error{}}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	switch cfg.Mode {
+	case ModeAll, ModeAPI, ModeProjector, ModeRelay:
+	default:
+		return nil, fmt.Errorf("app: unknown mode %q (want all, api, projector or relay)", cfg.Mode)
+	}
+
+	pool, err := pgxpool.New(ctx, cfg.PostgresURL)
+	if err != nil {
+		return nil, fmt.Errorf("app: postgres: %w", err)
+	}
+	a.closers = append(a.closers, pool.Close)
+	if err := pool.Ping(ctx); err != nil {
+		return nil, fmt.Errorf("app: postgres %s: %w", redactURL(cfg.PostgresURL), err)
+	}
+	pgOpts := &pgstore.Options{Schema: cfg.Schema}
+	if err := pgstore.Migrate(ctx, pool, pgOpts); err != nil {
+		return nil, fmt.Errorf("app: migrate: %w", err)
+	}
+	store, err := pgstore.New(pool, pgOpts)
+	if err != nil {
+		return nil, fmt.Errorf("app: event store: %w", err)
+	}
+
+	if cfg.Mode == ModeRelay {
+		pub, err := wmnats.NewPublisher(wmnats.PublisherConfig{
+			URL:         cfg.NATSURL,
+			NatsOptions: []nats.Option{nats.Name("bank-relay")},
+			Marshaler:   &wmnats.NATSMarshaler{},
+			JetStream:   wmnats.JetStreamConfig{AutoProvision: true, TrackMsgId: true},
+		}, watermill.NewSlogLogger(cfg.Logger))
+		if err != nil {
+			return nil, fmt.Errorf("app: nats publisher: %w", err)
+		}
+		a.closers = append(a.closers, func() { pub.Close() })
+		relay, err := watermillbus.NewRelay(watermillbus.RelayConfig{
+			Name:        "bank-relay-" + cfg.Schema,
+			Store:       store,
+			Publisher:   pub,
+			Topic:       cfg.Topic,
+			Checkpoints: pgstore.NewCheckpoints(pool, pgOpts),
+			Locker:      pgstore.NewLocker(pool, nil),
+			Logger:      cfg.Logger,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("app: relay: %w", err)
+		}
+		a.workers["relay"] = relay.Run
+		return a, nil
+	}
+
+	ropts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("app: redis url: %w", err)
+	}
+	rdb := redis.NewClient(ropts)
+	a.closers = append(a.closers, func() { rdb.Close() })
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		return nil, fmt.Errorf("app: redis %s: %w", ropts.Addr, err)
+	}
+	readModels, err := redisstore.New(rdb, &redisstore.Options{Prefix: cfg.RedisPrefix})
+	if err != nil {
+		return nil, fmt.Errorf("app: read-model store: %w", err)
+	}
+
+	dispatcher, err := newDispatcher(store, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+
+	if cfg.Mode == ModeAll || cfg.Mode == ModeAPI {
+		q := readside.NewQueries(readModels)
+		if cfg.Wait > 0 {
+			q.Wait = cfg.Wait
+		}
+		a.api = httpapi.New(dispatcher, q, cfg.Logger)
+	}
+	if cfg.Mode == ModeAPI {
+		return a, nil
+	}
+
+	projections := append(readside.Projections(), readside.TransferProcess(dispatcher, cfg.Logger))
+	for _, p := range projections {
+		var source projection.Source
+		if cfg.Mode == ModeAll {
+			source = projection.LogSource(store, nil)
+		} else {
+			sub, err := newSubscriber(cfg, p.Name())
+			if err != nil {
+				return nil, err
+			}
+			a.closers = append(a.closers, func() { sub.Close() })
+			source = watermillbus.NewSource(sub, cfg.Topic)
+		}
+		r, err := projection.NewRunner(projection.Config{
+			Projection: p,
+			Source:     source,
+			Store:      readModels,
+			Logger:     cfg.Logger.With("projection", p.Name()),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("app: projection %s: %w", p.Name(), err)
+		}
+		a.workers["projection "+p.Name()] = r.Run
+	}
+	return a, nil
+}
+
+// newSubscriber returns a JetStream subscriber with a durable consumer of its
+// own for projection name, so each projection keeps its own place in the
+// stream.
+func newSubscriber(cfg Config, name string) (*wmnats.Subscriber, error) {
+	durable := cfg.Topic + "_" + strings.NewReplacer(".", "_", "*", "_", ">", "_").Replace(name)
+	sub, err := wmnats.NewSubscriber(wmnats.SubscriberConfig{
+		URL:            cfg.NATSURL,
+		NatsOptions:    []nats.Option{nats.Name("bank-projector-" + name)},
+		Unmarshaler:    &wmnats.NATSMarshaler{},
+		AckWaitTimeout: 30 * time.Second,
+		CloseTimeout:   time.Second,
+		JetStream: wmnats.JetStreamConfig{
+			AutoProvision: true,
+			DurablePrefix: durable,
+			SubscribeOptions: []nats.SubOpt{
+				nats.DeliverAll(),
+				nats.AckExplicit(),
+			},
+		},
+	}, watermill.NewSlogLogger(cfg.Logger))
+	if err != nil {
+		return nil, fmt.Errorf("app: nats subscriber for %s: %w", name, err)
+	}
+	return sub, nil
+}
+
+// newDispatcher returns the command handlers of accounts and transfers,
+// routed by command type.
+func newDispatcher(store *pgstore.Store, logger *slog.Logger) (*command.Dispatcher, error) {
+	reg, err := domain.NewRegistry()
+	if err != nil {
+		return nil, fmt.Errorf("app: registry: %w", err)
+	}
+	opts := &command.Options{
+		Middleware: []command.Middleware{command.Logging(logger), command.Validate},
+		Logger:     logger,
+	}
+	accounts, err := command.NewHandler(store, reg, domain.Accounts, opts)
+	if err != nil {
+		return nil, fmt.Errorf("app: accounts handler: %w", err)
+	}
+	transfers, err := command.NewHandler(store, reg, domain.Transfers, opts)
+	if err != nil {
+		return nil, fmt.Errorf("app: transfers handler: %w", err)
+	}
+	d := new(command.Dispatcher)
+	account := func(ctx context.Context, id string, c domain.AccountCommand) (command.Result, error) {
+		return accounts.Handle(ctx, domain.AccountStream(id), c)
+	}
+	transfer := func(ctx context.Context, id string, c domain.TransferCommand) (command.Result, error) {
+		return transfers.Handle(ctx, domain.TransferStream(id), c)
+	}
+	err = errors.Join(
+		command.Route(d, func(ctx context.Context, c domain.OpenAccount) (command.Result, error) {
+			return account(ctx, c.AccountID, c)
+		}),
+		command.Route(d, func(ctx context.Context, c domain.Deposit) (command.Result, error) {
+			return account(ctx, c.AccountID, c)
+		}),
+		command.Route(d, func(ctx context.Context, c domain.Withdraw) (command.Result, error) {
+			return account(ctx, c.AccountID, c)
+		}),
+		command.Route(d, func(ctx context.Context, c domain.RequestTransfer) (command.Result, error) {
+			return transfer(ctx, c.TransferID, c)
+		}),
+		command.Route(d, func(ctx context.Context, c domain.CompleteTransfer) (command.Result, error) {
+			return transfer(ctx, c.TransferID, c)
+		}),
+		command.Route(d, func(ctx context.Context, c domain.FailTransfer) (command.Result, error) {
+			return transfer(ctx, c.TransferID, c)
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("app: routes: %w", err)
+	}
+	return d, nil
+}
+
+// Handler returns the HTTP API, or nil when the mode serves none.
+func (a *App) Handler() http.Handler { return a.api }
+
+// Run runs the background workers of the mode (projections, process
+// manager, relay) until ctx ends, then returns nil. A worker that stops
+// with an error ends Run with that error.
+func (a *App) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	for name, run := range a.workers {
+		wg.Go(func() {
+			err := run(ctx)
+			switch {
+			case err == nil, ctx.Err() != nil:
+				return
+			case errors.Is(err, projection.ErrRetired):
+				a.cfg.Logger.Info("worker retired: a newer version is active", "worker", name)
+				return
+			}
+			once.Do(func() { first = fmt.Errorf("app: %s: %w", name, err) })
+			cancel()
+		})
+	}
+	wg.Wait()
+	return first
+}
+
+// Close releases the connections.
+func (a *App) Close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+	a.closers = nil
+}
+
+// redactURL drops the password from a connection URL for messages.
+func redactURL(u string) string {
+	if at := strings.LastIndex(u, "@"); at >= 0 {
+		if i := strings.Index(u, "://"); i >= 0 && i < at {
+			return u[:i+3] + "…" + u[at:]
+		}
+	}
+	return u
+}

@@ -1,0 +1,120 @@
+// Command bank runs eventfold's example bank.
+//
+// With no flags it runs everything in one process, the HTTP API on :8080,
+// the projections and the transfer process manager, against the local
+// PostgreSQL and Redis:
+//
+//	cd examples && go run ./bank/cmd/bank
+//
+// With -demo it instead starts the bank on a random port, in a fresh schema
+// and Redis prefix, plays a short scripted session of commands and queries,
+// printing every request and response, and exits:
+//
+//	cd examples && go run ./bank/cmd/bank -demo
+//
+// Split over NATS JetStream, run one process per part, with the same
+// -schema, -prefix and -topic:
+//
+//	go run ./bank/cmd/bank -mode=relay
+//	go run ./bank/cmd/bank -mode=projector
+//	go run ./bank/cmd/bank -mode=api -addr=:8080
+//
+// Every flag can also be set through the environment variable named in its
+// help text.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/eventfold/eventfold/examples/bank/app"
+)
+
+func main() {
+	cfg, addr, demo := parseFlags()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	if demo {
+		err = runDemo(ctx, cfg, os.Stdout)
+	} else {
+		err = serve(ctx, cfg, addr)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bank:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags() (cfg app.Config, addr string, demo bool) {
+	env := func(name, def string) string {
+		if v := os.Getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	flag.StringVar(&cfg.Mode, "mode", env("BANK_MODE", app.ModeAll), "what to run: all, api, projector or relay (BANK_MODE)")
+	flag.StringVar(&addr, "addr", env("BANK_ADDR", "127.0.0.1:8080"), "HTTP listen address of the API (BANK_ADDR)")
+	flag.StringVar(&cfg.PostgresURL, "postgres", env("EVENTFOLD_POSTGRES_URL", app.DefaultPostgresURL), "PostgreSQL URL (EVENTFOLD_POSTGRES_URL)")
+	flag.StringVar(&cfg.RedisURL, "redis", env("EVENTFOLD_REDIS_URL", app.DefaultRedisURL), "Redis URL (EVENTFOLD_REDIS_URL)")
+	flag.StringVar(&cfg.NATSURL, "nats", env("EVENTFOLD_NATS_URL", app.DefaultNATSURL), "NATS URL, for -mode=relay and -mode=projector (EVENTFOLD_NATS_URL)")
+	flag.StringVar(&cfg.Schema, "schema", env("BANK_SCHEMA", app.DefaultSchema), "PostgreSQL schema of the event store (BANK_SCHEMA)")
+	flag.StringVar(&cfg.RedisPrefix, "prefix", env("BANK_REDIS_PREFIX", app.DefaultRedisPrefix), "prefix of the read models' Redis keys (BANK_REDIS_PREFIX)")
+	flag.StringVar(&cfg.Topic, "topic", env("BANK_TOPIC", app.DefaultTopic), "JetStream stream carrying the events (BANK_TOPIC)")
+	flag.DurationVar(&cfg.Wait, "wait", 5*time.Second, "how long a query waits for a consistency token")
+	flag.BoolVar(&demo, "demo", false, "play a scripted session against a fresh bank and exit")
+	flag.Parse()
+	level := slog.LevelInfo // one line per command
+	if demo {
+		level = slog.LevelWarn // keep the session readable
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	return cfg, addr, demo
+}
+
+// serve runs the process until ctx ends.
+func serve(ctx context.Context, cfg app.Config, addr string) error {
+	a, err := app.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	errc := make(chan error, 2)
+	go func() { errc <- a.Run(ctx) }()
+	if h := a.Handler(); h != nil {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return err
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+		go func() { errc <- srv.Serve(ln) }()
+		defer func() {
+			sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer scancel()
+			_ = srv.Shutdown(sctx)
+		}()
+		cfg.Logger.Info("bank API listening", "addr", ln.Addr().String(), "mode", cfg.Mode)
+	} else {
+		cfg.Logger.Info("bank running", "mode", cfg.Mode)
+	}
+	select {
+	case err := <-errc:
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	case <-ctx.Done():
+	}
+	return nil
+}

@@ -1,0 +1,25 @@
+// Package readside is the bank's read side: the projections that keep its
+// read models in Redis, the queries that read them, and the transfer process
+// manager.
+//
+// Three projections build documents from the accounts' and transfers'
+// events, each in its own namespace and each with a secondary index:
+//
+//   - accounts: one document per account (owner, balance, overdraft limit),
+//     indexed by owner;
+//   - ledger: one document per deposit or withdrawal, indexed by account, so
+//     that an account's statement is read in pages, oldest or newest first;
+//   - transfers: one document per transfer with its status, indexed by both
+//     of its accounts.
+//
+// The transfer process manager (TransferProcess) is a projection too, one
+// that writes no documents: it reacts to TransferRequested, MoneyWithdrawn
+// and MoneyDeposited by sending the next command of the transfer, and keeps
+// only its position in the log. Every command it sends carries an
+// idempotency key derived from the transfer, so replaying events after a
+// crash never moves money twice.
+//
+// Queries read Redis only. Given a consistency token (the position a command
+// returned), they first wait, for a bounded time, until the projection they
+// read has applied it.
+package readside
