@@ -18,10 +18,14 @@ import (
 	"github.com/eventfold/eventfold/bench/appendbench"
 	"github.com/eventfold/eventfold/bench/harness"
 	"github.com/eventfold/eventfold/bench/hotbench"
+	"github.com/eventfold/eventfold/bench/projbench"
 	"github.com/eventfold/eventfold/bench/querybench"
 )
 
 func main() {
+	if projbench.IsChild() {
+		os.Exit(projbench.RunChild())
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -57,6 +61,8 @@ type config struct {
 	redisURL   string
 	cpuProfile string
 	variants   bool
+	backlog    int
+	memory     []int // scenario 7's small and large backlogs
 }
 
 func parse(args []string, stderr io.Writer) (config, error) {
@@ -69,6 +75,7 @@ func parse(args []string, stderr io.Writer) (config, error) {
 		window  time.Duration
 		warmup  time.Duration
 		writers string
+		memory  string
 	)
 	fs.BoolVar(&c.quick, "quick", false, "quick mode: one short measurement per contender and cell, to check that every scenario runs")
 	fs.StringVar(&c.jsonPath, "json", "results.json", "write the report as JSON to this file (empty: do not write)")
@@ -81,6 +88,8 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.pgURL, "postgres", envOr("EVENTFOLD_TEST_POSTGRES_URL", defaultPostgresURL), "PostgreSQL connection string")
 	fs.StringVar(&c.redisURL, "redis", envOr("EVENTFOLD_TEST_REDIS_URL", defaultRedisURL), "Redis connection string")
 	fs.BoolVar(&c.variants, "variants", false, "also measure variants that take eventfold's append apart (analysis, not baselines)")
+	fs.IntVar(&c.backlog, "backlog", 0, "events in the backlog of scenarios 5 and 6 (default 200000, or 2000 with -quick)")
+	fs.StringVar(&memory, "memory-backlogs", "", "scenario 7's small and large backlogs, comma-separated (default 10000 and -backlog, or 1000,20000 with -quick)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -118,6 +127,29 @@ func parse(args []string, stderr io.Writer) (config, error) {
 			c.reps = 1
 		}
 	}
+	if c.backlog <= 0 {
+		c.backlog = 200_000
+		if c.quick {
+			c.backlog = 2000
+		}
+	}
+	switch {
+	case memory != "":
+		for f := range strings.SplitSeq(memory, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				return c, fmt.Errorf("-memory-backlogs: %q is not a positive number", f)
+			}
+			c.memory = append(c.memory, n)
+		}
+		if len(c.memory) != 2 {
+			return c, fmt.Errorf("-memory-backlogs: want two sizes, got %q", memory)
+		}
+	case c.quick:
+		c.memory = []int{1000, 20_000}
+	default:
+		c.memory = []int{10_000, c.backlog}
+	}
 	for f := range strings.SplitSeq(writers, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 {
@@ -132,18 +164,16 @@ func parse(args []string, stderr io.Writer) (config, error) {
 // parts of eventfold that do not exist yet are listed as pending.
 func scenarios(c config) []harness.Scenario {
 	opts := &appendbench.Options{Writers: c.writers, Variants: c.variants}
+	proj := projbench.Options{Events: c.backlog, Small: c.memory[0], Large: c.memory[1], Backlogs: projbench.NewBacklogs()}
 	return []harness.Scenario{
 		appendbench.New(1, opts),
 		appendbench.New(10, opts),
 		hotbench.Scenario{},
 		harness.Pending(4, "visible", "command to read model visible, through Watermill into Redis",
 			"needs the command handler, projections and the Watermill and Redis adapters"),
-		harness.Pending(5, "projection", "projection throughput catching up 1M events into Redis",
-			"needs projections and the Redis read model"),
-		harness.Pending(6, "rebuild", "rebuild of a projection from 1M events",
-			"needs projections"),
-		harness.Pending(7, "memory", "projector peak RSS and GC pauses, 1M against 10k backlog",
-			"needs projections"),
+		projbench.CatchUp{Opts: proj},
+		projbench.Rebuild{Opts: proj},
+		projbench.Memory{Opts: proj, Postgres: c.pgURL, Redis: c.redisURL},
 		querybench.Scenario{},
 	}
 }
