@@ -20,6 +20,7 @@ import (
 	"github.com/eventfold/eventfold/bench/hotbench"
 	"github.com/eventfold/eventfold/bench/projbench"
 	"github.com/eventfold/eventfold/bench/querybench"
+	"github.com/eventfold/eventfold/bench/visiblebench"
 )
 
 func main() {
@@ -63,6 +64,7 @@ type config struct {
 	variants   bool
 	backlog    int
 	memory     []int // scenario 7's small and large backlogs
+	loads      []float64
 }
 
 func parse(args []string, stderr io.Writer) (config, error) {
@@ -76,6 +78,7 @@ func parse(args []string, stderr io.Writer) (config, error) {
 		warmup  time.Duration
 		writers string
 		memory  string
+		loads   string
 	)
 	fs.BoolVar(&c.quick, "quick", false, "quick mode: one short measurement per contender and cell, to check that every scenario runs")
 	fs.StringVar(&c.jsonPath, "json", "results.json", "write the report as JSON to this file (empty: do not write)")
@@ -90,6 +93,7 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.variants, "variants", false, "also measure variants that take eventfold's append apart (analysis, not baselines)")
 	fs.IntVar(&c.backlog, "backlog", 0, "events in the backlog of scenarios 5 and 6 (default 200000, or 2000 with -quick)")
 	fs.StringVar(&memory, "memory-backlogs", "", "scenario 7's small and large backlogs, comma-separated (default 10000 and -backlog, or 1000,20000 with -quick)")
+	fs.StringVar(&loads, "loads", "", "scenario 4's offered loads in commands/s, comma-separated (default 500,2000,4000, or 200 with -quick)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -150,6 +154,19 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	default:
 		c.memory = []int{10_000, c.backlog}
 	}
+	if loads == "" {
+		loads = "500,2000,4000"
+		if c.quick {
+			loads = "200"
+		}
+	}
+	for f := range strings.SplitSeq(loads, ",") {
+		x, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || x <= 0 {
+			return c, fmt.Errorf("-loads: %q is not a positive number", f)
+		}
+		c.loads = append(c.loads, x)
+	}
 	for f := range strings.SplitSeq(writers, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 {
@@ -169,8 +186,7 @@ func scenarios(c config) []harness.Scenario {
 		appendbench.New(1, opts),
 		appendbench.New(10, opts),
 		hotbench.Scenario{},
-		harness.Pending(4, "visible", "command to read model visible, through Watermill into Redis",
-			"needs the command handler, projections and the Watermill and Redis adapters"),
+		visiblebench.Scenario{Loads: c.loads},
 		projbench.CatchUp{Opts: proj},
 		projbench.Rebuild{Opts: proj},
 		projbench.Memory{Opts: proj, Postgres: c.pgURL, Redis: c.redisURL},

@@ -107,7 +107,7 @@ func pace(ctx context.Context, opts PaceOptions, window time.Duration, measure b
 			u, err := op(runCtx, idx)
 			took := time.Since(due)
 			if err != nil {
-				if context.Cause(runCtx) == errDrained {
+				if context.Cause(runCtx) == errDrained || errors.Is(err, ErrTimedOut) {
 					timedOut.Add(1)
 					return
 				}
@@ -153,6 +153,11 @@ func pace(ctx context.Context, opts PaceOptions, window time.Duration, measure b
 		},
 	}, nil
 }
+
+// ErrTimedOut, returned by an operation given to Pace, counts it as timed
+// out (in the Sample's Extra) instead of stopping the measurement: an
+// overloaded system is measured, not aborted.
+var ErrTimedOut = errors.New("harness: operation timed out")
 
 // errDrained cancels the operations still running when Pace's drain time
 // is over.
