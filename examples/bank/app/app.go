@@ -144,7 +144,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 			Publisher:   pub,
 			Topic:       cfg.Topic,
 			Checkpoints: pgstore.NewCheckpoints(pool, pgOpts),
-			Locker:      pgstore.NewLocker(pool, nil),
+			Locker:      stoppableLocker{pgstore.NewLocker(pool, nil)},
 			Logger:      cfg.Logger,
 		})
 		if err != nil {
@@ -209,6 +209,22 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		a.workers["projection "+p.Name()] = r.Run
 	}
 	return a, nil
+}
+
+// stoppableLocker makes the context of a held lease also end when the
+// context passed to Lock ends. pgstore.Locker's lease context ends only when
+// the lease is lost or released, so without this a Relay holding the lease
+// would not stop when its Run context is cancelled.
+type stoppableLocker struct{ watermillbus.Locker }
+
+func (l stoppableLocker) Lock(ctx context.Context, name string) (context.Context, func(), error) {
+	held, release, err := l.Locker.Lock(ctx, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	held, cancel := context.WithCancel(held)
+	stop := context.AfterFunc(ctx, cancel)
+	return held, func() { stop(); cancel(); release() }, nil
 }
 
 // newSubscriber returns a JetStream subscriber with a durable consumer of its
