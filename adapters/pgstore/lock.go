@@ -43,7 +43,8 @@ func lockKey(name string) int64 {
 
 // Lock blocks until it holds the lease called name, or ctx ends. The
 // returned context is cancelled when the lease is lost (its connection
-// fails) or released; release gives the lease up and must be called.
+// fails), when it is released, or when ctx ends; release gives the lease up
+// and must be called.
 func (l *Locker) Lock(ctx context.Context, name string) (held context.Context, release func(), err error) {
 	key := lockKey(name)
 	for {
@@ -58,7 +59,7 @@ func (l *Locker) Lock(ctx context.Context, name string) (held context.Context, r
 			return nil, nil, fmt.Errorf("pgstore: lock %q: %w", name, err)
 		}
 		if got {
-			heldCtx, cancel := context.WithCancel(context.Background())
+			heldCtx, cancel := context.WithCancel(ctx)
 			done := make(chan struct{})
 			go func() { // watch the connection: a lost connection is a lost lease
 				defer close(done)

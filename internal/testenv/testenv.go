@@ -39,7 +39,9 @@ func Required() bool {
 	return os.Getenv("CI") == "true" || os.Getenv("EVENTFOLD_REQUIRE_SERVICES") == "1"
 }
 
-func unavailable(t testing.TB, service string, err error) {
+// Unavailable skips the test because service cannot be reached, or fails
+// it when services are required (CI=true or EVENTFOLD_REQUIRE_SERVICES=1).
+func Unavailable(t testing.TB, service string, err error) {
 	t.Helper()
 	if Required() {
 		t.Fatalf("%s is required (CI=true or EVENTFOLD_REQUIRE_SERVICES=1) but unreachable: %v", service, err)
@@ -80,7 +82,7 @@ func Pool(t testing.TB) *pgxpool.Pool {
 		pool = p
 	})
 	if poolErr != nil {
-		unavailable(t, "PostgreSQL", poolErr)
+		Unavailable(t, "PostgreSQL", poolErr)
 	}
 	return pool
 }
@@ -122,7 +124,7 @@ func Redis(t testing.TB) (*redis.Client, string) {
 	defer cancel()
 	if err := c.Ping(ctx).Err(); err != nil {
 		c.Close()
-		unavailable(t, "Redis", err)
+		Unavailable(t, "Redis", err)
 	}
 	prefix := "test:" + sanitize(t.Name()) + ":" + randomHex(4)
 	t.Cleanup(func() {

@@ -1,0 +1,334 @@
+package watermillbus_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
+	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/go-cmp/cmp"
+	nc "github.com/nats-io/nats.go"
+
+	"github.com/eventfold/eventfold/adapters/pgstore"
+	"github.com/eventfold/eventfold/adapters/redisstore"
+	"github.com/eventfold/eventfold/adapters/watermillbus"
+	"github.com/eventfold/eventfold/eventstore"
+	"github.com/eventfold/eventfold/internal/testenv"
+	"github.com/eventfold/eventfold/projection"
+	"github.com/eventfold/eventfold/readmodel"
+)
+
+// tally is one document per stream: how many events and the sum of n.
+type tally struct {
+	Count int `json:"count"`
+	Sum   int `json:"sum"`
+}
+
+var tallies = readmodel.Model[tally]{}
+
+func tallyProjection() *projection.Projection {
+	p := projection.New("tallies", "1")
+	projection.Handle(p, "Added", func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e struct{ N int }) error {
+		t, _, err := projection.Load(ctx, tx, tallies, rec.StreamID)
+		if err != nil {
+			return err
+		}
+		t.Count++
+		t.Sum += e.N
+		return projection.Store(tx, tallies, rec.StreamID, t)
+	})
+	return p
+}
+
+func foldTallies(t *testing.T, store eventstore.Store) map[string]tally {
+	t.Helper()
+	want := map[string]tally{}
+	var after eventstore.Position
+	for {
+		recs, err := store.ReadAll(t.Context(), after, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) == 0 {
+			return want
+		}
+		for _, r := range recs {
+			var e struct{ N int }
+			_ = json.Unmarshal(r.Data, &e)
+			x := want[r.StreamID]
+			x.Count++
+			x.Sum += e.N
+			want[r.StreamID] = x
+		}
+		after = recs[len(recs)-1].Position
+	}
+}
+
+type pipeline struct {
+	opts   *pgstore.Options
+	store  *pgstore.Store
+	rm     *redisstore.Store
+	topic  string
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// newPipeline starts nothing yet: a pgstore in its own schema and a Redis
+// read-model store under its own prefix.
+func newPipeline(t *testing.T) *pipeline {
+	t.Helper()
+	pool, schema := testenv.Schema(t)
+	opts := &pgstore.Options{Schema: schema}
+	if err := pgstore.Migrate(t.Context(), pool, opts); err != nil {
+		t.Fatal(err)
+	}
+	store, err := pgstore.New(pool, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, prefix := testenv.Redis(t)
+	rm, err := redisstore.New(rc, &redisstore.Options{Prefix: strings.NewReplacer("{", "", "}", "").Replace(prefix) + ":"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &pipeline{opts: opts, store: store, rm: rm, topic: "eventfold_" + strings.ReplaceAll(schema, "-", "_")}
+}
+
+func (p *pipeline) startRelay(t *testing.T, ctx context.Context, name string, pub message.Publisher) *watermillbus.Relay {
+	t.Helper()
+	pool := testenv.Pool(t)
+	relay, err := watermillbus.NewRelay(watermillbus.RelayConfig{
+		Name: name, Store: p.store, Publisher: pub, Topic: p.topic,
+		Checkpoints: pgstore.NewCheckpoints(pool, p.opts),
+		Locker:      pgstore.NewLocker(pool, &pgstore.LockOptions{Retry: 50 * time.Millisecond}),
+		Poll:        projection.LogOptions{MaxPoll: 20 * time.Millisecond},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.wg.Add(1)
+	go func() { defer p.wg.Done(); relay.Run(ctx) }() //nolint:errcheck
+	return relay
+}
+
+func (p *pipeline) startRunner(t *testing.T, ctx context.Context, sub message.Subscriber) *projection.Runner {
+	t.Helper()
+	r, err := projection.NewRunner(projection.Config{Projection: tallyProjection(), Source: watermillbus.NewSource(sub, p.topic), Store: p.rm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.wg.Add(1)
+	go func() { defer p.wg.Done(); r.Run(ctx) }() //nolint:errcheck
+	return r
+}
+
+// write appends from concurrent writers, including one transaction that
+// stays open while others commit (the gap scenario), and returns the last
+// position.
+func (p *pipeline) write(t *testing.T, writers, appends int) eventstore.Position {
+	t.Helper()
+	ctx := t.Context()
+	pool := testenv.Pool(t)
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inTx, _ := pgstore.New(tx, p.opts)
+	if _, err := inTx.Append(ctx, "slow", eventstore.Any, []eventstore.Event{{Type: "Added", Data: []byte(`{"N":1000}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var last eventstore.Position
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < appends; i++ {
+				res, err := p.store.Append(ctx, fmt.Sprintf("w-%d", w), eventstore.Any, []eventstore.Event{{Type: "Added", Data: []byte(fmt.Sprintf(`{"N":%d}`, i))}})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				if last.Before(res.Position) {
+					last = res.Position
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	time.Sleep(50 * time.Millisecond) // the tailers sit behind the open transaction meanwhile
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return last
+}
+
+func (p *pipeline) check(t *testing.T, last eventstore.Position) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	if err := projection.WaitFor(ctx, p.rm, "tallies", "", last); err != nil {
+		t.Fatalf("WaitFor: %v", err)
+	}
+	want := foldTallies(t, p.store)
+	ns, err := projection.Active(ctx, p.rm, "tallies", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for id := range want {
+		ids = append(ids, id)
+	}
+	items, err := tallies.View(p.rm, ns).GetMany(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]tally{}
+	for _, it := range items {
+		got[it.ID] = it.Doc
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("read model differs from the fold of the event store (-want +got):\n%s", diff)
+	}
+}
+
+func natsURL() string {
+	if u := os.Getenv("EVENTFOLD_TEST_NATS_URL"); u != "" {
+		return u
+	}
+	return "nats://127.0.0.1:4222"
+}
+
+func amqpURL() string {
+	if u := os.Getenv("EVENTFOLD_TEST_AMQP_URL"); u != "" {
+		return u
+	}
+	return "amqp://guest:guest@127.0.0.1:5672/"
+}
+
+func natsPubSub(t *testing.T, topic string) (message.Publisher, func() message.Subscriber) {
+	t.Helper()
+	conn, err := nc.Connect(natsURL(), nc.Timeout(2*time.Second))
+	if err != nil {
+		testenv.Unavailable(t, "NATS", err)
+	}
+	conn.Close()
+	js := wmnats.JetStreamConfig{
+		AutoProvision:    true,
+		SubscribeOptions: []nc.SubOpt{nc.DeliverAll(), nc.AckExplicit()},
+		TrackMsgId:       true,
+		DurablePrefix:    topic,
+	}
+	logger := watermill.NopLogger{}
+	pub, err := wmnats.NewPublisher(wmnats.PublisherConfig{URL: natsURL(), Marshaler: &wmnats.NATSMarshaler{}, JetStream: js}, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pub.Close() })
+	t.Cleanup(func() { deleteStream(topic) })
+	return pub, func() message.Subscriber {
+		sub, err := wmnats.NewSubscriber(wmnats.SubscriberConfig{
+			URL: natsURL(), QueueGroupPrefix: topic, SubscribersCount: 1, AckWaitTimeout: 5 * time.Second,
+			CloseTimeout: 2 * time.Second, SubscribeTimeout: 5 * time.Second,
+			Unmarshaler: &wmnats.NATSMarshaler{}, JetStream: js,
+		}, logger)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sub.Close() })
+		return sub
+	}
+}
+
+func deleteStream(name string) {
+	conn, err := nc.Connect(natsURL())
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	if js, err := conn.JetStream(); err == nil {
+		_ = js.DeleteStream(name)
+	}
+}
+
+func amqpPubSub(t *testing.T) (message.Publisher, func() message.Subscriber) {
+	t.Helper()
+	cfg := amqp.NewDurableQueueConfig(amqpURL())
+	logger := watermill.NopLogger{}
+	pub, err := amqp.NewPublisher(cfg, logger)
+	if err != nil {
+		testenv.Unavailable(t, "RabbitMQ", err)
+	}
+	t.Cleanup(func() { pub.Close() })
+	return pub, func() message.Subscriber {
+		sub, err := amqp.NewSubscriber(cfg, logger)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sub.Close() })
+		return sub
+	}
+}
+
+// TestThroughBrokers runs the distributed pipeline: the relay publishes
+// the PostgreSQL log to a real broker, a projection runner consumes it into
+// Redis, and the read model equals a fold of the store, gap scenario
+// included.
+func TestThroughBrokers(t *testing.T) {
+	for _, broker := range []string{"NATS JetStream", "RabbitMQ"} {
+		t.Run(strings.ReplaceAll(broker, " ", ""), func(t *testing.T) {
+			p := newPipeline(t)
+			var pub message.Publisher
+			var newSub func() message.Subscriber
+			if broker == "RabbitMQ" {
+				pub, newSub = amqpPubSub(t)
+			} else {
+				pub, newSub = natsPubSub(t, p.topic)
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			defer func() { cancel(); p.wg.Wait() }()
+			p.startRelay(t, ctx, "relay", pub)
+			p.startRunner(t, ctx, newSub())
+			last := p.write(t, 6, 20)
+			p.check(t, last)
+		})
+	}
+}
+
+// TestRelayTakeover runs two relays for one log: one is active; when it
+// stops, the other takes over within seconds from the checkpoint, and the
+// consumer still sees every event (duplicates are dropped by position).
+func TestRelayTakeover(t *testing.T) {
+	p := newPipeline(t)
+	pub, newSub := natsPubSub(t, p.topic)
+	runCtx, stopAll := context.WithCancel(t.Context())
+	defer func() { stopAll(); p.wg.Wait() }()
+	ctxA, stopA := context.WithCancel(runCtx)
+	a := p.startRelay(t, ctxA, "relay", pub)
+	testenv.Eventually(t, 10*time.Second, func() bool { active, _ := a.Active(); return active }, "relay A never became active")
+	b := p.startRelay(t, runCtx, "relay", pub)
+	p.startRunner(t, runCtx, newSub())
+
+	first := p.write(t, 4, 10)
+	testenv.Eventually(t, 20*time.Second, func() bool { _, pos := a.Active(); return !pos.Before(first) }, "relay A did not forward the first writes")
+	if active, _ := b.Active(); active {
+		t.Fatal("both relays are active")
+	}
+	stopA() // relay A dies
+	start := time.Now()
+	testenv.Eventually(t, 10*time.Second, func() bool { active, _ := b.Active(); return active }, "relay B never took over")
+	t.Logf("relay B took over after %v", time.Since(start).Round(time.Millisecond))
+	second := p.write(t, 4, 10)
+	p.check(t, second)
+}

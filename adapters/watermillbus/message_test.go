@@ -1,0 +1,41 @@
+package watermillbus_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/eventfold/eventfold/adapters/watermillbus"
+	"github.com/eventfold/eventfold/eventstore"
+)
+
+func TestMessageRoundTrip(t *testing.T) {
+	rec := eventstore.Record{
+		ID: eventstore.NewEventID(), StreamID: "order:{1} *x", Type: "OrderPlaced", Data: []byte(`{"total":3}`),
+		ContentType: eventstore.ContentTypeJSON, Version: 7,
+		Position:   eventstore.Position{Commit: 900, Sequence: 12},
+		RecordedAt: time.Date(2026, 11, 25, 1, 2, 3, 456789000, time.UTC),
+		Metadata:   eventstore.Metadata{CorrelationID: "corr", CausationID: "cause", Extra: map[string]string{"user": "ada"}},
+	}
+	prev := eventstore.Position{Commit: 899, Sequence: 40}
+	msg := watermillbus.NewMessage(rec, prev)
+	if msg.UUID != rec.ID || msg.Metadata.Get("correlation_id") != "corr" {
+		t.Errorf("message UUID %q, correlation %q", msg.UUID, msg.Metadata.Get("correlation_id"))
+	}
+	got, gotPrev, err := watermillbus.Record(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(rec, got); diff != "" {
+		t.Errorf("record after a round trip (-want +got):\n%s", diff)
+	}
+	if gotPrev != prev {
+		t.Errorf("previous position %v, want %v", gotPrev, prev)
+	}
+	bad := watermillbus.NewMessage(rec, prev)
+	bad.Metadata.Set(watermillbus.MetadataPosition, "12")
+	if _, _, err := watermillbus.Record(bad); err == nil {
+		t.Error("Record accepted a malformed position")
+	}
+}
