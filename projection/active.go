@@ -73,62 +73,11 @@ func Active(ctx context.Context, r readmodel.Reader, projection, tenant string) 
 // event up to token (the position a command's append returned), then
 // returns nil. When ctx ends first it returns an error matching ErrStale
 // (or ErrNotReady when no version is active); the caller may then read
-// stale data or report a timeout. It polls the projection's checkpoints in
-// the read-model store and never touches the event store.
+// stale data or report a timeout. It reads the projection's checkpoints in
+// the read-model store and never touches the event store. Servers that wait
+// often should share one Waiter per projection instead.
 func WaitFor(ctx context.Context, r readmodel.Reader, projection, tenant string, token eventstore.Position) error {
-	wait := time.Millisecond
-	for {
-		reached, err := reachedToken(ctx, r, projection, tenant, token)
-		if err == nil && reached {
-			return nil
-		}
-		if err != nil && !errors.Is(err, ErrNotReady) {
-			return err
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			if err != nil {
-				return fmt.Errorf("%w (waiting for %s: %v)", err, token, ctx.Err())
-			}
-			return fmt.Errorf("%w: %q has not reached %s: %v", ErrStale, projection, token, ctx.Err())
-		case <-t.C:
-		}
-		wait = min(wait*2, 20*time.Millisecond)
-	}
-}
-
-func reachedToken(ctx context.Context, r readmodel.Reader, projection, tenant string, token eventstore.Position) (bool, error) {
-	p, ok, err := readPointer(ctx, r, projection, tenant)
-	if err != nil {
-		return false, err
-	}
-	if !ok {
-		return false, fmt.Errorf("%w: %q has no active version", ErrNotReady, projection)
-	}
-	ns := readmodel.Namespace{Projection: projection, Version: p.Version, Tenant: tenant}
-	ids := make([]string, max(p.Partitions, 1))
-	for i := range ids {
-		ids[i] = checkpointID(i)
-	}
-	docs, err := r.GetMany(ctx, ns, ids)
-	if err != nil {
-		return false, err
-	}
-	if len(docs) < len(ids) {
-		return false, nil
-	}
-	for _, d := range docs {
-		var cp checkpoint
-		if err := json.Unmarshal(d.Data, &cp); err != nil {
-			return false, err
-		}
-		if cp.Position.Before(token) {
-			return false, nil
-		}
-	}
-	return true, nil
+	return NewWaiter(r, projection, tenant, nil).WaitFor(ctx, token)
 }
 
 // newerVersion reports whether version a is newer than b: numerically when
@@ -280,3 +229,5 @@ func (r *Runner) setActive() {
 	r.status.Active = true
 	r.mu.Unlock()
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -85,6 +85,9 @@ type Tx struct {
 	rev     readmodel.Revision
 	pending map[string]int // document ID to index in writes
 	writes  []readmodel.Write
+	// fetched holds documents read ahead for the batch in one round trip;
+	// a nil value records that the document does not exist.
+	fetched map[string]*readmodel.Document
 }
 
 func newTx(r readmodel.Reader, ns readmodel.Namespace) *Tx {
@@ -104,6 +107,12 @@ func (tx *Tx) Get(ctx context.Context, id string) (doc readmodel.Document, ok bo
 			return readmodel.Document{}, false, nil
 		}
 		return readmodel.Document{ID: id, Data: slices.Clone(w.Data), Revision: w.Revision}, true, nil
+	}
+	if d, found := tx.fetched[id]; found {
+		if d == nil {
+			return readmodel.Document{}, false, nil
+		}
+		return readmodel.Document{ID: d.ID, Data: slices.Clone(d.Data), Revision: d.Revision}, true, nil
 	}
 	doc, err = tx.reader.Get(ctx, tx.ns, id)
 	if err != nil {
@@ -148,7 +157,30 @@ func (tx *Tx) set(w readmodel.Write) {
 
 func (tx *Tx) reset() {
 	clear(tx.pending)
+	clear(tx.fetched)
 	tx.writes = tx.writes[:0]
+}
+
+// prefetch reads ids in one round trip so that handlers' Gets of them cost
+// nothing.
+func (tx *Tx) prefetch(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	docs, err := tx.reader.GetMany(ctx, tx.ns, ids)
+	if err != nil {
+		return err
+	}
+	if tx.fetched == nil {
+		tx.fetched = make(map[string]*readmodel.Document, len(ids))
+	}
+	for _, id := range ids {
+		tx.fetched[id] = nil
+	}
+	for i := range docs {
+		tx.fetched[docs[i].ID] = &docs[i]
+	}
+	return nil
 }
 
 // Load decodes document id of model m as the batch sees it.

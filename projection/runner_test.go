@@ -534,3 +534,47 @@ func indexOf(s, sub string) int {
 	}
 	return -1
 }
+
+// TestWaiterServesManyWaiters has many goroutines wait on one Waiter for
+// tokens of their own commands while the runner applies them.
+func TestWaiterServesManyWaiters(t *testing.T) {
+	es := memstore.New(nil)
+	rm := memstore.NewReadModels(nil)
+	startRunner(t, projection.Config{Projection: balances("1"), Source: projection.LogSource(es, nil), Store: rm})
+	w := projection.NewWaiter(rm, "balances", "", nil)
+	var wg sync.WaitGroup
+	for i := 0; i < 32; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stream := fmt.Sprintf("acct-%d", i)
+			res, err := es.Append(context.Background(), stream, eventstore.NoStream, []eventstore.Event{
+				{Type: "Opened", Data: []byte(`{"owner":"o"}`)}, {Type: "Deposited", Data: []byte(fmt.Sprintf(`{"amount":%d}`, i))}})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := w.WaitFor(ctx, res.Position); err != nil {
+				t.Errorf("WaitFor(%s) = %v", res.Position, err)
+				return
+			}
+			ns, err := projection.Active(ctx, rm, "balances", "")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if a, err := accounts.View(rm, ns).Get(ctx, stream); err != nil || a.Balance != int64(i) {
+				t.Errorf("after WaitFor %s = %+v, %v; want balance %d", stream, a, err, i)
+			}
+		}()
+	}
+	wg.Wait()
+	// A token beyond the log times out with ErrStale.
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Millisecond)
+	defer cancel()
+	if err := w.WaitFor(ctx, eventstore.Position{Commit: 1 << 40}); !errors.Is(err, projection.ErrStale) {
+		t.Errorf("WaitFor of a future token = %v, want ErrStale", err)
+	}
+}
