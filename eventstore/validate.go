@@ -3,6 +3,7 @@ package eventstore
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -64,7 +65,9 @@ func ValidateAppend(streamID string, expected ExpectedVersion, events []Event, m
 	}
 	var seen map[string]int
 	for i, e := range events {
-		field := func(name string) string { return fmt.Sprintf("events[%d].%s", i, name) }
+		// Field names are built only for an error: this runs for every
+		// event of every append.
+		field := func(name string) string { return "events[" + strconv.Itoa(i) + "]." + name }
 		if e.ID != "" {
 			if !IsEventID(e.ID) {
 				return invalid(field("id"), fmt.Sprintf("%q is not a UUID in canonical form", e.ID))
@@ -77,12 +80,12 @@ func ValidateAppend(streamID string, expected ExpectedVersion, events []Event, m
 			}
 			seen[e.ID] = i
 		}
-		if err := validateName(field("type"), e.Type, MaxTypeBytes); err != nil {
-			return err
+		if err := validateName("", e.Type, MaxTypeBytes); err != nil {
+			return renamed(err, field("type"))
 		}
 		if e.ContentType != "" {
-			if err := validateName(field("content type"), e.ContentType, MaxTypeBytes); err != nil {
-				return err
+			if err := validateName("", e.ContentType, MaxTypeBytes); err != nil {
+				return renamed(err, field("content type"))
 			}
 		}
 		if len(e.Data) > maxDataBytes {
@@ -91,11 +94,21 @@ func ValidateAppend(streamID string, expected ExpectedVersion, events []Event, m
 		if (e.ContentType == "" || e.ContentType == ContentTypeJSON) && !json.Valid(e.Data) {
 			return invalid(field("data"), "is declared JSON but is not valid JSON")
 		}
-		if err := validateMetadata(field("metadata"), e.Metadata); err != nil {
-			return err
+		if !e.Metadata.IsZero() {
+			if err := validateMetadata(field("metadata"), e.Metadata); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// renamed sets the field of an *InvalidInputError built without one.
+func renamed(err error, field string) error {
+	if ie, ok := err.(*InvalidInputError); ok {
+		ie.Field = field
+	}
+	return err
 }
 
 func validateMetadata(field string, m Metadata) error {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/eventfold/eventfold/eventstore"
 )
@@ -82,7 +83,7 @@ func New(db DB, opts *Options) (*Store, error) {
 	}
 	q := pgx.Identifier{s.opts.Schema}.Sanitize()
 	s.appendSQL = "SELECT outcome, stream_version, transaction_id, global_position FROM " + q +
-		".append_events($1, $2, $3, $4, $5, $6, $7, $8)"
+		".append_events($1, $2, $3, $4, $5, $6, $7, $8, $9)"
 	s.readFwdSQL = "SELECT " + recordColumns + " FROM " + q +
 		".events WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3"
 	s.readBwdSQL = "SELECT " + recordColumns + " FROM " + q +
@@ -120,6 +121,7 @@ func (s *Store) AppendKeyed(ctx context.Context, commandKey, streamID string, ex
 	}
 	n := len(events)
 	ids := make([]string, n)
+	uuids := make([]pgtype.UUID, n)
 	types := make([]string, n)
 	contentTypes := make([]string, n)
 	data := make([][]byte, n)
@@ -129,6 +131,7 @@ func (s *Store) AppendKeyed(ctx context.Context, commandKey, streamID string, ex
 		if ids[i] == "" {
 			ids[i] = eventstore.NewEventID()
 		}
+		uuids[i] = parseUUID(ids[i]) // binary on the wire; validated above
 		types[i] = e.Type
 		contentTypes[i] = e.ContentType
 		if contentTypes[i] == "" {
@@ -150,10 +153,12 @@ func (s *Store) AppendKeyed(ctx context.Context, commandKey, streamID string, ex
 	if commandKey != "" {
 		key = &commandKey
 	}
-	// A unique violation means a concurrent append with the same event IDs
-	// or command key committed first; trying once more finds its result.
+	// A unique violation on an event ID means a retry of an earlier append
+	// (or a concurrent one that committed first), and on a command key a
+	// concurrent run of the same command: trying once more with the replay
+	// check on finds the first result.
 	for attempt := 0; ; attempt++ {
-		res, err := s.appendOnce(ctx, streamID, expected, key, ids, types, contentTypes, data, meta)
+		res, err := s.appendOnce(ctx, streamID, expected, key, attempt > 0, ids, uuids, types, contentTypes, data, meta)
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23505" &&
 			(pgErr.ConstraintName == "events_event_id" || pgErr.ConstraintName == "command_keys_pkey") {
@@ -167,15 +172,15 @@ func (s *Store) AppendKeyed(ctx context.Context, commandKey, streamID string, ex
 	}
 }
 
-func (s *Store) appendOnce(ctx context.Context, streamID string, expected eventstore.ExpectedVersion, key *string,
-	ids, types, contentTypes []string, data, meta [][]byte) (eventstore.AppendResult, error) {
+func (s *Store) appendOnce(ctx context.Context, streamID string, expected eventstore.ExpectedVersion, key *string, checkReplay bool,
+	ids []string, uuids []pgtype.UUID, types, contentTypes []string, data, meta [][]byte) (eventstore.AppendResult, error) {
 	var (
 		outcome  int
 		version  int64
 		txid     *uint64
 		position *int64
 	)
-	err := s.db.QueryRow(ctx, s.appendSQL, streamID, int64(expected), key, ids, types, contentTypes, data, meta).
+	err := s.db.QueryRow(ctx, s.appendSQL, streamID, int64(expected), key, checkReplay, uuids, types, contentTypes, data, meta).
 		Scan(&outcome, &version, &txid, &position)
 	if err != nil {
 		return eventstore.AppendResult{}, s.backendError("append to stream "+quote(streamID), err)
@@ -352,4 +357,32 @@ func quote(s string) string {
 		s = s[:80] + "…"
 	}
 	return fmt.Sprintf("%q", s)
+}
+
+// parseUUID decodes a UUID already checked by eventstore.IsEventID.
+func parseUUID(s string) pgtype.UUID {
+	var u pgtype.UUID
+	j := 0
+	for i := 0; i < len(s) && j < 16; i++ {
+		if s[i] == '-' {
+			continue
+		}
+		u.Bytes[j] = unhex(s[i])<<4 | unhex(s[i+1])
+		i++
+		j++
+	}
+	u.Valid = true
+	return u
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10
+	}
+	return 0
 }
