@@ -145,7 +145,8 @@ func isPortName(dir string) bool {
 }
 
 // TestPackageDocs checks that every package has exactly one package doc
-// comment, in doc.go, starting "Package name".
+// comment, in doc.go, starting "Package name" ("Command name" for a command,
+// named after its directory).
 func TestPackageDocs(t *testing.T) {
 	docs := map[string][]string{}
 	pkgs := map[string]string{}
@@ -156,8 +157,12 @@ func TestPackageDocs(t *testing.T) {
 		pkgs[f.dir] = f.pkg
 		if f.pkgDoc != "" {
 			docs[f.dir] = append(docs[f.dir], f.name)
-			if f.name == "doc.go" && !strings.HasPrefix(f.pkgDoc, "Package "+f.pkg+" ") {
-				t.Errorf("%s/doc.go: package doc does not start %q", f.dir, "Package "+f.pkg)
+			want := "Package " + f.pkg
+			if f.pkg == "main" { // commands are documented as "Command <name>"
+				want = "Command " + filepath.Base(f.dir)
+			}
+			if f.name == "doc.go" && !strings.HasPrefix(f.pkgDoc, want+" ") {
+				t.Errorf("%s/doc.go: package doc does not start %q", f.dir, want)
 			}
 		}
 	}
