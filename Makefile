@@ -10,12 +10,17 @@ export EVENTFOLD_REQUIRE_SERVICES := 1
 # Every Go module in the repository, each tested on its own.
 MODULES := . examples $(wildcard bench)
 
-.PHONY: all services run test test-quick vet fmt-check tidy-check
+.PHONY: all services services-all run test test-quick vet fmt-check tidy-check
 
 all: test
 
+# PostgreSQL and Redis: what the example needs.
 services:
 	bash scripts/services.sh
+
+# Also NATS JetStream and RabbitMQ: the distributed tests need them.
+services-all:
+	bash scripts/services.sh --brokers
 
 # The main job: the example bank on real PostgreSQL and Redis, starting the
 # services first. It plays a short scripted session of HTTP commands and
@@ -32,14 +37,14 @@ vet:
 
 # Unit, conformance and integration tests of every module, with the race
 # detector, against the real services.
-test: services fmt-check vet
+test: services-all fmt-check vet
 	@set -e; for m in $(MODULES); do \
 		echo "== go test -race ($$m)"; \
 		(cd $$m && go test -race -count=1 -timeout 10m ./...); \
 	done
 
 # The same without the race detector, for a quick local loop.
-test-quick: services
+test-quick: services-all
 	@set -e; for m in $(MODULES); do (cd $$m && go test -count=1 ./...); done
 
 # Benchmarks: bench/ is its own module (docs/performance.md). bench-quick

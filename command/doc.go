@@ -14,10 +14,10 @@
 // A [Handler] binds a Decider to a store and a [Registry]. [Handler.Handle]
 // loads the stream (from a snapshot plus the events after it, when
 // snapshots are on), calls Decide and appends the events, expecting the
-// version it loaded. If another writer appended first, it reloads and
-// decides again, waiting a jittered, exponentially growing delay between
-// tries, up to the [RetryPolicy] (by default 10 tries and at most about 2.4
-// seconds of waiting). Domain errors returned by Decide reach the caller
+// version it loaded. If another writer appended first, it reads the events
+// appended since and decides again, waiting a jittered, exponentially growing
+// delay between tries, up to the [RetryPolicy] (by default 30 tries and at
+// most about 2.5 seconds of waiting). Domain errors returned by Decide reach the caller
 // unchanged and append nothing.
 //
 // Handle returns a [Result] with the stream's new version and a

@@ -202,10 +202,17 @@ func (h *Handler[S, C, E]) core(ctx context.Context, streamID string, c any) (Re
 		}
 	}
 	retry := h.opts.Retry
+	l, err := h.load(ctx, streamID)
+	if err != nil {
+		return Result{}, err
+	}
 	for attempt := 1; ; attempt++ {
-		l, err := h.load(ctx, streamID)
-		if err != nil {
-			return Result{}, err
+		if attempt > 1 {
+			// After a conflict only the events the winner appended are new:
+			// read the tail, not the whole stream again.
+			if l, err = h.catchUp(ctx, streamID, l); err != nil {
+				return Result{}, err
+			}
 		}
 		events, decideErr := h.decider.Decide(cmd, l.state)
 		if decideErr != nil || len(events) == 0 {
@@ -312,6 +319,11 @@ func (h *Handler[S, C, E]) load(ctx context.Context, streamID string) (loaded[S]
 			l.state, l.version, l.snapVersion = s, v, v
 		}
 	}
+	return h.catchUp(ctx, streamID, l)
+}
+
+// catchUp evolves l with the events of streamID after l.version.
+func (h *Handler[S, C, E]) catchUp(ctx context.Context, streamID string, l loaded[S]) (loaded[S], error) {
 	for {
 		recs, err := h.store.ReadStream(ctx, streamID, l.version+1, eventstore.Forward, h.opts.ReadBatch)
 		if errors.Is(err, eventstore.ErrStreamNotFound) {

@@ -31,9 +31,9 @@ install_pkgs() {
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-wait_for() { # wait_for NAME COMMAND...
+wait_for() { # wait_for NAME COMMAND... (for up to WAIT_SECONDS, default 30)
 	local name=$1; shift
-	for _ in $(seq 1 60); do
+	for _ in $(seq 1 $(( ${WAIT_SECONDS:-30} * 2 ))); do
 		if "$@" >/dev/null 2>&1; then return 0; fi
 		sleep 0.5
 	done
@@ -92,7 +92,7 @@ if [ $want_brokers -eq 1 ]; then
 	if ! (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then
 		say "starting RabbitMQ"
 		$SUDO rabbitmq-server -detached
-		wait_for RabbitMQ bash -c 'exec 3<>/dev/tcp/127.0.0.1/5672'
+		WAIT_SECONDS=120 wait_for RabbitMQ bash -c 'exec 3<>/dev/tcp/127.0.0.1/5672'
 	fi
 fi
 say "ready: PostgreSQL 127.0.0.1:5432 (db eventfold), Redis 127.0.0.1:6379"

@@ -146,7 +146,7 @@ type functionTarget struct {
 
 func newFunction(ef *eventfoldTarget) *functionTarget {
 	return &functionTarget{ef: ef, sql: "SELECT outcome, stream_version, transaction_id, global_position FROM " +
-		pgx.Identifier{ef.schema}.Sanitize() + ".append_events($1, $2, $3, $4, $5, $6, $7, $8)"}
+		pgx.Identifier{ef.schema}.Sanitize() + ".append_events($1, $2, $3, $4, $5, $6, $7, $8, $9)"}
 }
 
 func (t *functionTarget) reset(ctx context.Context) error { return t.ef.reset(ctx) }
@@ -175,7 +175,7 @@ func (t *functionTarget) writer() (func(context.Context) error, error) {
 			txid     uint64
 			position int64
 		)
-		err := t.ef.pool.QueryRow(ctx, t.sql, stream, version, nil, ids, types, cts, data, metas).Scan(&outcome, &v, &txid, &position)
+		err := t.ef.pool.QueryRow(ctx, t.sql, stream, version, nil, false, ids, types, cts, data, metas).Scan(&outcome, &v, &txid, &position)
 		if err != nil {
 			return fmt.Errorf("append_events: %w", err)
 		}
