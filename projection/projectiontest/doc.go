@@ -1,0 +1,35 @@
+// Package projectiontest checks, after any scenario, that what was written
+// is consistent: the event store's log against the commands that were
+// acknowledged, and a read model against a fold of that log.
+//
+// [CheckLog] takes the appends a test saw succeed and verifies that each
+// one's events are stored exactly once, in stream order, at the versions
+// and position the store reported, and that the global log has no gaps or
+// duplicates: positions strictly increase, event IDs are unique and every
+// stream's versions run 1, 2, 3 … in log order.
+//
+// [CheckReadModel] reads the checkpoints of a projection's active version
+// ([projection.Checkpoints]), folds the log up to them with a function the
+// test supplies (the specification of the projection, written as simply as
+// possible), and compares the documents, and the entries of every index of
+// the model, with what the read model holds. It also verifies that no
+// checkpoint is ahead of the head of the log.
+//
+//	var acked []projectiontest.Ack
+//	res, err := store.Append(ctx, "account-1", eventstore.Any, events)
+//	if err == nil {
+//		acked = append(acked, projectiontest.AckOf("account-1", res, events))
+//	}
+//	…
+//	projectiontest.CheckLog(t, store, acked)
+//	projectiontest.CheckReadModel(t, store, readModels, "balances", "", balances,
+//		func(docs map[string]Balance, rec eventstore.Record) error { … })
+//
+// Both work on any eventstore.Store and readmodel.Reader: memstore in unit
+// tests, pgstore and redisstore in end-to-end tests. They poll the log for
+// up to [Visibility] for acknowledged events to appear, as stores may make
+// events visible to ReadAll with a delay. Run CheckReadModel once the
+// projection is idle (for example after projection.WaitFor the last
+// position): it retries while the checkpoints move, but a runner that never
+// stops writing makes it fail.
+package projectiontest
