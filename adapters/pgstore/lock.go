@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -59,40 +60,8 @@ func (l *Locker) Lock(ctx context.Context, name string) (held context.Context, r
 			return nil, nil, fmt.Errorf("pgstore: lock %q: %w", name, err)
 		}
 		if got {
-			heldCtx, cancel := context.WithCancel(ctx)
-			done := make(chan struct{})
-			go func() { // watch the connection: a lost connection is a lost lease
-				defer close(done)
-				t := time.NewTicker(l.retry)
-				defer t.Stop()
-				for {
-					select {
-					case <-heldCtx.Done():
-						return
-					case <-t.C:
-						pctx, pcancel := context.WithTimeout(heldCtx, l.retry*4)
-						err := conn.Ping(pctx)
-						pcancel()
-						if err != nil && heldCtx.Err() == nil {
-							cancel()
-							return
-						}
-					}
-				}
-			}()
-			release = func() {
-				cancel()
-				<-done
-				uctx, ucancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer ucancel()
-				if _, err := conn.Exec(uctx, "SELECT pg_advisory_unlock($1)", key); err != nil {
-					// The lock lives as long as the session: close it rather
-					// than return a locked connection to the pool.
-					_ = conn.Conn().Close(uctx)
-				}
-				conn.Release()
-			}
-			return heldCtx, release, nil
+			held, release = l.hold(ctx, conn, key)
+			return held, release, nil
 		}
 		conn.Release()
 		t := time.NewTimer(l.retry)
@@ -103,4 +72,67 @@ func (l *Locker) Lock(ctx context.Context, name string) (held context.Context, r
 		case <-t.C:
 		}
 	}
+}
+
+// TryLock takes the lease called name if no one holds it, and reports
+// whether it did. It implements projection.Leaser.
+func (l *Locker) TryLock(ctx context.Context, name string) (held context.Context, release func(), ok bool, err error) {
+	key := lockKey(name)
+	conn, err := l.pool.Acquire(ctx)
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("pgstore: lock %q: %w", name, err)
+	}
+	var got bool
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&got); err != nil {
+		conn.Release()
+		return nil, nil, false, fmt.Errorf("pgstore: lock %q: %w", name, err)
+	}
+	if !got {
+		conn.Release()
+		return nil, nil, false, nil
+	}
+	held, release = l.hold(ctx, conn, key)
+	return held, release, true, nil
+}
+
+// hold keeps the lease on conn until release, watching the connection: a
+// lost connection is a lost lease.
+func (l *Locker) hold(ctx context.Context, conn *pgxpool.Conn, key int64) (context.Context, func()) {
+	heldCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(l.retry)
+		defer t.Stop()
+		for {
+			select {
+			case <-heldCtx.Done():
+				return
+			case <-t.C:
+				pctx, pcancel := context.WithTimeout(heldCtx, l.retry*4)
+				err := conn.Ping(pctx)
+				pcancel()
+				if err != nil && heldCtx.Err() == nil {
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	var once sync.Once
+	release := func() {
+		once.Do(func() {
+			cancel()
+			<-done
+			uctx, ucancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer ucancel()
+			if _, err := conn.Exec(uctx, "SELECT pg_advisory_unlock($1)", key); err != nil {
+				// The lock lives as long as the session: close it rather
+				// than return a locked connection to the pool.
+				_ = conn.Conn().Close(uctx)
+			}
+			conn.Release()
+		})
+	}
+	return heldCtx, release
 }

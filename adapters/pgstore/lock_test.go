@@ -70,3 +70,23 @@ func TestLockerIsExclusiveAndHandsOver(t *testing.T) {
 		t.Fatal("the waiting Lock did not get the lease after release")
 	}
 }
+
+func TestLockerTryLock(t *testing.T) {
+	pool := testenv.Pool(t)
+	l := pgstore.NewLocker(pool, &pgstore.LockOptions{Retry: 20 * time.Millisecond})
+	name := "try-" + t.Name() + time.Now().String()
+	_, release, ok, err := l.TryLock(t.Context(), name)
+	if err != nil || !ok {
+		t.Fatalf("TryLock of a free lease = %v, %v", ok, err)
+	}
+	if _, _, ok, err := l.TryLock(t.Context(), name); err != nil || ok {
+		t.Fatalf("TryLock of a held lease = %v, %v; want false", ok, err)
+	}
+	release()
+	release() // a second release is harmless
+	_, release2, ok, err := l.TryLock(t.Context(), name)
+	if err != nil || !ok {
+		t.Fatalf("TryLock after release = %v, %v", ok, err)
+	}
+	release2()
+}
