@@ -22,6 +22,7 @@ var adapterDeps = map[string]string{
 	"pgstore":      "github.com/jackc/pgx/",
 	"redisstore":   "github.com/redis/go-redis/",
 	"watermillbus": "github.com/ThreeDotsLabs/watermill",
+	"prommetrics":  "github.com/prometheus/client_golang",
 }
 
 type goFile struct {

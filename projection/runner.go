@@ -50,6 +50,8 @@ type Config struct {
 	Backoff, MaxBackoff time.Duration
 	// Logger receives the Runner's logs; nil discards them.
 	Logger *slog.Logger
+	// Hooks observe batches and retries, for metrics; nil means none.
+	Hooks *Hooks
 }
 
 // Validate reports every problem with c.
@@ -473,6 +475,7 @@ func (r *Runner) apply(ctx context.Context, epoch string, pos eventstore.Positio
 	if err := r.commit(ctx, epoch, last); err != nil {
 		return pos, err
 	}
+	r.observeBatch(applied, time.Since(start))
 	r.mu.Lock()
 	r.status.Position = last
 	r.rate.add(applied, time.Since(start))
@@ -535,6 +538,7 @@ func (r *Runner) applyFailing(ctx context.Context, epoch string, pos eventstore.
 			attempts, backoff = 0, r.cfg.Backoff
 		} else {
 			r.log.Warn("handler failed; retrying", "event_id", rec.ID, "type", rec.Type, "attempt", attempts, "err", err)
+			r.observeRetry("handler", attempts, err)
 			if !sleep(ctx, backoff) {
 				return pos, ctx.Err()
 			}
@@ -621,6 +625,7 @@ func (r *Runner) commit(ctx context.Context, epoch string, pos eventstore.Positi
 		}
 		r.noteError(err)
 		r.log.Warn("commit failed; retrying", "attempt", attempt, "err", err, "in", backoff)
+		r.observeRetry("commit", attempt, err)
 		if !sleep(ctx, backoff) {
 			return ctx.Err()
 		}
