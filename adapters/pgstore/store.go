@@ -39,6 +39,9 @@ type Options struct {
 	// ReadAllLimit is the batch size of ReadAll when called with limit 0.
 	// Zero means 500.
 	ReadAllLimit int
+	// GroupCommit coalesces concurrent appends into one statement and one
+	// transaction (see GroupCommit). The zero value leaves it off.
+	GroupCommit GroupCommit
 }
 
 // Store is an eventstore.Store on PostgreSQL. It is safe for concurrent use
@@ -55,6 +58,8 @@ type Store struct {
 	pruneKeysSQL string
 	headSQL      string
 	horizonSQL   string
+
+	group *grouper // nil unless Options.GroupCommit is on
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced after every append
@@ -101,10 +106,18 @@ func New(db DB, opts *Options) (*Store, error) {
 		".events WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())" +
 		" ORDER BY transaction_id DESC, global_position DESC LIMIT 1"
 	s.horizonSQL = "SELECT pg_snapshot_xmin(pg_current_snapshot())"
+	if err := s.opts.GroupCommit.validate(); err != nil {
+		return nil, err
+	}
+	if _, inTx := db.(pgx.Tx); s.opts.GroupCommit.Enabled && !inTx {
+		s.group = newGrouper(s, q)
+	}
 	return s, nil
 }
 
-// Append implements eventstore.Store in one round trip.
+// Append implements eventstore.Store in one round trip. With
+// Options.GroupCommit on, concurrent Appends share their round trip and
+// transaction (see GroupCommit for what a cancelled ctx then means).
 func (s *Store) Append(ctx context.Context, streamID string, expected eventstore.ExpectedVersion, events []eventstore.Event) (eventstore.AppendResult, error) {
 	return s.AppendKeyed(ctx, "", streamID, expected, events)
 }
@@ -149,10 +162,21 @@ func (s *Store) AppendKeyed(ctx context.Context, commandKey, streamID string, ex
 			meta[i] = b
 		}
 	}
+	if s.group != nil && commandKey == "" {
+		return s.group.append(ctx, &groupRequest{stream: streamID, expected: expected,
+			ids: ids, uuids: uuids, types: types, contentTypes: contentTypes, data: data, meta: meta})
+	}
 	var key *string
 	if commandKey != "" {
 		key = &commandKey
 	}
+	return s.appendPrepared(ctx, streamID, expected, key, ids, uuids, types, contentTypes, data, meta)
+}
+
+// appendPrepared appends on its own, in one round trip (two after a unique
+// violation on an event ID).
+func (s *Store) appendPrepared(ctx context.Context, streamID string, expected eventstore.ExpectedVersion, key *string,
+	ids []string, uuids []pgtype.UUID, types, contentTypes []string, data, meta [][]byte) (eventstore.AppendResult, error) {
 	// A unique violation on an event ID means a retry of an earlier append
 	// (or a concurrent one that committed first), and on a command key a
 	// concurrent run of the same command: trying once more with the replay
@@ -185,11 +209,17 @@ func (s *Store) appendOnce(ctx context.Context, streamID string, expected events
 	if err != nil {
 		return eventstore.AppendResult{}, s.backendError("append to stream "+quote(streamID), err)
 	}
+	if outcome == 0 {
+		s.notify()
+	}
+	return appendResult(streamID, expected, ids, outcome, version, txid, position)
+}
+
+// appendResult turns one row of append_events or append_events_group into
+// the caller's result.
+func appendResult(streamID string, expected eventstore.ExpectedVersion, ids []string, outcome int, version int64, txid *uint64, position *int64) (eventstore.AppendResult, error) {
 	switch outcome {
 	case 0, 2:
-		if outcome == 0 {
-			s.notify()
-		}
 		if txid == nil || position == nil {
 			return eventstore.AppendResult{}, fmt.Errorf("pgstore: append to stream %s: no position returned", quote(streamID))
 		}
