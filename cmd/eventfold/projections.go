@@ -1,0 +1,198 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/eventfold/eventfold/eventstore"
+	"github.com/eventfold/eventfold/projection"
+	"github.com/eventfold/eventfold/readmodel"
+)
+
+// The documents below are written by package projection, which does not
+// export their shape; these mirrors decode only the fields the status needs.
+// The active-version pointer: document "pointer" of namespace
+// {Projection: name, Version: "$active", Tenant: tenant}.
+type activePointer struct {
+	Version    string    `json:"version"`
+	Partitions int       `json:"partitions"`
+	SwitchedAt time.Time `json:"switched_at"`
+}
+
+// A partition's checkpoint: document "$checkpoint/<partition>" of the
+// version's namespace.
+type checkpointDoc struct {
+	Position eventstore.Position `json:"position"`
+}
+
+// partitionStatus is one line of projections status.
+type partitionStatus struct {
+	Projection string    `json:"projection"`
+	Tenant     string    `json:"tenant"`
+	Version    string    `json:"version"`
+	Active     bool      `json:"active"`
+	Partition  int       `json:"partition"`
+	Partitions int       `json:"partitions"`
+	Position   string    `json:"position"`
+	Head       string    `json:"head"`
+	LagEvents  uint64    `json:"lag_events"`
+	SwitchedAt time.Time `json:"switched_at,omitzero"`
+	Ready      bool      `json:"ready"`
+}
+
+func projectionsCommand(cfg *config) *cobra.Command {
+	cmd := &cobra.Command{Use: "projections", Short: "Inspect projections' read models"}
+	var tenant, version string
+	var partitions int
+	var asJSON bool
+	status := &cobra.Command{
+		Use:   "status NAME...",
+		Short: "Show each projection's active version, checkpoints and lag behind the log",
+		Long: `Show each projection's active version, per-partition checkpoints and lag
+behind the head of the event store, read from the read-model store (Redis)
+and the event store (PostgreSQL). Projections are compiled into applications,
+so name them. --version inspects a version other than the active one, for
+example one being rebuilt.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, names []string) error {
+			ctx := cmd.Context()
+			rm, closeRM, err := cfg.readModels(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeRM()
+			store, closeStore, err := cfg.store(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeStore()
+			head, err := store.Head(ctx)
+			if err != nil {
+				return err
+			}
+			var lines []partitionStatus
+			for _, name := range names {
+				ls, err := projectionStatus(cmd, rm, name, tenant, version, partitions, head)
+				if err != nil {
+					return err
+				}
+				lines = append(lines, ls...)
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), lines)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "PROJECTION\tTENANT\tVERSION\tACTIVE\tPARTITION\tPOSITION\tHEAD\tLAG")
+			for _, l := range lines {
+				pos, lag := l.Position, strconv.FormatUint(l.LagEvents, 10)
+				if !l.Ready {
+					pos, lag = "(not built)", "-"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%d/%d\t%s\t%s\t%s\n", l.Projection, l.Tenant, l.Version, l.Active,
+					l.Partition, l.Partitions, pos, l.Head, lag)
+			}
+			return tw.Flush()
+		},
+	}
+	status.Flags().StringVar(&tenant, "tenant", "", "tenant of the read models (empty for none)")
+	status.Flags().StringVar(&version, "version", "", "version to inspect (default: the active one)")
+	status.Flags().IntVar(&partitions, "partitions", 0, "number of partitions (default: as the active version records)")
+	status.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	cmd.AddCommand(status, operatorOnlyCommand("rebuild NAME", "Rebuild a projection's read model"),
+		operatorOnlyCommand("retry NAME", "Retry the event a faulted projection stopped on"),
+		operatorOnlyCommand("skip NAME", "Skip the event a faulted projection stopped on"))
+	return cmd
+}
+
+func projectionStatus(cmd *cobra.Command, rm readmodel.Reader, name, tenant, version string, partitions int, head eventstore.Position) ([]partitionStatus, error) {
+	ctx := cmd.Context()
+	var ptr activePointer
+	doc, err := rm.Get(ctx, readmodel.Namespace{Projection: name, Version: "$active", Tenant: tenant}, "pointer")
+	switch {
+	case errors.Is(err, readmodel.ErrNotFound):
+	case err != nil:
+		return nil, err
+	default:
+		if err := json.Unmarshal(doc.Data, &ptr); err != nil {
+			return nil, fmt.Errorf("projection %q: active pointer: %w", name, err)
+		}
+	}
+	if version == "" {
+		ns, err := projection.Active(ctx, rm, name, tenant)
+		if errors.Is(err, projection.ErrNotReady) {
+			return []partitionStatus{{Projection: name, Tenant: tenant, Version: "-", Partitions: max(partitions, 1), Head: head.String()}}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		version = ns.Version
+	}
+	if partitions == 0 {
+		partitions = max(ptr.Partitions, 1)
+	}
+	ns := readmodel.Namespace{Projection: name, Version: version, Tenant: tenant}
+	ids := make([]string, partitions)
+	for i := range ids {
+		ids[i] = "$checkpoint/" + strconv.Itoa(i)
+	}
+	docs, err := rm.GetMany(ctx, ns, ids)
+	if err != nil {
+		return nil, err
+	}
+	found := map[string]eventstore.Position{}
+	for _, d := range docs {
+		var cp checkpointDoc
+		if err := json.Unmarshal(d.Data, &cp); err != nil {
+			return nil, fmt.Errorf("projection %q version %q: %s: %w", name, version, d.ID, err)
+		}
+		found[d.ID] = cp.Position
+	}
+	lines := make([]partitionStatus, partitions)
+	for i := range lines {
+		pos, ok := found[ids[i]]
+		l := partitionStatus{Projection: name, Tenant: tenant, Version: version, Active: ptr.Version == version,
+			Partition: i, Partitions: partitions, Position: pos.String(), Head: head.String(), Ready: ok}
+		if l.Active {
+			l.SwitchedAt = ptr.SwitchedAt
+		}
+		if ok && pos.Sequence < head.Sequence {
+			l.LagEvents = head.Sequence - pos.Sequence
+		}
+		lines[i] = l
+	}
+	return lines, nil
+}
+
+// operatorOnlyCommand explains why an operation on a projection is not a
+// command: projections are Go code compiled into the application, so only
+// the application's process can run their handlers.
+func operatorOnlyCommand(use, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short + " (from your application; see --help)",
+		Long: short + `.
+
+Projections are Go code compiled into your application, so this tool cannot
+run their handlers. Do it from the application's process:
+
+  rebuild  change the version passed to projection.New and deploy; the new
+           version is built beside the old one and takes over when caught up
+  retry    call Runner.Retry on the faulted runner (for example from an
+           admin endpoint) after deploying a fix
+  skip     call Runner.Skip on the faulted runner; the skip is logged
+
+Watch progress with "eventfold projections status NAME --version V".
+docs/operations.md has the details.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintln(cmd.ErrOrStderr(), cmd.Long)
+			return fmt.Errorf("%s: %w: run it from your application", cmd.Name(), errUsage)
+		},
+	}
+}
