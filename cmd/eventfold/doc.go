@@ -1,4 +1,17 @@
-// Command eventfold scaffolds applications built on eventfold.
+// Command eventfold scaffolds and operates applications built on eventfold.
+//
+//	eventfold new <module path> [flags]        scaffold an application
+//	eventfold migrate                          create or upgrade the event store
+//	eventfold streams list|show                inspect streams (--json)
+//	eventfold projections status NAME...       versions, checkpoints and lag
+//	eventfold relay --topic T                  forward the log to NATS JetStream
+//
+// Connection settings come from flags or the environment
+// (EVENTFOLD_POSTGRES_URL, EVENTFOLD_SCHEMA, EVENTFOLD_REDIS_URL,
+// EVENTFOLD_REDIS_PREFIX, EVENTFOLD_NATS_URL); every subcommand has --help and
+// docs/operations.md describes them.
+//
+// # new
 //
 //	go run github.com/eventfold/eventfold/cmd/eventfold new <module path> [flags]
 //
