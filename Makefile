@@ -10,7 +10,7 @@ export EVENTFOLD_REQUIRE_SERVICES := 1
 # Every Go module in the repository, each tested on its own.
 MODULES := . examples $(wildcard bench)
 
-.PHONY: all services services-all run test test-quick vet fmt-check tidy-check
+.PHONY: all services services-all run test test-quick chaos vet fmt-check tidy-check
 
 all: test
 
@@ -42,6 +42,14 @@ test: services-all fmt-check vet
 		echo "== go test -race ($$m)"; \
 		(cd $$m && go test -race -count=1 -timeout 10m ./...); \
 	done
+	@$(MAKE) --no-print-directory fuzz-quick
+	$(MAKE) chaos
+
+# Fault injection (internal/chaos, docs/reliability-faults.md): restarts
+# PostgreSQL, Redis and NATS and cuts the network to Redis, so it runs alone,
+# after every other test (test calls it last). About a minute.
+chaos: services-all
+	EVENTFOLD_CHAOS=1 go test -race -count=1 -p 1 -timeout 10m ./internal/chaos/
 
 # The same without the race detector, for a quick local loop.
 test-quick: services-all
@@ -56,3 +64,27 @@ bench-quick: services
 
 bench: services
 	cd bench && go run . -json results.json
+
+# Fuzz targets, each run for FUZZTIME (about 45 s in all). Their seed
+# corpora in testdata/fuzz also run as plain tests on every go test.
+FUZZTIME ?= 3s
+FUZZ_TARGETS := \
+	.:./eventstore:FuzzParsePosition \
+	.:./eventstore:FuzzPositionString \
+	.:./eventstore:FuzzIsEventID \
+	.:./eventstore:FuzzValidateAppend \
+	.:./readmodel:FuzzValueOrder \
+	.:./readmodel:FuzzEntryIDAndCursor \
+	.:./command:FuzzRegistryDecode \
+	.:./adapters/redisstore:FuzzKeysInjective \
+	.:./adapters/watermillbus:FuzzMessageRoundTrip \
+	.:./adapters/watermillbus:FuzzRecordArbitrary \
+	examples:./bank/httpapi:FuzzAPI
+
+.PHONY: fuzz-quick
+fuzz-quick:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		IFS=: read -r mod pkg name <<< "$$t"; \
+		echo "== go test -fuzz $$name ($$mod/$$pkg, $(FUZZTIME))"; \
+		(cd $$mod && go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg); \
+	done
