@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/eventfold/eventfold/adapters/pgstore"
 	"github.com/eventfold/eventfold/bench/harness"
 )
 
@@ -17,6 +18,7 @@ type Scenario struct {
 	events   int
 	writers  []int
 	variants bool
+	group    pgstore.GroupCommit
 }
 
 var _ harness.Scenario = (*Scenario)(nil)
@@ -29,6 +31,10 @@ type Options struct {
 	// Variants adds contenders that take eventfold's append apart (see
 	// variants.go), for analysis; they are not baselines.
 	Variants bool
+	// GroupCommit, when Enabled, adds the contender "eventfold pgstore
+	// (group commit)": pgstore with these group-commit settings, on
+	// eventfold's tables. Off by default.
+	GroupCommit pgstore.GroupCommit
 }
 
 // New returns scenario 1 (events 1) or 2 (events 10), or any other batch
@@ -46,6 +52,7 @@ func New(events int, opts *Options) *Scenario {
 	}
 	if opts != nil {
 		s.variants = opts.Variants
+		s.group = opts.GroupCommit
 	}
 	return s
 }
@@ -100,6 +107,12 @@ func (s *Scenario) Setup(ctx context.Context, env *harness.Env) (*harness.Plan, 
 	if err != nil {
 		return nil, err
 	}
+	var group *eventfoldTarget
+	if s.group.Enabled {
+		if group, err = newEventfoldGroup(ef, s.group); err != nil {
+			return nil, err
+		}
+	}
 	plan := &harness.Plan{Close: func(context.Context) error { return wm.close() }}
 	rawName := "raw pgx INSERT"
 	if s.events > 1 {
@@ -118,6 +131,9 @@ func (s *Scenario) Setup(ctx context.Context, env *harness.Env) (*harness.Plan, 
 				{Name: rawName, Run: s.measure(raw, w)},
 				{Name: "watermill-sql Publish", Run: s.measure(wm, w)},
 			},
+		}
+		if group != nil {
+			cell.Baselines = append(cell.Baselines, harness.Contender{Name: "eventfold pgstore (group commit)", Run: s.measure(group, w)})
 		}
 		if s.variants {
 			cell.Baselines = append(cell.Baselines,
