@@ -47,7 +47,7 @@ test: services-all fmt-check vet
 
 # Fault injection (internal/chaos, docs/reliability-faults.md): restarts
 # PostgreSQL, Redis and NATS and cuts the network to Redis, so it runs alone,
-# after every other test (test calls it last). About a minute.
+# after every other test (test calls it last). About 25 seconds.
 chaos: services-all
 	EVENTFOLD_CHAOS=1 go test -race -count=1 -p 1 -timeout 10m ./internal/chaos/
 
