@@ -95,7 +95,10 @@ const (
 	StateStopped    State = "stopped"
 )
 
-// Fault describes the event a projection stopped on.
+// Fault describes why a projection is faulted: an event whose handler
+// keeps failing (Event is set; the Runner waits for Retry or Skip), or a
+// read-model store or log that stays unreachable (Event is the zero
+// Record; the Runner keeps retrying and clears the fault by itself).
 type Fault struct {
 	Event    eventstore.Record
 	Err      string
@@ -155,9 +158,12 @@ type Runner struct {
 	tx   *Tx
 	ctrl chan bool // true: retry, false: skip
 
-	mu     sync.Mutex
-	status Status
-	rate   rateMeter
+	mu           sync.Mutex
+	status       Status
+	rate         rateMeter
+	failures     int       // transient errors in a row
+	failingSince time.Time // when they began
+	behindSince  time.Time // when the log's head moved past Position
 }
 
 // NewRunner validates cfg and returns a Runner.
@@ -207,6 +213,11 @@ func (r *Runner) Status() Status {
 	if s.Fault != nil {
 		f := *s.Fault
 		s.Fault = &f
+	} else if r.failures > 0 && (r.failures >= r.cfg.MaxAttempts || time.Since(r.failingSince) >= storeFaultAfter) {
+		// The store or the log has been failing for a while (a call may
+		// still be hanging): show it, while the Runner keeps retrying.
+		s.State = StateFaulted
+		s.Fault = &Fault{Err: "read-model store or log unavailable: " + s.LastError, Attempts: r.failures, Since: r.failingSince}
 	}
 	s.EventsPerSecond = r.rate.perSecond()
 	if s.LagEvents > 0 && s.EventsPerSecond > 0 {
@@ -225,7 +236,7 @@ func (r *Runner) Skip() error { return r.control(false) }
 
 func (r *Runner) control(retry bool) error {
 	r.mu.Lock()
-	faulted := r.status.Fault != nil
+	faulted := r.status.Fault != nil // only event faults are stored; store faults clear themselves
 	r.mu.Unlock()
 	if !faulted {
 		return ErrNotFaulted
@@ -294,10 +305,31 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 }
 
+// noteError records a transient error. While errors go on (for
+// MaxAttempts in a row, or for storeFaultAfter), Status reports
+// StateFaulted with a store fault (Fault.Event is zero); the Runner keeps
+// retrying and the next success clears it.
 func (r *Runner) noteError(err error) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.status.LastError = err.Error()
-	r.mu.Unlock()
+	r.failures++
+	if r.failures == 1 {
+		r.failingSince = time.Now()
+	}
+}
+
+// storeFaultAfter is how long transient errors may go on before Status
+// shows the projection faulted.
+const storeFaultAfter = time.Second
+
+// noteSuccess clears what noteError recorded. The caller holds r.mu.
+func (r *Runner) noteSuccess() {
+	if r.failures > 0 && time.Since(r.failingSince) >= storeFaultAfter {
+		r.log.Info("read-model store and log reachable again; resuming", "after", time.Since(r.failingSince).Round(time.Millisecond))
+	}
+	r.status.LastError = ""
+	r.failures = 0
 }
 
 // runOnce opens the namespace and the feed and applies batches until an
@@ -310,7 +342,7 @@ func (r *Runner) runOnce(ctx context.Context) error {
 	r.mu.Lock()
 	r.status.Position = pos
 	r.status.Active = false // checked again once caught up
-	r.status.LastError = ""
+	r.noteSuccess()
 	if rebuilding {
 		r.status.State = StateRebuilding
 	} else {
@@ -610,7 +642,7 @@ func (r *Runner) commit(ctx context.Context, epoch string, pos eventstore.Positi
 		if err == nil {
 			r.tx.reset()
 			r.mu.Lock()
-			r.status.LastError = ""
+			r.noteSuccess()
 			r.mu.Unlock()
 			return nil
 		}
@@ -648,10 +680,26 @@ func (r *Runner) updateHead(ctx context.Context, pos eventstore.Position, caught
 	}
 	r.status.Head = head
 	r.status.LagEvents = 0
-	if head.Sequence > pos.Sequence {
-		r.status.LagEvents = head.Sequence - pos.Sequence
+	if pos.Before(head) {
+		// Positions are not dense, so this is an estimate, but never zero
+		// while behind.
+		r.status.LagEvents = 1
+		if head.Sequence > pos.Sequence {
+			r.status.LagEvents = head.Sequence - pos.Sequence
+		}
+		if r.behindSince.IsZero() {
+			r.behindSince = time.Now()
+		}
+		// Behind an open transaction nothing is applied: the lag in time
+		// is how long the head has been out of reach.
+		r.status.LagTime = max(r.status.LagTime, time.Since(r.behindSince))
+		if r.status.State == StateRunning {
+			r.status.State = StateCatchingUp
+		}
+		return
 	}
-	if caughtUp && r.status.LagEvents == 0 {
+	r.behindSince = time.Time{}
+	if caughtUp {
 		r.status.LagTime = 0
 		if r.status.State == StateCatchingUp || r.status.State == StateRebuilding {
 			r.status.State = StateRunning

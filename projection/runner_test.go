@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -576,5 +577,63 @@ func TestWaiterServesManyWaiters(t *testing.T) {
 	defer cancel()
 	if err := w.WaitFor(ctx, eventstore.Position{Commit: 1 << 40}); !errors.Is(err, projection.ErrStale) {
 		t.Errorf("WaitFor of a future token = %v, want ErrStale", err)
+	}
+}
+
+// flakyStore fails every call while down is set, like a Redis that cannot
+// be reached.
+type flakyStore struct {
+	readmodel.Store
+	down atomic.Bool
+}
+
+var errUnreachable = errors.New("dial tcp 127.0.0.1:6379: connection refused")
+
+func (f *flakyStore) Apply(ctx context.Context, ns readmodel.Namespace, b readmodel.Batch) (readmodel.Result, error) {
+	if f.down.Load() {
+		return readmodel.Result{}, errUnreachable
+	}
+	return f.Store.Apply(ctx, ns, b)
+}
+
+func (f *flakyStore) GetMany(ctx context.Context, ns readmodel.Namespace, ids []string) ([]readmodel.Document, error) {
+	if f.down.Load() {
+		return nil, errUnreachable
+	}
+	return f.Store.GetMany(ctx, ns, ids)
+}
+
+// TestStoreOutageFaultsThenRecovers cuts the read-model store: the runner
+// retries, shows a store fault after MaxAttempts, and recovers by itself
+// when the store is back, losing nothing.
+func TestStoreOutageFaultsThenRecovers(t *testing.T) {
+	es := memstore.New(nil)
+	store := &flakyStore{Store: memstore.NewReadModels(nil)}
+	token, streams := appendAccounts(t, es, 5, 2)
+	r, _ := startRunner(t, projection.Config{Projection: balances("1"), Source: projection.LogSource(es, nil), Store: store,
+		MaxAttempts: 3, Backoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
+	waitFor(t, store, "balances", token)
+
+	store.down.Store(true)
+	token, more := appendAccountsFrom(t, es, 100, 3, 1)
+	streams = append(streams, more...)
+	eventually(t, "a store fault", func() bool { return r.Status().State == projection.StateFaulted })
+	st := r.Status()
+	if st.Fault == nil || st.Fault.Event.ID != "" || !strings.Contains(st.Fault.Err, "connection refused") || st.LastError == "" {
+		t.Fatalf("Status during the outage = %+v; want a store fault naming the error", st)
+	}
+	if err := r.Retry(); !errors.Is(err, projection.ErrNotFaulted) {
+		t.Errorf("Retry during a store fault = %v; want ErrNotFaulted (it clears by itself)", err)
+	}
+
+	store.down.Store(false)
+	waitFor(t, store, "balances", token)
+	eventually(t, "the fault to clear", func() bool {
+		s := r.Status()
+		return s.Fault == nil && s.State != projection.StateFaulted && s.LastError == ""
+	})
+	ns, _ := projection.Active(t.Context(), store, "balances", "")
+	if diff := cmp.Diff(fold(t, es), readAll(t, store, ns, streams)); diff != "" {
+		t.Errorf("after the outage the read model differs from the fold (-want +got):\n%s", diff)
 	}
 }

@@ -93,9 +93,10 @@ func (s *logSource) Head(ctx context.Context) (eventstore.Position, error) {
 }
 
 type logFeed struct {
-	src   *logSource
-	after eventstore.Position
-	idle  bool // an empty result was returned since the last records
+	src    *logSource
+	after  eventstore.Position
+	idle   bool      // an empty result was returned since the last records
+	idleAt time.Time // when
 }
 
 func (f *logFeed) Next(ctx context.Context, max int) ([]eventstore.Record, error) {
@@ -114,8 +115,11 @@ func (f *logFeed) Next(ctx context.Context, max int) ([]eventstore.Record, error
 			f.idle = false
 			return recs, nil
 		}
-		if !f.idle {
-			f.idle = true
+		// Tell the caller it has caught up: at once, then now and then
+		// while nothing new becomes visible (an open transaction can hold
+		// the log back while appends keep waking this loop).
+		if !f.idle || time.Since(f.idleAt) >= f.src.opts.MaxPoll {
+			f.idle, f.idleAt = true, time.Now()
 			return nil, nil
 		}
 		timer := time.NewTimer(wait)
@@ -130,9 +134,6 @@ func (f *logFeed) Next(ctx context.Context, max int) ([]eventstore.Record, error
 		case <-timer.C:
 		}
 		wait = min(wait*2, f.src.opts.MaxPoll)
-		if wait == f.src.opts.MaxPoll {
-			return nil, nil // still caught up; let the caller look around
-		}
 	}
 }
 

@@ -71,8 +71,11 @@ func (w *Waiter) WaitFor(ctx context.Context, token eventstore.Position) error {
 		delete(w.waiters, ch)
 		lastErr := w.lastErr
 		w.mu.Unlock()
-		if errors.Is(lastErr, ErrNotReady) {
+		switch {
+		case errors.Is(lastErr, ErrNotReady):
 			return fmt.Errorf("%w (waiting for %s: %v)", lastErr, token, ctx.Err())
+		case lastErr != nil:
+			return fmt.Errorf("%w: %q has not reached %s: %v (reading its checkpoints: %w)", ErrStale, w.projection, token, ctx.Err(), lastErr)
 		}
 		return fmt.Errorf("%w: %q has not reached %s: %v", ErrStale, w.projection, token, ctx.Err())
 	}

@@ -103,8 +103,7 @@ func New(db DB, opts *Options) (*Store, error) {
 		" ORDER BY transaction_id, global_position LIMIT $3"
 	s.pruneKeysSQL = "DELETE FROM " + q + ".command_keys WHERE recorded_at < $1"
 	s.headSQL = "SELECT transaction_id, global_position FROM " + q +
-		".events WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())" +
-		" ORDER BY transaction_id DESC, global_position DESC LIMIT 1"
+		".events ORDER BY transaction_id DESC, global_position DESC LIMIT 1"
 	s.horizonSQL = "SELECT pg_snapshot_xmin(pg_current_snapshot())"
 	if err := s.opts.GroupCommit.validate(); err != nil {
 		return nil, err
@@ -302,8 +301,10 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit in
 	return s.query(ctx, "read all", s.readAllSQL, after.Commit, int64(after.Sequence), limit)
 }
 
-// Head returns the position of the last event ReadAll can return now, or the
-// zero Position when the log is empty.
+// Head returns the position of the last committed event, or the zero
+// Position when the log is empty. While an older write transaction is still
+// open, ReadAll cannot return events up to Head yet: the difference is the
+// lag that transaction causes, which projections report.
 func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
 	var txid uint64
 	var pos int64

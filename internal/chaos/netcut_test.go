@@ -111,12 +111,10 @@ func (p *proxy) setCut(cut bool) {
 }
 
 // TestRedisNetworkCut runs a runner whose Redis connection goes through a
-// proxy, then cuts it for three seconds while events keep coming. The
-// runner retries with backoff and shows the failure in Status().LastError;
-// after the cut it recovers on its own, clears LastError, and the read
-// model equals the fold. It logs the states the runner went through (see
-// docs/reliability-faults.md: it never reports StateFaulted for an
-// unreachable store).
+// proxy, then cuts it for six seconds while events keep coming. The runner
+// retries with backoff, shows the failure in Status().LastError and, once it
+// has lasted, StateFaulted with a store fault; after the cut it recovers on
+// its own, clears both, and the read model equals the fold.
 func TestRedisNetworkCut(t *testing.T) {
 	requireChaos(t)
 	e := setup(t)
@@ -143,7 +141,9 @@ func TestRedisNetworkCut(t *testing.T) {
 	px.setCut(true)
 	cut := time.Now()
 	var during statusLog
-	for time.Since(cut) < 3*time.Second {
+	// Long enough for the client's own retries to give up a few times:
+	// each failing call takes up to about two seconds here.
+	for time.Since(cut) < 6*time.Second {
 		during.note(rn.Status())
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -159,7 +159,7 @@ func TestRedisNetworkCut(t *testing.T) {
 		faulted = faulted || s == projection.StateFaulted
 	}
 	if !faulted {
-		t.Logf("KNOWN GAP: the runner retried for %v without reporting %q (states %q); only LastError shows the outage",
+		t.Errorf("the runner retried for %v without reporting %q (states %q)",
 			restored.Sub(cut).Round(time.Millisecond), projection.StateFaulted, during.states)
 	}
 
