@@ -25,7 +25,11 @@
 // with the same expected version wins.
 //
 // Pass a pgx.Tx to New to append inside your own transaction. Keep such
-// transactions short; see "Long transactions" below.
+// transactions short; see "Long transactions" below. An append in your
+// transaction to a stream that a later transaction appended to first fails
+// with a serialization error (SQLSTATE 40001), because the log would list
+// the stream's versions out of order; retry the transaction. Appends on a
+// pool retry this by themselves.
 //
 // # The global log
 //

@@ -262,3 +262,44 @@ func TestHead(t *testing.T) {
 		return err == nil && p == res.Position
 	}, "Head never reached %v", res.Position)
 }
+
+// TestHotStreamAnyKeepsStreamOrderInLog appends to one stream with
+// expected version Any from many writers at once. A transaction can take its
+// ID before another that then locks the stream row first; the log, ordered
+// by transaction ID, must still list the stream's versions in order.
+func TestHotStreamAnyKeepsStreamOrderInLog(t *testing.T) {
+	s := newStore(t, nil)
+	ctx := t.Context()
+	var wg sync.WaitGroup
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 60; i++ {
+				if _, err := s.Append(ctx, "hot", eventstore.Any, []eventstore.Event{{Type: "Tick", Data: []byte(`{}`)}}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var after eventstore.Position
+	last := int64(0)
+	n := 0
+	testenv.Eventually(t, 30*time.Second, func() bool {
+		recs, err := s.ReadAll(ctx, after, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if r.Version != last+1 {
+				t.Fatalf("the log lists version %d of the stream after version %d", r.Version, last)
+			}
+			last = r.Version
+			after = r.Position
+			n++
+		}
+		return n == 16*60
+	}, "read %d of %d events", n, 16*60)
+}

@@ -61,6 +61,8 @@ type Store struct {
 
 	group *grouper // nil unless Options.GroupCommit is on
 
+	inTx bool // db is the caller's transaction
+
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced after every append
 }
@@ -108,7 +110,8 @@ func New(db DB, opts *Options) (*Store, error) {
 	if err := s.opts.GroupCommit.validate(); err != nil {
 		return nil, err
 	}
-	if _, inTx := db.(pgx.Tx); s.opts.GroupCommit.Enabled && !inTx {
+	_, s.inTx = db.(pgx.Tx)
+	if s.opts.GroupCommit.Enabled && !s.inTx {
 		s.group = newGrouper(s, q)
 	}
 	return s, nil
@@ -180,12 +183,24 @@ func (s *Store) appendPrepared(ctx context.Context, streamID string, expected ev
 	// (or a concurrent one that committed first), and on a command key a
 	// concurrent run of the same command: trying once more with the replay
 	// check on finds the first result.
+	checkReplay := false
 	for attempt := 0; ; attempt++ {
-		res, err := s.appendOnce(ctx, streamID, expected, key, attempt > 0, ids, uuids, types, contentTypes, data, meta)
+		res, err := s.appendOnce(ctx, streamID, expected, key, checkReplay, ids, uuids, types, contentTypes, data, meta)
 		var pgErr *pgconn.PgError
+		// 40001: a later transaction appended to the stream first (see
+		// 006_stream_order.sql); a new transaction gets a later ID. Inside
+		// the caller's own transaction there is nothing to retry: the
+		// error says so and the caller retries the transaction.
+		if errors.As(err, &pgErr) && pgErr.Code == "40001" && !s.inTx && attempt < 20 {
+			if err := sleepBriefly(ctx, attempt); err != nil {
+				return res, err
+			}
+			continue
+		}
 		if errors.As(err, &pgErr) && pgErr.Code == "23505" &&
 			(pgErr.ConstraintName == "events_event_id" || pgErr.ConstraintName == "command_keys_pkey") {
-			if attempt == 0 {
+			if !checkReplay {
+				checkReplay = true
 				continue
 			}
 			return res, fmt.Errorf("pgstore: append to stream %s: an event ID is already stored by a different append: %w (%w)",
@@ -416,4 +431,17 @@ func unhex(c byte) byte {
 		return c - 'A' + 10
 	}
 	return 0
+}
+
+// sleepBriefly waits a little more at each retry: 50µs, 100µs, ... up to 5ms.
+func sleepBriefly(ctx context.Context, attempt int) error {
+	d := min(time.Duration(50<<min(attempt, 7))*time.Microsecond, 5*time.Millisecond)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }

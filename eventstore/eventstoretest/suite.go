@@ -40,6 +40,7 @@ func Run(t *testing.T, cfg Config) {
 		{"Append/RoundTrip", testRoundTrip},
 		{"Append/ExpectedVersion", testExpectedVersion},
 		{"Append/ConcurrentOneStream", testConcurrentOneStream},
+		{"Append/ConcurrentAnyOneStream", testConcurrentAnyOneStream},
 		{"Append/ConcurrentManyStreams", testConcurrentManyStreams},
 		{"Append/Idempotent", testIdempotent},
 		{"Append/CommandKey", testCommandKey},
@@ -656,4 +657,28 @@ func testReadAllPaging(t *testing.T, cfg Config) {
 	if diff := cmp.Diff(all, paged); diff != "" {
 		t.Errorf("paged log differs from the whole log (-whole +paged):\n%s", diff)
 	}
+}
+
+// testConcurrentAnyOneStream has many writers append to one stream with
+// expected version Any: every append succeeds, and the global log lists the
+// stream's versions in order.
+func testConcurrentAnyOneStream(t *testing.T, cfg Config) {
+	s := cfg.New(t)
+	ctx := ctxFor(t)
+	const writers, appends = 12, 25
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < appends; i++ {
+				if _, err := s.Append(ctx, "hot-any", eventstore.Any, []eventstore.Event{jsonEvent("Tick", i)}); err != nil {
+					t.Errorf("Append(Any) = %v", err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	checkLog(t, readAllUntil(t, cfg, s, writers*appends), writers*appends)
 }
