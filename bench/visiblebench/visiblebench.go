@@ -4,7 +4,7 @@
 //
 // eventfold's path is in-process: command.Handler.Handle appends through
 // pgstore, a projection.Runner tails the log with LogSource and writes
-// through redisstore, and the caller waits with projection.WaitFor on the
+// through redisstore, and the caller waits with a shared projection.Waiter on the
 // token Handle returned. The peer is watermill-sql: a Publisher writes a
 // message to its PostgreSQL topic table, a Subscriber (default poll
 // interval, then a tuned one) delivers it to a handler that writes the
@@ -123,12 +123,14 @@ func (s Scenario) Setup(ctx context.Context, env *harness.Env) (*harness.Plan, e
 			if err := waitActive(ctx, rm); err != nil {
 				return harness.Sample{}, err
 			}
+			// One Waiter for all callers, as a server keeps one per projection.
+			waiter := projection.NewWaiter(rm, orders.ProjectionName, "", nil)
 			smp, err := harness.Pace(ctx, harness.PaceOptions{Rate: rate, Drain: timeout}, b, func(ctx context.Context, i int) (int, error) {
 				ctx, cancel := context.WithTimeout(ctx, timeout)
 				defer cancel()
 				res, err := h.Handle(ctx, "order-"+strconv.Itoa(i%streams), orders.AddItem{SKU: "SKU-000123", Quantity: 3})
 				if err == nil {
-					err = projection.WaitFor(ctx, rm, orders.ProjectionName, "", res.Position)
+					err = waiter.WaitFor(ctx, res.Position)
 				}
 				if err != nil && ctx.Err() != nil {
 					return 0, harness.ErrTimedOut
