@@ -156,7 +156,8 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 
 	ropts, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
-		return nil, fmt.Errorf("app: redis url: %w", err)
+		// The parser's error quotes the whole URL, password included.
+		return nil, fmt.Errorf("app: redis url %s: not a valid redis:// or rediss:// URL", redactURL(cfg.RedisURL))
 	}
 	rdb := redis.NewClient(ropts)
 	a.closers = append(a.closers, func() { rdb.Close() })
