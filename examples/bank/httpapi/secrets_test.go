@@ -25,7 +25,9 @@ func TestSecretsStayOutOfStartupErrors(t *testing.T) {
 	closed := l.Addr().String()
 	l.Close()
 	tests := map[string]func(c *app.Config){
-		"postgres closed port":  func(c *app.Config) { c.PostgresURL = "postgres://eventfold:" + secret + "@" + closed + "/eventfold?sslmode=disable" },
+		"postgres closed port": func(c *app.Config) {
+			c.PostgresURL = "postgres://eventfold:" + secret + "@" + closed + "/eventfold?sslmode=disable"
+		},
 		"postgres invalid port": func(c *app.Config) { c.PostgresURL = "postgres://eventfold:" + secret + "@127.0.0.1:x/eventfold" },
 		"redis closed port":     func(c *app.Config) { c.RedisURL = "redis://:" + secret + "@" + closed + "/0" },
 		"redis invalid port":    func(c *app.Config) { c.RedisURL = "redis://:" + secret + "@127.0.0.1:x/0" },
