@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sort"
 
 	"github.com/eventfold/eventfold/eventstore"
@@ -88,6 +89,21 @@ type Tx struct {
 	// fetched holds documents read ahead for the batch in one round trip;
 	// a nil value records that the document does not exist.
 	fetched map[string]*readmodel.Document
+	// err records a write the Tx refused; the handler then fails.
+	err error
+}
+
+// reservedID reports whether id names one of the Runner's own documents,
+// which handlers may not write.
+func reservedID(id string) bool {
+	return strings.HasPrefix(id, "$checkpoint/") || strings.HasPrefix(id, "$caught-up/")
+}
+
+// takeErr returns and clears the refused write's error.
+func (tx *Tx) takeErr() error {
+	err := tx.err
+	tx.err = nil
+	return err
 }
 
 func newTx(r readmodel.Reader, ns readmodel.Namespace) *Tx {
@@ -124,7 +140,9 @@ func (tx *Tx) Get(ctx context.Context, id string) (doc readmodel.Document, ok bo
 	return doc, true, nil
 }
 
-// Put stores data as document id with its index entries.
+// Put stores data as document id with its index entries. IDs starting with
+// "$checkpoint/" or "$caught-up/" belong to the Runner: writing one fails
+// the handler.
 func (tx *Tx) Put(id string, data []byte, entries ...readmodel.Entry) {
 	tx.set(readmodel.Write{ID: id, Revision: tx.rev, Data: slices.Clone(data), Entries: slices.Clone(entries)})
 }
@@ -147,6 +165,12 @@ func (tx *Tx) Revision() readmodel.Revision { return tx.rev }
 // set keeps one write per document: the last one, which already includes
 // the effect of the earlier ones, at the latest revision.
 func (tx *Tx) set(w readmodel.Write) {
+	if reservedID(w.ID) {
+		if tx.err == nil {
+			tx.err = fmt.Errorf("projection: document ID %q is reserved for the projection's own checkpoints", w.ID)
+		}
+		return
+	}
 	if i, ok := tx.pending[w.ID]; ok {
 		tx.writes[i] = w
 		return
@@ -156,6 +180,7 @@ func (tx *Tx) set(w readmodel.Write) {
 }
 
 func (tx *Tx) reset() {
+	tx.err = nil
 	clear(tx.pending)
 	clear(tx.fetched)
 	tx.writes = tx.writes[:0]

@@ -484,7 +484,11 @@ func (r *Runner) apply(ctx context.Context, epoch string, pos eventstore.Positio
 			continue
 		}
 		r.tx.rev = readmodel.Revision(rec.Position)
-		if err := handler(ctx, r.tx, rec); err != nil {
+		err := handler(ctx, r.tx, rec)
+		if err == nil {
+			err = r.tx.takeErr()
+		}
+		if err != nil {
 			// Commit what came before the failing event (handlers are
 			// rerun on a clean batch, as their writes are mixed), then
 			// deal with it alone.
@@ -580,6 +584,9 @@ func (r *Runner) applyFailing(ctx context.Context, epoch string, pos eventstore.
 		r.tx.rev = readmodel.Revision(rec.Position)
 		attempts++
 		if err = handler(ctx, r.tx, rec); err == nil {
+			err = r.tx.takeErr()
+		}
+		if err == nil {
 			if err := r.commit(ctx, epoch, rec.Position); err != nil {
 				return pos, err
 			}

@@ -637,3 +637,24 @@ func TestStoreOutageFaultsThenRecovers(t *testing.T) {
 		t.Errorf("after the outage the read model differs from the fold (-want +got):\n%s", diff)
 	}
 }
+
+// TestReservedDocumentIDsFault makes a handler write a document named like
+// the runner's checkpoint: the write is refused and the projection faults
+// visibly instead of losing the document or the checkpoint.
+func TestReservedDocumentIDsFault(t *testing.T) {
+	es := memstore.New(nil)
+	rm := memstore.NewReadModels(nil)
+	p := projection.New("named", "1")
+	p.On("Named", func(ctx context.Context, tx *projection.Tx, rec eventstore.Record) error {
+		tx.Put(rec.StreamID, rec.Data)
+		return nil
+	})
+	if _, err := es.Append(t.Context(), "$checkpoint/0", eventstore.NoStream, []eventstore.Event{{Type: "Named", Data: []byte(`{}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := startRunner(t, projection.Config{Projection: p, Source: projection.LogSource(es, nil), Store: rm, MaxAttempts: 1})
+	eventually(t, "a fault", func() bool { return r.Status().State == projection.StateFaulted })
+	if f := r.Status().Fault; f == nil || f.Event.StreamID != "$checkpoint/0" || !strings.Contains(f.Err, "reserved") {
+		t.Errorf("Fault = %+v; want the event that wrote a reserved ID", f)
+	}
+}

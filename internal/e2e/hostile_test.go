@@ -137,9 +137,9 @@ func TestHostileValues(t *testing.T) {
 		}
 	}
 
-	// Not among them: a document ID "$checkpoint/<n>". A projection that
-	// names a document so shares it with the runner's checkpoint, which
-	// overwrites it (reported on issue 9).
+	// Not among them: a document ID "$checkpoint/<n>", which the runner
+	// reserves for itself (a handler writing one faults the projection:
+	// projection.TestReservedDocumentIDsFault).
 
 	// Something stored first, which nothing below may harm.
 	appendOK("before", eventstore.Event{Type: "Plain", Data: []byte(`{"keep":true}`)})
