@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sort"
+	"strings"
 
 	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/readmodel"
