@@ -2,7 +2,6 @@ package watermillbus_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -14,63 +13,18 @@ import (
 	"github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
 	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/google/go-cmp/cmp"
 	nc "github.com/nats-io/nats.go"
 
 	"github.com/eventfold/eventfold/adapters/pgstore"
 	"github.com/eventfold/eventfold/adapters/redisstore"
 	"github.com/eventfold/eventfold/adapters/watermillbus"
 	"github.com/eventfold/eventfold/eventstore"
+	"github.com/eventfold/eventfold/internal/tally"
 	"github.com/eventfold/eventfold/internal/testenv"
 	"github.com/eventfold/eventfold/projection"
-	"github.com/eventfold/eventfold/readmodel"
 )
 
-// tally is one document per stream: how many events and the sum of n.
-type tally struct {
-	Count int `json:"count"`
-	Sum   int `json:"sum"`
-}
-
-var tallies = readmodel.Model[tally]{}
-
-func tallyProjection() *projection.Projection {
-	p := projection.New("tallies", "1")
-	projection.Handle(p, "Added", func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e struct{ N int }) error {
-		t, _, err := projection.Load(ctx, tx, tallies, rec.StreamID)
-		if err != nil {
-			return err
-		}
-		t.Count++
-		t.Sum += e.N
-		return projection.Store(tx, tallies, rec.StreamID, t)
-	})
-	return p
-}
-
-func foldTallies(t *testing.T, store eventstore.Store) map[string]tally {
-	t.Helper()
-	want := map[string]tally{}
-	var after eventstore.Position
-	for {
-		recs, err := store.ReadAll(t.Context(), after, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(recs) == 0 {
-			return want
-		}
-		for _, r := range recs {
-			var e struct{ N int }
-			_ = json.Unmarshal(r.Data, &e)
-			x := want[r.StreamID]
-			x.Count++
-			x.Sum += e.N
-			want[r.StreamID] = x
-		}
-		after = recs[len(recs)-1].Position
-	}
-}
+func tallyProjection() *projection.Projection { return tally.Projection() }
 
 type pipeline struct {
 	opts   *pgstore.Options
@@ -176,31 +130,7 @@ func (p *pipeline) write(t *testing.T, writers, appends int) eventstore.Position
 
 func (p *pipeline) check(t *testing.T, last eventstore.Position) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	if err := projection.WaitFor(ctx, p.rm, "tallies", "", last); err != nil {
-		t.Fatalf("WaitFor: %v", err)
-	}
-	want := foldTallies(t, p.store)
-	ns, err := projection.Active(ctx, p.rm, "tallies", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for id := range want {
-		ids = append(ids, id)
-	}
-	items, err := tallies.View(p.rm, ns).GetMany(ctx, ids)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]tally{}
-	for _, it := range items {
-		got[it.ID] = it.Doc
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("read model differs from the fold of the event store (-want +got):\n%s", diff)
-	}
+	tally.Check(t, p.store, p.rm, last)
 }
 
 func natsURL() string {

@@ -23,6 +23,7 @@ import (
 	"github.com/eventfold/eventfold/adapters/pgstore"
 	"github.com/eventfold/eventfold/adapters/redisstore"
 	"github.com/eventfold/eventfold/eventstore"
+	tallies "github.com/eventfold/eventfold/internal/tally"
 	"github.com/eventfold/eventfold/internal/testenv"
 	"github.com/eventfold/eventfold/projection"
 	"github.com/eventfold/eventfold/readmodel"
@@ -311,29 +312,10 @@ func startNATS() error {
 		"-a", "127.0.0.1", "-p", "4222", "-js", "-sd", "/var/lib/nats-server", "-l", "/var/log/nats-server.log")
 }
 
-// tally is one document per stream: how many events were applied and the
-// sum of their n. A count above the number of events would mean an event
-// was applied twice.
-type tally struct {
-	Count int `json:"count"`
-	Sum   int `json:"sum"`
-}
+// The tally projection is shared with the other integration tests.
+type tally = tallies.Doc
 
-var tallies = readmodel.Model[tally]{}
-
-func tallyProjection() *projection.Projection {
-	p := projection.New("tallies", "1")
-	projection.Handle(p, "Added", func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e struct{ N int }) error {
-		t, _, err := projection.Load(ctx, tx, tallies, rec.StreamID)
-		if err != nil {
-			return err
-		}
-		t.Count++
-		t.Sum += e.N
-		return projection.Store(tx, tallies, rec.StreamID, t)
-	})
-	return p
-}
+func tallyProjection() *projection.Projection { return tallies.Projection() }
 
 func added(n int) eventstore.Event {
 	return eventstore.Event{ID: eventstore.NewEventID(), Type: "Added", Data: fmt.Appendf(nil, `{"N":%d}`, n)}
@@ -458,7 +440,7 @@ func (e *env) readModel(t *testing.T, ctx context.Context, want map[string]tally
 	for id := range want {
 		ids = append(ids, id)
 	}
-	items, err := tallies.View(e.rm, ns).GetMany(ctx, ids)
+	items, err := tallies.Model.View(e.rm, ns).GetMany(ctx, ids)
 	if err != nil {
 		t.Fatalf("GetMany: %v", err)
 	}

@@ -2,7 +2,6 @@ package e2e_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -13,41 +12,23 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/eventfold/eventfold/adapters/pgstore"
 	"github.com/eventfold/eventfold/adapters/redisstore"
 	"github.com/eventfold/eventfold/eventstore"
+	tallies "github.com/eventfold/eventfold/internal/tally"
 	"github.com/eventfold/eventfold/internal/testenv"
 	"github.com/eventfold/eventfold/projection"
 	"github.com/eventfold/eventfold/readmodel"
 )
 
-// tally is one document per stream: how many events were applied and the
-// sum of their n. A count above the number of events would mean an event
-// was applied twice.
-type tally struct {
-	Count int `json:"count"`
-	Sum   int `json:"sum"`
-}
+// The tally projection and its fold are shared with the other integration
+// tests.
+type tally = tallies.Doc
 
-var tallies = readmodel.Model[tally]{}
-
-func tallyProjection() *projection.Projection {
-	p := projection.New("tallies", "1")
-	projection.Handle(p, "Added", func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e struct{ N int }) error {
-		t, _, err := projection.Load(ctx, tx, tallies, rec.StreamID)
-		if err != nil {
-			return err
-		}
-		t.Count++
-		t.Sum += e.N
-		return projection.Store(tx, tallies, rec.StreamID, t)
-	})
-	return p
-}
+func tallyProjection() *projection.Projection { return tallies.Projection() }
 
 // The child process: a projector that runs until it is killed.
 const (
@@ -173,50 +154,7 @@ func (e env) writeConcurrently(t *testing.T, writers, appends int, pause time.Du
 
 func (e env) check(t *testing.T, last eventstore.Position) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	if err := projection.WaitFor(ctx, e.rm, "tallies", "", last); err != nil {
-		t.Fatalf("WaitFor: %v", err)
-	}
-	want := map[string]tally{}
-	var after eventstore.Position
-	for {
-		recs, err := e.store.ReadAll(ctx, after, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(recs) == 0 {
-			break
-		}
-		for _, r := range recs {
-			var ev struct{ N int }
-			_ = json.Unmarshal(r.Data, &ev)
-			x := want[r.StreamID]
-			x.Count++
-			x.Sum += ev.N
-			want[r.StreamID] = x
-		}
-		after = recs[len(recs)-1].Position
-	}
-	ns, err := projection.Active(ctx, e.rm, "tallies", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for id := range want {
-		ids = append(ids, id)
-	}
-	items, err := tallies.View(e.rm, ns).GetMany(ctx, ids)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]tally{}
-	for _, it := range items {
-		got[it.ID] = it.Doc
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("read model differs from the fold of the event store (-want +got):\n%s", diff)
-	}
+	tallies.Check(t, e.store, e.rm, last)
 }
 
 // TestInProcess: concurrent writers (gap scenario included) and a runner in

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/eventfold/eventfold/eventstore"
+	tallies "github.com/eventfold/eventfold/internal/tally"
 	"github.com/eventfold/eventfold/projection"
 	"github.com/eventfold/eventfold/projection/projectiontest"
 	"github.com/eventfold/eventfold/readmodel"
@@ -96,7 +97,7 @@ func TestConsistencyChecker(t *testing.T) {
 	if len(log) != 6*25 {
 		t.Errorf("the log holds %d events, want %d", len(log), 6*25)
 	}
-	projectiontest.CheckReadModel(t, e.store, e.rm, "tallies", "", tallies, func(docs map[string]tally, rec eventstore.Record) error {
+	projectiontest.CheckReadModel(t, e.store, e.rm, tallies.Name, "", tallies.Model, func(docs map[string]tally, rec eventstore.Record) error {
 		var ev struct{ N int }
 		if err := json.Unmarshal(rec.Data, &ev); err != nil {
 			return err
