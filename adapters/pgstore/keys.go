@@ -1,0 +1,102 @@
+package pgstore
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/eventfold/eventfold/command"
+)
+
+var _ command.KeyStore = (*Keys)(nil)
+
+// Keys is a command.KeyStore in PostgreSQL (table subject_keys): one row per
+// subject holding its key, deleted by Forget. Each call is one or a few
+// short autocommit statements. Errors name the subject, never the key.
+//
+// Forget deletes the row; PostgreSQL may keep the old bytes in dead tuples
+// until VACUUM, and back-ups and replicas keep them until they expire, so
+// plan retention with that in mind.
+type Keys struct {
+	db        DB
+	lookupSQL string
+	insertSQL string
+	forgetSQL string
+}
+
+// NewKeys returns Keys in the schema named by opts.Schema (default
+// "eventfold"). Migrate must have run. It never closes db.
+func NewKeys(db DB, opts *Options) *Keys {
+	schema := DefaultSchema
+	if opts != nil && opts.Schema != "" {
+		schema = opts.Schema
+	}
+	q := pgx.Identifier{schema}.Sanitize()
+	return &Keys{
+		db:        db,
+		lookupSQL: "SELECT key FROM " + q + ".subject_keys WHERE subject = $1",
+		insertSQL: "INSERT INTO " + q + ".subject_keys (subject, key) VALUES ($1, $2) ON CONFLICT (subject) DO NOTHING RETURNING key",
+		forgetSQL: "DELETE FROM " + q + ".subject_keys WHERE subject = $1",
+	}
+}
+
+// Key implements command.KeyStore. A subject without a key gets one with
+// INSERT … ON CONFLICT DO NOTHING; the loser of a race for the first key
+// reads the winner's.
+func (k *Keys) Key(ctx context.Context, subject string) ([]byte, error) {
+	if err := command.ValidateSubject(subject); err != nil {
+		return nil, err
+	}
+	for range 5 {
+		key, ok, err := k.lookup(ctx, subject)
+		if err != nil || ok {
+			return key, err
+		}
+		fresh := make([]byte, command.KeySize)
+		rand.Read(fresh) // never fails (crypto/rand)
+		err = k.db.QueryRow(ctx, k.insertSQL, subject, fresh).Scan(&key)
+		if err == nil {
+			return key, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return nil, fmt.Errorf("pgstore: create key of subject %q: %w", subject, err)
+		}
+		// Another writer created the key first; read it on the next turn
+		// (it may even have been forgotten in between).
+	}
+	return nil, fmt.Errorf("pgstore: create key of subject %q: gave up after concurrent creates and deletes", subject)
+}
+
+// Lookup implements command.KeyStore.
+func (k *Keys) Lookup(ctx context.Context, subject string) ([]byte, bool, error) {
+	if err := command.ValidateSubject(subject); err != nil {
+		return nil, false, err
+	}
+	return k.lookup(ctx, subject)
+}
+
+func (k *Keys) lookup(ctx context.Context, subject string) ([]byte, bool, error) {
+	var key []byte
+	err := k.db.QueryRow(ctx, k.lookupSQL, subject).Scan(&key)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("pgstore: look up key of subject %q: %w", subject, err)
+	}
+	return key, true, nil
+}
+
+// Forget implements command.KeyStore. It deletes the subject's row.
+func (k *Keys) Forget(ctx context.Context, subject string) error {
+	if err := command.ValidateSubject(subject); err != nil {
+		return err
+	}
+	if _, err := k.db.Exec(ctx, k.forgetSQL, subject); err != nil {
+		return fmt.Errorf("pgstore: forget key of subject %q: %w", subject, err)
+	}
+	return nil
+}
