@@ -102,11 +102,11 @@ type ShreddingOptions struct {
 // Marked fields are exported top-level fields of type string or []byte
 // (fields of embedded or nested structs are not looked at); the subject field
 // cannot be marked itself. Encoding replaces each marked value by an
-// AES-256-GCM ciphertext with a random nonce, bound to the subject and field
-// name; with the JSON codec a marked string is stored as the JSON string
-// "pii:v1:" followed by the base64 ciphertext, and a marked []byte as the
-// base64 of a binary envelope, so the event stays valid JSON with its other
-// fields in clear.
+// AES-256-GCM ciphertext with a random nonce, bound to the subject (not to
+// the field name, so renaming a marked field is safe). With the JSON codec a
+// marked string is stored as the JSON string "pii:v1:" followed by the
+// base64 ciphertext, and a marked []byte as the base64 of a binary envelope,
+// so the event stays valid JSON with its other fields in clear.
 //
 // Decoding a marked field whose subject's key is gone, or was forgotten and
 // replaced by a new key, gives the field's zero value, with no error: a
@@ -193,14 +193,14 @@ func (c *ShreddingCodec) Marshal(v any) ([]byte, error) {
 			if fv.IsNil() {
 				continue // nil stays nil, as JSON's null
 			}
-			sealed, err := seal(key, fv.Bytes(), aad(subject, f.name))
+			sealed, err := seal(key, fv.Bytes(), aad(subject))
 			if err != nil {
 				return nil, err
 			}
 			fv.SetBytes(append([]byte(bytesPrefix), sealed...))
 			continue
 		}
-		sealed, err := seal(key, []byte(fv.String()), aad(subject, f.name))
+		sealed, err := seal(key, []byte(fv.String()), aad(subject))
 		if err != nil {
 			return nil, err
 		}
@@ -260,7 +260,7 @@ func (c *ShreddingCodec) Unmarshal(data []byte, v any) error {
 		}
 		var plain []byte
 		if k.ok {
-			plain = open(k.key, sealed, aad(subject, f.name))
+			plain = open(k.key, sealed, aad(subject))
 		}
 		switch {
 		case plain == nil:
@@ -303,10 +303,11 @@ const (
 	bytesPrefix = "\x00pii:v1:"
 )
 
-// aad binds a ciphertext to its subject and field, so that it cannot be
-// moved to another subject's event or another field unnoticed.
-func aad(subject, field string) []byte {
-	return []byte(subject + "\x00" + field)
+// aad binds a ciphertext to its subject, so that it cannot be moved into
+// another subject's event unnoticed. The field name is left out on purpose:
+// renaming a marked field (in Go or in its JSON tag) must not shred it.
+func aad(subject string) []byte {
+	return []byte("eventfold/pii/v1\x00" + subject)
 }
 
 func seal(key, plain, aad []byte) ([]byte, error) {
