@@ -217,6 +217,18 @@ func TestShreddingCodec(t *testing.T) {
 		}
 	})
 
+	t.Run("RenamedFieldStillReads", func(t *testing.T) {
+		type renamed struct {
+			CustomerID string
+			FullName   string `json:"Name" eventfold:"pii,subject=CustomerID"`
+		}
+		data, _ := codec.Marshal(customerRegistered{CustomerID: "c-1", Name: "Ada"})
+		var out renamed
+		if err := codec.Unmarshal(data, &out); err != nil || out.FullName != "Ada" {
+			t.Errorf("decode into a renamed field = %q, %v; want Ada", out.FullName, err)
+		}
+	})
+
 	t.Run("EmptySubject", func(t *testing.T) {
 		if _, err := codec.Marshal(customerRegistered{Name: "Ada"}); err == nil {
 			t.Error("Marshal with an empty subject = nil error, want one")
