@@ -23,6 +23,7 @@ var adapterDeps = map[string]string{
 	"redisstore":   "github.com/redis/go-redis/",
 	"watermillbus": "github.com/ThreeDotsLabs/watermill",
 	"prommetrics":  "github.com/prometheus/client_golang",
+	"oteltrace":    "go.opentelemetry.io/otel",
 }
 
 type goFile struct {
