@@ -81,6 +81,15 @@
 // are a cache: when one fails to load or save, the Handler logs a warning
 // and reads the whole stream.
 //
+// # Personal data
+//
+// Fields of an event tagged `eventfold:"pii,subject=F"` can be encrypted
+// with a key per subject (the value of field F) by handing the Registry a
+// [ShreddingCodec] over a [KeyStore] (memstore.NewKeys, pgstore.NewKeys).
+// Forgetting a subject's key makes those fields unreadable everywhere the
+// log is read, including projections rebuilt later, while the rest of each
+// event stays intact. docs/commands.md, "Forgetting personal data".
+//
 // # Errors
 //
 // Errors are checked with errors.Is against [ErrUnknownEventType],
