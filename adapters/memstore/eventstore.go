@@ -235,6 +235,17 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit in
 	return out, nil
 }
 
+// Head returns the position of the last event, or the zero Position when
+// the store is empty, so projections over a memstore report their lag.
+func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if len(s.log) == 0 {
+		return eventstore.Position{}, ctx.Err()
+	}
+	return s.log[len(s.log)-1].Position, ctx.Err()
+}
+
 // Changed returns a channel that is closed at the next append. Tailers use
 // it to wake up without polling.
 func (s *Store) Changed() <-chan struct{} {

@@ -13,3 +13,17 @@ func TestEventStoreConformance(t *testing.T) {
 		New: func(t testing.TB) eventstore.Store { return memstore.New(nil) },
 	})
 }
+
+func TestHead(t *testing.T) {
+	s := memstore.New(nil)
+	if p, err := s.Head(t.Context()); err != nil || !p.IsZero() {
+		t.Fatalf("Head of an empty store = %v, %v", p, err)
+	}
+	res, err := s.Append(t.Context(), "s", eventstore.NoStream, []eventstore.Event{{Type: "A", Data: []byte(`{}`)}, {Type: "B", Data: []byte(`{}`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := s.Head(t.Context()); err != nil || p != res.Position {
+		t.Errorf("Head = %v, %v; want %v", p, err, res.Position)
+	}
+}

@@ -139,6 +139,25 @@ func (headStore) Head(context.Context) (eventstore.Position, error) {
 	return eventstore.Position{Commit: 7, Sequence: 9}, nil
 }
 
+// keyedStore has a memstore's KeyedAppender and Notifier methods but not
+// its Head.
+type keyedStore struct {
+	eventstore.KeyedAppender
+	projection.Notifier
+}
+
+func newKeyedStore() keyedStore {
+	m := memstore.New(nil)
+	return keyedStore{m, m}
+}
+
+// headOnly adds projection.HeadReader to a struct it is embedded in.
+type headOnly struct{}
+
+func (headOnly) Head(context.Context) (eventstore.Position, error) {
+	return eventstore.Position{Commit: 7, Sequence: 9}, nil
+}
+
 func TestStoreKeepsOptionalInterfaces(t *testing.T) {
 	tests := []struct {
 		name            string
@@ -146,12 +165,12 @@ func TestStoreKeepsOptionalInterfaces(t *testing.T) {
 		wantKeyed, head bool
 	}{
 		{"bare", bareStore{memstore.New(nil)}, false, false},
-		{"keyed notifier", memstore.New(nil), true, false},
+		{"keyed notifier", newKeyedStore(), true, false},
 		{"head", headStore{bareStore{memstore.New(nil)}}, false, true},
 		{"keyed head", struct {
-			*memstore.Store
-			headStore
-		}{memstore.New(nil), headStore{}}, true, true},
+			keyedStore
+			headOnly
+		}{newKeyedStore(), headOnly{}}, true, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
