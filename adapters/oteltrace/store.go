@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"maps"
-	"sync"
 
 	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/projection"
@@ -46,44 +45,18 @@ func Store(inner eventstore.Store, tp trace.TracerProvider) (eventstore.Store, e
 	if inner == nil {
 		return nil, errors.New("oteltrace: Store needs an event store")
 	}
-	s := &store{inner: inner, tracer: tracer(tp)}
-	s.notifier, _ = inner.(projection.Notifier)
-	keyed, isKeyed := inner.(eventstore.KeyedAppender)
-	head, hasHead := inner.(projection.HeadReader)
-	switch {
-	case isKeyed && hasHead:
-		return &keyedHeadStore{keyedStore{s, keyed}, head}, nil
-	case isKeyed:
-		return &keyedStore{s, keyed}, nil
-	case hasHead:
-		return &headStore{s, head}, nil
-	}
-	return s, nil
+	s := &store{tracer: tracer(tp)}
+	return projection.DecorateStore(inner, projection.StoreHooks{Append: s.traceAppend, ReadStream: s.traceReadStream}), nil
 }
 
-// store is the decorator for a store with no optional interfaces.
+// store holds what the hooks of the decorated store share.
 type store struct {
-	inner    eventstore.Store
-	tracer   trace.Tracer
-	notifier projection.Notifier // inner's, or nil
-
-	mu      sync.Mutex
-	changed chan struct{} // used when notifier is nil
+	tracer trace.Tracer
 }
-
-var (
-	_ projection.Notifier      = (*store)(nil)
-	_ eventstore.KeyedAppender = (*keyedStore)(nil)
-	_ projection.HeadReader    = (*headStore)(nil)
-	_ eventstore.KeyedAppender = (*keyedHeadStore)(nil)
-	_ projection.HeadReader    = (*keyedHeadStore)(nil)
-)
-
-type appendFunc func(ctx context.Context, events []eventstore.Event) (eventstore.AppendResult, error)
 
 // traceAppend runs do in an append span, with the span's trace context
 // stamped on events.
-func (s *store) traceAppend(ctx context.Context, streamID string, events []eventstore.Event, do appendFunc) (eventstore.AppendResult, error) {
+func (s *store) traceAppend(ctx context.Context, streamID string, events []eventstore.Event, do func(context.Context, []eventstore.Event) (eventstore.AppendResult, error)) (eventstore.AppendResult, error) {
 	ctx, span := s.tracer.Start(ctx, "eventfold.append", trace.WithSpanKind(trace.SpanKindProducer))
 	defer span.End()
 	res, err := do(ctx, stamp(ctx, events))
@@ -96,7 +69,6 @@ func (s *store) traceAppend(ctx context.Context, streamID string, events []event
 			span.SetAttributes(AttrVersion.Int64(res.StreamVersion), AttrPosition.String(res.Position.String()))
 		}
 	}
-	s.wake(err)
 	return res, err
 }
 
@@ -120,19 +92,15 @@ func stamp(ctx context.Context, events []eventstore.Event) []eventstore.Event {
 	return out
 }
 
-func (s *store) Append(ctx context.Context, streamID string, expected eventstore.ExpectedVersion, events []eventstore.Event) (eventstore.AppendResult, error) {
-	return s.traceAppend(ctx, streamID, events, func(ctx context.Context, events []eventstore.Event) (eventstore.AppendResult, error) {
-		return s.inner.Append(ctx, streamID, expected, events)
-	})
-}
-
-func (s *store) ReadStream(ctx context.Context, streamID string, from int64, dir eventstore.Direction, limit int) ([]eventstore.Record, error) {
+// traceReadStream gives ReadStream a span when ctx already carries one (a
+// command loading its stream).
+func (s *store) traceReadStream(ctx context.Context, streamID string, next func(context.Context) ([]eventstore.Record, error)) ([]eventstore.Record, error) {
 	if !trace.SpanContextFromContext(ctx).IsValid() {
-		return s.inner.ReadStream(ctx, streamID, from, dir, limit)
+		return next(ctx)
 	}
 	ctx, span := s.tracer.Start(ctx, "eventfold.read_stream")
 	defer span.End()
-	recs, err := s.inner.ReadStream(ctx, streamID, from, dir, limit)
+	recs, err := next(ctx)
 	if span.IsRecording() {
 		span.SetAttributes(AttrStreamID.String(streamID), AttrEvents.Int(len(recs)))
 		if err != nil {
@@ -141,62 +109,4 @@ func (s *store) ReadStream(ctx context.Context, streamID string, from int64, dir
 		}
 	}
 	return recs, err
-}
-
-func (s *store) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Record, error) {
-	return s.inner.ReadAll(ctx, after, limit)
-}
-
-// Changed implements projection.Notifier.
-func (s *store) Changed() <-chan struct{} {
-	if s.notifier != nil {
-		return s.notifier.Changed()
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.changed == nil {
-		s.changed = make(chan struct{})
-	}
-	return s.changed
-}
-
-// wake closes the channel Changed handed out, after a successful append,
-// when inner cannot notify by itself.
-func (s *store) wake(err error) {
-	if err != nil || s.notifier != nil {
-		return
-	}
-	s.mu.Lock()
-	if s.changed != nil {
-		close(s.changed)
-		s.changed = nil
-	}
-	s.mu.Unlock()
-}
-
-type keyedStore struct {
-	*store
-	keyed eventstore.KeyedAppender
-}
-
-func (s *keyedStore) AppendKeyed(ctx context.Context, commandKey, streamID string, expected eventstore.ExpectedVersion, events []eventstore.Event) (eventstore.AppendResult, error) {
-	return s.traceAppend(ctx, streamID, events, func(ctx context.Context, events []eventstore.Event) (eventstore.AppendResult, error) {
-		return s.keyed.AppendKeyed(ctx, commandKey, streamID, expected, events)
-	})
-}
-
-type headStore struct {
-	*store
-	head projection.HeadReader
-}
-
-func (s *headStore) Head(ctx context.Context) (eventstore.Position, error) { return s.head.Head(ctx) }
-
-type keyedHeadStore struct {
-	keyedStore
-	head projection.HeadReader
-}
-
-func (s *keyedHeadStore) Head(ctx context.Context) (eventstore.Position, error) {
-	return s.head.Head(ctx)
 }

@@ -3,7 +3,6 @@ package prommetrics
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/eventfold/eventfold/eventstore"
@@ -90,113 +89,26 @@ func Store(inner eventstore.Store, reg prometheus.Registerer, opts *Options) (ev
 	if err != nil {
 		return nil, err
 	}
-	s := &store{inner: inner, m: m}
-	s.notifier, _ = inner.(projection.Notifier)
-	keyed, isKeyed := inner.(eventstore.KeyedAppender)
-	head, hasHead := inner.(projection.HeadReader)
-	switch {
-	case isKeyed && hasHead:
-		return &keyedHeadStore{keyedStore{s, keyed}, head}, nil
-	case isKeyed:
-		return &keyedStore{s, keyed}, nil
-	case hasHead:
-		return &headStore{s, head}, nil
-	}
-	return s, nil
+	return projection.DecorateStore(inner, projection.StoreHooks{
+		Append: func(ctx context.Context, _ string, events []eventstore.Event,
+			next func(context.Context, []eventstore.Event) (eventstore.AppendResult, error)) (eventstore.AppendResult, error) {
+			start := time.Now()
+			res, err := next(ctx, events)
+			m.observeAppend(start, len(events), res, err)
+			return res, err
+		},
+		ReadStream: func(ctx context.Context, _ string, next func(context.Context) ([]eventstore.Record, error)) ([]eventstore.Record, error) {
+			return m.timeRead(ctx, "stream", next)
+		},
+		ReadAll: func(ctx context.Context, next func(context.Context) ([]eventstore.Record, error)) ([]eventstore.Record, error) {
+			return m.timeRead(ctx, "all", next)
+		},
+	}), nil
 }
 
-// store is the decorator for a store with no optional interfaces.
-type store struct {
-	inner    eventstore.Store
-	m        *storeMetrics
-	notifier projection.Notifier // inner's, or nil
-
-	mu      sync.Mutex
-	changed chan struct{} // used when notifier is nil
-}
-
-var (
-	_ projection.Notifier      = (*store)(nil)
-	_ eventstore.KeyedAppender = (*keyedStore)(nil)
-	_ projection.HeadReader    = (*headStore)(nil)
-	_ eventstore.KeyedAppender = (*keyedHeadStore)(nil)
-	_ projection.HeadReader    = (*keyedHeadStore)(nil)
-)
-
-func (s *store) Append(ctx context.Context, streamID string, expected eventstore.ExpectedVersion, events []eventstore.Event) (eventstore.AppendResult, error) {
+func (m *storeMetrics) timeRead(ctx context.Context, read string, next func(context.Context) ([]eventstore.Record, error)) ([]eventstore.Record, error) {
 	start := time.Now()
-	res, err := s.inner.Append(ctx, streamID, expected, events)
-	s.m.observeAppend(start, len(events), res, err)
-	s.wake(err)
-	return res, err
-}
-
-func (s *store) ReadStream(ctx context.Context, streamID string, from int64, dir eventstore.Direction, limit int) ([]eventstore.Record, error) {
-	start := time.Now()
-	recs, err := s.inner.ReadStream(ctx, streamID, from, dir, limit)
-	s.m.readTime.WithLabelValues("stream").Observe(time.Since(start).Seconds())
+	recs, err := next(ctx)
+	m.readTime.WithLabelValues(read).Observe(time.Since(start).Seconds())
 	return recs, err
-}
-
-func (s *store) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Record, error) {
-	start := time.Now()
-	recs, err := s.inner.ReadAll(ctx, after, limit)
-	s.m.readTime.WithLabelValues("all").Observe(time.Since(start).Seconds())
-	return recs, err
-}
-
-// Changed implements projection.Notifier.
-func (s *store) Changed() <-chan struct{} {
-	if s.notifier != nil {
-		return s.notifier.Changed()
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.changed == nil {
-		s.changed = make(chan struct{})
-	}
-	return s.changed
-}
-
-// wake closes the channel Changed handed out, after a successful append,
-// when inner cannot notify by itself.
-func (s *store) wake(err error) {
-	if err != nil || s.notifier != nil {
-		return
-	}
-	s.mu.Lock()
-	if s.changed != nil {
-		close(s.changed)
-		s.changed = nil
-	}
-	s.mu.Unlock()
-}
-
-type keyedStore struct {
-	*store
-	keyed eventstore.KeyedAppender
-}
-
-func (s *keyedStore) AppendKeyed(ctx context.Context, commandKey, streamID string, expected eventstore.ExpectedVersion, events []eventstore.Event) (eventstore.AppendResult, error) {
-	start := time.Now()
-	res, err := s.keyed.AppendKeyed(ctx, commandKey, streamID, expected, events)
-	s.m.observeAppend(start, len(events), res, err)
-	s.wake(err)
-	return res, err
-}
-
-type headStore struct {
-	*store
-	head projection.HeadReader
-}
-
-func (s *headStore) Head(ctx context.Context) (eventstore.Position, error) { return s.head.Head(ctx) }
-
-type keyedHeadStore struct {
-	keyedStore
-	head projection.HeadReader
-}
-
-func (s *keyedHeadStore) Head(ctx context.Context) (eventstore.Position, error) {
-	return s.head.Head(ctx)
 }
