@@ -142,7 +142,9 @@ type decoratedHead struct {
 	head HeadReader
 }
 
-func (s *decoratedHead) Head(ctx context.Context) (eventstore.Position, error) { return s.head.Head(ctx) }
+func (s *decoratedHead) Head(ctx context.Context) (eventstore.Position, error) {
+	return s.head.Head(ctx)
+}
 
 type decoratedKeyedHead struct {
 	decoratedKeyed
