@@ -125,6 +125,7 @@ func startClusterNode(ctx context.Context, t testing.TB, server, dir string, por
 		"--daemonize", "no",
 		"--logfile", logPath,
 	)
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start redis-server on port %d: %v", port, err)
 	}

@@ -1,0 +1,13 @@
+package testenv
+
+import (
+	"os/exec"
+	"syscall"
+)
+
+// dieWithParent makes the kernel kill cmd's process when the test binary
+// dies, so a `go test -timeout` kill (which skips t.Cleanup) leaves no
+// redis-server behind.
+func dieWithParent(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+}
