@@ -29,7 +29,30 @@ var (
 	// ErrSnapshotNotFound is returned by [SnapshotStore.Load] when a stream
 	// has no snapshot. Check with errors.Is.
 	ErrSnapshotNotFound = errors.New("command: snapshot not found")
+
+	// ErrRejected matches every error a Decider's Decide returned: the
+	// domain refused the command (overdraft, closed account) and nothing
+	// was appended. It tells such refusals from infrastructure failures,
+	// for metrics and for HTTP status codes. Check with errors.Is;
+	// [RejectedError] wraps the decider's own error, which errors.Is and
+	// errors.As still find.
+	ErrRejected = errors.New("command: rejected by the decider")
 )
+
+// RejectedError wraps an error returned by Decide. It matches ErrRejected,
+// unwraps to the decider's error, and prints exactly that error's message,
+// so callers see the domain's wording unchanged.
+type RejectedError struct {
+	Err error
+}
+
+func (e *RejectedError) Error() string { return e.Err.Error() }
+
+// Is makes errors.Is(err, ErrRejected) true.
+func (e *RejectedError) Is(target error) bool { return target == ErrRejected }
+
+// Unwrap returns the decider's error.
+func (e *RejectedError) Unwrap() error { return e.Err }
 
 // UnknownEventTypeError names an event type that the [Registry] cannot map.
 // It matches ErrUnknownEventType.

@@ -164,8 +164,9 @@ func NewHandler[S, C, E any](store eventstore.Store, reg *Registry, decider Deci
 // every appended event gets the command ID as its causation ID and the
 // correlation ID as its own.
 //
-// An error returned by Decide is returned unchanged and nothing is
-// appended. A conflict that outlasts the RetryPolicy returns an error
+// An error returned by Decide is returned wrapped in a [RejectedError]
+// (it matches ErrRejected; errors.Is and errors.As still find the
+// decider's error, and the message is unchanged) and nothing is appended. A conflict that outlasts the RetryPolicy returns an error
 // matching eventstore.ErrConcurrency. A command implementing [Keyed] with a
 // non-empty key is idempotent (see Keyed).
 func (h *Handler[S, C, E]) Handle(ctx context.Context, streamID string, cmd C) (Result, error) {
@@ -225,7 +226,7 @@ func (h *Handler[S, C, E]) core(ctx context.Context, streamID string, c any) (Re
 				}
 			}
 			if decideErr != nil {
-				return Result{}, decideErr
+				return Result{}, &RejectedError{Err: decideErr}
 			}
 			return Result{StreamVersion: l.version, Position: l.position}, nil
 		}

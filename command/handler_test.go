@@ -114,12 +114,17 @@ func TestDomainErrorAppendsNothing(t *testing.T) {
 	res := handle(t, h, "acc-1", Open{Owner: "ada"})
 
 	_, err := h.Handle(t.Context(), "acc-1", Withdraw{Amount: 10})
-	if err != ErrInsufficientFunds { // unchanged, not merely wrapped
-		t.Errorf("Handle(Withdraw) = %v, want exactly ErrInsufficientFunds", err)
+	// Marked as a refusal, with the decider's error and wording intact.
+	if !errors.Is(err, command.ErrRejected) || !errors.Is(err, ErrInsufficientFunds) || err.Error() != ErrInsufficientFunds.Error() {
+		t.Errorf("Handle(Withdraw) = %v, want ErrRejected wrapping ErrInsufficientFunds with its message", err)
+	}
+	var rejected *command.RejectedError
+	if !errors.As(err, &rejected) || rejected.Err != ErrInsufficientFunds {
+		t.Errorf("Handle(Withdraw) = %#v, want a *RejectedError holding ErrInsufficientFunds", err)
 	}
 	_, err = h.Handle(t.Context(), "acc-2", Deposit{Amount: 1})
-	if err != ErrNotOpen {
-		t.Errorf("Handle(Deposit) on a new stream = %v, want exactly ErrNotOpen", err)
+	if !errors.Is(err, command.ErrRejected) || !errors.Is(err, ErrNotOpen) {
+		t.Errorf("Handle(Deposit) on a new stream = %v, want ErrRejected wrapping ErrNotOpen", err)
 	}
 	if recs := readStream(t, store, "acc-1"); len(recs) != 1 {
 		t.Errorf("stream has %d events after a domain error, want 1", len(recs))
@@ -324,7 +329,7 @@ func TestIdempotentCommand(t *testing.T) {
 		t.Errorf("Handle with a new key = %+v, want a fresh append at version 5", res)
 	}
 	// A domain error on the first run is not recorded: the key stays free.
-	if _, err := h.Handle(t.Context(), "acc-1", Withdraw{Amount: 100, Key: "k-3"}); err != ErrInsufficientFunds {
+	if _, err := h.Handle(t.Context(), "acc-1", Withdraw{Amount: 100, Key: "k-3"}); !errors.Is(err, ErrInsufficientFunds) {
 		t.Errorf("Handle = %v, want ErrInsufficientFunds", err)
 	}
 }

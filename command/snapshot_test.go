@@ -121,7 +121,7 @@ func TestSnapshotOfResetStoreIsIgnored(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := newHandler(t, memstore.New(nil), &command.Options{Snapshots: &command.Snapshots{Store: snaps}})
-	if _, err := h.Handle(t.Context(), "acc-1", Deposit{Amount: 1}); err != ErrNotOpen {
+	if _, err := h.Handle(t.Context(), "acc-1", Deposit{Amount: 1}); !errors.Is(err, ErrNotOpen) {
 		t.Errorf("Handle on an empty store with a leftover snapshot = %v, want ErrNotOpen", err)
 	}
 }

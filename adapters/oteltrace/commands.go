@@ -43,9 +43,9 @@ const (
 // tracer provider tp. The span is a child of the span in the caller's ctx,
 // if any, and carries the stream ID, the command and correlation IDs and the
 // outcome: ok, replayed (an idempotency key seen before), conflict
-// (conflicts outlasted the retries), invalid, domain_error (see
-// Options.DomainError) or error. A failed command records its error on the
-// span. Add it first in command.Options.Middleware so that its span covers
+// (conflicts outlasted the retries), invalid, domain_error (a decider's
+// refusal, command.ErrRejected, or an error Options.DomainError accepts) or
+// error. A failed command records its error on the span. Add it first in command.Options.Middleware so that its span covers
 // the other middleware. A nil tp traces nothing.
 func Commands(tp trace.TracerProvider, opts *Options) command.Middleware {
 	t := tracer(tp)
@@ -91,7 +91,7 @@ func commandOutcome(res command.Result, err error, domain func(error) bool) stri
 		return OutcomeConflict
 	case errors.Is(err, command.ErrInvalidCommand), errors.Is(err, eventstore.ErrInvalidInput):
 		return OutcomeInvalid
-	case domain != nil && domain(err):
+	case errors.Is(err, command.ErrRejected), domain != nil && domain(err):
 		return OutcomeDomainError
 	}
 	return OutcomeError

@@ -10,10 +10,11 @@ const scope = "github.com/eventfold/eventfold/adapters/oteltrace"
 
 // Options configures Commands. A nil *Options means all defaults.
 type Options struct {
-	// DomainError tells Commands which errors are domain errors (a
-	// decider's "insufficient funds"). Their spans record the error but
-	// keep an unset status, since the command worked as designed. Nil
-	// means every error sets the span's status to Error.
+	// DomainError tells Commands which further errors are domain errors.
+	// Their spans record the error but keep an unset status, since the
+	// command worked as designed. Errors matching command.ErrRejected
+	// (everything a Decider's Decide returns) always are; use this for
+	// refusals made elsewhere, for example in middleware.
 	DomainError func(error) bool
 }
 

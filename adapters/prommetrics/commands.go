@@ -14,8 +14,8 @@ import (
 // Command outcomes beyond OutcomeOK, OutcomeReplayed, OutcomeConflict and
 // OutcomeError, the values of the outcome label of eventfold_commands_total.
 const (
-	// OutcomeDomainError is a decider's refusal, as told by
-	// Options.DomainError.
+	// OutcomeDomainError is a decider's refusal (command.ErrRejected) or
+	// an error Options.DomainError accepts.
 	OutcomeDomainError = "domain_error"
 	// OutcomeInvalid is a command rejected by validation
 	// (command.ErrInvalidCommand) or by the store (eventstore.ErrInvalidInput).
@@ -30,8 +30,8 @@ const (
 //
 // The command label is the command's Go type (for example "bank.Deposit").
 // The outcome is ok, replayed (an idempotency key seen before), conflict
-// (conflicts outlasted the retries), invalid, domain_error (see
-// Options.DomainError) or error. Add it first in command.Options.Middleware
+// (conflicts outlasted the retries), invalid, domain_error (a decider's refusal,
+// command.ErrRejected, or an error Options.DomainError accepts) or error. Add it first in command.Options.Middleware
 // so that it also times the other middleware.
 func Commands(reg prometheus.Registerer, opts *Options) (command.Middleware, error) {
 	if reg == nil {
@@ -76,7 +76,7 @@ func commandOutcome(res command.Result, err error, domain func(error) bool) stri
 		return OutcomeConflict
 	case errors.Is(err, command.ErrInvalidCommand), errors.Is(err, eventstore.ErrInvalidInput):
 		return OutcomeInvalid
-	case domain != nil && domain(err):
+	case errors.Is(err, command.ErrRejected), domain != nil && domain(err):
 		return OutcomeDomainError
 	}
 	return OutcomeError

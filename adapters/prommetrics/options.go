@@ -13,11 +13,11 @@ type Options struct {
 	// covers a one-round-trip append and a Redis batch as well as a slow
 	// rebuild batch.
 	Buckets []float64
-	// DomainError tells Commands which errors are domain errors (a
-	// decider's "insufficient funds"), counted with outcome
-	// "domain_error". The command package returns domain errors unchanged
-	// and does not mark them, so without this function every error that is
-	// not a conflict or an invalid command counts as "error".
+	// DomainError tells Commands which further errors are domain errors,
+	// counted with outcome "domain_error". Errors matching
+	// command.ErrRejected (everything a Decider's Decide returns) always
+	// are; use this for refusals made elsewhere, for example in
+	// middleware.
 	DomainError func(error) bool
 }
 

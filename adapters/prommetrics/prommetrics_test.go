@@ -311,7 +311,12 @@ func TestCommandsThroughHandler(t *testing.T) {
 	}
 	h, err := command.NewHandler(memstore.New(nil), events, command.Decider[int, deposit, any]{
 		Evolve: func(s int, e any) int { return s + e.(deposited).Amount },
-		Decide: func(c deposit, s int) ([]any, error) { return []any{deposited(c)}, nil },
+		Decide: func(c deposit, s int) ([]any, error) {
+			if c.Amount <= 0 {
+				return nil, errInsufficientFunds
+			}
+			return []any{deposited(c)}, nil
+		},
 	}, &command.Options{Middleware: []command.Middleware{mw}})
 	if err != nil {
 		t.Fatal(err)
@@ -323,6 +328,14 @@ func TestCommandsThroughHandler(t *testing.T) {
 	}
 	if got := value(t, reg, "eventfold_commands_total", "command", "prommetrics_test.deposit", "outcome", "ok"); got != 3 {
 		t.Errorf("commands_total{ok} = %v, want 3", got)
+	}
+	// The handler marks the decider's refusal, so no Options.DomainError
+	// is needed to count it as a domain error.
+	if _, err := h.Handle(t.Context(), "acc-1", deposit{}); !errors.Is(err, errInsufficientFunds) {
+		t.Fatalf("Handle = %v, want errInsufficientFunds", err)
+	}
+	if got := value(t, reg, "eventfold_commands_total", "command", "prommetrics_test.deposit", "outcome", "domain_error"); got != 1 {
+		t.Errorf("commands_total{domain_error} = %v, want 1", got)
 	}
 }
 
