@@ -44,19 +44,20 @@ func TestMain(m *testing.M) {
 func requireChaos(t *testing.T) {
 	t.Helper()
 	if os.Getenv(chaosEnv) != "1" {
-		t.Skipf("chaos test: it restarts PostgreSQL, Redis and NATS, which breaks tests running beside it; run it alone with `make chaos` (%s=1)", chaosEnv)
+		t.Skipf("chaos test: it restarts PostgreSQL, Redis, NATS and RabbitMQ, which breaks tests running beside it; run it alone with `make chaos` (%s=1)", chaosEnv)
 	}
 	for _, c := range []struct{ name, url, hostport string }{
 		{"EVENTFOLD_TEST_POSTGRES_URL", testenv.PostgresURL(), "127.0.0.1:5432"},
 		{"EVENTFOLD_TEST_REDIS_URL", testenv.RedisURL(), "127.0.0.1:6379"},
 		{"EVENTFOLD_TEST_NATS_URL", natsURL(), "127.0.0.1:4222"},
+		{"EVENTFOLD_TEST_AMQP_URL", amqpURL(), "127.0.0.1:5672"},
 	} {
 		u, err := url.Parse(c.url)
 		if err != nil || u.Host != c.hostport {
 			t.Fatalf("%s=%q: the chaos tests restart the local server on %s and need it there", c.name, c.url, c.hostport)
 		}
 	}
-	for _, s := range []service{postgresService, redisService, natsService} {
+	for _, s := range []service{postgresService, redisService, natsService, rabbitService} {
 		if err := s.probe(); err != nil {
 			t.Fatalf("%s is required by the chaos tests but does not answer: %v", s.name, err)
 		}
@@ -363,7 +364,13 @@ type runner struct {
 // backoffs so that recovery shows within the test's time.
 func startRunner(t *testing.T, src projection.Source, rm readmodel.Store, batch int) *runner {
 	t.Helper()
-	r, err := projection.NewRunner(projection.Config{Projection: tallyProjection(), Source: src, Store: rm,
+	return startProjection(t, tallyProjection(), src, rm, batch)
+}
+
+// startProjection runs p as startRunner runs the tally projection.
+func startProjection(t *testing.T, p *projection.Projection, src projection.Source, rm readmodel.Store, batch int) *runner {
+	t.Helper()
+	r, err := projection.NewRunner(projection.Config{Projection: p, Source: src, Store: rm,
 		BatchSize: batch, Backoff: 20 * time.Millisecond, MaxBackoff: 250 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
