@@ -134,11 +134,15 @@ func (r *Relay) Run(ctx context.Context) error {
 				continue
 			}
 		}
+		_, from := r.Active()
 		err := r.forward(held)
 		release()
 		r.setActive(false)
 		if ctx.Err() != nil {
 			break
+		}
+		if _, to := r.Active(); from.Before(to) {
+			backoff = 50 * time.Millisecond // it got through since the last failure: a new outage starts short
 		}
 		if err != nil {
 			r.log.Warn("relay interrupted; retrying", "err", err, "in", backoff)
