@@ -247,8 +247,7 @@ func (h *Handler[S, C, E]) core(ctx context.Context, streamID string, c any) (Re
 			}
 			d := retry.delay(attempt)
 			h.logger.LogAttrs(ctx, slog.LevelWarn, "command: concurrency conflict, retrying",
-				slog.String("stream", streamID), slog.Int("attempt", attempt), slog.Duration("delay", d),
-				slog.String("command_id", CommandID(ctx)))
+				slog.String("stream", streamID), slog.Int("attempt", attempt), slog.Duration("delay", d), LogAttrs(ctx))
 			if err := sleep(ctx, d); err != nil {
 				return Result{}, err
 			}
@@ -381,7 +380,7 @@ func (h *Handler[S, C, E]) loadSnapshot(ctx context.Context, streamID string) (S
 		return zero, 0, false
 	case err != nil:
 		h.logger.LogAttrs(ctx, slog.LevelWarn, "command: snapshot load failed, reading the whole stream",
-			slog.String("stream", streamID), slog.String("error", err.Error()))
+			slog.String("stream", streamID), slog.String("error", err.Error()), LogAttrs(ctx))
 		return zero, 0, false
 	case snap.SchemaVersion != h.snaps.SchemaVersion || snap.Version <= 0:
 		return zero, 0, false
@@ -389,7 +388,7 @@ func (h *Handler[S, C, E]) loadSnapshot(ctx context.Context, streamID string) (S
 	var state S // not Initial: the snapshot holds the whole state
 	if err := h.snaps.Codec.Unmarshal(snap.State, &state); err != nil {
 		h.logger.LogAttrs(ctx, slog.LevelWarn, "command: snapshot does not decode, reading the whole stream",
-			slog.String("stream", streamID), slog.Int64("version", snap.Version), slog.String("error", err.Error()))
+			slog.String("stream", streamID), slog.Int64("version", snap.Version), slog.String("error", err.Error()), LogAttrs(ctx))
 		return zero, 0, false
 	}
 	return state, snap.Version, true
@@ -404,6 +403,6 @@ func (h *Handler[S, C, E]) saveSnapshot(ctx context.Context, streamID string, ve
 	}
 	if err != nil {
 		h.logger.LogAttrs(ctx, slog.LevelWarn, "command: snapshot save failed",
-			slog.String("stream", streamID), slog.Int64("version", version), slog.String("error", err.Error()))
+			slog.String("stream", streamID), slog.Int64("version", version), slog.String("error", err.Error()), LogAttrs(ctx))
 	}
 }

@@ -26,8 +26,7 @@ func Logging(logger *slog.Logger) Middleware {
 			attrs := []slog.Attr{
 				slog.String("command", fmt.Sprintf("%T", cmd)),
 				slog.String("stream", streamID),
-				slog.String("command_id", CommandID(ctx)),
-				slog.String("correlation_id", CorrelationID(ctx)),
+				LogAttrs(ctx),
 				slog.Duration("duration", time.Since(start)),
 			}
 			if err != nil {

@@ -1,6 +1,9 @@
 package command
 
-import "context"
+import (
+	"context"
+	"log/slog"
+)
 
 type ctxKey int
 
@@ -42,4 +45,16 @@ func WithCommandID(ctx context.Context, id string) context.Context {
 func CommandID(ctx context.Context) string {
 	s, _ := ctx.Value(commandIDKey).(string)
 	return s
+}
+
+// LogAttrs returns what every log line about the command being handled in
+// ctx carries, as one attribute with an empty key that slog handlers
+// inline: correlation_id and command_id. Inside a Handler neither is
+// empty. It is eventstore.LogAttrs's counterpart for commands, so one query
+// on correlation_id finds a flow's commands and events alike.
+func LogAttrs(ctx context.Context) slog.Attr {
+	return slog.Attr{Value: slog.GroupValue(
+		slog.String("correlation_id", CorrelationID(ctx)),
+		slog.String("command_id", CommandID(ctx)),
+	)}
 }
