@@ -564,7 +564,7 @@ func (r *Runner) applyFailing(ctx context.Context, epoch string, pos eventstore.
 				return pos, cerr
 			}
 			if !retry {
-				r.log.Warn("operator skipped event", "event_id", rec.ID, "stream", rec.StreamID, "type", rec.Type, "position", rec.Position.String())
+				r.log.Warn("operator skipped event", eventstore.LogAttrs(rec))
 				r.tx.reset()
 				if err := r.commit(ctx, epoch, rec.Position); err != nil {
 					return pos, err
@@ -573,7 +573,7 @@ func (r *Runner) applyFailing(ctx context.Context, epoch string, pos eventstore.
 			}
 			attempts, backoff = 0, r.cfg.Backoff
 		} else {
-			r.log.Warn("handler failed; retrying", "event_id", rec.ID, "type", rec.Type, "attempt", attempts, "err", err)
+			r.log.Warn("handler failed; retrying", eventstore.LogAttrs(rec), "attempt", attempts, "err", err)
 			r.observeRetry("handler", attempts, err)
 			if !sleep(ctx, backoff) {
 				return pos, ctx.Err()
@@ -623,8 +623,8 @@ func (r *Runner) fault(ctx context.Context, rec eventstore.Record, err error, at
 	r.status.State = StateFaulted
 	r.status.Fault = &Fault{Event: rec, Err: err.Error(), Attempts: attempts, Since: time.Now()}
 	r.mu.Unlock()
-	r.log.Error("projection faulted: an event keeps failing; retry or skip it", "event_id", rec.ID,
-		"stream", rec.StreamID, "type", rec.Type, "position", rec.Position.String(), "attempts", attempts, "err", err)
+	r.log.Error("projection faulted: an event keeps failing; retry or skip it", eventstore.LogAttrs(rec),
+		"attempts", attempts, "err", err)
 	select {
 	case <-ctx.Done():
 		return false, ctx.Err()
