@@ -107,7 +107,9 @@ type CommandProcessorOptions struct {
 // The handlers call d.Dispatch, so asynchronous commands go through the
 // same handlers and middleware as synchronous ones. Before dispatching, the
 // message UUID becomes the command ID (command.WithCommandID) and the
-// message's "correlation_id" metadata the correlation ID.
+// message's "correlation_id" metadata the correlation ID (the UUID when the
+// message has none). The lines logged to Options.Logger about a command
+// carry both (command.LogAttrs).
 //
 // Add every route to d before calling NewCommandProcessor; the handlers run
 // when router runs. It returns the underlying cqrs.CommandProcessor, to
@@ -144,13 +146,18 @@ func NewCommandProcessor(router *message.Router, sub message.Subscriber, d *comm
 		},
 		OnHandle: func(p cqrs.CommandProcessorOnHandleParams) error {
 			ctx := command.WithCommandID(p.Message.Context(), p.Message.UUID)
-			if id := p.Message.Metadata.Get(MetadataCorrelationID); id != "" {
-				ctx = command.WithCorrelationID(ctx, id)
+			// A command without a correlation ID starts a flow of its own,
+			// as command.Handler would make it; set here, it is on the
+			// lines logged below too.
+			corr := p.Message.Metadata.Get(MetadataCorrelationID)
+			if corr == "" {
+				corr = p.Message.UUID
 			}
+			ctx = command.WithCorrelationID(ctx, corr)
 			err := p.Handler.Handle(ctx, p.Command)
 			if err != nil && o.Ack != nil && o.Ack(ctx, p.Command, err) {
 				logger.LogAttrs(ctx, slog.LevelWarn, "watermillbus: command failed and was dropped",
-					slog.String("command", p.CommandName), slog.String("command_id", p.Message.UUID), slog.String("error", err.Error()))
+					slog.String("command", p.CommandName), command.LogAttrs(ctx), slog.String("error", err.Error()))
 				return nil
 			}
 			return err

@@ -3,6 +3,7 @@ package watermillbus_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -47,7 +48,9 @@ type commandEnv struct {
 	handled *atomic.Int64
 }
 
-func startCommands(t *testing.T) commandEnv {
+// startCommands serves Credit commands over an in-memory pub/sub; logger,
+// if not nil, receives the command processor's lines.
+func startCommands(t *testing.T, logger *slog.Logger) commandEnv {
 	t.Helper()
 	store := memstore.New(nil)
 	reg := command.NewRegistry(nil)
@@ -73,7 +76,8 @@ func startCommands(t *testing.T) commandEnv {
 		t.Fatal(err)
 	}
 	_, err = watermillbus.NewCommandProcessor(router, pubsub, d, &watermillbus.CommandProcessorOptions{
-		Ack: func(_ context.Context, _ any, err error) bool { return errors.Is(err, errNotPositive) },
+		Ack:    func(_ context.Context, _ any, err error) bool { return errors.Is(err, errNotPositive) },
+		Logger: logger,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +124,7 @@ func waitForEvents(t *testing.T, store eventstore.Store, stream string, n int) [
 }
 
 func TestCommandsOverWatermill(t *testing.T) {
-	env := startCommands(t)
+	env := startCommands(t, nil)
 	ctx := command.WithCorrelationID(t.Context(), "request-1")
 	for _, amount := range []int{1, 2, 3} {
 		if err := env.bus.Send(ctx, Credit{Account: "a", Amount: amount}); err != nil {
@@ -156,7 +160,7 @@ func TestCommandsOverWatermill(t *testing.T) {
 }
 
 func TestCommandsOverWatermillIdempotentAndAcked(t *testing.T) {
-	env := startCommands(t)
+	env := startCommands(t, nil)
 	ctx := t.Context()
 	send := func(c Credit) {
 		t.Helper()

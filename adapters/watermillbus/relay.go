@@ -3,7 +3,6 @@ package watermillbus
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -145,7 +144,11 @@ func (r *Relay) Run(ctx context.Context) error {
 			backoff = 50 * time.Millisecond // it got through since the last failure: a new outage starts short
 		}
 		if err != nil {
-			r.log.Warn("relay interrupted; retrying", "err", err, "in", backoff)
+			args := []any{"err", err, "in", backoff}
+			if pe := (*publishError)(nil); errors.As(err, &pe) {
+				args = append(args, eventstore.LogAttrs(pe.first), "events", pe.events)
+			}
+			r.log.Warn("relay interrupted; retrying", args...)
 			sleepCtx(ctx, backoff)
 			backoff = min(backoff*2, 5*time.Second)
 		}
@@ -182,6 +185,9 @@ func (r *Relay) forward(ctx context.Context) error {
 			}
 			return err
 		}
+		if len(recs) == 0 {
+			continue // caught up: nothing to publish, the checkpoint stands
+		}
 		msgs := make([]*message.Message, len(recs))
 		prev := pos
 		for i, rec := range recs {
@@ -192,7 +198,7 @@ func (r *Relay) forward(ctx context.Context) error {
 			return nil // do not publish once the lease is gone
 		}
 		if err := r.cfg.Publisher.Publish(r.cfg.Topic, msgs...); err != nil {
-			return fmt.Errorf("watermillbus: relay publish: %w", err)
+			return &publishError{first: recs[0], events: len(recs), err: err}
 		}
 		pos = prev
 		if err := r.cfg.Checkpoints.Save(ctx, r.cfg.Name, pos); err != nil && ctx.Err() == nil {
@@ -212,3 +218,14 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	}
 }
+
+// publishError is a batch the publisher failed to take. It keeps the
+// batch's first event, where forwarding resumes, for the log line.
+type publishError struct {
+	first  eventstore.Record
+	events int
+	err    error
+}
+
+func (e *publishError) Error() string { return "watermillbus: relay publish: " + e.err.Error() }
+func (e *publishError) Unwrap() error { return e.err }
