@@ -10,7 +10,9 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"github.com/ThreeDotsLabs/watermill/message"
+
 	"github.com/eventfold/eventfold/command"
+	"github.com/eventfold/eventfold/eventstore"
 )
 
 // CommandTopic is the default topic of a command: "commands." followed by
@@ -90,15 +92,26 @@ type CommandProcessorOptions struct {
 	// Topic returns the topic for a command name. Nil means CommandTopic.
 	Topic func(commandName string) string
 	// Ack decides whether a command that failed with err is acknowledged
-	// anyway (dropped) instead of negatively acknowledged (redelivered).
-	// Nil means every failure is redelivered, Watermill's default; then
-	// add retry and poison-queue middleware to the router, or return true
-	// here for errors that a redelivery cannot fix, such as domain errors
-	// and command.ErrInvalidCommand.
+	// anyway (dropped, with a Warn record) instead of negatively
+	// acknowledged (redelivered). Nil means AckRefusals: failures that a
+	// redelivery cannot fix are dropped, every other failure is
+	// redelivered (add retry and poison-queue middleware to the router for
+	// those).
 	Ack func(ctx context.Context, cmd any, err error) bool
 	// Logger receives Watermill's logs and a Warn record for each failure
 	// that Ack drops. Nil discards them.
 	Logger *slog.Logger
+}
+
+// AckRefusals is the default CommandProcessorOptions.Ack. It drops the
+// failures that would fail the same way on every redelivery: a decider's
+// refusal (command.ErrRejected), a command that fails validation
+// (command.ErrInvalidCommand) and events the store refuses as invalid
+// (eventstore.ErrInvalidInput). Redelivering those would only loop.
+func AckRefusals(_ context.Context, _ any, err error) bool {
+	return errors.Is(err, command.ErrRejected) ||
+		errors.Is(err, command.ErrInvalidCommand) ||
+		errors.Is(err, eventstore.ErrInvalidInput)
 }
 
 // NewCommandProcessor serves the routes of d to asynchronous commands: it
@@ -118,6 +131,10 @@ func NewCommandProcessor(router *message.Router, sub message.Subscriber, d *comm
 	var o CommandProcessorOptions
 	if opts != nil {
 		o = *opts
+	}
+	ack := o.Ack
+	if ack == nil {
+		ack = AckRefusals
 	}
 	var errs []error
 	if router == nil {
@@ -155,7 +172,7 @@ func NewCommandProcessor(router *message.Router, sub message.Subscriber, d *comm
 			}
 			ctx = command.WithCorrelationID(ctx, corr)
 			err := p.Handler.Handle(ctx, p.Command)
-			if err != nil && o.Ack != nil && o.Ack(ctx, p.Command, err) {
+			if err != nil && ack(ctx, p.Command, err) {
 				logger.LogAttrs(ctx, slog.LevelWarn, "watermillbus: command failed and was dropped",
 					slog.String("command", p.CommandName), command.LogAttrs(ctx), slog.String("error", err.Error()))
 				return nil

@@ -3,6 +3,7 @@ package watermillbus_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"testing"
@@ -22,6 +23,8 @@ type (
 		Account string
 		Amount  int
 		Key     string
+		// FailFirst makes the route fail its first call with an outage.
+		FailFirst bool
 	}
 	Credited struct{ Amount int }
 )
@@ -64,7 +67,10 @@ func startCommands(t *testing.T, logger *slog.Logger) commandEnv {
 	d := new(command.Dispatcher)
 	handled := new(atomic.Int64)
 	if err := command.Route(d, func(ctx context.Context, c Credit) (command.Result, error) {
-		defer handled.Add(1)
+		n := handled.Add(1)
+		if c.FailFirst && n == 1 { // an outage a redelivery gets past
+			return command.Result{}, errors.New("store unavailable")
+		}
 		return h.Handle(ctx, "account-"+c.Account, c)
 	}); err != nil {
 		t.Fatal(err)
@@ -75,10 +81,9 @@ func startCommands(t *testing.T, logger *slog.Logger) commandEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = watermillbus.NewCommandProcessor(router, pubsub, d, &watermillbus.CommandProcessorOptions{
-		Ack:    func(_ context.Context, _ any, err error) bool { return errors.Is(err, errNotPositive) },
-		Logger: logger,
-	})
+	// The default Ack: the decider's refusal is dropped, an outage is
+	// redelivered.
+	_, err = watermillbus.NewCommandProcessor(router, pubsub, d, &watermillbus.CommandProcessorOptions{Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +175,7 @@ func TestCommandsOverWatermillIdempotentAndAcked(t *testing.T) {
 	}
 	send(Credit{Account: "a", Amount: 10, Key: "k-1"})
 	send(Credit{Account: "a", Amount: 10, Key: "k-1"}) // a duplicate delivery
-	send(Credit{Account: "a", Amount: -1})             // a domain error, acked by the option
+	send(Credit{Account: "a", Amount: -1})             // a domain error, acked by default
 	send(Credit{Account: "a", Amount: 5, Key: "k-2"})
 	deadline := time.Now().Add(10 * time.Second)
 	for env.handled.Load() < 4 {
@@ -179,6 +184,8 @@ func TestCommandsOverWatermillIdempotentAndAcked(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	// Let a wrongly redelivered refusal show up before counting.
+	time.Sleep(50 * time.Millisecond)
 	recs := waitForEvents(t, env.store, "account-a", 2)
 	sum := 0
 	for _, r := range recs {
@@ -189,6 +196,36 @@ func TestCommandsOverWatermillIdempotentAndAcked(t *testing.T) {
 	}
 	if n := env.handled.Load(); n != 4 {
 		t.Errorf("%d commands handled, want 4: the failed one must not be redelivered", n)
+	}
+}
+
+// An outage is not a refusal: by default the command is redelivered and
+// succeeds on the next delivery.
+func TestCommandsOverWatermillRedeliverOutages(t *testing.T) {
+	env := startCommands(t, nil)
+	if err := env.bus.Send(t.Context(), Credit{Account: "c", Amount: 7, FailFirst: true}); err != nil {
+		t.Fatal(err)
+	}
+	recs := waitForEvents(t, env.store, "account-c", 1)
+	if n := env.handled.Load(); n != 2 || len(recs) != 1 {
+		t.Errorf("handled %d times with %d events, want 2 deliveries and 1 event", n, len(recs))
+	}
+}
+
+func TestAckRefusals(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{&command.RejectedError{Err: errNotPositive}, true},
+		{&command.ValidationError{Command: "Credit", Err: errNotPositive}, true},
+		{fmt.Errorf("append: %w", eventstore.ErrInvalidInput), true},
+		{&eventstore.ConcurrencyError{StreamID: "s"}, false},
+		{errors.New("connection refused"), false},
+	} {
+		if got := watermillbus.AckRefusals(t.Context(), nil, c.err); got != c.want {
+			t.Errorf("AckRefusals(%v) = %v, want %v", c.err, got, c.want)
+		}
 	}
 }
 
