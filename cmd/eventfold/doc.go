@@ -6,10 +6,12 @@
 //	eventfold projections status NAME...       versions, checkpoints and lag
 //	eventfold relay --topic T                  forward the log to NATS JetStream
 //
-// Connection settings come from flags or the environment
-// (EVENTFOLD_POSTGRES_URL, EVENTFOLD_SCHEMA, EVENTFOLD_REDIS_URL,
-// EVENTFOLD_REDIS_PREFIX, EVENTFOLD_NATS_URL); every subcommand has --help and
-// docs/operations.md describes them.
+// Every command but new comes from package cli, which an application's own
+// binary mounts to get them with its projections compiled in (worker,
+// projections rebuild); this binary has none. Connection settings come from
+// flags or the environment (EVENTFOLD_POSTGRES_URL, EVENTFOLD_SCHEMA,
+// EVENTFOLD_REDIS_URL, EVENTFOLD_REDIS_PREFIX, EVENTFOLD_NATS_URL); every
+// subcommand has --help and docs/operations.md describes them.
 //
 // # new
 //

@@ -1,11 +1,15 @@
-package main
+package cli
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
@@ -13,11 +17,14 @@ import (
 
 	"github.com/eventfold/eventfold/adapters/pgstore"
 	"github.com/eventfold/eventfold/adapters/redisstore"
+	"github.com/eventfold/eventfold/projection"
+	"github.com/eventfold/eventfold/readmodel"
 )
 
 // config holds the connection settings shared by the subcommands. Each comes
 // from its flag, else its environment variable, else the default.
 type config struct {
+	opts                  Options
 	postgresURL, schema   string
 	redisURL, redisPrefix string
 	natsURL               string
@@ -37,17 +44,59 @@ var settings = []setting{
 	{"nats-url", "EVENTFOLD_NATS_URL", "nats://127.0.0.1:4222", "NATS URL (relay)", func(c *config) *string { return &c.natsURL }},
 }
 
-// execute runs the eventfold command line with args (without the program
-// name).
-func execute(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cfg config
+// Options configures the command line. The zero value gives the generic
+// commands of the eventfold binary, which has no projections compiled in.
+type Options struct {
+	// Use names the root command in help text. Default "eventfold".
+	Use string
+	// Short describes the root command. Default: a description of the
+	// operational commands.
+	Short string
+	// Projections returns the application's projections, built over the
+	// connections the command opened (the application may need the event
+	// store, for a process manager, say). The worker runs them, rebuild
+	// rebuilds one of them. Nil means the binary has none.
+	Projections func(ctx context.Context, deps Deps) ([]projection.Config, error)
+	// Commands are added to the root command beside the built-in ones (the
+	// eventfold binary adds its scaffolder this way).
+	Commands []*cobra.Command
+	// Stdout and Stderr default to os.Stdout and os.Stderr.
+	Stdout, Stderr io.Writer
+}
+
+// builtins are the subcommands every binary gets. A new operational command
+// is one more entry.
+var builtins = []func(*config) *cobra.Command{
+	migrateCommand,
+	streamsCommand,
+	projectionsCommand,
+	relayCommand,
+}
+
+// Command returns the root command: the built-in subcommands and
+// opts.Commands, with the connection flags shared by all of them. Run it
+// with ExecuteContext, or use Execute.
+func Command(opts Options) *cobra.Command {
+	cfg := &config{opts: opts}
+	if opts.Use == "" {
+		opts.Use = "eventfold"
+	}
+	if opts.Short == "" {
+		opts.Short = "Operate an eventfold application"
+	}
+	stdout, stderr := opts.Stdout, opts.Stderr
+	if stdout == nil {
+		stdout = os.Stdout
+	}
+	if stderr == nil {
+		stderr = os.Stderr
+	}
 	root := &cobra.Command{
-		Use:           "eventfold",
-		Short:         "Scaffold and operate eventfold applications",
+		Use:           opts.Use,
+		Short:         opts.Short,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	for _, s := range settings {
@@ -55,37 +104,54 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if v := os.Getenv(s.env); v != "" {
 			def, fromEnv = v, true
 		}
-		root.PersistentFlags().StringVar(s.dst(&cfg), s.flag, def, s.usage+" (env "+s.env+")")
+		root.PersistentFlags().StringVar(s.dst(cfg), s.flag, def, s.usage+" (env "+s.env+")")
 		if fromEnv { // never print a password taken from the environment
 			root.PersistentFlags().Lookup(s.flag).DefValue = "$" + s.env
 		}
 	}
-	root.AddCommand(
-		newCommand(stdout, stderr),
-		migrateCommand(&cfg),
-		streamsCommand(&cfg),
-		projectionsCommand(&cfg),
-		relayCommand(&cfg),
-	)
+	for _, b := range builtins {
+		root.AddCommand(b(cfg))
+	}
+	root.AddCommand(opts.Commands...)
+	return root
+}
+
+// Execute runs the command line with args (without the program name) until
+// it ends or ctx is cancelled.
+func Execute(ctx context.Context, args []string, opts Options) error {
+	root := Command(opts)
+	root.SetArgs(args)
 	return root.ExecuteContext(ctx)
 }
 
-// newCommand hands its arguments to the scaffolder, which parses its own
-// flags (and keeps accepting them before and after the module path).
-func newCommand(stdout, stderr io.Writer) *cobra.Command {
-	return &cobra.Command{
-		Use:                "new <module path> [--aggregate Name] [--dir path] [--replace path] [--no-tidy]",
-		Short:              "Scaffold a tested application",
-		DisableFlagParsing: true,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			for _, a := range args {
-				if a == "-h" || a == "--help" {
-					return cmd.Help()
-				}
-			}
-			return run(append([]string{"new"}, args...), stdout, stderr)
-		},
+// Main runs the command line with the program's arguments, stops it on
+// SIGINT or SIGTERM, and exits with status 2 after printing an error. An
+// application's main can be just a call to Main.
+func Main(opts Options) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := Execute(ctx, os.Args[1:], opts)
+	stop()
+	if err != nil {
+		name := opts.Use
+		if name == "" {
+			name = filepath.Base(os.Args[0])
+		}
+		fmt.Fprintln(os.Stderr, name+":", err)
+		os.Exit(2)
 	}
+}
+
+// Deps are the connections the command line opened, for
+// Options.Projections.
+type Deps struct {
+	// Pool is the PostgreSQL pool of the event store.
+	Pool *pgxpool.Pool
+	// Events is the event store.
+	Events *pgstore.Store
+	// ReadModels is the read-model store (Redis).
+	ReadModels readmodel.Store
+	// Logger is the command's logger.
+	Logger *slog.Logger
 }
 
 func migrateCommand(cfg *config) *cobra.Command {

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -20,7 +20,7 @@ import (
 func cli(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	err := execute(t.Context(), args, &out, &errOut)
+	err := Execute(t.Context(), args, Options{Stdout: &out, Stderr: &errOut})
 	if err != nil {
 		t.Logf("eventfold %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
 	}
