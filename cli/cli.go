@@ -28,6 +28,7 @@ type config struct {
 	postgresURL, schema   string
 	redisURL, redisPrefix string
 	natsURL               string
+	logLevel, logFormat   string
 }
 
 // setting describes one shared flag and its environment variable.
@@ -42,6 +43,8 @@ var settings = []setting{
 	{"redis-url", "EVENTFOLD_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis connection string (read models)", func(c *config) *string { return &c.redisURL }},
 	{"redis-prefix", "EVENTFOLD_REDIS_PREFIX", "", "key prefix of the read models (redisstore.Options.Prefix; empty means its default)", func(c *config) *string { return &c.redisPrefix }},
 	{"nats-url", "EVENTFOLD_NATS_URL", "nats://127.0.0.1:4222", "NATS URL (relay)", func(c *config) *string { return &c.natsURL }},
+	{"log-level", "EVENTFOLD_LOG_LEVEL", "", "debug, info, warn or error (default: info, warn for rebuild)", func(c *config) *string { return &c.logLevel }},
+	{"log-format", "EVENTFOLD_LOG_FORMAT", "text", "text or json", func(c *config) *string { return &c.logFormat }},
 }
 
 // Options configures the command line. The zero value gives the generic
@@ -71,6 +74,7 @@ var builtins = []func(*config) *cobra.Command{
 	streamsCommand,
 	projectionsCommand,
 	relayCommand,
+	workerCommand,
 }
 
 // Command returns the root command: the built-in subcommands and
@@ -218,3 +222,41 @@ func (c *config) readModels(ctx context.Context) (*redisstore.Store, func(), err
 }
 
 var errUsage = errors.New("bad usage")
+
+// logger returns a logger writing to the command's standard error at the
+// --log-level, else at def.
+func (c *config) logger(cmd *cobra.Command, def slog.Level) (*slog.Logger, error) {
+	level := def
+	if c.logLevel != "" {
+		if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+			return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.logLevel)
+		}
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.logFormat {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", c.logFormat)
+}
+
+// deps opens the event store and the read-model store.
+func (c *config) deps(ctx context.Context, logger *slog.Logger) (Deps, func(), error) {
+	pool, err := c.postgres(ctx)
+	if err != nil {
+		return Deps{}, nil, err
+	}
+	events, err := pgstore.New(pool, &pgstore.Options{Schema: c.schema})
+	if err != nil {
+		pool.Close()
+		return Deps{}, nil, err
+	}
+	rm, closeRM, err := c.readModels(ctx)
+	if err != nil {
+		pool.Close()
+		return Deps{}, nil, err
+	}
+	return Deps{Pool: pool, Events: events, ReadModels: rm, Logger: logger}, func() { closeRM(); pool.Close() }, nil
+}
