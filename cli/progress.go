@@ -126,6 +126,14 @@ func (m *progressMeter) write(r progressReport) {
 	}
 }
 
+// complete reports pos of head, whenever the last report was, and ends
+// the bar's line.
+func (m *progressMeter) complete(pos, head uint64) {
+	m.reported = false
+	m.update(pos, head)
+	m.finish()
+}
+
 // finish ends the bar's line.
 func (m *progressMeter) finish() {
 	if m.mode == progressBar && m.reported {

@@ -73,10 +73,15 @@ terminal as a bar with the rate and the time left, otherwise as a line every
 			var head uint64
 			var lastHead time.Time
 			for {
+				if time.Since(lastHead) >= time.Second {
+					if h, err := deps.Events.Head(ctx); err == nil {
+						head, lastHead = h.Sequence, time.Now()
+					}
+				}
 				select {
 				case err := <-done:
-					meter.finish()
 					if err != nil {
+						meter.finish()
 						if errors.Is(err, context.Canceled) {
 							return fmt.Errorf("rebuild interrupted: version %s still serves readers; the partial rebuild was dropped", rb.From())
 						}
@@ -84,6 +89,7 @@ terminal as a bar with the rate and the time left, otherwise as a line every
 					}
 					took := time.Since(start)
 					pos := minPosition(rb.Status())
+					meter.complete(pos, head)
 					if asJSON {
 						return json.NewEncoder(out).Encode(map[string]any{"projection": args[0], "from": rb.From(), "version": rb.Version(),
 							"active": true, "position": pos, "seconds": took.Seconds()})
@@ -92,11 +98,6 @@ terminal as a bar with the rate and the time left, otherwise as a line every
 						args[0], rb.Version(), rb.From(), pos, took.Round(time.Millisecond), float64(pos)/max(took.Seconds(), 1e-3))
 					return nil
 				case <-tick.C:
-				}
-				if time.Since(lastHead) >= time.Second {
-					if h, err := deps.Events.Head(ctx); err == nil {
-						head, lastHead = h.Sequence, time.Now()
-					}
 				}
 				meter.update(minPosition(rb.Status()), head)
 			}
