@@ -63,8 +63,22 @@ type Options struct {
 	// Commands are added to the root command beside the built-in ones (the
 	// eventfold binary adds its scaffolder this way).
 	Commands []*cobra.Command
+	// Defaults replace the built-in defaults of the connection flags;
+	// flags and environment variables still win.
+	Defaults Defaults
 	// Stdout and Stderr default to os.Stdout and os.Stderr.
 	Stdout, Stderr io.Writer
+}
+
+// Defaults are an application's own defaults for the connection flags.
+// Empty fields keep the built-in ones.
+type Defaults struct {
+	PostgresURL, Schema, RedisURL, RedisPrefix, NATSURL string
+}
+
+func (d Defaults) of(flag string) string {
+	return map[string]string{"postgres-url": d.PostgresURL, "schema": d.Schema, "redis-url": d.RedisURL,
+		"redis-prefix": d.RedisPrefix, "nats-url": d.NATSURL}[flag]
 }
 
 // builtins are the subcommands every binary gets. A new operational command
@@ -105,6 +119,9 @@ func Command(opts Options) *cobra.Command {
 	root.SetErr(stderr)
 	for _, s := range settings {
 		def, fromEnv := s.def, false
+		if v := opts.Defaults.of(s.flag); v != "" {
+			def = v
+		}
 		if v := os.Getenv(s.env); v != "" {
 			def, fromEnv = v, true
 		}
@@ -179,7 +196,20 @@ func migrateCommand(cfg *config) *cobra.Command {
 }
 
 func (c *config) postgres(ctx context.Context) (*pgxpool.Pool, error) {
-	pool, err := pgxpool.New(ctx, c.postgresURL)
+	return c.postgresSized(ctx, 0)
+}
+
+// postgresSized opens a pool of at most maxConns connections (0: pgx's
+// default, or the URL's pool_max_conns).
+func (c *config) postgresSized(ctx context.Context, maxConns int32) (*pgxpool.Pool, error) {
+	pcfg, err := pgxpool.ParseConfig(c.postgresURL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if maxConns > 0 {
+		pcfg.MaxConns = maxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}

@@ -50,7 +50,23 @@ answers "projections retry|skip" from any machine.`,
 			if err != nil {
 				return err
 			}
-			return runWorker(ctx, deps, configs)
+			// Every lease holds a connection: give them a pool of their own,
+			// large enough for all (a membership, the partitions, and a
+			// probe of the other members, per projection).
+			leases := 2
+			for _, c := range configs {
+				leases += 2 + max(c.Partitions, 1)
+			}
+			leasePool, err := cfg.postgresSized(ctx, int32(leases))
+			if err != nil {
+				return err
+			}
+			defer leasePool.Close()
+			// Advisory locks are per database: scope the leases to the read
+			// models they guard, so that workers of other schemas or prefixes
+			// sharing the database do not wait for each other.
+			leaser := scopedLeaser{pgstore.NewLocker(leasePool, nil), cfg.schema + "|" + cfg.redisURL + "|" + cfg.redisPrefix + "|"}
+			return runWorker(ctx, deps, leaser, configs)
 		},
 	}
 	cmd.Flags().StringSliceVar(&only, "only", nil, "run only these projections (comma-separated or repeated)")
@@ -58,8 +74,7 @@ answers "projections retry|skip" from any machine.`,
 }
 
 // runWorker runs a Group per projection until ctx ends.
-func runWorker(ctx context.Context, deps Deps, configs []projection.Config) error {
-	leaser := pgstore.NewLocker(deps.Pool, nil)
+func runWorker(ctx context.Context, deps Deps, leaser projection.Leaser, configs []projection.Config) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -128,4 +143,14 @@ func (c *config) projections(ctx context.Context, deps Deps, names []string) ([]
 		return nil, errNoProjections
 	}
 	return out, nil
+}
+
+// scopedLeaser prefixes every lease name with scope.
+type scopedLeaser struct {
+	projection.Leaser
+	scope string
+}
+
+func (l scopedLeaser) TryLock(ctx context.Context, name string) (context.Context, func(), bool, error) {
+	return l.Leaser.TryLock(ctx, l.scope+name)
 }
