@@ -81,8 +81,14 @@ func WaitFor(ctx context.Context, r readmodel.Reader, projection, tenant string,
 }
 
 // newerVersion reports whether version a is newer than b: numerically when
-// both are integers, otherwise by string order.
+// both are integers, otherwise by string order; of two generations of one
+// version (rebuild.go), the later.
 func newerVersion(a, b string) bool {
+	a, genA := splitGeneration(a)
+	b, genB := splitGeneration(b)
+	if a == b {
+		return genA > genB
+	}
 	x, errA := strconv.ParseInt(a, 10, 64)
 	y, errB := strconv.ParseInt(b, 10, 64)
 	if errA == nil && errB == nil {

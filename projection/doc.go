@@ -48,6 +48,10 @@
 // failing stops its partition in [StateFaulted], with the event and the
 // error in [Status]; other partitions go on. An operator resumes it with
 // [Runner.Retry] or passes over the event with [Runner.Skip], which is
-// logged. Transient store errors are retried with backoff and never skip
-// anything.
+// logged; from another process, [Control] does the same through the
+// read-model store, where a faulted Runner publishes its fault ([Faults]).
+// Transient store errors are retried with backoff and never skip anything.
+//
+// [Rebuild] rebuilds the version being served as a new generation of it,
+// switching readers over like a new version; its Runners follow.
 package projection

@@ -10,6 +10,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -65,6 +66,9 @@ func (c Config) Validate() error {
 		}
 		if len(c.Projection.version) > 0 && c.Projection.version[0] == '$' {
 			errs = append(errs, errors.New("projection: a version must not start with '$'"))
+		}
+		if base, _ := splitGeneration(c.Projection.version); strings.Contains(base, generationSep) {
+			errs = append(errs, errors.New("projection: a version must not contain '~' (it marks a rebuild's generation)"))
 		}
 	}
 	if c.Source == nil {
@@ -279,6 +283,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		switch {
 		case ctx.Err() != nil:
 			return ctx.Err()
+		case errors.Is(err, ErrRetired) && r.followRebuild(ctx): // rebuild.go
+			backoff = r.cfg.Backoff
+			continue
 		case errors.Is(err, ErrRetired):
 			r.setState(StateRetired)
 			// The newer version dropped this namespace when it took over;
@@ -618,17 +625,17 @@ func (r *Runner) checkEpoch(ctx context.Context, epoch string) error {
 
 // fault records the fault and waits for an operator.
 func (r *Runner) fault(ctx context.Context, rec eventstore.Record, err error, attempts int) (retry bool, _ error) {
+	f := &Fault{Event: rec, Err: err.Error(), Attempts: attempts, Since: time.Now()}
 	r.mu.Lock()
 	prev := r.status.State
 	r.status.State = StateFaulted
-	r.status.Fault = &Fault{Event: rec, Err: err.Error(), Attempts: attempts, Since: time.Now()}
+	r.status.Fault = f
 	r.mu.Unlock()
 	r.log.Error("projection faulted: an event keeps failing; retry or skip it", eventstore.LogAttrs(rec),
 		"attempts", attempts, "err", err)
-	select {
-	case <-ctx.Done():
-		return false, ctx.Err()
-	case retry = <-r.ctrl:
+	retry, cerr := r.awaitOperator(ctx, rec, *f) // control.go
+	if cerr != nil {
+		return false, cerr
 	}
 	r.mu.Lock()
 	r.status.Fault = nil

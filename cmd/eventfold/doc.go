@@ -3,13 +3,16 @@
 //	eventfold new <module path> [flags]        scaffold an application
 //	eventfold migrate                          create or upgrade the event store
 //	eventfold streams list|show                inspect streams (--json)
-//	eventfold projections status NAME...       versions, checkpoints and lag
+//	eventfold projections status NAME...       versions, checkpoints, lag, faults
+//	eventfold projections retry|skip NAME      resume a faulted projection
 //	eventfold relay --topic T                  forward the log to NATS JetStream
 //
-// Connection settings come from flags or the environment
-// (EVENTFOLD_POSTGRES_URL, EVENTFOLD_SCHEMA, EVENTFOLD_REDIS_URL,
-// EVENTFOLD_REDIS_PREFIX, EVENTFOLD_NATS_URL); every subcommand has --help and
-// docs/operations.md describes them.
+// Every command but new comes from package cli, which an application's own
+// binary mounts to get them with its projections compiled in (worker,
+// projections rebuild); this binary has none. Connection settings come from
+// flags or the environment (EVENTFOLD_POSTGRES_URL, EVENTFOLD_SCHEMA,
+// EVENTFOLD_REDIS_URL, EVENTFOLD_REDIS_PREFIX, EVENTFOLD_NATS_URL); every
+// subcommand has --help and docs/operations.md describes them.
 //
 // # new
 //

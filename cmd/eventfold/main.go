@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"embed"
 	"errors"
 	"flag"
@@ -12,25 +11,52 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"text/template"
 	"unicode"
+
+	"github.com/spf13/cobra"
+
+	"github.com/eventfold/eventfold/cli"
 )
 
 //go:embed all:templates
 var templates embed.FS
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := execute(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "eventfold:", err)
-		os.Exit(2)
+	cli.Main(options(os.Stdout, os.Stderr))
+}
+
+// options are those of the generic binary: no projections, plus the
+// scaffolder.
+func options(stdout, stderr io.Writer) cli.Options {
+	return cli.Options{
+		Use:      "eventfold",
+		Short:    "Scaffold and operate eventfold applications",
+		Commands: []*cobra.Command{newCommand(stdout, stderr)},
+		Stdout:   stdout,
+		Stderr:   stderr,
+	}
+}
+
+// newCommand hands its arguments to the scaffolder, which parses its own
+// flags (and keeps accepting them before and after the module path).
+func newCommand(stdout, stderr io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:                "new <module path> [--aggregate Name] [--dir path] [--replace path] [--no-tidy]",
+		Short:              "Scaffold a tested application",
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, a := range args {
+				if a == "-h" || a == "--help" {
+					return cmd.Help()
+				}
+			}
+			return run(append([]string{"new"}, args...), stdout, stderr)
+		},
 	}
 }
 

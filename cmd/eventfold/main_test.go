@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/eventfold/eventfold/cli"
 )
 
 // Scaffolds an application against this working tree, then vets and tests it
@@ -129,5 +131,17 @@ func TestNewRefusesNonEmptyDir(t *testing.T) {
 	var out bytes.Buffer
 	if err := run([]string{"new", "example.com/x", "--dir", dir, "--no-tidy"}, &out, &out); err == nil {
 		t.Error("wrote into a non-empty folder")
+	}
+}
+
+func TestRootHelpListsEveryCommand(t *testing.T) {
+	var out bytes.Buffer
+	if err := cli.Execute(t.Context(), []string{"--help"}, options(&out, &out)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"new", "migrate", "streams", "projections", "relay"} {
+		if !strings.Contains(out.String(), "  "+want+" ") {
+			t.Errorf("eventfold --help lacks %q:\n%s", want, out.String())
+		}
 	}
 }

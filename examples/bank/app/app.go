@@ -212,6 +212,21 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	return a, nil
 }
 
+// Projections returns the bank's projections, with the transfer process
+// manager's dispatcher built over store, for a worker run by package
+// eventfold/cli (see cmd/bank).
+func Projections(store *pgstore.Store, logger *slog.Logger) ([]projection.Config, error) {
+	dispatcher, err := newDispatcher(store, logger)
+	if err != nil {
+		return nil, err
+	}
+	var out []projection.Config
+	for _, p := range append(readside.Projections(), readside.TransferProcess(dispatcher, logger)) {
+		out = append(out, projection.Config{Projection: p, Logger: logger.With("projection", p.Name())})
+	}
+	return out, nil
+}
+
 // stoppableLocker makes the context of a held lease also end when the
 // context passed to Lock ends. pgstore.Locker's lease context ends only when
 // the lease is lost or released, so without this a Relay holding the lease

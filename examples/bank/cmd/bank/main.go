@@ -21,6 +21,16 @@
 //
 // Every flag can also be set through the environment variable named in its
 // help text.
+//
+// With a subcommand, it is the bank's operational command line (package
+// eventfold/cli) with the bank's projections compiled in, defaulting to the
+// bank's schema and Redis prefix:
+//
+//	go run ./bank/cmd/bank worker                       run the projections
+//	go run ./bank/cmd/bank projections status accounts
+//	go run ./bank/cmd/bank projections rebuild accounts
+//	go run ./bank/cmd/bank projections skip accounts    resume a faulted one
+//	go run ./bank/cmd/bank --help                       all the commands
 package main
 
 import (
@@ -33,13 +43,34 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/eventfold/eventfold/cli"
 	"github.com/eventfold/eventfold/examples/bank/app"
+	"github.com/eventfold/eventfold/projection"
 )
 
+// opsOptions mounts the operational command line with the bank's
+// projections.
+func opsOptions() cli.Options {
+	return cli.Options{
+		Use:   "bank",
+		Short: "Operate eventfold's example bank (with no subcommand it serves the bank; -h lists its flags)",
+		Defaults: cli.Defaults{PostgresURL: app.DefaultPostgresURL, Schema: app.DefaultSchema,
+			RedisURL: app.DefaultRedisURL, RedisPrefix: app.DefaultRedisPrefix, NATSURL: app.DefaultNATSURL},
+		Projections: func(ctx context.Context, deps cli.Deps) ([]projection.Config, error) {
+			return app.Projections(deps.Events, deps.Logger)
+		},
+	}
+}
+
 func main() {
+	if len(os.Args) > 1 && !strings.HasPrefix(os.Args[1], "-") {
+		cli.Main(opsOptions())
+		return
+	}
 	cfg, addr, demo := parseFlags()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -20,7 +20,7 @@ import (
 func cli(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	err := execute(t.Context(), args, &out, &errOut)
+	err := Execute(t.Context(), args, Options{Stdout: &out, Stderr: &errOut})
 	if err != nil {
 		t.Logf("eventfold %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
 	}
@@ -174,13 +174,33 @@ func TestProjectionsStatus(t *testing.T) {
 	}
 }
 
-func TestOperatorOnlyCommandsExplain(t *testing.T) {
-	for _, sub := range []string{"rebuild", "retry", "skip"} {
-		if _, err := cli(t, "projections", sub, "orders"); err == nil {
-			t.Errorf("projections %s succeeded; it must point to the application", sub)
+func TestCommandsThatNeedProjections(t *testing.T) {
+	for _, args := range [][]string{{"worker"}, {"projections", "rebuild", "orders"}} {
+		if _, err := cli(t, args...); err == nil || !strings.Contains(err.Error(), "no projections") || !strings.Contains(err.Error(), "docs/operations.md") {
+			t.Errorf("%v in a binary without projections: %v", args, err)
 		}
 	}
 	if _, err := cli(t, "relay"); err == nil || !strings.Contains(err.Error(), "--topic") {
 		t.Errorf("relay without --topic: %v", err)
+	}
+}
+
+func TestHelpOfEveryCommand(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"worker"}, []string{"--only", "SIGTERM", "--postgres-url"}},
+		{[]string{"projections", "rebuild"}, []string{"--json", "half-built", "--tenant"}},
+		{[]string{"projections", "retry"}, []string{"--position", "--partition", "--timeout"}},
+		{[]string{"projections", "skip"}, []string{"--position", "refused"}},
+		{[]string{"projections", "status"}, []string{"--json", "--version"}},
+	} {
+		out := mustCLI(t, append(c.args, "--help")...)
+		for _, w := range c.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%v --help lacks %q:\n%s", c.args, w, out)
+			}
+		}
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -41,7 +41,10 @@ after --name keeps exactly one of them forwarding.`,
 			if err != nil {
 				return err
 			}
-			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
+			logger, err := cfg.logger(cmd, slog.LevelInfo)
+			if err != nil {
+				return err
+			}
 			pub, err := wmnats.NewPublisher(wmnats.PublisherConfig{
 				URL:         cfg.natsURL,
 				NatsOptions: []nats.Option{nats.Name("eventfold-relay-" + name)},

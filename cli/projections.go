@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"encoding/json"
@@ -44,6 +44,8 @@ type partitionStatus struct {
 	LagEvents  uint64    `json:"lag_events"`
 	SwitchedAt time.Time `json:"switched_at,omitzero"`
 	Ready      bool      `json:"ready"`
+	// Fault is the event the partition is stopped on, if it is.
+	Fault *projection.FaultReport `json:"fault,omitempty"`
 }
 
 func projectionsCommand(cfg *config) *cobra.Command {
@@ -84,6 +86,15 @@ example one being rebuilt.`,
 				}
 				lines = append(lines, ls...)
 			}
+			for _, name := range names {
+				faults, err := projection.Faults(ctx, rm, name, tenant)
+				if err != nil {
+					return err
+				}
+				for i := range faults {
+					lines = attachFault(lines, faults[i])
+				}
+			}
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), lines)
 			}
@@ -97,16 +108,24 @@ example one being rebuilt.`,
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%d/%d\t%s\t%s\t%s\n", l.Projection, l.Tenant, l.Version, l.Active,
 					l.Partition, l.Partitions, pos, l.Head, lag)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			for _, l := range lines {
+				if f := l.Fault; f != nil {
+					fmt.Fprintf(cmd.OutOrStdout(), "\nFAULTED %s version %s partition %d since %s after %d attempts:\n  event %s (%s, stream %s #%d) at position %s\n  error: %s\n  resolve: %s projections retry|skip %s --version %s --partition %d\n",
+						f.Projection, f.Version, f.Partition, f.Since.Format(time.RFC3339), f.Attempts, f.EventID, f.Type, f.StreamID, f.StreamVersion,
+						f.Position, f.Err, cmd.Root().Name(), f.Projection, f.Version, f.Partition)
+				}
+			}
+			return nil
 		},
 	}
 	status.Flags().StringVar(&tenant, "tenant", "", "tenant of the read models (empty for none)")
 	status.Flags().StringVar(&version, "version", "", "version to inspect (default: the active one)")
 	status.Flags().IntVar(&partitions, "partitions", 0, "number of partitions (default: as the active version records)")
 	status.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
-	cmd.AddCommand(status, operatorOnlyCommand("rebuild NAME", "Rebuild a projection's read model"),
-		operatorOnlyCommand("retry NAME", "Retry the event a faulted projection stopped on"),
-		operatorOnlyCommand("skip NAME", "Skip the event a faulted projection stopped on"))
+	cmd.AddCommand(status, controlCommand(cfg, projection.ActionRetry), controlCommand(cfg, projection.ActionSkip), rebuildCommand(cfg))
 	return cmd
 }
 
@@ -169,30 +188,15 @@ func projectionStatus(cmd *cobra.Command, rm readmodel.Reader, name, tenant, ver
 	return lines, nil
 }
 
-// operatorOnlyCommand explains why an operation on a projection is not a
-// command: projections are Go code compiled into the application, so only
-// the application's process can run their handlers.
-func operatorOnlyCommand(use, short string) *cobra.Command {
-	return &cobra.Command{
-		Use:   use,
-		Short: short + " (from your application; see --help)",
-		Long: short + `.
-
-Projections are Go code compiled into your application, so this tool cannot
-run their handlers. Do it from the application's process:
-
-  rebuild  change the version passed to projection.New and deploy; the new
-           version is built beside the old one and takes over when caught up
-  retry    call Runner.Retry on the faulted runner (for example from an
-           admin endpoint) after deploying a fix
-  skip     call Runner.Skip on the faulted runner; the skip is logged
-
-Watch progress with "eventfold projections status NAME --version V".
-docs/operations.md has the details.`,
-		Args: cobra.ArbitraryArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintln(cmd.ErrOrStderr(), cmd.Long)
-			return fmt.Errorf("%s: %w: run it from your application", cmd.Name(), errUsage)
-		},
+// attachFault puts f on its partition's line, adding a line when f is about
+// a version the table does not show (one being rebuilt).
+func attachFault(lines []partitionStatus, f projection.FaultReport) []partitionStatus {
+	for i := range lines {
+		if lines[i].Projection == f.Projection && lines[i].Version == f.Version && lines[i].Partition == f.Partition {
+			lines[i].Fault = &f
+			return lines
+		}
 	}
+	return append(lines, partitionStatus{Projection: f.Projection, Tenant: f.Tenant, Version: f.Version, Partition: f.Partition,
+		Partitions: f.Partition + 1, Position: "(faulted)", Head: "-", Fault: &f})
 }

@@ -1,0 +1,292 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
+
+	"github.com/eventfold/eventfold/adapters/pgstore"
+	"github.com/eventfold/eventfold/adapters/redisstore"
+	"github.com/eventfold/eventfold/projection"
+	"github.com/eventfold/eventfold/readmodel"
+)
+
+// config holds the connection settings shared by the subcommands. Each comes
+// from its flag, else its environment variable, else the default.
+type config struct {
+	opts                  Options
+	postgresURL, schema   string
+	redisURL, redisPrefix string
+	natsURL               string
+	logLevel, logFormat   string
+}
+
+// setting describes one shared flag and its environment variable.
+type setting struct {
+	flag, env, def, usage string
+	dst                   func(*config) *string
+}
+
+var settings = []setting{
+	{"postgres-url", "EVENTFOLD_POSTGRES_URL", "postgres://eventfold:eventfold@127.0.0.1:5432/eventfold", "PostgreSQL connection string", func(c *config) *string { return &c.postgresURL }},
+	{"schema", "EVENTFOLD_SCHEMA", pgstore.DefaultSchema, "PostgreSQL schema of the event store", func(c *config) *string { return &c.schema }},
+	{"redis-url", "EVENTFOLD_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis connection string (read models)", func(c *config) *string { return &c.redisURL }},
+	{"redis-prefix", "EVENTFOLD_REDIS_PREFIX", "", "key prefix of the read models (redisstore.Options.Prefix; empty means its default)", func(c *config) *string { return &c.redisPrefix }},
+	{"nats-url", "EVENTFOLD_NATS_URL", "nats://127.0.0.1:4222", "NATS URL (relay)", func(c *config) *string { return &c.natsURL }},
+	{"log-level", "EVENTFOLD_LOG_LEVEL", "", "debug, info, warn or error (default: info, warn for rebuild)", func(c *config) *string { return &c.logLevel }},
+	{"log-format", "EVENTFOLD_LOG_FORMAT", "text", "text or json", func(c *config) *string { return &c.logFormat }},
+}
+
+// Options configures the command line. The zero value gives the generic
+// commands of the eventfold binary, which has no projections compiled in.
+type Options struct {
+	// Use names the root command in help text. Default "eventfold".
+	Use string
+	// Short describes the root command. Default: a description of the
+	// operational commands.
+	Short string
+	// Projections returns the application's projections, built over the
+	// connections the command opened (the application may need the event
+	// store, for a process manager, say). The worker runs them, rebuild
+	// rebuilds one of them. Nil means the binary has none.
+	Projections func(ctx context.Context, deps Deps) ([]projection.Config, error)
+	// Commands are added to the root command beside the built-in ones (the
+	// eventfold binary adds its scaffolder this way).
+	Commands []*cobra.Command
+	// Defaults replace the built-in defaults of the connection flags;
+	// flags and environment variables still win.
+	Defaults Defaults
+	// Stdout and Stderr default to os.Stdout and os.Stderr.
+	Stdout, Stderr io.Writer
+}
+
+// Defaults are an application's own defaults for the connection flags.
+// Empty fields keep the built-in ones.
+type Defaults struct {
+	PostgresURL, Schema, RedisURL, RedisPrefix, NATSURL string
+}
+
+func (d Defaults) of(flag string) string {
+	return map[string]string{"postgres-url": d.PostgresURL, "schema": d.Schema, "redis-url": d.RedisURL,
+		"redis-prefix": d.RedisPrefix, "nats-url": d.NATSURL}[flag]
+}
+
+// builtins are the subcommands every binary gets. A new operational command
+// is one more entry.
+var builtins = []func(*config) *cobra.Command{
+	migrateCommand,
+	streamsCommand,
+	projectionsCommand,
+	relayCommand,
+	workerCommand,
+}
+
+// Command returns the root command: the built-in subcommands and
+// opts.Commands, with the connection flags shared by all of them. Run it
+// with ExecuteContext, or use Execute.
+func Command(opts Options) *cobra.Command {
+	cfg := &config{opts: opts}
+	if opts.Use == "" {
+		opts.Use = "eventfold"
+	}
+	if opts.Short == "" {
+		opts.Short = "Operate an eventfold application"
+	}
+	stdout, stderr := opts.Stdout, opts.Stderr
+	if stdout == nil {
+		stdout = os.Stdout
+	}
+	if stderr == nil {
+		stderr = os.Stderr
+	}
+	root := &cobra.Command{
+		Use:           opts.Use,
+		Short:         opts.Short,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	for _, s := range settings {
+		def, fromEnv := s.def, false
+		if v := opts.Defaults.of(s.flag); v != "" {
+			def = v
+		}
+		if v := os.Getenv(s.env); v != "" {
+			def, fromEnv = v, true
+		}
+		root.PersistentFlags().StringVar(s.dst(cfg), s.flag, def, s.usage+" (env "+s.env+")")
+		if fromEnv { // never print a password taken from the environment
+			root.PersistentFlags().Lookup(s.flag).DefValue = "$" + s.env
+		}
+	}
+	for _, b := range builtins {
+		root.AddCommand(b(cfg))
+	}
+	root.AddCommand(opts.Commands...)
+	return root
+}
+
+// Execute runs the command line with args (without the program name) until
+// it ends or ctx is cancelled.
+func Execute(ctx context.Context, args []string, opts Options) error {
+	root := Command(opts)
+	root.SetArgs(args)
+	return root.ExecuteContext(ctx)
+}
+
+// Main runs the command line with the program's arguments, stops it on
+// SIGINT or SIGTERM, and exits with status 2 after printing an error. An
+// application's main can be just a call to Main.
+func Main(opts Options) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := Execute(ctx, os.Args[1:], opts)
+	stop()
+	if err != nil {
+		name := opts.Use
+		if name == "" {
+			name = filepath.Base(os.Args[0])
+		}
+		fmt.Fprintln(os.Stderr, name+":", err)
+		os.Exit(2)
+	}
+}
+
+// Deps are the connections the command line opened, for
+// Options.Projections.
+type Deps struct {
+	// Pool is the PostgreSQL pool of the event store.
+	Pool *pgxpool.Pool
+	// Events is the event store.
+	Events *pgstore.Store
+	// ReadModels is the read-model store (Redis).
+	ReadModels readmodel.Store
+	// Logger is the command's logger.
+	Logger *slog.Logger
+}
+
+func migrateCommand(cfg *config) *cobra.Command {
+	return &cobra.Command{
+		Use:   "migrate",
+		Short: "Create or upgrade the event store's tables (idempotent, safe from many processes)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			pool, err := cfg.postgres(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			if err := pgstore.Migrate(cmd.Context(), pool, &pgstore.Options{Schema: cfg.schema}); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "schema %s is up to date\n", cfg.schema)
+			return nil
+		},
+	}
+}
+
+func (c *config) postgres(ctx context.Context) (*pgxpool.Pool, error) {
+	return c.postgresSized(ctx, 0)
+}
+
+// postgresSized opens a pool of at most maxConns connections (0: pgx's
+// default, or the URL's pool_max_conns).
+func (c *config) postgresSized(ctx context.Context, maxConns int32) (*pgxpool.Pool, error) {
+	pcfg, err := pgxpool.ParseConfig(c.postgresURL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if maxConns > 0 {
+		pcfg.MaxConns = maxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return pool, nil
+}
+
+func (c *config) store(ctx context.Context) (*pgstore.Store, func(), error) {
+	pool, err := c.postgres(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := pgstore.New(pool, &pgstore.Options{Schema: c.schema})
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	return s, pool.Close, nil
+}
+
+func (c *config) readModels(ctx context.Context) (*redisstore.Store, func(), error) {
+	opts, err := redis.ParseURL(c.redisURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("redis: %w", err)
+	}
+	client := redis.NewClient(opts)
+	if err := client.Ping(ctx).Err(); err != nil {
+		client.Close()
+		return nil, nil, fmt.Errorf("redis %s: %w", opts.Addr, err)
+	}
+	s, err := redisstore.New(client, &redisstore.Options{Prefix: c.redisPrefix})
+	if err != nil {
+		client.Close()
+		return nil, nil, err
+	}
+	return s, func() { client.Close() }, nil
+}
+
+var errUsage = errors.New("bad usage")
+
+// logger returns a logger writing to the command's standard error at the
+// --log-level, else at def.
+func (c *config) logger(cmd *cobra.Command, def slog.Level) (*slog.Logger, error) {
+	level := def
+	if c.logLevel != "" {
+		if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+			return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.logLevel)
+		}
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.logFormat {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", c.logFormat)
+}
+
+// deps opens the event store and the read-model store.
+func (c *config) deps(ctx context.Context, logger *slog.Logger) (Deps, func(), error) {
+	pool, err := c.postgres(ctx)
+	if err != nil {
+		return Deps{}, nil, err
+	}
+	events, err := pgstore.New(pool, &pgstore.Options{Schema: c.schema})
+	if err != nil {
+		pool.Close()
+		return Deps{}, nil, err
+	}
+	rm, closeRM, err := c.readModels(ctx)
+	if err != nil {
+		pool.Close()
+		return Deps{}, nil, err
+	}
+	return Deps{Pool: pool, Events: events, ReadModels: rm, Logger: logger}, func() { closeRM(); pool.Close() }, nil
+}

@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/eventfold/eventfold/projection"
+)
+
+func rebuildCommand(cfg *config) *cobra.Command {
+	var tenant string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "rebuild NAME",
+		Short: "Rebuild a projection's read model from the start of the log, with no downtime",
+		Long: `Rebuild a projection's read model from the start of the log, in this process,
+beside the one readers use, and switch readers over once it has caught up:
+queries never see a half-built read model. Use it after fixing a handler
+without changing what the read model means (to change that, bump the version
+passed to projection.New and deploy instead).
+
+The version being served must be the one compiled into this binary. The new
+read model is a generation of it ("3~1", then "3~2"); workers running the
+projection follow the switch by themselves. Interrupting the command gives the
+rebuild up and leaves the served read model as it was. Progress shows on a
+terminal as a bar with the rate and the time left, otherwise as a line every
+5 seconds, or with --json as one JSON object a second.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if cfg.opts.Projections == nil {
+				return errNoProjections
+			}
+			ctx := cmd.Context()
+			// Warn by default: the runners' info logs would break the bar.
+			logger, err := cfg.logger(cmd, slog.LevelWarn)
+			if err != nil {
+				return err
+			}
+			deps, closeDeps, err := cfg.deps(ctx, logger)
+			if err != nil {
+				return err
+			}
+			defer closeDeps()
+			configs, err := cfg.projections(ctx, deps, args)
+			if err != nil {
+				return err
+			}
+			pc := configs[0]
+			if cmd.Flags().Changed("tenant") {
+				pc.Tenant = tenant
+			}
+			rb, err := projection.NewRebuild(ctx, pc)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if !asJSON {
+				fmt.Fprintf(out, "rebuilding %s as version %s from the start of the log; version %s serves readers until it has caught up\n",
+					args[0], rb.Version(), rb.From())
+			}
+			start := time.Now()
+			done := make(chan error, 1)
+			go func() { done <- rb.Run(ctx) }()
+			meter := newProgressMeter(out, asJSON)
+			tick := time.NewTicker(200 * time.Millisecond)
+			defer tick.Stop()
+			var head uint64
+			var lastHead time.Time
+			for {
+				if time.Since(lastHead) >= time.Second {
+					if h, err := deps.Events.Head(ctx); err == nil {
+						head, lastHead = h.Sequence, time.Now()
+					}
+				}
+				select {
+				case err := <-done:
+					if err != nil {
+						meter.finish()
+						if errors.Is(err, context.Canceled) {
+							return fmt.Errorf("rebuild interrupted: version %s still serves readers; the partial rebuild was dropped", rb.From())
+						}
+						return err
+					}
+					took := time.Since(start)
+					pos := minPosition(rb.Status())
+					meter.complete(pos, head)
+					if asJSON {
+						return json.NewEncoder(out).Encode(map[string]any{"projection": args[0], "from": rb.From(), "version": rb.Version(),
+							"active": true, "position": pos, "seconds": took.Seconds()})
+					}
+					fmt.Fprintf(out, "rebuilt %s: version %s is active, replacing %s (to position %d in %s, %.0f events/s)\n",
+						args[0], rb.Version(), rb.From(), pos, took.Round(time.Millisecond), float64(pos)/max(took.Seconds(), 1e-3))
+					return nil
+				case <-tick.C:
+				}
+				meter.update(minPosition(rb.Status()), head)
+			}
+		},
+	}
+	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant of the read model (empty for none)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print progress and the summary as JSON objects, one a line")
+	return cmd
+}
+
+// minPosition is how far the slowest partition has got, as a sequence.
+func minPosition(ss []projection.Status) uint64 {
+	var lo uint64
+	for i, s := range ss {
+		if i == 0 || s.Position.Sequence < lo {
+			lo = s.Position.Sequence
+		}
+	}
+	return lo
+}

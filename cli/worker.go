@@ -1,0 +1,156 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/spf13/cobra"
+
+	"github.com/eventfold/eventfold/adapters/pgstore"
+	"github.com/eventfold/eventfold/projection"
+)
+
+// errNoProjections is what the commands that run projection code say in a
+// binary that has none, such as the generic eventfold binary.
+var errNoProjections = errors.New("this binary has no projections; mount package cli in your application: see docs/operations.md")
+
+func workerCommand(cfg *config) *cobra.Command {
+	var only []string
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Run the application's projections until interrupted",
+		Long: `Run the application's projections (all of them, or those named by --only)
+until SIGINT or SIGTERM, then stop them cleanly. Each runs as a
+projection.Group: the partitions are shared among the workers running it,
+through PostgreSQL advisory locks, and taken over when a worker goes away, so
+run as many workers as you like. A worker keeps following the read model
+through rebuilds ("projections rebuild"), and a faulted projection in it
+answers "projections retry|skip" from any machine.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfg.opts.Projections == nil {
+				return errNoProjections
+			}
+			ctx := cmd.Context()
+			logger, err := cfg.logger(cmd, slog.LevelInfo)
+			if err != nil {
+				return err
+			}
+			deps, closeDeps, err := cfg.deps(ctx, logger)
+			if err != nil {
+				return err
+			}
+			defer closeDeps()
+			configs, err := cfg.projections(ctx, deps, only)
+			if err != nil {
+				return err
+			}
+			// Every lease holds a connection: give them a pool of their own,
+			// large enough for all (a membership, the partitions, and a
+			// probe of the other members, per projection).
+			leases := 2
+			for _, c := range configs {
+				leases += 2 + max(c.Partitions, 1)
+			}
+			leasePool, err := cfg.postgresSized(ctx, int32(leases))
+			if err != nil {
+				return err
+			}
+			defer leasePool.Close()
+			// Advisory locks are per database: scope the leases to the read
+			// models they guard, so that workers of other schemas or prefixes
+			// sharing the database do not wait for each other.
+			leaser := scopedLeaser{pgstore.NewLocker(leasePool, nil), cfg.schema + "|" + cfg.redisURL + "|" + cfg.redisPrefix + "|"}
+			return runWorker(ctx, deps, leaser, configs)
+		},
+	}
+	cmd.Flags().StringSliceVar(&only, "only", nil, "run only these projections (comma-separated or repeated)")
+	return cmd
+}
+
+// runWorker runs a Group per projection until ctx ends.
+func runWorker(ctx context.Context, deps Deps, leaser projection.Leaser, configs []projection.Config) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, len(configs))
+	var names []string
+	for i, c := range configs {
+		c.Partitions = max(c.Partitions, 1)
+		g, err := projection.NewGroup(projection.GroupConfig{Config: c, Leaser: leaser})
+		if err != nil {
+			return fmt.Errorf("projection %s: %w", c.Projection.Name(), err)
+		}
+		names = append(names, c.Projection.Name()+"@"+c.Projection.Version())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := g.Run(ctx); err != nil && ctx.Err() == nil {
+				errs[i] = fmt.Errorf("projection %s: %w", c.Projection.Name(), err)
+				cancel() // one worker, one fate: let the supervisor restart it
+			}
+		}()
+	}
+	deps.Logger.Info("worker started", "projections", strings.Join(names, ","))
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	deps.Logger.Info("worker stopped")
+	return nil
+}
+
+// projections returns the application's projections with the command's
+// connections filled in where the application left them out, only those
+// named when names is not empty.
+func (c *config) projections(ctx context.Context, deps Deps, names []string) ([]projection.Config, error) {
+	all, err := c.opts.Projections(ctx, deps)
+	if err != nil {
+		return nil, err
+	}
+	var known []string
+	var out []projection.Config
+	for _, pc := range all {
+		if pc.Projection == nil {
+			return nil, errors.New("Options.Projections returned a Config without a Projection")
+		}
+		known = append(known, pc.Projection.Name())
+		if len(names) > 0 && !slices.Contains(names, pc.Projection.Name()) {
+			continue
+		}
+		if pc.Source == nil {
+			pc.Source = projection.LogSource(deps.Events, nil)
+		}
+		if pc.Store == nil {
+			pc.Store = deps.ReadModels
+		}
+		if pc.Logger == nil {
+			pc.Logger = deps.Logger
+		}
+		out = append(out, pc)
+	}
+	for _, n := range names {
+		if !slices.Contains(known, n) {
+			return nil, fmt.Errorf("no projection named %q in this binary (it has %s)", n, strings.Join(known, ", "))
+		}
+	}
+	if len(out) == 0 {
+		return nil, errNoProjections
+	}
+	return out, nil
+}
+
+// scopedLeaser prefixes every lease name with scope.
+type scopedLeaser struct {
+	projection.Leaser
+	scope string
+}
+
+func (l scopedLeaser) TryLock(ctx context.Context, name string) (context.Context, func(), bool, error) {
+	return l.Leaser.TryLock(ctx, l.scope+name)
+}
