@@ -105,6 +105,20 @@ func smokeRun(t *testing.T, dir string, goCmd func(...string) string) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "My first order") {
 		t.Fatalf("GET /orders/{id}: %d %s\n%s", resp.StatusCode, body, logs.String())
 	}
+
+	// The same binary carries the operational commands, over the app's
+	// own schema, Redis prefix and projections.
+	status := exec.Command(filepath.Join(dir, "shop-bin"), "projections", "status", "--json", "orders")
+	out, err := status.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"projection": "orders"`) || !strings.Contains(string(out), `"active": true`) {
+		t.Fatalf("shop-bin projections status orders: %v\n%s", err, out)
+	}
+	help, err := exec.Command(filepath.Join(dir, "shop-bin"), "--help").CombinedOutput()
+	for _, sub := range []string{"worker", "projections", "migrate"} {
+		if err != nil || !strings.Contains(string(help), sub) {
+			t.Errorf("shop-bin --help: %v; want %q listed in\n%s", err, sub, help)
+		}
+	}
 }
 
 func TestNewRejectsBadInput(t *testing.T) {
