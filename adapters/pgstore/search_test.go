@@ -57,3 +57,37 @@ func TestEventsByCorrelation(t *testing.T) {
 		t.Error("limit 0 succeeded")
 	}
 }
+
+func TestListStreamsWithPrefix(t *testing.T) {
+	ctx := t.Context()
+	s := newStore(t, nil)
+	for _, id := range []string{"acc-1", "acc-2", "acc-3", "b%_acc", "transfer-1", "acc_x"} {
+		if _, err := s.Append(ctx, id, eventstore.NoStream, []eventstore.Event{{Type: "T", Data: []byte(`{}`)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := func(prefix, after string, limit int) []string {
+		t.Helper()
+		infos, err := s.ListStreamsWithPrefix(ctx, prefix, after, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, i := range infos {
+			out = append(out, i.ID)
+		}
+		return out
+	}
+	if got := ids("acc-", "", 10); len(got) != 3 || got[0] != "acc-1" || got[2] != "acc-3" {
+		t.Errorf("prefix acc-: %v", got)
+	}
+	if got := ids("acc-", "acc-1", 1); len(got) != 1 || got[0] != "acc-2" {
+		t.Errorf("prefix acc- after acc-1, limit 1: %v", got)
+	}
+	if got := ids("b%", "", 10); len(got) != 1 || got[0] != "b%_acc" {
+		t.Errorf("prefix b%% (no LIKE wildcards): %v", got)
+	}
+	if got := ids("", "", 10); len(got) != 6 {
+		t.Errorf("empty prefix: %v", got)
+	}
+}
