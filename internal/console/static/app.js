@@ -116,8 +116,11 @@ function drawChart(hist) {
     const t = Date.parse(p.at);
     t0 = Math.min(t0, t); t1 = Math.max(t1, t); ymax = Math.max(ymax, p.lag_events);
   }
-  if (!series.length) { t0 = Date.now() - 60000; t1 = Date.now(); }
-  if (t1 - t0 < 60000) t0 = t1 - 60000;
+  // Show at least 30 sampling intervals, so a fresh console's few points
+  // start at the right instead of filling the width.
+  const span = 30 * hist.interval_seconds * 1000;
+  if (!series.length) { t1 = Date.now(); t0 = t1 - span; }
+  if (t1 - t0 < span) t0 = t1 - span;
   const x = (t) => L + (t - t0) / (t1 - t0) * (W - L - R);
   const y = (v) => T + (1 - v / ymax) * (H - T - B);
   for (let i = 0; i <= 4; i++) {
@@ -136,9 +139,9 @@ function drawChart(hist) {
   series.forEach((s, i) => {
     const color = COLORS[i % COLORS.length];
     const pts = s.samples.map((p) => x(Date.parse(p.at)).toFixed(1) + "," + y(p.lag_events).toFixed(1));
-    if (pts.length === 1) pts.push((W - R) + "," + pts[0].split(",")[1]);
     chart.append(svg("polyline", { points: pts.join(" "), fill: "none", stroke: color, "stroke-width": 2 }));
     const last = s.samples[s.samples.length - 1];
+    chart.append(svg("circle", { cx: x(Date.parse(last.at)), cy: y(last.lag_events), r: 3, fill: color }));
     const swatch = el("i");
     swatch.style.background = color; // through the CSSOM: the CSP forbids style attributes
     items.push(el("span", { class: "key" }, swatch,
@@ -151,12 +154,15 @@ function drawChart(hist) {
 // --- streams -----------------------------------------------------------
 
 let streamsAfter = "";
+let streamsSeq = 0; // a slower, older answer must not replace a newer one
 
 const loadStreams = guard(async (more) => {
   const prefix = document.getElementById("stream-prefix").value;
   if (!more) streamsAfter = "";
+  const seq = ++streamsSeq;
   const q = new URLSearchParams({ prefix, after: streamsAfter, limit: "50" });
   const page = await api("api/streams?" + q);
+  if (seq !== streamsSeq) return;
   const list = document.getElementById("streams");
   const items = page.streams.map((s) => el("li", { "data-stream": s.id },
     linkTo(streamHash(s.id), s.id, { class: "mono" }), el("span", { class: "muted" }, " v" + s.version)));
