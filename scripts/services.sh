@@ -50,7 +50,7 @@ if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
 	install_pkgs golang-go ca-certificates
 fi
 # The web console's browser test (examples module) drives headless Chromium.
-[ -x /usr/bin/chromium ] || install_pkgs chromium
+[ -x /usr/bin/chromium ] || install_pkgs chromium fonts-liberation
 
 # --- PostgreSQL ------------------------------------------------------------
 command -v pg_ctlcluster >/dev/null 2>&1 && [ -n "$(ls /etc/postgresql 2>/dev/null)" ] || install_pkgs postgresql
