@@ -89,6 +89,7 @@ var builtins = []func(*config) *cobra.Command{
 	projectionsCommand,
 	relayCommand,
 	workerCommand,
+	consoleCommand,
 }
 
 // Command returns the root command: the built-in subcommands and

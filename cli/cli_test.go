@@ -119,6 +119,9 @@ func TestProjectionsStatus(t *testing.T) {
 	if !strings.Contains(out, "(not built)") {
 		t.Errorf("status of a projection never run:\n%s", out)
 	}
+	if out := mustCLI(t, append([]string{"projections", "status", "--json"}, args...)...); strings.TrimSpace(out) != "[]" {
+		t.Errorf("status of every catalogued projection, none run yet: %s", out)
+	}
 
 	p := projection.New("orders", "3")
 	p.On("OrderPlaced", func(ctx context.Context, tx *projection.Tx, rec eventstore.Record) error {
@@ -153,6 +156,13 @@ func TestProjectionsStatus(t *testing.T) {
 	l := lines[0]
 	if l.Version != "3" || !l.Active || !l.Ready || l.Position != res.Position.String() || l.LagEvents != 0 || l.Head != res.Position.String() {
 		t.Errorf("status = %+v; want version 3, active, at %s with no lag", l, res.Position)
+	}
+	var all []partitionStatus // no names: the projections the catalog lists
+	if err := json.Unmarshal([]byte(mustCLI(t, append([]string{"projections", "status", "--json"}, args...)...)), &all); err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 1 || all[0] != l {
+		t.Errorf("status without names = %+v, want %+v", all, l)
 	}
 
 	stop() // stopped projection, then the log moves on: the lag shows

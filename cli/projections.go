@@ -54,14 +54,15 @@ func projectionsCommand(cfg *config) *cobra.Command {
 	var partitions int
 	var asJSON bool
 	status := &cobra.Command{
-		Use:   "status NAME...",
+		Use:   "status [NAME...]",
 		Short: "Show each projection's active version, checkpoints and lag behind the log",
 		Long: `Show each projection's active version, per-partition checkpoints and lag
 behind the head of the event store, read from the read-model store (Redis)
-and the event store (PostgreSQL). Projections are compiled into applications,
-so name them. --version inspects a version other than the active one, for
-example one being rebuilt.`,
-		Args: cobra.MinimumNArgs(1),
+and the event store (PostgreSQL). Without names it shows every projection
+whose runner recorded itself in the catalog (for every tenant, or only
+--tenant's when given). --version inspects a version other than the active
+one, for example one being rebuilt.`,
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, names []string) error {
 			ctx := cmd.Context()
 			rm, closeRM, err := cfg.readModels(ctx)
@@ -78,9 +79,25 @@ example one being rebuilt.`,
 			if err != nil {
 				return err
 			}
-			var lines []partitionStatus
+			type target struct{ name, tenant string }
+			var targets []target
 			for _, name := range names {
-				ls, err := projectionStatus(cmd, rm, name, tenant, version, partitions, head)
+				targets = append(targets, target{name, tenant})
+			}
+			if len(names) == 0 {
+				entries, err := projection.ListProjections(ctx, rm)
+				if err != nil {
+					return err
+				}
+				for _, e := range entries {
+					if !cmd.Flags().Changed("tenant") || e.Tenant == tenant {
+						targets = append(targets, target{e.Name, e.Tenant})
+					}
+				}
+			}
+			lines := []partitionStatus{}
+			for _, t := range targets {
+				ls, err := projectionStatus(cmd, rm, t.name, t.tenant, version, partitions, head)
 				if err != nil {
 					return err
 				}

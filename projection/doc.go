@@ -34,6 +34,12 @@
 // read model that is lost is rebuilt the same way; until it is ready,
 // [Active] and [WaitFor] report [ErrNotReady].
 //
+// Every Runner also records its projection's name, version, tenant and
+// partitions in a catalog kept in the read-model store (a reserved
+// namespace), so that operators' tools find the projections an application
+// runs: [ListProjections] lists them, and [Checkpoints] tells how far each
+// has got.
+//
 // # Read-your-writes
 //
 // [WaitFor] waits until the active version has applied everything up to a

@@ -168,6 +168,7 @@ type Runner struct {
 	failures     int       // transient errors in a row
 	failingSince time.Time // when they began
 	behindSince  time.Time // when the log's head moved past Position
+	registered   bool      // recorded in the catalog (catalog.go)
 }
 
 // NewRunner validates cfg and returns a Runner.
@@ -346,6 +347,7 @@ func (r *Runner) runOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	r.register(ctx)
 	r.mu.Lock()
 	r.status.Position = pos
 	r.status.Active = false // checked again once caught up

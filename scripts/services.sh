@@ -49,6 +49,8 @@ if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
 	# default) it fetches the required toolchain through the module proxy.
 	install_pkgs golang-go ca-certificates
 fi
+# The web console's browser test (examples module) drives headless Chromium.
+[ -x /usr/bin/chromium ] || install_pkgs chromium fonts-liberation
 
 # --- PostgreSQL ------------------------------------------------------------
 command -v pg_ctlcluster >/dev/null 2>&1 && [ -n "$(ls /etc/postgresql 2>/dev/null)" ] || install_pkgs postgresql

@@ -3,9 +3,10 @@
 //	eventfold new <module path> [flags]        scaffold an application
 //	eventfold migrate                          create or upgrade the event store
 //	eventfold streams list|show                inspect streams (--json)
-//	eventfold projections status NAME...       versions, checkpoints, lag, faults
+//	eventfold projections status [NAME...]     versions, checkpoints, lag, faults
 //	eventfold projections retry|skip NAME      resume a faulted projection
 //	eventfold relay --topic T                  forward the log to NATS JetStream
+//	eventfold console [--listen A] [--token T] read-only web console
 //
 // Every command but new comes from package cli, which an application's own
 // binary mounts to get them with its projections compiled in (worker,

@@ -1,0 +1,93 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/eventfold/eventfold/adapters/pgstore"
+	"github.com/eventfold/eventfold/internal/console"
+)
+
+// consoleTokenEnv holds the console's token, so it need not be on the
+// command line (where ps shows it).
+const consoleTokenEnv = "EVENTFOLD_CONSOLE_TOKEN"
+
+func consoleCommand(cfg *config) *cobra.Command {
+	var listen, token string
+	var sampleEvery time.Duration
+	cmd := &cobra.Command{
+		Use:   "console",
+		Short: "Serve the read-only web console (projections and their lag, streams, correlation IDs)",
+		Long: `Serve a small web page where an operator sees the projections (found through
+the catalog their runners keep) with their lag over time, browses streams and
+their events, and follows one correlation ID across commands, events and
+projections. The console only reads: it has no write actions.
+
+It listens on 127.0.0.1:8080 by default. With a token (--token or
+` + consoleTokenEnv + `), every API request needs "Authorization: Bearer <token>";
+open the page once as http://HOST:PORT/?token=<token> and it keeps the token
+for the tab. Put it behind TLS before listening beyond localhost.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if token == "" {
+				token = os.Getenv(consoleTokenEnv)
+			}
+			rm, closeRM, err := cfg.readModels(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeRM()
+			store, closeStore, err := cfg.store(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeStore()
+			log, err := cfg.logger(cmd, slog.LevelInfo)
+			if err != nil {
+				return err
+			}
+			srv, err := console.New(console.Config{Events: consoleEvents{store}, ReadModels: rm, Token: token,
+				SampleEvery: sampleEvery, Logger: log})
+			if err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return fmt.Errorf("console: %w", err)
+			}
+			auth := "no token: anyone who reaches the address can read"
+			if token != "" {
+				auth = "token required"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "console on http://%s/ (read-only, %s)\n", ln.Addr(), auth)
+			if err := srv.Serve(ctx, ln); err != nil && !errors.Is(err, context.Canceled) {
+				return err
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
+	cmd.Flags().StringVar(&token, "token", "", "token every API request must carry (default $"+consoleTokenEnv+")")
+	cmd.Flags().DurationVar(&sampleEvery, "sample-every", 5*time.Second, "how often to sample projections' lag for the chart")
+	return cmd
+}
+
+// consoleEvents gives the console pgstore's stream listing with a prefix.
+type consoleEvents struct{ *pgstore.Store }
+
+func (e consoleEvents) ListStreams(ctx context.Context, prefix, after string, limit int) ([]console.StreamInfo, error) {
+	infos, err := e.Store.ListStreamsWithPrefix(ctx, prefix, after, limit)
+	out := make([]console.StreamInfo, len(infos))
+	for i, s := range infos {
+		out[i] = console.StreamInfo{ID: s.ID, Version: s.Version}
+	}
+	return out, err
+}

@@ -1,0 +1,70 @@
+package projection_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/eventfold/eventfold/adapters/memstore"
+	"github.com/eventfold/eventfold/projection"
+	"github.com/eventfold/eventfold/readmodel"
+)
+
+// Runners record themselves in the catalog, so tools list projections
+// without being told their names; a rebuild's newer version replaces the
+// entry.
+func TestCatalogListsRunningProjections(t *testing.T) {
+	es := memstore.New(nil)
+	rm := memstore.NewReadModels(nil)
+	token, _ := appendAccounts(t, es, 3, 1)
+	src := projection.LogSource(es, nil)
+	ignoreTime := cmpopts.IgnoreFields(projection.CatalogEntry{}, "RecordedAt")
+
+	if got, err := projection.ListProjections(t.Context(), rm); err != nil || len(got) != 0 {
+		t.Fatalf("empty store: ListProjections = %v, %v", got, err)
+	}
+	_, stopV1 := startRunner(t, projection.Config{Projection: balances("1"), Source: src, Store: rm})
+	waitFor(t, rm, "balances", token)
+	for p := range 2 {
+		startRunner(t, projection.Config{Projection: projection.New("totals", "1"), Source: src, Store: rm,
+			Tenant: "acme \"co\"", Partitions: 2, Partition: p})
+	}
+	want := []projection.CatalogEntry{
+		{Name: "balances", Version: "1", Partitions: 1},
+		{Name: "totals", Tenant: "acme \"co\"", Version: "1", Partitions: 2},
+	}
+	waitCatalog(t, rm, want, ignoreTime)
+
+	_ = stopV1()
+	startRunner(t, projection.Config{Projection: balances("2"), Source: src, Store: rm})
+	want[0].Version = "2"
+	got := waitCatalog(t, rm, want, ignoreTime)
+	for _, e := range got {
+		if e.RecordedAt.IsZero() {
+			t.Errorf("%s: RecordedAt is zero", e.Name)
+		}
+	}
+}
+
+// waitCatalog polls the catalog until it lists want: Runners record
+// themselves asynchronously, when they open.
+func waitCatalog(t *testing.T, rm readmodel.Reader, want []projection.CatalogEntry, opts ...cmp.Option) []projection.CatalogEntry {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err := projection.ListProjections(t.Context(), rm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		diff := cmp.Diff(want, got, opts...)
+		if diff == "" {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ListProjections (-want +got):\n%s", diff)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
