@@ -84,6 +84,7 @@ FUZZ_TARGETS := \
 	.:./readmodel:FuzzEntryIDAndCursor \
 	.:./command:FuzzRegistryDecode \
 	.:./adapters/redisstore:FuzzKeysInjective \
+	.:./adapters/redisstore:FuzzRevisionEncoding \
 	.:./adapters/watermillbus:FuzzMessageRoundTrip \
 	.:./adapters/watermillbus:FuzzRecordArbitrary \
 	examples:./bank/httpapi:FuzzAPI

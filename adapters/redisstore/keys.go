@@ -52,8 +52,20 @@ func (s *Store) base(ns readmodel.Namespace) string {
 func metaKey(base string) string         { return base + "m" }
 func docKey(base, id string) string      { return base + "d:" + esc(id) }
 func indexKey(base, index string) string { return base + "i:" + esc(index) }
+
+// encodeRevision writes r as 32 lowercase hex digits (commit, then
+// sequence), the form the scripts compare. It runs once per write, so it
+// avoids fmt.
 func encodeRevision(r readmodel.Revision) string {
-	return fmt.Sprintf("%016x%016x", r.Commit, r.Sequence)
+	const digits = "0123456789abcdef"
+	var b [32]byte
+	for i, v := range [2]uint64{r.Commit, r.Sequence} {
+		for j := 16*i + 15; j >= 16*i; j-- {
+			b[j] = digits[v&15]
+			v >>= 4
+		}
+	}
+	return string(b[:])
 }
 
 func decodeRevision(s string) (readmodel.Revision, error) {

@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -48,6 +49,28 @@ func FuzzKeysInjective(f *testing.F) {
 			if strings.ContainsAny(rest, "*?[]\\") {
 				t.Fatalf("key %q holds a glob character", k)
 			}
+		}
+	})
+}
+
+// Revisions are stored as 32 lowercase hex digits, which the scripts
+// compare chunk by chunk: encodeRevision must keep exactly that form (the
+// one earlier versions wrote with fmt) and round-trip through
+// decodeRevision.
+func FuzzRevisionEncoding(f *testing.F) {
+	f.Add(uint64(0), uint64(0))
+	f.Add(uint64(7), uint64(100))
+	f.Add(^uint64(0), ^uint64(0))
+	f.Add(uint64(1)<<60, uint64(1)<<60+1)
+	f.Fuzz(func(t *testing.T, commit, seq uint64) {
+		r := readmodel.Revision{Commit: commit, Sequence: seq}
+		got := encodeRevision(r)
+		if want := fmt.Sprintf("%016x%016x", commit, seq); got != want {
+			t.Fatalf("encodeRevision(%v) = %q, want %q", r, got, want)
+		}
+		back, err := decodeRevision(got)
+		if err != nil || back != r {
+			t.Fatalf("decodeRevision(%q) = %v, %v; want %v", got, back, err, r)
 		}
 	})
 }
