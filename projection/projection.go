@@ -89,6 +89,10 @@ type Tx struct {
 	// fetched holds documents read ahead for the batch in one round trip;
 	// a nil value records that the document does not exist.
 	fetched map[string]*readmodel.Document
+	// ahead lists the documents to read ahead for the batch. It is called
+	// at the batch's first read that misses, so a batch whose handlers only
+	// write costs no read; nil once called.
+	ahead func() []string
 	// err records a write the Tx refused; the handler then fails.
 	err error
 }
@@ -123,6 +127,14 @@ func (tx *Tx) Get(ctx context.Context, id string) (doc readmodel.Document, ok bo
 			return readmodel.Document{}, false, nil
 		}
 		return readmodel.Document{ID: id, Data: slices.Clone(w.Data), Revision: w.Revision}, true, nil
+	}
+	if tx.ahead != nil {
+		ids := tx.ahead()
+		tx.ahead = nil
+		if tx.prefetch(ctx, ids) != nil {
+			// Reading ahead is an optimisation: read what is asked for.
+			clear(tx.fetched)
+		}
 	}
 	if d, found := tx.fetched[id]; found {
 		if d == nil {
@@ -181,6 +193,7 @@ func (tx *Tx) set(w readmodel.Write) {
 
 func (tx *Tx) reset() {
 	tx.err = nil
+	tx.ahead = nil
 	clear(tx.pending)
 	clear(tx.fetched)
 	tx.writes = tx.writes[:0]

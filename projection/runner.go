@@ -363,6 +363,7 @@ func (r *Runner) runOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	feed = readAhead(ctx, feed, r.cfg.BatchSize)
 	defer feed.Close()
 	var lastHead, lastEpochCheck time.Time
 	for {
@@ -474,11 +475,7 @@ func PartitionOf(streamID string, n int) int {
 func (r *Runner) apply(ctx context.Context, epoch string, pos eventstore.Position, recs []eventstore.Record) (eventstore.Position, error) {
 	r.tx.reset()
 	start := time.Now()
-	if err := r.tx.prefetch(ctx, r.prefetchIDs(pos, recs)); err != nil {
-		// Reading ahead is an optimisation: handlers read what they need.
-		r.log.Debug("prefetch failed", "err", err)
-		r.tx.reset()
-	}
+	r.tx.ahead = func() []string { return r.prefetchIDs(pos, recs) }
 	last := pos
 	var lastApplied eventstore.Record
 	applied := 0

@@ -1,0 +1,122 @@
+package projection
+
+import (
+	"context"
+	"errors"
+
+	"github.com/eventfold/eventfold/eventstore"
+)
+
+// readAhead returns a Feed that reads the next batch from f while the
+// Runner applies the current one, so that catching up overlaps the log's
+// round trip with the read model's. It reads ahead only while batches come
+// full: once a batch is short the log is near its head, and the next read
+// waits for the Runner to ask, so a live projection applies batches as
+// large as they come, as without read-ahead. At most one batch waits
+// beside the one being applied.
+//
+// Only LogSource's feed is read ahead: Feed does not promise that Commit
+// may run while Next does, and a broker's feed already streams.
+func readAhead(ctx context.Context, f Feed, max int) Feed {
+	if _, ok := f.(*logFeed); !ok {
+		return f
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	ra := &readAheadFeed{
+		inner:  f,
+		max:    max,
+		cancel: cancel,
+		out:    make(chan readResult, 1),
+		want:   make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	go ra.run(ctx)
+	return ra
+}
+
+type readResult struct {
+	recs []eventstore.Record
+	err  error
+}
+
+type readAheadFeed struct {
+	inner  Feed
+	max    int
+	cancel context.CancelFunc
+	out    chan readResult // the reader's batches, in log order
+	want   chan struct{}   // the Runner asks for a read after a short batch
+	done   chan struct{}   // closed when the reader has stopped
+
+	// short is set, on the Runner's side, when the last batch received
+	// was short: the reader then waits on want.
+	short bool
+}
+
+var errReadAheadStopped = errors.New("projection: the log reader stopped")
+
+// run reads batches until an error or cancellation; an error is handed
+// over like a batch and ends the reader.
+func (ra *readAheadFeed) run(ctx context.Context) {
+	defer close(ra.done)
+	for {
+		recs, err := ra.inner.Next(ctx, ra.max)
+		select {
+		case ra.out <- readResult{recs, err}:
+		case <-ctx.Done():
+			return
+		}
+		if err != nil {
+			return
+		}
+		if len(recs) < ra.max {
+			select {
+			case <-ra.want:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+// Next returns the batch read ahead, or waits for it. max must be the
+// size readAhead was given (the Runner always asks for its BatchSize).
+func (ra *readAheadFeed) Next(ctx context.Context, _ int) ([]eventstore.Record, error) {
+	if ra.short {
+		select {
+		case ra.want <- struct{}{}:
+		case <-ra.done:
+			return nil, errReadAheadStopped
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	select {
+	case res := <-ra.out:
+		ra.short = res.err == nil && len(res.recs) < ra.max
+		return res.recs, res.err
+	case <-ra.done:
+		// The reader may have handed over its last result just before
+		// stopping.
+		select {
+		case res := <-ra.out:
+			return res.recs, res.err
+		default:
+			return nil, errReadAheadStopped
+		}
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Commit implements Feed. LogSource's feed commits nothing, so this never
+// races with the reader.
+func (ra *readAheadFeed) Commit(ctx context.Context, pos eventstore.Position) error {
+	return ra.inner.Commit(ctx, pos)
+}
+
+// Close stops the reader, waits for it and closes the feed it reads.
+func (ra *readAheadFeed) Close() error {
+	ra.cancel()
+	<-ra.done
+	return ra.inner.Close()
+}
