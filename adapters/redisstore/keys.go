@@ -30,10 +30,17 @@ import (
 
 func esc(s string) string {
 	const hex = "0123456789ABCDEF"
+	clean := true
+	for i := 0; i < len(s) && clean; i++ {
+		clean = safeByte(s[i])
+	}
+	if clean {
+		return s // the usual case: nothing to escape, nothing to allocate
+	}
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '_' || c == '.' || c == '-' {
+		if safeByte(c) {
 			b.WriteByte(c)
 			continue
 		}
@@ -42,6 +49,10 @@ func esc(s string) string {
 		b.WriteByte(hex[c&15])
 	}
 	return b.String()
+}
+
+func safeByte(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '_' || c == '.' || c == '-'
 }
 
 // base returns the prefix of every key of ns.
