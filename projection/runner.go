@@ -38,8 +38,9 @@ type Config struct {
 	// BatchSize is the most events applied in one atomic batch. Default 500.
 	BatchSize int
 	// Prefetch names the documents a batch's handlers will read for an
-	// event; the Runner reads them for the whole batch in one round trip
-	// before the handlers run. Nil means the event's stream ID, which fits
+	// event; at a handler's first read that misses, the Runner reads them
+	// for the whole batch in one round trip (a batch whose handlers only
+	// write reads nothing). Nil means the event's stream ID, which fits
 	// the common one-document-per-stream read model. Return nil to read
 	// nothing ahead.
 	Prefetch func(rec eventstore.Record) []string
