@@ -36,6 +36,37 @@
 // [AppendResult.Replayed] set, whatever the expected version says. Reusing
 // an ID in any other way fails with [ErrDuplicateEvent] and stores nothing.
 //
+// # Tenants
+//
+// A store may hold the streams of several tenants side by side ("conjoined"
+// tenancy: one schema, a tenant ID on every row). Stores that do, as
+// memstore and pgstore, follow one convention:
+//
+//   - The store value returned by the adapter's constructor is the default
+//     tenant, whose ID is the empty string. Everything it does (Append,
+//     ReadStream, ReadAll, command keys, and the adapter's extras) sees only
+//     the default tenant, so a single-tenant application never notices
+//     tenancy.
+//   - ForTenant(tenant) returns a view of the same store (same connections,
+//     same prepared statements) confined to one tenant: every call reads and
+//     writes only that tenant's streams, and ReadAll returns only its events.
+//     Stream IDs, expected versions and command keys are per tenant: the
+//     same stream ID in two tenants names two streams. The tenant ID is
+//     checked with [ValidateTenant].
+//   - AllTenants() returns a reader of every tenant's events in one global
+//     log, for a relay, an admin tool or a projection serving all tenants.
+//     [Record.Tenant] says whose each event is. It only reads the log
+//     (ReadAll, Head); appending and reading a stream need a tenant.
+//
+// Positions are global: a tenant's log is the global log with the other
+// tenants' events left out, so positions stay comparable and consistency
+// tokens keep working. Event IDs are UUIDs, unique across the whole store;
+// an ID already used by another tenant fails with [ErrDuplicateEvent]
+// without revealing anything about that tenant's stream.
+//
+// The conformance suite in eventstore/eventstoretest checks this isolation
+// for every adapter that declares its tenant scope.
+//
 // # Errors
 //
 // Errors are checked with errors.Is against [ErrConcurrency],

@@ -49,7 +49,13 @@ func (m Metadata) IsZero() bool {
 
 // Record is an event as stored.
 type Record struct {
-	ID          string
+	ID string
+	// Tenant is the tenant that owns the event's stream; empty for the
+	// default tenant. A reader scoped to one tenant sees only that tenant's
+	// records; a reader of every tenant's log (a relay, an admin tool, a
+	// projection serving all tenants) uses it to tell them apart. See the
+	// package doc.
+	Tenant      string
 	StreamID    string
 	Type        string
 	Data        []byte

@@ -18,7 +18,19 @@ const (
 	DefaultMaxDataBytes = 1 << 20
 	// MaxEventsPerAppend is the largest batch one Append takes.
 	MaxEventsPerAppend = 10000
+	// MaxTenantBytes is the longest tenant ID, in bytes. It equals the
+	// readmodel limit on a namespace's tenant, so every tenant's events can
+	// be projected into namespaces of that tenant.
+	MaxTenantBytes = 256
 )
+
+// ValidateTenant checks a tenant ID given to a store's tenant scope: not
+// empty (the default tenant is the unscoped store itself), at most
+// MaxTenantBytes, valid UTF-8 and free of NUL bytes. Any other character is
+// allowed and stored verbatim.
+func ValidateTenant(tenant string) error {
+	return validateName("tenant ID", tenant, MaxTenantBytes)
+}
 
 // ValidateStreamID checks a stream ID: not empty, at most MaxStreamIDBytes,
 // valid UTF-8 and free of NUL bytes. Any other character, quotes and

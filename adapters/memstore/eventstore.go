@@ -21,35 +21,73 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Store is an in-memory eventstore.Store.
+// Store is an in-memory eventstore.Store. The value New returns is the
+// default tenant; ForTenant and AllTenants return views of the same events
+// (see the eventstore package doc on tenants).
 type Store struct {
+	*core
+	tenant string
+	all    bool // the AllTenants view: reads the whole log, appends nothing
+}
+
+// core is what every view of one Store shares.
+type core struct {
 	opts Options
 
 	mu      sync.RWMutex
 	log     []eventstore.Record // the global log, in position order
-	streams map[string][]int    // stream ID to indexes into log, in version order
+	streams map[streamKey][]int // stream to indexes into log, in version order
 	byID    map[string]int      // event ID to index into log
 	commits uint64              // Commit of the last append
-	keys    map[string]keyed    // command key to its append's result
+	keys    map[streamKey]keyed // (tenant, command key) to its append's result
 	changed chan struct{}       // closed and replaced on every append
 }
 
+// streamKey names a stream, or a command key, within its tenant.
+type streamKey struct{ tenant, id string }
+
 // New returns an empty Store.
 func New(opts *Options) *Store {
-	s := &Store{
-		streams: make(map[string][]int),
+	c := &core{
+		streams: make(map[streamKey][]int),
 		byID:    make(map[string]int),
-		keys:    make(map[string]keyed),
+		keys:    make(map[streamKey]keyed),
 		changed: make(chan struct{}),
 	}
 	if opts != nil {
-		s.opts = *opts
+		c.opts = *opts
 	}
-	if s.opts.Now == nil {
-		s.opts.Now = time.Now
+	if c.opts.Now == nil {
+		c.opts.Now = time.Now
 	}
-	return s
+	return &Store{core: c}
 }
+
+// ForTenant returns a view of the store confined to tenant: its appends,
+// reads, command keys and ReadAll see only that tenant's streams. It fails
+// with an error matching eventstore.ErrInvalidInput when tenant is not a
+// valid tenant ID (eventstore.ValidateTenant).
+func (s *Store) ForTenant(tenant string) (*Store, error) {
+	if err := eventstore.ValidateTenant(tenant); err != nil {
+		return nil, err
+	}
+	return &Store{core: s.core, tenant: tenant}, nil
+}
+
+// AllTenants returns a reader of every tenant's events: ReadAll and Head
+// cover the whole log and Record.Tenant names each event's tenant. Append
+// and ReadStream on it fail with an error matching
+// eventstore.ErrInvalidInput, as a stream belongs to one tenant.
+func (s *Store) AllTenants() *Store {
+	return &Store{core: s.core, all: true}
+}
+
+// Tenant returns the tenant the view is confined to: "" for the default
+// tenant and for the AllTenants view.
+func (s *Store) Tenant() string { return s.tenant }
+
+var errAllTenants = &eventstore.InvalidInputError{Field: "tenant",
+	Reason: "the all-tenants view only reads the global log; use ForTenant to append or read a stream"}
 
 type keyed struct {
 	result eventstore.AppendResult
@@ -70,20 +108,24 @@ func (s *Store) AppendKeyed(ctx context.Context, commandKey, streamID string, ex
 	if err := eventstore.ValidateAppend(streamID, expected, events, s.opts.MaxDataBytes); err != nil {
 		return eventstore.AppendResult{}, err
 	}
+	if s.all {
+		return eventstore.AppendResult{}, errAllTenants
+	}
 	if err := ctx.Err(); err != nil {
 		return eventstore.AppendResult{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
-	if k, ok := s.keys[commandKey]; ok && commandKey != "" {
+	if k, ok := s.keys[streamKey{s.tenant, commandKey}]; ok && commandKey != "" {
 		k.result.Replayed = true
 		return k.result, nil
 	}
 	if res, ok, err := s.replayed(streamID, events); ok || err != nil {
 		return res, err
 	}
-	stream := s.streams[streamID]
+	key := streamKey{s.tenant, streamID}
+	stream := s.streams[key]
 	actual := int64(len(stream))
 	if !expected.Allows(actual) {
 		return eventstore.AppendResult{}, &eventstore.ConcurrencyError{StreamID: streamID, Expected: expected, Actual: actual}
@@ -97,6 +139,7 @@ func (s *Store) AppendKeyed(ctx context.Context, commandKey, streamID string, ex
 		}
 		rec := eventstore.Record{
 			ID:          id,
+			Tenant:      s.tenant,
 			StreamID:    streamID,
 			Type:        e.Type,
 			Data:        slices.Clone(e.Data),
@@ -110,25 +153,26 @@ func (s *Store) AppendKeyed(ctx context.Context, commandKey, streamID string, ex
 		stream = append(stream, len(s.log))
 		s.log = append(s.log, rec)
 	}
-	s.streams[streamID] = stream
+	s.streams[key] = stream
 	close(s.changed)
 	s.changed = make(chan struct{})
 	last := s.log[len(s.log)-1]
 	res := eventstore.AppendResult{StreamVersion: last.Version, Position: last.Position}
 	if commandKey != "" {
-		s.keys[commandKey] = keyed{result: res, at: now}
+		s.keys[streamKey{s.tenant, commandKey}] = keyed{result: res, at: now}
 	}
 	return res, nil
 }
 
 // PruneCommandKeys forgets command keys recorded before cutoff and reports
-// how many it removed.
+// how many it removed: the view's tenant's keys, or every tenant's on the
+// AllTenants view.
 func (s *Store) PruneCommandKeys(ctx context.Context, cutoff time.Time) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
 	for k, v := range s.keys {
-		if v.at.Before(cutoff) {
+		if (s.all || k.tenant == s.tenant) && v.at.Before(cutoff) {
 			delete(s.keys, k)
 			n++
 		}
@@ -150,8 +194,8 @@ func (s *Store) replayed(streamID string, events []eventstore.Event) (eventstore
 		return eventstore.AppendResult{}, false, nil
 	}
 	rec := s.log[idx]
-	stream := s.streams[streamID]
-	if rec.StreamID != streamID || int(rec.Version)+len(events)-1 > len(stream) {
+	stream := s.streams[streamKey{s.tenant, streamID}]
+	if rec.Tenant != s.tenant || rec.StreamID != streamID || int(rec.Version)+len(events)-1 > len(stream) {
 		return eventstore.AppendResult{}, false, duplicate(first)
 	}
 	for i, e := range events {
@@ -182,12 +226,15 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64, dir
 	if limit < 0 {
 		return nil, &eventstore.InvalidInputError{Field: "limit", Reason: "must not be negative"}
 	}
+	if s.all {
+		return nil, errAllTenants
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	stream := s.streams[streamID]
+	stream := s.streams[streamKey{s.tenant, streamID}]
 	if len(stream) == 0 {
 		return nil, eventstore.ErrStreamNotFound
 	}
@@ -208,7 +255,8 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64, dir
 const DefaultReadAllLimit = 1000
 
 // ReadAll implements eventstore.Store. Appends are serialised, so every
-// stored event is visible at once and the log never has holes.
+// stored event is visible at once and the log never has holes. A tenant's
+// view returns that tenant's events only; the AllTenants view returns all.
 func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Record, error) {
 	if limit < 0 {
 		return nil, &eventstore.InvalidInputError{Field: "limit", Reason: "must not be negative"}
@@ -227,23 +275,29 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit in
 	if start < len(s.log) && s.log[start].Position == after {
 		start++
 	}
-	end := min(start+limit, len(s.log))
-	out := make([]eventstore.Record, 0, end-start)
-	for _, r := range s.log[start:end] {
-		out = append(out, cloneRecord(r))
+	var out []eventstore.Record
+	for _, r := range s.log[start:] {
+		if len(out) == limit {
+			break
+		}
+		if s.all || r.Tenant == s.tenant {
+			out = append(out, cloneRecord(r))
+		}
 	}
 	return out, nil
 }
 
-// Head returns the position of the last event, or the zero Position when
-// the store is empty, so projections over a memstore report their lag.
+// Head returns the position of the view's last event, or the zero Position
+// when it has none, so projections over a memstore report their lag.
 func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if len(s.log) == 0 {
-		return eventstore.Position{}, ctx.Err()
+	for i := len(s.log) - 1; i >= 0; i-- {
+		if s.all || s.log[i].Tenant == s.tenant {
+			return s.log[i].Position, ctx.Err()
+		}
 	}
-	return s.log[len(s.log)-1].Position, ctx.Err()
+	return eventstore.Position{}, ctx.Err()
 }
 
 // Changed returns a channel that is closed at the next append. Tailers use

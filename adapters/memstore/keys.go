@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/eventfold/eventfold/command"
+	"github.com/eventfold/eventfold/eventstore"
 )
 
 var _ command.KeyStore = (*Keys)(nil)
@@ -17,14 +18,28 @@ type KeysOptions struct{}
 
 // Keys is an in-memory command.KeyStore: one random key per subject in a
 // map. Forget deletes the map entry; the key bytes are overwritten first.
+// The value NewKeys returns holds the default tenant's subjects; ForTenant
+// returns another tenant's.
 type Keys struct {
-	mu   sync.RWMutex
-	keys map[string][]byte
+	mu     *sync.RWMutex
+	keys   map[streamKey][]byte
+	tenant string
 }
 
 // NewKeys returns an empty key store.
 func NewKeys(opts *KeysOptions) *Keys {
-	return &Keys{keys: make(map[string][]byte)}
+	return &Keys{mu: new(sync.RWMutex), keys: make(map[streamKey][]byte)}
+}
+
+// ForTenant returns the keys of tenant's subjects, kept apart from every
+// other tenant's: the same subject in two tenants has two keys. It fails
+// with an error matching eventstore.ErrInvalidInput when tenant is not a
+// valid tenant ID.
+func (k *Keys) ForTenant(tenant string) (*Keys, error) {
+	if err := eventstore.ValidateTenant(tenant); err != nil {
+		return nil, err
+	}
+	return &Keys{mu: k.mu, keys: k.keys, tenant: tenant}, nil
 }
 
 // Key implements command.KeyStore.
@@ -37,11 +52,11 @@ func (k *Keys) Key(ctx context.Context, subject string) ([]byte, error) {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	key, ok := k.keys[subject]
+	key, ok := k.keys[streamKey{k.tenant, subject}]
 	if !ok {
 		key = make([]byte, command.KeySize)
 		rand.Read(key) // never fails (crypto/rand)
-		k.keys[subject] = key
+		k.keys[streamKey{k.tenant, subject}] = key
 	}
 	return slices.Clone(key), nil
 }
@@ -56,7 +71,7 @@ func (k *Keys) Lookup(ctx context.Context, subject string) ([]byte, bool, error)
 	}
 	k.mu.RLock()
 	defer k.mu.RUnlock()
-	key, ok := k.keys[subject]
+	key, ok := k.keys[streamKey{k.tenant, subject}]
 	if !ok {
 		return nil, false, nil
 	}
@@ -73,7 +88,7 @@ func (k *Keys) Forget(ctx context.Context, subject string) error {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	clear(k.keys[subject])
-	delete(k.keys, subject)
+	clear(k.keys[streamKey{k.tenant, subject}])
+	delete(k.keys, streamKey{k.tenant, subject})
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/eventfold/eventfold/command"
+	"github.com/eventfold/eventfold/eventstore"
 )
 
 var _ command.SnapshotStore = (*Snapshots)(nil)
@@ -15,15 +16,27 @@ var _ command.SnapshotStore = (*Snapshots)(nil)
 type SnapshotsOptions struct{}
 
 // Snapshots is an in-memory command.SnapshotStore that keeps the latest
-// snapshot of each stream.
+// snapshot of each stream. The value NewSnapshots returns holds the default
+// tenant's snapshots; ForTenant returns another tenant's.
 type Snapshots struct {
-	mu    sync.RWMutex
-	snaps map[string]command.Snapshot
+	mu     *sync.RWMutex
+	snaps  map[streamKey]command.Snapshot
+	tenant string
 }
 
 // NewSnapshots returns an empty snapshot store.
 func NewSnapshots(opts *SnapshotsOptions) *Snapshots {
-	return &Snapshots{snaps: make(map[string]command.Snapshot)}
+	return &Snapshots{mu: new(sync.RWMutex), snaps: make(map[streamKey]command.Snapshot)}
+}
+
+// ForTenant returns the snapshots of tenant's streams, kept apart from every
+// other tenant's. It fails with an error matching
+// eventstore.ErrInvalidInput when tenant is not a valid tenant ID.
+func (s *Snapshots) ForTenant(tenant string) (*Snapshots, error) {
+	if err := eventstore.ValidateTenant(tenant); err != nil {
+		return nil, err
+	}
+	return &Snapshots{mu: s.mu, snaps: s.snaps, tenant: tenant}, nil
 }
 
 // Load implements command.SnapshotStore.
@@ -33,7 +46,7 @@ func (s *Snapshots) Load(ctx context.Context, streamID string) (command.Snapshot
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	snap, ok := s.snaps[streamID]
+	snap, ok := s.snaps[streamKey{s.tenant, streamID}]
 	if !ok {
 		return command.Snapshot{}, command.ErrSnapshotNotFound
 	}
@@ -52,9 +65,9 @@ func (s *Snapshots) Save(ctx context.Context, snap command.Snapshot) error {
 	snap.State = slices.Clone(snap.State)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old, ok := s.snaps[snap.StreamID]; ok && old.Version > snap.Version {
+	if old, ok := s.snaps[streamKey{s.tenant, snap.StreamID}]; ok && old.Version > snap.Version {
 		return nil
 	}
-	s.snaps[snap.StreamID] = snap
+	s.snaps[streamKey{s.tenant, snap.StreamID}] = snap
 	return nil
 }

@@ -23,6 +23,15 @@ type Config struct {
 	// Visibility bounds how long an appended event may take to appear in
 	// ReadAll. Zero means 30 seconds.
 	Visibility time.Duration
+	// ForTenant returns the view of s confined to tenant, for stores that
+	// hold several tenants (see "Tenants" in the eventstore package doc),
+	// usually by calling the adapter's ForTenant method. When it is set the
+	// suite also checks that tenants are isolated through every call of
+	// the port. Nil for a single-tenant store.
+	ForTenant func(s eventstore.Store, tenant string) (eventstore.Store, error)
+	// AllTenants returns the view of s that reads every tenant's log.
+	// Required when ForTenant is set.
+	AllTenants func(s eventstore.Store) eventstore.Store
 }
 
 // Run runs the conformance suite as parallel subtests of t.
@@ -32,6 +41,9 @@ func Run(t *testing.T, cfg Config) {
 	}
 	if cfg.Visibility == 0 {
 		cfg.Visibility = 30 * time.Second
+	}
+	if (cfg.ForTenant == nil) != (cfg.AllTenants == nil) {
+		t.Fatal("eventstoretest: set both Config.ForTenant and Config.AllTenants, or neither")
 	}
 	tests := []struct {
 		name string
@@ -51,6 +63,9 @@ func Run(t *testing.T, cfg Config) {
 		{"ReadStream/NotFound", testReadStreamNotFound},
 		{"ReadAll/OrderedAndComplete", testReadAllOrdered},
 		{"ReadAll/Paging", testReadAllPaging},
+	}
+	if cfg.ForTenant != nil {
+		tests = append(tests, tenantTests...)
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
