@@ -20,14 +20,17 @@ type StreamInfo struct {
 // start at the beginning), in the order of the streams table's primary key
 // (the database's collation). Pass the last ID returned as after to read the
 // next page; an empty page is the end. It is one short read-only
-// statement, meant for operators' tools rather than hot paths.
+// statement, meant for operators' tools rather than hot paths. It lists the
+// view's tenant's streams; on the AllTenants view it fails with an error
+// matching eventstore.ErrInvalidInput.
 func (s *Store) ListStreams(ctx context.Context, after string, limit int) ([]StreamInfo, error) {
 	if limit <= 0 {
 		return nil, errors.New("pgstore: ListStreams: limit must be positive")
 	}
-	sql := "SELECT stream_id, version FROM " + pgx.Identifier{s.opts.Schema}.Sanitize() +
-		".streams WHERE stream_id > $1 ORDER BY stream_id LIMIT $2"
-	rows, err := s.db.Query(ctx, sql, after, limit)
+	if s.all {
+		return nil, errAllTenants
+	}
+	rows, err := s.db.Query(ctx, s.listStreamsSQL, after, limit, s.tenant)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: list streams: %w", err)
 	}

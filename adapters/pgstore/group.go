@@ -61,6 +61,7 @@ func (g GroupCommit) validate() error {
 
 // groupRequest is one queued append, already validated and encoded.
 type groupRequest struct {
+	tenant       string
 	stream       string
 	expected     eventstore.ExpectedVersion
 	ids          []string
@@ -95,7 +96,7 @@ func newGrouper(s *Store, quotedSchema string) *grouper {
 	g := &grouper{
 		s: s,
 		sql: "SELECT command, outcome, stream_version, transaction_id, global_position FROM " + quotedSchema +
-			".append_events_group($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+			".append_events_group($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
 		maxBatch:    s.opts.GroupCommit.MaxBatch,
 		maxInFlight: s.opts.GroupCommit.MaxInFlight,
 	}
@@ -172,8 +173,10 @@ func (g *grouper) take() []*groupRequest {
 	batch := make([]*groupRequest, 0, min(len(g.queue), g.maxBatch))
 	seen := make(map[[16]byte]struct{})
 	rest := 0
+	// With row-level security a group runs as one tenant, the first's.
+	oneTenant := g.s.opts.RowLevelSecurity
 	for _, r := range g.queue {
-		if len(batch) < g.maxBatch && !sharesID(seen, r) {
+		if len(batch) < g.maxBatch && !sharesID(seen, r) && (!oneTenant || len(batch) == 0 || r.tenant == batch[0].tenant) {
 			for _, u := range r.uuids {
 				seen[u.Bytes] = struct{}{}
 			}
@@ -203,10 +206,15 @@ func (g *grouper) run(ctx context.Context, batch []*groupRequest) {
 		g.alone(ctx, batch[0])
 		return
 	}
-	// Stream rows are locked in stream order, so two groups in flight at
-	// once (or in two processes) never deadlock. The sort is stable: appends
-	// to one stream keep their queue order.
-	slices.SortStableFunc(batch, func(a, b *groupRequest) int { return strings.Compare(a.stream, b.stream) })
+	// Stream rows are locked in (tenant, stream) order, so two groups in
+	// flight at once (or in two processes) never deadlock. The sort is
+	// stable: appends to one stream keep their queue order.
+	slices.SortStableFunc(batch, func(a, b *groupRequest) int {
+		if c := strings.Compare(a.tenant, b.tenant); c != 0 {
+			return c
+		}
+		return strings.Compare(a.stream, b.stream)
+	})
 	outs, err := g.exec(ctx, batch, false)
 	if isEventIDViolation(err) {
 		// A stored event ID: a retry of an earlier append, or a concurrent
@@ -236,7 +244,7 @@ func (g *grouper) run(ctx context.Context, batch []*groupRequest) {
 
 // alone appends r through the ordinary path.
 func (g *grouper) alone(ctx context.Context, r *groupRequest) {
-	res, err := g.s.appendPrepared(ctx, r.stream, r.expected, nil, r.ids, r.uuids, r.types, r.contentTypes, r.data, r.meta)
+	res, err := g.s.view(r.tenant, false).appendPrepared(ctx, r.stream, r.expected, nil, r.ids, r.uuids, r.types, r.contentTypes, r.data, r.meta)
 	r.done <- groupOutcome{res: res, err: err}
 }
 
@@ -244,6 +252,7 @@ func (g *grouper) alone(ctx context.Context, r *groupRequest) {
 // outcome of each append, in batch order.
 func (g *grouper) exec(ctx context.Context, batch []*groupRequest, checkReplay bool) ([]groupOutcome, error) {
 	m := len(batch)
+	tenants := make([]string, m)
 	streams := make([]string, m)
 	expected := make([]int64, m)
 	first := make([]int32, m)
@@ -259,6 +268,7 @@ func (g *grouper) exec(ctx context.Context, batch []*groupRequest, checkReplay b
 	data := make([][]byte, 0, n)
 	meta := make([][]byte, 0, n)
 	for i, r := range batch {
+		tenants[i] = r.tenant
 		streams[i] = r.stream
 		expected[i] = int64(r.expected)
 		first[i] = int32(len(uuids) + 1)
@@ -272,7 +282,7 @@ func (g *grouper) exec(ctx context.Context, batch []*groupRequest, checkReplay b
 		data = append(data, r.data...)
 		meta = append(meta, r.meta...)
 	}
-	rows, err := g.s.db.Query(ctx, g.sql, checkReplay, streams, expected, first, counts, cmd, uuids, types, contentTypes, data, meta)
+	rows, err := g.s.view(batch[0].tenant, false).db.Query(ctx, g.sql, checkReplay, streams, expected, first, counts, cmd, uuids, types, contentTypes, data, meta, tenants)
 	if err != nil {
 		return nil, err
 	}
@@ -308,7 +318,7 @@ func (g *grouper) exec(ctx context.Context, batch []*groupRequest, checkReplay b
 		}
 	}
 	if stored {
-		g.s.notify()
+		g.s.signals.notify(tenants...)
 	}
 	return outs, nil
 }

@@ -20,7 +20,9 @@ func groupOptions(inFlight int) *pgstore.Options {
 
 func TestConformanceGroupCommit(t *testing.T) {
 	eventstoretest.Run(t, eventstoretest.Config{
-		New: func(t testing.TB) eventstore.Store { return newStore(t, groupOptions(0)) },
+		New:        func(t testing.TB) eventstore.Store { return newStore(t, groupOptions(0)) },
+		ForTenant:  forTenant,
+		AllTenants: func(s eventstore.Store) eventstore.Store { return s.(*pgstore.Store).AllTenants() },
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/eventfold/eventfold/command"
+	"github.com/eventfold/eventfold/eventstore"
 )
 
 var _ command.KeyStore = (*Keys)(nil)
@@ -20,15 +21,19 @@ var _ command.KeyStore = (*Keys)(nil)
 // Forget deletes the row; PostgreSQL may keep the old bytes in dead tuples
 // until VACUUM, and back-ups and replicas keep them until they expire, so
 // plan retention with that in mind.
+//
+// The Keys NewKeys returns hold the default tenant's subjects; ForTenant
+// returns another tenant's.
 type Keys struct {
-	db        DB
+	db        scoped
 	lookupSQL string
 	insertSQL string
 	forgetSQL string
 }
 
 // NewKeys returns Keys in the schema named by opts.Schema (default
-// "eventfold"). Migrate must have run. It never closes db.
+// "eventfold"). Migrate must have run. It never closes db. With
+// opts.RowLevelSecurity on, db must be able to send batches (see Options).
 func NewKeys(db DB, opts *Options) *Keys {
 	schema := DefaultSchema
 	if opts != nil && opts.Schema != "" {
@@ -36,11 +41,25 @@ func NewKeys(db DB, opts *Options) *Keys {
 	}
 	q := pgx.Identifier{schema}.Sanitize()
 	return &Keys{
-		db:        db,
-		lookupSQL: "SELECT key FROM " + q + ".subject_keys WHERE subject = $1",
-		insertSQL: "INSERT INTO " + q + ".subject_keys (subject, key) VALUES ($1, $2) ON CONFLICT (subject) DO NOTHING RETURNING key",
-		forgetSQL: "DELETE FROM " + q + ".subject_keys WHERE subject = $1",
+		db:        scoped{db: db, set: opts != nil && opts.RowLevelSecurity},
+		lookupSQL: "SELECT key FROM " + q + ".subject_keys WHERE tenant_id = $2 AND subject = $1",
+		insertSQL: "INSERT INTO " + q + ".subject_keys (subject, key, tenant_id) VALUES ($1, $2, $3)" +
+			" ON CONFLICT (tenant_id, subject) DO NOTHING RETURNING key",
+		forgetSQL: "DELETE FROM " + q + ".subject_keys WHERE tenant_id = $2 AND subject = $1",
 	}
+}
+
+// ForTenant returns the keys of tenant's subjects, kept apart from every
+// other tenant's: the same subject in two tenants has two keys, and Forget
+// in one leaves the other's. It fails with an error matching
+// eventstore.ErrInvalidInput when tenant is not a valid tenant ID.
+func (k *Keys) ForTenant(tenant string) (*Keys, error) {
+	if err := eventstore.ValidateTenant(tenant); err != nil {
+		return nil, err
+	}
+	t := *k
+	t.db.tenant = tenant
+	return &t, nil
 }
 
 // Key implements command.KeyStore. A subject without a key gets one with
@@ -57,7 +76,7 @@ func (k *Keys) Key(ctx context.Context, subject string) ([]byte, error) {
 		}
 		fresh := make([]byte, command.KeySize)
 		rand.Read(fresh) // never fails (crypto/rand)
-		err = k.db.QueryRow(ctx, k.insertSQL, subject, fresh).Scan(&key)
+		err = k.db.QueryRow(ctx, k.insertSQL, subject, fresh, k.db.tenant).Scan(&key)
 		if err == nil {
 			return key, nil
 		}
@@ -80,7 +99,7 @@ func (k *Keys) Lookup(ctx context.Context, subject string) ([]byte, bool, error)
 
 func (k *Keys) lookup(ctx context.Context, subject string) ([]byte, bool, error) {
 	var key []byte
-	err := k.db.QueryRow(ctx, k.lookupSQL, subject).Scan(&key)
+	err := k.db.QueryRow(ctx, k.lookupSQL, subject, k.db.tenant).Scan(&key)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, nil
 	}
@@ -95,7 +114,7 @@ func (k *Keys) Forget(ctx context.Context, subject string) error {
 	if err := command.ValidateSubject(subject); err != nil {
 		return err
 	}
-	if _, err := k.db.Exec(ctx, k.forgetSQL, subject); err != nil {
+	if _, err := k.db.Exec(ctx, k.forgetSQL, subject, k.db.tenant); err != nil {
 		return fmt.Errorf("pgstore: forget key of subject %q: %w", subject, err)
 	}
 	return nil

@@ -8,43 +8,59 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/eventfold/eventfold/command"
+	"github.com/eventfold/eventfold/eventstore"
 )
 
 var _ command.SnapshotStore = (*Snapshots)(nil)
 
 // Snapshots is a command.SnapshotStore in PostgreSQL (table snapshots): one
 // row per stream holding its latest snapshot. Each call is one short
-// autocommit statement.
+// autocommit statement. The Snapshots NewSnapshots returns hold the default
+// tenant's streams; ForTenant returns another tenant's.
 type Snapshots struct {
-	db      DB
+	db      scoped
 	loadSQL string
 	saveSQL string
 }
 
 // NewSnapshots returns Snapshots in the schema named by opts.Schema
-// (default "eventfold"). Migrate must have run. It never closes db.
+// (default "eventfold"). Migrate must have run. It never closes db. With
+// opts.RowLevelSecurity on, db must be able to send batches (see Options).
 func NewSnapshots(db DB, opts *Options) *Snapshots {
 	schema := DefaultSchema
 	if opts != nil && opts.Schema != "" {
 		schema = opts.Schema
 	}
+	rls := opts != nil && opts.RowLevelSecurity
 	q := pgx.Identifier{schema}.Sanitize()
 	return &Snapshots{
-		db:      db,
-		loadSQL: "SELECT stream_version, schema_version, state FROM " + q + ".snapshots WHERE stream_id = $1",
+		db:      scoped{db: db, set: rls},
+		loadSQL: "SELECT stream_version, schema_version, state FROM " + q + ".snapshots WHERE tenant_id = $2 AND stream_id = $1",
 		// Never replace a snapshot with an older one, whatever order
 		// concurrent writers save in.
-		saveSQL: "INSERT INTO " + q + ".snapshots AS s (stream_id, stream_version, schema_version, state) VALUES ($1, $2, $3, $4)" +
-			" ON CONFLICT (stream_id) DO UPDATE SET stream_version = excluded.stream_version," +
+		saveSQL: "INSERT INTO " + q + ".snapshots AS s (stream_id, stream_version, schema_version, state, tenant_id) VALUES ($1, $2, $3, $4, $5)" +
+			" ON CONFLICT (tenant_id, stream_id) DO UPDATE SET stream_version = excluded.stream_version," +
 			" schema_version = excluded.schema_version, state = excluded.state, saved_at = now()" +
 			" WHERE s.stream_version <= excluded.stream_version",
 	}
 }
 
+// ForTenant returns the snapshots of tenant's streams, kept apart from every
+// other tenant's. It fails with an error matching
+// eventstore.ErrInvalidInput when tenant is not a valid tenant ID.
+func (s *Snapshots) ForTenant(tenant string) (*Snapshots, error) {
+	if err := eventstore.ValidateTenant(tenant); err != nil {
+		return nil, err
+	}
+	t := *s
+	t.db.tenant = tenant
+	return &t, nil
+}
+
 // Load implements command.SnapshotStore.
 func (s *Snapshots) Load(ctx context.Context, streamID string) (command.Snapshot, error) {
 	snap := command.Snapshot{StreamID: streamID}
-	err := s.db.QueryRow(ctx, s.loadSQL, streamID).Scan(&snap.Version, &snap.SchemaVersion, &snap.State)
+	err := s.db.QueryRow(ctx, s.loadSQL, streamID, s.db.tenant).Scan(&snap.Version, &snap.SchemaVersion, &snap.State)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return command.Snapshot{}, command.ErrSnapshotNotFound
 	}
@@ -63,7 +79,7 @@ func (s *Snapshots) Save(ctx context.Context, snap command.Snapshot) error {
 	if state == nil {
 		state = []byte{}
 	}
-	if _, err := s.db.Exec(ctx, s.saveSQL, snap.StreamID, snap.Version, snap.SchemaVersion, state); err != nil {
+	if _, err := s.db.Exec(ctx, s.saveSQL, snap.StreamID, snap.Version, snap.SchemaVersion, state, s.db.tenant); err != nil {
 		return fmt.Errorf("pgstore: save snapshot of %q: %w", snap.StreamID, err)
 	}
 	return nil

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -42,32 +41,75 @@ type Options struct {
 	// GroupCommit coalesces concurrent appends into one statement and one
 	// transaction (see GroupCommit). The zero value leaves it off.
 	GroupCommit GroupCommit
+	// RowLevelSecurity makes every statement of a tenant's view
+	// (ForTenant) set the PostgreSQL setting eventfold.tenant to its tenant
+	// first, in the same transaction and round trip, for the policies
+	// EnableRowLevelSecurity creates. The default tenant is then out of
+	// reach: its calls fail, so use named tenants only. It needs a DB that
+	// can send batches (*pgxpool.Pool, *pgx.Conn and pgx.Tx can). Off by
+	// default. See docs/tenancy.md.
+	RowLevelSecurity bool
 }
 
 // Store is an eventstore.Store on PostgreSQL. It is safe for concurrent use
 // when its DB is (a pool is; a single connection or transaction is not).
+//
+// The Store that New returns is the default tenant (tenant ID ""): all it
+// reads and writes is the default tenant's. ForTenant returns a view of
+// the same Store confined to another tenant, and AllTenants a reader of
+// every tenant's log (see the eventstore package doc on tenants).
 type Store struct {
-	db   DB
+	*core
+	db     scoped // runs statements as this view's tenant
+	tenant string
+	all    bool // the AllTenants view: reads the whole log, appends nothing
+}
+
+// core is what every view of one Store shares: the connection, the
+// statements and the group committer.
+type core struct {
+	raw  DB
 	opts Options
 
-	appendSQL    string
-	readFwdSQL   string
-	readBwdSQL   string
-	streamSQL    string
-	readAllSQL   string
-	pruneKeysSQL string
-	headSQL      string
-	horizonSQL   string
+	appendSQL       string
+	readFwdSQL      string
+	readBwdSQL      string
+	streamSQL       string
+	readAllSQL      [3]string // by viewKind
+	headSQL         [3]string // by viewKind
+	pruneKeysSQL    string
+	pruneAllKeysSQL string
+	listStreamsSQL  string
+	horizonSQL      string
 
 	group *grouper // nil unless Options.GroupCommit is on
 
 	inTx bool // db is the caller's transaction
 
-	mu      sync.Mutex
-	changed chan struct{} // closed and replaced after every append
+	signals signals // wakes tailers after appends
 }
 
-const recordColumns = "transaction_id, global_position, stream_id, version, event_id::text, type, content_type, data, metadata, recorded_at"
+// viewKind picks the statement of a view: the default tenant's, a named
+// tenant's (which uses the partial index events_tenant_log), or all.
+type viewKind int
+
+const (
+	viewDefault viewKind = iota
+	viewTenant
+	viewAll
+)
+
+func (s *Store) kind() viewKind {
+	switch {
+	case s.all:
+		return viewAll
+	case s.tenant == "":
+		return viewDefault
+	}
+	return viewTenant
+}
+
+const recordColumns = "transaction_id, global_position, stream_id, version, event_id::text, type, content_type, data, metadata, recorded_at, tenant_id"
 
 // New returns a Store that uses db. It does not create tables (call Migrate)
 // and never closes db.
@@ -75,47 +117,109 @@ func New(db DB, opts *Options) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("pgstore: New: db is nil")
 	}
-	s := &Store{db: db, changed: make(chan struct{})}
+	c := &core{raw: db}
 	if opts != nil {
-		s.opts = *opts
+		c.opts = *opts
 	}
-	if s.opts.Schema == "" {
-		s.opts.Schema = DefaultSchema
+	if c.opts.Schema == "" {
+		c.opts.Schema = DefaultSchema
 	}
-	if s.opts.ReadAllLimit <= 0 {
-		s.opts.ReadAllLimit = 500
+	if c.opts.ReadAllLimit <= 0 {
+		c.opts.ReadAllLimit = 500
 	}
-	if s.opts.MaxDataBytes < 0 {
+	if c.opts.MaxDataBytes < 0 {
 		return nil, errors.New("pgstore: New: Options.MaxDataBytes must not be negative")
 	}
-	q := pgx.Identifier{s.opts.Schema}.Sanitize()
-	s.appendSQL = "SELECT outcome, stream_version, transaction_id, global_position FROM " + q +
-		".append_events($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-	s.readFwdSQL = "SELECT " + recordColumns + " FROM " + q +
-		".events WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3"
-	s.readBwdSQL = "SELECT " + recordColumns + " FROM " + q +
-		".events WHERE stream_id = $1 AND version <= $2 ORDER BY version DESC LIMIT $3"
-	s.streamSQL = "SELECT version FROM " + q + ".streams WHERE stream_id = $1"
+	if c.opts.RowLevelSecurity {
+		if _, ok := db.(batcher); !ok {
+			return nil, fmt.Errorf("pgstore: New: %w", errNoBatch)
+		}
+	}
+	q := pgx.Identifier{c.opts.Schema}.Sanitize()
+	c.appendSQL = "SELECT outcome, stream_version, transaction_id, global_position FROM " + q +
+		".append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+	c.readFwdSQL = "SELECT " + recordColumns + " FROM " + q +
+		".events WHERE tenant_id = $4 AND stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3"
+	c.readBwdSQL = "SELECT " + recordColumns + " FROM " + q +
+		".events WHERE tenant_id = $4 AND stream_id = $1 AND version <= $2 ORDER BY version DESC LIMIT $3"
+	c.streamSQL = "SELECT version FROM " + q + ".streams WHERE tenant_id = $2 AND stream_id = $1"
 	// The gap-safe tail: only transactions below the snapshot's xmin, all of
 	// which have ended, so nothing can appear later before the last row
 	// returned. One statement, so the filter and the rows share a snapshot.
-	s.readAllSQL = "SELECT " + recordColumns + " FROM " + q +
-		".events WHERE (transaction_id, global_position) > ($1, $2)" +
-		" AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())" +
-		" ORDER BY transaction_id, global_position LIMIT $3"
-	s.pruneKeysSQL = "DELETE FROM " + q + ".command_keys WHERE recorded_at < $1"
-	s.headSQL = "SELECT transaction_id, global_position FROM " + q +
-		".events ORDER BY transaction_id DESC, global_position DESC LIMIT 1"
-	s.horizonSQL = "SELECT pg_snapshot_xmin(pg_current_snapshot())"
-	if err := s.opts.GroupCommit.validate(); err != nil {
+	// A tenant's tail is the same with its other tenants' rows left out.
+	tail := func(tenant string) string {
+		return "SELECT " + recordColumns + " FROM " + q +
+			".events WHERE " + tenant + "(transaction_id, global_position) > ($1, $2)" +
+			" AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())" +
+			" ORDER BY transaction_id, global_position LIMIT $3"
+	}
+	c.readAllSQL = [3]string{
+		viewDefault: tail("tenant_id = '' AND "),
+		viewTenant:  tail("tenant_id = $4 AND tenant_id <> '' AND "),
+		viewAll:     tail(""),
+	}
+	head := func(tenant string) string {
+		return "SELECT transaction_id, global_position FROM " + q +
+			".events " + tenant + "ORDER BY transaction_id DESC, global_position DESC LIMIT 1"
+	}
+	c.headSQL = [3]string{
+		viewDefault: head("WHERE tenant_id = '' "),
+		viewTenant:  head("WHERE tenant_id = $1 AND tenant_id <> '' "),
+		viewAll:     head(""),
+	}
+	c.pruneKeysSQL = "DELETE FROM " + q + ".command_keys WHERE recorded_at < $1 AND tenant_id = $2"
+	c.pruneAllKeysSQL = "DELETE FROM " + q + ".command_keys WHERE recorded_at < $1"
+	c.listStreamsSQL = "SELECT stream_id, version FROM " + q +
+		".streams WHERE tenant_id = $3 AND stream_id > $1 ORDER BY stream_id LIMIT $2"
+	c.horizonSQL = "SELECT pg_snapshot_xmin(pg_current_snapshot())"
+	if err := c.opts.GroupCommit.validate(); err != nil {
 		return nil, err
 	}
-	_, s.inTx = db.(pgx.Tx)
-	if s.opts.GroupCommit.Enabled && !s.inTx {
-		s.group = newGrouper(s, q)
+	_, c.inTx = db.(pgx.Tx)
+	s := c.view("", false)
+	if c.opts.GroupCommit.Enabled && !c.inTx {
+		c.group = newGrouper(s, q)
 	}
 	return s, nil
 }
+
+func (c *core) view(tenant string, all bool) *Store {
+	return &Store{core: c, tenant: tenant, all: all,
+		db: scoped{db: c.raw, tenant: tenant, set: c.opts.RowLevelSecurity && !all}}
+}
+
+// ForTenant returns a view of the store confined to tenant: every call on
+// it (Append, AppendKeyed, ReadStream, ReadAll, Head, Changed, ListStreams,
+// PruneCommandKeys) reads and writes only that tenant's rows. It shares the
+// Store's connection, statements and group commit, so views are cheap; make
+// one per request if that is convenient. It fails with an error matching
+// eventstore.ErrInvalidInput when tenant is not a valid tenant ID
+// (eventstore.ValidateTenant).
+func (s *Store) ForTenant(tenant string) (*Store, error) {
+	if err := eventstore.ValidateTenant(tenant); err != nil {
+		return nil, err
+	}
+	return s.view(tenant, false), nil
+}
+
+// AllTenants returns a reader of every tenant's events, for a relay, an
+// admin tool or a projection that serves all tenants: ReadAll, Head and
+// Changed cover the whole log, Record.Tenant names each event's tenant, and
+// PruneCommandKeys prunes every tenant's keys. Append, AppendKeyed,
+// ReadStream and ListStreams on it fail with an error matching
+// eventstore.ErrInvalidInput, as a stream belongs to one tenant. With
+// Options.RowLevelSecurity on it sets no tenant, so it needs a role that
+// bypasses the policies (see docs/tenancy.md).
+func (s *Store) AllTenants() *Store {
+	return s.view("", true)
+}
+
+// Tenant returns the tenant the view is confined to: "" for the default
+// tenant and for the AllTenants view.
+func (s *Store) Tenant() string { return s.tenant }
+
+var errAllTenants = &eventstore.InvalidInputError{Field: "tenant",
+	Reason: "the all-tenants view only reads the global log; use ForTenant to append or read a stream"}
 
 // Append implements eventstore.Store in one round trip. With
 // Options.GroupCommit on, concurrent Appends share their round trip and
@@ -133,6 +237,9 @@ func (s *Store) AppendKeyed(ctx context.Context, commandKey, streamID string, ex
 	}
 	if err := validateKey(commandKey); err != nil {
 		return eventstore.AppendResult{}, err
+	}
+	if s.all {
+		return eventstore.AppendResult{}, errAllTenants
 	}
 	n := len(events)
 	ids := make([]string, n)
@@ -165,7 +272,7 @@ func (s *Store) AppendKeyed(ctx context.Context, commandKey, streamID string, ex
 		}
 	}
 	if s.group != nil && commandKey == "" {
-		return s.group.append(ctx, &groupRequest{stream: streamID, expected: expected,
+		return s.group.append(ctx, &groupRequest{tenant: s.tenant, stream: streamID, expected: expected,
 			ids: ids, uuids: uuids, types: types, contentTypes: contentTypes, data: data, meta: meta})
 	}
 	var key *string
@@ -218,13 +325,13 @@ func (s *Store) appendOnce(ctx context.Context, streamID string, expected events
 		txid     *uint64
 		position *int64
 	)
-	err := s.db.QueryRow(ctx, s.appendSQL, streamID, int64(expected), key, checkReplay, uuids, types, contentTypes, data, meta).
+	err := s.db.QueryRow(ctx, s.appendSQL, streamID, int64(expected), key, checkReplay, uuids, types, contentTypes, data, meta, s.tenant).
 		Scan(&outcome, &version, &txid, &position)
 	if err != nil {
 		return eventstore.AppendResult{}, s.backendError("append to stream "+quote(streamID), err)
 	}
 	if outcome == 0 {
-		s.notify()
+		s.signals.notify(s.tenant)
 	}
 	return appendResult(streamID, expected, ids, outcome, version, txid, position)
 }
@@ -250,21 +357,13 @@ func appendResult(streamID string, expected eventstore.ExpectedVersion, ids []st
 	}
 }
 
-// Changed returns a channel that is closed after the next append made
-// through this Store, so tailers in the same process wake up at once instead
-// of waiting for their next poll. Appends by other processes are found by
-// polling.
+// Changed returns a channel that is closed after the next append of the
+// view's tenant (of any tenant, on the AllTenants view) made through this
+// Store or any of its views, so tailers in the same process wake up at once
+// instead of waiting for their next poll. Appends by other processes are
+// found by polling.
 func (s *Store) Changed() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.changed
-}
-
-func (s *Store) notify() {
-	s.mu.Lock()
-	close(s.changed)
-	s.changed = make(chan struct{})
-	s.mu.Unlock()
+	return s.signals.wait(s.tenant, s.all)
 }
 
 // ReadStream implements eventstore.Store.
@@ -275,6 +374,9 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64, dir
 	if limit < 0 {
 		return nil, &eventstore.InvalidInputError{Field: "limit", Reason: "must not be negative"}
 	}
+	if s.all {
+		return nil, errAllTenants
+	}
 	sql := s.readFwdSQL
 	if dir == eventstore.Backward {
 		sql = s.readBwdSQL
@@ -283,12 +385,12 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64, dir
 	if limit == 0 {
 		lim = 1<<63 - 1
 	}
-	recs, err := s.query(ctx, "read stream "+quote(streamID), sql, streamID, from, lim)
+	recs, err := s.query(ctx, "read stream "+quote(streamID), sql, streamID, from, lim, s.tenant)
 	if err != nil || len(recs) > 0 {
 		return recs, err
 	}
 	var v int64
-	err = s.db.QueryRow(ctx, s.streamSQL, streamID).Scan(&v)
+	err = s.db.QueryRow(ctx, s.streamSQL, streamID, s.tenant).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, eventstore.ErrStreamNotFound
 	}
@@ -302,7 +404,8 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64, dir
 // sequence) order and only from transactions older than every transaction
 // still running in the cluster, so it never skips an event that commits
 // late. A long-running write transaction anywhere in the cluster therefore
-// holds back ReadAll until it ends.
+// holds back ReadAll until it ends. It returns the view's tenant's events
+// only; the AllTenants view returns every tenant's.
 func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Record, error) {
 	if limit < 0 {
 		return nil, &eventstore.InvalidInputError{Field: "limit", Reason: "must not be negative"}
@@ -313,17 +416,25 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit in
 	if after.Sequence > 1<<63-1 {
 		return nil, &eventstore.InvalidInputError{Field: "position", Reason: "sequence out of range"}
 	}
-	return s.query(ctx, "read all", s.readAllSQL, after.Commit, int64(after.Sequence), limit)
+	kind := s.kind()
+	if kind == viewTenant {
+		return s.query(ctx, "read all", s.readAllSQL[kind], after.Commit, int64(after.Sequence), limit, s.tenant)
+	}
+	return s.query(ctx, "read all", s.readAllSQL[kind], after.Commit, int64(after.Sequence), limit)
 }
 
-// Head returns the position of the last committed event, or the zero
-// Position when the log is empty. While an older write transaction is still
+// Head returns the position of the view's last committed event, or the
+// zero Position when it has none. While an older write transaction is still
 // open, ReadAll cannot return events up to Head yet: the difference is the
 // lag that transaction causes, which projections report.
 func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
 	var txid uint64
 	var pos int64
-	err := s.db.QueryRow(ctx, s.headSQL).Scan(&txid, &pos)
+	var args []any
+	if s.kind() == viewTenant {
+		args = []any{s.tenant}
+	}
+	err := s.db.QueryRow(ctx, s.headSQL[s.kind()], args...).Scan(&txid, &pos)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return eventstore.Position{}, nil
 	}
@@ -334,11 +445,18 @@ func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
 }
 
 // PruneCommandKeys deletes command keys recorded before cutoff and returns how
-// many it deleted. A command retried after its key was pruned runs again:
+// many it deleted: the view's tenant's keys, or every tenant's on the
+// AllTenants view. A command retried after its key was pruned runs again:
 // choose a cutoff longer than any client retries (a week is typical) and run
 // it periodically.
 func (s *Store) PruneCommandKeys(ctx context.Context, cutoff time.Time) (int64, error) {
-	tag, err := s.db.Exec(ctx, s.pruneKeysSQL, cutoff)
+	var tag pgconn.CommandTag
+	var err error
+	if s.all {
+		tag, err = s.db.Exec(ctx, s.pruneAllKeysSQL, cutoff)
+	} else {
+		tag, err = s.db.Exec(ctx, s.pruneKeysSQL, cutoff, s.tenant)
+	}
 	if err != nil {
 		return 0, s.backendError("prune command keys", err)
 	}
@@ -358,7 +476,7 @@ func (s *Store) query(ctx context.Context, op, sql string, args ...any) ([]event
 			pos  int64
 			meta []byte
 		)
-		if err := rows.Scan(&r.Position.Commit, &pos, &r.StreamID, &r.Version, &r.ID, &r.Type, &r.ContentType, &r.Data, &meta, &r.RecordedAt); err != nil {
+		if err := rows.Scan(&r.Position.Commit, &pos, &r.StreamID, &r.Version, &r.ID, &r.Type, &r.ContentType, &r.Data, &meta, &r.RecordedAt, &r.Tenant); err != nil {
 			return nil, s.backendError(op, err)
 		}
 		r.Position.Sequence = uint64(pos)

@@ -1,0 +1,344 @@
+package pgstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/eventfold/eventfold/adapters/pgstore"
+	"github.com/eventfold/eventfold/command"
+	"github.com/eventfold/eventfold/eventstore"
+	"github.com/eventfold/eventfold/internal/testenv"
+)
+
+func mustTenant(t testing.TB, s *pgstore.Store, tenant string) *pgstore.Store {
+	t.Helper()
+	ts, err := s.ForTenant(tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
+func oneEvent(n int) []eventstore.Event {
+	return []eventstore.Event{{Type: "E", Data: []byte(fmt.Sprintf(`{"n":%d}`, n))}}
+}
+
+// The pgstore extras are per tenant too: ListStreams, PruneCommandKeys,
+// Snapshots and Keys.
+func TestTenantExtras(t *testing.T) {
+	pool, schema := testenv.Schema(t)
+	opts := &pgstore.Options{Schema: schema}
+	if err := pgstore.Migrate(t.Context(), pool, opts); err != nil {
+		t.Fatal(err)
+	}
+	s, err := pgstore.New(pool, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	a, b := mustTenant(t, s, "a"), mustTenant(t, s, "b")
+	for i, id := range []string{"x", "y"} {
+		if _, err := a.Append(ctx, id, eventstore.NoStream, oneEvent(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.Append(ctx, "z", eventstore.NoStream, oneEvent(0)); err != nil {
+		t.Fatal(err)
+	}
+	list := func(s *pgstore.Store) []string {
+		infos, err := s.ListStreams(ctx, "", 10)
+		if err != nil {
+			t.Fatalf("ListStreams: %v", err)
+		}
+		var ids []string
+		for _, i := range infos {
+			ids = append(ids, i.ID)
+		}
+		return ids
+	}
+	if got := list(a); !slices.Equal(got, []string{"x", "y"}) {
+		t.Errorf("tenant a: ListStreams = %v, want [x y]", got)
+	}
+	if got := list(b); !slices.Equal(got, []string{"z"}) {
+		t.Errorf("tenant b: ListStreams = %v, want [z]", got)
+	}
+	if got := list(s); len(got) != 0 {
+		t.Errorf("default tenant: ListStreams = %v, want none", got)
+	}
+	if _, err := s.AllTenants().ListStreams(ctx, "", 10); !errors.Is(err, eventstore.ErrInvalidInput) {
+		t.Errorf("all tenants: ListStreams = %v, want ErrInvalidInput", err)
+	}
+
+	// Command keys: pruning a tenant's leaves the others'.
+	for _, st := range []*pgstore.Store{s, a, b} {
+		if _, err := st.AppendKeyed(ctx, "cmd", "keyed", eventstore.Any, oneEvent(1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	future := time.Now().Add(time.Hour)
+	if n, err := a.PruneCommandKeys(ctx, future); err != nil || n != 1 {
+		t.Errorf("tenant a: PruneCommandKeys = %d, %v; want 1", n, err)
+	}
+	if res, err := b.AppendKeyed(ctx, "cmd", "keyed", eventstore.Any, oneEvent(1)); err != nil || !res.Replayed {
+		t.Errorf("tenant b: key pruned with tenant a's = %+v, %v; want a replay", res, err)
+	}
+	if n, err := s.AllTenants().PruneCommandKeys(ctx, future); err != nil || n != 2 {
+		t.Errorf("all tenants: PruneCommandKeys = %d, %v; want 2", n, err)
+	}
+
+	// Snapshots.
+	snaps := pgstore.NewSnapshots(pool, opts)
+	sa, err := snaps.ForTenant("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sa.Save(ctx, command.Snapshot{StreamID: "x", Version: 1, SchemaVersion: 1, State: []byte("a's")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := snaps.Load(ctx, "x"); !errors.Is(err, command.ErrSnapshotNotFound) {
+		t.Errorf("default tenant: Load of tenant a's snapshot = %v, want ErrSnapshotNotFound", err)
+	}
+	sb, _ := snaps.ForTenant("b")
+	if err := sb.Save(ctx, command.Snapshot{StreamID: "x", Version: 1, SchemaVersion: 1, State: []byte("b's")}); err != nil {
+		t.Fatal(err)
+	}
+	if snap, err := sa.Load(ctx, "x"); err != nil || string(snap.State) != "a's" {
+		t.Errorf("tenant a: Load = %q, %v; want its own", snap.State, err)
+	}
+	if _, err := snaps.ForTenant(""); !errors.Is(err, eventstore.ErrInvalidInput) {
+		t.Errorf("Snapshots.ForTenant(\"\") = %v, want ErrInvalidInput", err)
+	}
+
+	// Keys: the same subject has one key per tenant, forgotten separately.
+	keys := pgstore.NewKeys(pool, opts)
+	ka, _ := keys.ForTenant("a")
+	kb, _ := keys.ForTenant("b")
+	keyA, err := ka.Key(ctx, "user-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyB, err := kb.Key(ctx, "user-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Equal(keyA, keyB) {
+		t.Error("tenants a and b share the key of subject user-1")
+	}
+	if err := ka.Forget(ctx, "user-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := kb.Lookup(ctx, "user-1"); err != nil || !ok {
+		t.Errorf("tenant b: key after tenant a forgot its own = %v, %v; want it kept", ok, err)
+	}
+	if _, ok, _ := keys.Lookup(ctx, "user-1"); ok {
+		t.Error("default tenant sees a key of subject user-1")
+	}
+}
+
+// Group commit puts appends of several tenants into one statement; each
+// lands in its own tenant's stream.
+func TestTenantGroupCommit(t *testing.T) {
+	s := newStore(t, groupOptions(2))
+	ctx := t.Context()
+	tenants := []string{"a", "b", "c"}
+	const writers, appends = 4, 15
+	var wg sync.WaitGroup
+	for _, tenant := range tenants {
+		ts := mustTenant(t, s, tenant)
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range appends {
+					if _, err := ts.Append(ctx, "same", eventstore.Any, oneEvent(w*100+i)); err != nil {
+						t.Errorf("tenant %s: %v", tenant, err)
+						return
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	for _, tenant := range tenants {
+		ts := mustTenant(t, s, tenant)
+		recs, err := ts.ReadStream(ctx, "same", 0, eventstore.Forward, 0)
+		if err != nil || len(recs) != writers*appends {
+			t.Errorf("tenant %s: stream has %d events, %v; want %d", tenant, len(recs), err, writers*appends)
+		}
+		for i, r := range recs {
+			if r.Tenant != tenant || r.Version != int64(i+1) {
+				t.Errorf("tenant %s: record %d has tenant %q version %d", tenant, i, r.Tenant, r.Version)
+				break
+			}
+		}
+	}
+}
+
+// With row-level security on, PostgreSQL itself keeps tenants apart: a raw
+// SELECT with tenant a set returns none of tenant b's rows, a write of
+// another tenant's row is refused, and a statement without the setting sees
+// nothing. The application's role here is the owner with FORCE (the test
+// role cannot create roles); a non-owner role without BYPASSRLS is bound
+// the same way.
+func TestRowLevelSecurity(t *testing.T) {
+	pool, schema := testenv.Schema(t)
+	opts := &pgstore.Options{Schema: schema, RowLevelSecurity: true}
+	if err := pgstore.Migrate(t.Context(), pool, opts); err != nil {
+		t.Fatal(err)
+	}
+	// Rows of tenant b and of the default tenant from before RLS.
+	plain, err := pgstore.New(pool, &pgstore.Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	bID := eventstore.NewEventID()
+	if _, err := mustTenant(t, plain, "b").AppendKeyed(ctx, "cmd-b", "acct", eventstore.NoStream,
+		[]eventstore.Event{{ID: bID, Type: "E", Data: []byte(`{}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plain.Append(ctx, "acct", eventstore.NoStream, oneEvent(2)); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // idempotent
+		if err := pgstore.EnableRowLevelSecurity(ctx, pool, &pgstore.RowLevelSecurityOptions{Schema: schema, Force: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	s, err := pgstore.New(pool, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := mustTenant(t, s, "a")
+	first, err := a.AppendKeyed(ctx, "cmd-b", "acct", eventstore.NoStream, oneEvent(3))
+	if err != nil || first.Replayed {
+		t.Fatalf("tenant a under RLS: AppendKeyed = %+v, %v; want a fresh append", first, err)
+	}
+	if res, err := a.AppendKeyed(ctx, "cmd-b", "acct", eventstore.NoStream, oneEvent(3)); err != nil || !res.Replayed {
+		t.Errorf("tenant a under RLS: AppendKeyed again = %+v, %v; want a replay", res, err)
+	}
+	if recs, err := a.ReadStream(ctx, "acct", 0, eventstore.Forward, 0); err != nil || len(recs) != 1 || recs[0].Tenant != "a" {
+		t.Errorf("tenant a under RLS: ReadStream = %+v, %v; want its one event", recs, err)
+	}
+	if _, err := s.ReadStream(ctx, "acct", 0, eventstore.Forward, 0); err == nil {
+		t.Error("default tenant under RLS: ReadStream succeeded, want an error naming ForTenant")
+	}
+	if _, err := s.Append(ctx, "acct", eventstore.Any, oneEvent(4)); err == nil {
+		t.Error("default tenant under RLS: Append succeeded, want an error naming ForTenant")
+	}
+	testenv.Eventually(t, 30*time.Second, func() bool {
+		recs, err := a.ReadAll(ctx, eventstore.Position{}, 0)
+		return err == nil && len(recs) == 1
+	}, "tenant a under RLS: ReadAll does not return its one event")
+	if recs, err := mustTenant(t, s, "b").ReadAll(ctx, eventstore.Position{}, 0); err != nil || len(recs) != 1 || recs[0].Tenant != "b" {
+		t.Errorf("tenant b under RLS: ReadAll = %+v, %v; want its one event", recs, err)
+	}
+	if head, err := a.Head(ctx); err != nil || head != first.Position {
+		t.Errorf("tenant a under RLS: Head = %v, %v; want %v", head, err, first.Position)
+	}
+	// An event ID of tenant b is a duplicate, found without seeing b's row.
+	reuse := []eventstore.Event{{ID: bID, Type: "E", Data: []byte(`{}`)}}
+	if _, err := a.Append(ctx, "acct", eventstore.Any, reuse); !errors.Is(err, eventstore.ErrDuplicateEvent) {
+		t.Errorf("tenant a under RLS: Append with tenant b's event ID = %v, want ErrDuplicateEvent", err)
+	}
+	// Snapshots and keys under RLS.
+	snaps, _ := pgstore.NewSnapshots(pool, opts).ForTenant("a")
+	if err := snaps.Save(ctx, command.Snapshot{StreamID: "acct", Version: 1, SchemaVersion: 1, State: []byte("s")}); err != nil {
+		t.Errorf("tenant a under RLS: save snapshot: %v", err)
+	}
+	if _, err := snaps.Load(ctx, "acct"); err != nil {
+		t.Errorf("tenant a under RLS: load snapshot: %v", err)
+	}
+	keys, _ := pgstore.NewKeys(pool, opts).ForTenant("a")
+	if _, err := keys.Key(ctx, "user-1"); err != nil {
+		t.Errorf("tenant a under RLS: Key: %v", err)
+	}
+
+	// Raw SQL, as any code with the application's connection could run it.
+	q := pgx.Identifier{schema}.Sanitize()
+	count := func(tenant *string, sql string) int {
+		t.Helper()
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(context.Background()) //nolint:errcheck
+		if tenant != nil {
+			if _, err := tx.Exec(ctx, "SELECT set_config($1, $2, true)", pgstore.TenantSetting, *tenant); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var n int
+		if err := tx.QueryRow(ctx, sql).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		return n
+	}
+	tenantA := "a"
+	for _, table := range []string{"events", "streams", "command_keys"} {
+		if n := count(&tenantA, "SELECT count(*) FROM "+q+"."+table+" WHERE tenant_id = 'b'"); n != 0 {
+			t.Errorf("raw SELECT of tenant b's %s with tenant a set: %d rows, want 0", table, n)
+		}
+		if n := count(&tenantA, "SELECT count(*) FROM "+q+"."+table+" WHERE tenant_id <> 'a'"); n != 0 {
+			t.Errorf("raw SELECT of other tenants' %s with tenant a set: %d rows, want 0", table, n)
+		}
+		if n := count(&tenantA, "SELECT count(*) FROM "+q+"."+table); n != 1 {
+			t.Errorf("raw SELECT of %s with tenant a set: %d rows, want tenant a's 1", table, n)
+		}
+		if n := count(nil, "SELECT count(*) FROM "+q+"."+table); n != 0 {
+			t.Errorf("raw SELECT of %s without a tenant set: %d rows, want 0", table, n)
+		}
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background()) //nolint:errcheck
+	if _, err := tx.Exec(ctx, "SELECT set_config($1, 'a', true)", pgstore.TenantSetting); err != nil {
+		t.Fatal(err)
+	}
+	_, err = tx.Exec(ctx, "UPDATE "+q+".streams SET version = 99 WHERE tenant_id = 'b'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tx.Exec(ctx, "INSERT INTO "+q+".streams (tenant_id, stream_id, version) VALUES ('b', 'forged', 1)")
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "42501" {
+		t.Errorf("raw INSERT of a tenant b row with tenant a set = %v, want an RLS violation (42501)", err)
+	}
+	tx.Rollback(ctx) //nolint:errcheck
+	if n := count(nil, "SELECT count(*) FROM "+q+".streams WHERE version = 99"); n != 0 {
+		t.Errorf("tenant a's raw UPDATE of tenant b's stream changed %d rows", n)
+	}
+
+	// Stores that do not set the tenant are refused by PostgreSQL, whether
+	// the connection never set one or set and reset it.
+	for range 3 {
+		if _, err := mustTenant(t, plain, "a").Append(ctx, "new", eventstore.NoStream, oneEvent(9)); err == nil {
+			t.Error("an append without the tenant setting succeeded under RLS")
+		}
+		if _, err := plain.Append(ctx, "new", eventstore.NoStream, oneEvent(9)); err == nil {
+			t.Error("an append to the default tenant without the tenant setting succeeded under RLS")
+		}
+	}
+}
+
+// RowLevelSecurity needs a DB that can send batches.
+func TestRowLevelSecurityNeedsBatches(t *testing.T) {
+	var db narrowDB
+	if _, err := pgstore.New(db, &pgstore.Options{RowLevelSecurity: true}); err == nil {
+		t.Error("New with RowLevelSecurity on a DB without SendBatch succeeded")
+	}
+}
+
+// narrowDB is a DB without SendBatch.
+type narrowDB struct{ pgstore.DB }
