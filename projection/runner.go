@@ -25,7 +25,11 @@ type Config struct {
 	Source Source
 	// Store holds the read model and the checkpoints.
 	Store readmodel.Store
-	// Tenant selects the tenant namespace; empty for none.
+	// Tenant selects the tenant namespace; empty for none. A Runner with a
+	// Tenant applies only that tenant's events (Record.Tenant) and skips
+	// the rest, so its Source may be the tenant's own log (a store's
+	// ForTenant view: see docs/tenancy.md) or, less efficiently, every
+	// tenant's. A Runner without one applies whatever its Source delivers.
 	Tenant string
 	// Partitions splits the projection by stream ID into this many
 	// partitions, each with its own Runner and checkpoint, so that they can
@@ -486,7 +490,7 @@ func (r *Runner) apply(ctx context.Context, epoch string, pos eventstore.Positio
 			continue // delivered again; already applied
 		}
 		handler := r.cfg.Projection.handlers[rec.Type]
-		if handler == nil || PartitionOf(rec.StreamID, r.cfg.Partitions) != r.cfg.Partition {
+		if handler == nil || PartitionOf(rec.StreamID, r.cfg.Partitions) != r.cfg.Partition || r.otherTenant(rec) {
 			last = rec.Position
 			continue
 		}
@@ -535,7 +539,7 @@ func (r *Runner) prefetchIDs(pos eventstore.Position, recs []eventstore.Record) 
 	var ids []string
 	for _, rec := range recs {
 		if !pos.Before(rec.Position) || r.cfg.Projection.handlers[rec.Type] == nil ||
-			PartitionOf(rec.StreamID, r.cfg.Partitions) != r.cfg.Partition {
+			PartitionOf(rec.StreamID, r.cfg.Partitions) != r.cfg.Partition || r.otherTenant(rec) {
 			continue
 		}
 		var want []string

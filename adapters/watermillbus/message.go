@@ -13,6 +13,8 @@ import (
 
 // Metadata keys of an event message.
 const (
+	// MetadataTenant is the event's tenant; absent for the default tenant.
+	MetadataTenant        = "eventfold_tenant"
 	MetadataStreamID      = "eventfold_stream_id"
 	MetadataVersion       = "eventfold_stream_version"
 	MetadataPosition      = "eventfold_position"
@@ -31,6 +33,9 @@ const (
 func NewMessage(rec eventstore.Record, prev eventstore.Position) *message.Message {
 	msg := message.NewMessage(rec.ID, rec.Data)
 	md := msg.Metadata
+	if rec.Tenant != "" {
+		md.Set(MetadataTenant, rec.Tenant)
+	}
 	md.Set(MetadataStreamID, rec.StreamID)
 	md.Set(MetadataVersion, strconv.FormatInt(rec.Version, 10))
 	md.Set(MetadataPosition, rec.Position.String())
@@ -51,7 +56,8 @@ func NewMessage(rec eventstore.Record, prev eventstore.Position) *message.Messag
 }
 
 // Record decodes an event message made by NewMessage. It returns the
-// record and the position of the event before it in the log.
+// record and the position of the event before it in the log. A message
+// without MetadataTenant is the default tenant's.
 func Record(msg *message.Message) (rec eventstore.Record, prev eventstore.Position, err error) {
 	md := msg.Metadata
 	fail := func(key, reason string) (eventstore.Record, eventstore.Position, error) {
@@ -59,6 +65,9 @@ func Record(msg *message.Message) (rec eventstore.Record, prev eventstore.Positi
 	}
 	rec.ID = msg.UUID
 	rec.Data = msg.Payload
+	if rec.Tenant = md.Get(MetadataTenant); rec.Tenant != "" && eventstore.ValidateTenant(rec.Tenant) != nil {
+		return fail(MetadataTenant, "is not a valid tenant ID")
+	}
 	if rec.StreamID = md.Get(MetadataStreamID); rec.StreamID == "" {
 		return fail(MetadataStreamID, "is missing")
 	}

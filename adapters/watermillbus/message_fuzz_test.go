@@ -14,15 +14,18 @@ import (
 
 // Whatever an event holds, NewMessage and Record give it back unchanged.
 func FuzzMessageRoundTrip(f *testing.F) {
-	f.Add("account-1", "Opened", "", []byte(`{"a":1}`), int64(1), uint64(5), uint64(9), uint64(4), "corr", "cause", "k", "v", int64(1700000000123456789))
-	f.Add("'; DROP TABLE x;--", "名前\u202e", "text/plain", []byte("\xff\x00"), int64(1<<62), uint64(1<<63), uint64(0), uint64(0), "\n", "", "eventfold_x_k", "\xff", int64(0))
-	f.Add("{tag}*?[", "T", "application/json", []byte{}, int64(2), uint64(0), uint64(1), uint64(1), "", "", "", "", int64(-1))
-	f.Fuzz(func(t *testing.T, stream, typ, contentType string, data []byte, version int64, commit, seq, prevSeq uint64, corr, cause, key, value string, at int64) {
+	f.Add("account-1", "Opened", "", []byte(`{"a":1}`), int64(1), uint64(5), uint64(9), uint64(4), "corr", "cause", "k", "v", int64(1700000000123456789), "")
+	f.Add("'; DROP TABLE x;--", "名前\u202e", "text/plain", []byte("\xff\x00"), int64(1<<62), uint64(1<<63), uint64(0), uint64(0), "\n", "", "eventfold_x_k", "\xff", int64(0), "acme")
+	f.Add("{tag}*?[", "T", "application/json", []byte{}, int64(2), uint64(0), uint64(1), uint64(1), "", "", "", "", int64(-1), "'; DROP TABLE x;-- 🙂")
+	f.Fuzz(func(t *testing.T, stream, typ, contentType string, data []byte, version int64, commit, seq, prevSeq uint64, corr, cause, key, value string, at int64, tenant string) {
 		if stream == "" || typ == "" || version < 1 {
 			return // not an event a store returns
 		}
+		if tenant != "" && eventstore.ValidateTenant(tenant) != nil {
+			return // not a tenant a store holds
+		}
 		rec := eventstore.Record{
-			ID: eventstore.NewEventID(), StreamID: stream, Type: typ, Data: data, ContentType: contentType,
+			ID: eventstore.NewEventID(), Tenant: tenant, StreamID: stream, Type: typ, Data: data, ContentType: contentType,
 			Metadata: eventstore.Metadata{CorrelationID: corr, CausationID: cause},
 			Version:  version, Position: eventstore.Position{Commit: commit, Sequence: seq},
 			RecordedAt: time.Unix(0, at).UTC(),
@@ -47,14 +50,14 @@ func FuzzMessageRoundTrip(f *testing.F) {
 // Messages from a broker may carry any metadata: Record never panics, and
 // rejects what it cannot read with an error naming the message.
 func FuzzRecordArbitrary(f *testing.F) {
-	f.Add("s", "1", "1-2", "", "T", "2024-01-01T00:00:00Z", "x")
-	f.Add("", "0", "1", "1-", "", "yesterday", "")
-	f.Add("s", "-5", "18446744073709551616-0", "abc", "T", "", "")
-	f.Fuzz(func(t *testing.T, stream, version, pos, prev, typ, at, extra string) {
+	f.Add("s", "1", "1-2", "", "T", "2024-01-01T00:00:00Z", "x", "")
+	f.Add("", "0", "1", "1-", "", "yesterday", "", "acme")
+	f.Add("s", "-5", "18446744073709551616-0", "abc", "T", "", "", "bad\x00tenant")
+	f.Fuzz(func(t *testing.T, stream, version, pos, prev, typ, at, extra, tenant string) {
 		msg := message.NewMessage("id", []byte("payload"))
 		for k, v := range map[string]string{watermillbus.MetadataStreamID: stream, watermillbus.MetadataVersion: version,
 			watermillbus.MetadataPosition: pos, watermillbus.MetadataPrevPosition: prev, watermillbus.MetadataType: typ,
-			watermillbus.MetadataRecordedAt: at, watermillbus.MetadataExtraPrefix + extra: extra} {
+			watermillbus.MetadataRecordedAt: at, watermillbus.MetadataExtraPrefix + extra: extra, watermillbus.MetadataTenant: tenant} {
 			msg.Metadata.Set(k, v)
 		}
 		rec, _, err := watermillbus.Record(msg)
@@ -66,6 +69,9 @@ func FuzzRecordArbitrary(f *testing.F) {
 		}
 		if rec.StreamID != stream || rec.Type != typ || rec.Version < 1 || rec.Metadata.Extra[extra] != extra {
 			t.Fatalf("Record accepted %+v from stream %q, type %q, version %q", rec, stream, typ, version)
+		}
+		if rec.Tenant != tenant || (tenant != "" && eventstore.ValidateTenant(tenant) != nil) {
+			t.Fatalf("Record accepted tenant %q from metadata %q", rec.Tenant, tenant)
 		}
 	})
 }

@@ -39,3 +39,35 @@ func TestMessageRoundTrip(t *testing.T) {
 		t.Error("Record accepted a malformed position")
 	}
 }
+
+func TestMessageTenant(t *testing.T) {
+	rec := eventstore.Record{
+		ID: eventstore.NewEventID(), Tenant: "acme", StreamID: "order-1", Type: "OrderPlaced", Data: []byte(`{}`),
+		ContentType: eventstore.ContentTypeJSON, Version: 1, Position: eventstore.Position{Commit: 9, Sequence: 1},
+		RecordedAt: time.Date(2026, 11, 25, 1, 2, 3, 0, time.UTC),
+	}
+	msg := watermillbus.NewMessage(rec, eventstore.Position{})
+	if got := msg.Metadata.Get(watermillbus.MetadataTenant); got != "acme" {
+		t.Errorf("metadata %s = %q, want acme", watermillbus.MetadataTenant, got)
+	}
+	got, _, err := watermillbus.Record(msg)
+	if err != nil || got.Tenant != "acme" {
+		t.Errorf("Record = tenant %q, %v; want acme", got.Tenant, err)
+	}
+
+	rec.Tenant = ""
+	msg = watermillbus.NewMessage(rec, eventstore.Position{})
+	if _, ok := msg.Metadata[watermillbus.MetadataTenant]; ok {
+		t.Errorf("a default-tenant message carries %s", watermillbus.MetadataTenant)
+	}
+	if got, _, err := watermillbus.Record(msg); err != nil || got.Tenant != "" {
+		t.Errorf("Record of a default-tenant message = tenant %q, %v", got.Tenant, err)
+	}
+
+	for _, bad := range []string{"bad\x00tenant", "bad-\xff", string(make([]byte, eventstore.MaxTenantBytes+1))} {
+		msg.Metadata.Set(watermillbus.MetadataTenant, bad)
+		if _, _, err := watermillbus.Record(msg); err == nil {
+			t.Errorf("Record accepted tenant %q", bad)
+		}
+	}
+}
