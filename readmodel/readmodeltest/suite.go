@@ -869,6 +869,12 @@ var isolated = []readmodel.Namespace{
 	{Projection: "a b\n"},
 	{Projection: "a\x00b"},
 	{Projection: "orders", Version: "v1", Tenant: "d:x"},
+	// Tenants named like the other fields, or like key syntax.
+	{Projection: "orders", Version: "v1:t1"},
+	{Projection: "orders", Version: "v1", Tenant: "t1}"},
+	{Projection: "orders", Version: "v1", Tenant: "{t1}"},
+	{Projection: "orders", Version: "v1", Tenant: "t1/x"},
+	{Projection: "orders", Version: "v1/t1", Tenant: "x"},
 }
 
 func testNamespaceIsolation(t *testing.T, cfg Config) {
