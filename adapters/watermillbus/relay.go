@@ -33,7 +33,11 @@ type Locker interface {
 type RelayConfig struct {
 	// Name identifies the relay's lease and checkpoint. Default "relay".
 	Name string
-	// Store is the event store whose global log is forwarded.
+	// Store is the event store whose global log is forwarded. For a store
+	// with tenants pass its all-tenants view (pgstore's AllTenants), so
+	// that every tenant's events are forwarded, each message naming its
+	// tenant (MetadataTenant); the plain store forwards the default
+	// tenant's only.
 	Store eventstore.Store
 	// Publisher receives the log, one message per event (see NewMessage).
 	Publisher message.Publisher
