@@ -75,6 +75,11 @@ one, for example one being rebuilt.`,
 				return err
 			}
 			defer closeStore()
+			if tenant != "" {
+				if store, err = store.ForTenant(tenant); err != nil {
+					return err
+				}
+			}
 			head, err := store.Head(ctx)
 			if err != nil {
 				return err

@@ -57,7 +57,7 @@ after --name keeps exactly one of them forwarding.`,
 			defer pub.Close()
 			relay, err := watermillbus.NewRelay(watermillbus.RelayConfig{
 				Name:        name,
-				Store:       store,
+				Store:       store.AllTenants(), // every tenant's events
 				Publisher:   pub,
 				Topic:       topic,
 				Checkpoints: pgstore.NewCheckpoints(pool, opts),

@@ -15,9 +15,16 @@ import (
 
 func streamsCommand(cfg *config) *cobra.Command {
 	cmd := &cobra.Command{Use: "streams", Short: "Inspect the event store's streams"}
-	var after string
+	var after, tenant string
 	var limit int
 	var asJSON bool
+	// scope confines store to --tenant, when given.
+	scope := func(store *pgstore.Store) (*pgstore.Store, error) {
+		if tenant == "" {
+			return store, nil
+		}
+		return store.ForTenant(tenant)
+	}
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List streams and their versions, in stream ID order",
@@ -28,6 +35,9 @@ func streamsCommand(cfg *config) *cobra.Command {
 				return err
 			}
 			defer closeFn()
+			if store, err = scope(store); err != nil {
+				return err
+			}
 			infos, err := store.ListStreams(cmd.Context(), after, limit)
 			if err != nil {
 				return err
@@ -66,6 +76,9 @@ func streamsCommand(cfg *config) *cobra.Command {
 				return err
 			}
 			defer closeFn()
+			if store, err = scope(store); err != nil {
+				return err
+			}
 			recs, err := store.ReadStream(cmd.Context(), args[0], from, eventstore.Forward, showLimit)
 			if err != nil {
 				return err
@@ -79,6 +92,7 @@ func streamsCommand(cfg *config) *cobra.Command {
 	show.Flags().Int64Var(&from, "from", 1, "first version to print")
 	show.Flags().IntVar(&showLimit, "limit", 100, "most events to print")
 	show.Flags().BoolVar(&showJSON, "json", false, "print JSON instead of text")
+	cmd.PersistentFlags().StringVar(&tenant, "tenant", "", "tenant whose streams to inspect (empty for the default tenant)")
 	cmd.AddCommand(list, show)
 	return cmd
 }

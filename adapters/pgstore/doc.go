@@ -41,6 +41,14 @@
 // before the last position a reader has seen. Readers need no locks and
 // writers never serialise. docs/design.md has the argument in full.
 //
+// # Tenants
+//
+// The Store New returns is the default tenant. ForTenant returns a view
+// confined to one tenant, AllTenants a reader of every tenant's log; every
+// tenant-owned table carries a tenant_id. Optional row-level security
+// (Options.RowLevelSecurity, EnableRowLevelSecurity) lets PostgreSQL enforce
+// the separation too. docs/tenancy.md has the details.
+//
 // # Long transactions
 //
 // pg_snapshot_xmin is cluster-wide: any transaction that has written
