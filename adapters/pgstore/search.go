@@ -18,7 +18,8 @@ import (
 // process manager sent in reaction). It compares metadata->>'correlation_id',
 // which an expression index on that expression serves; without one it scans
 // the events table, so it is meant for operators' tools rather than hot
-// paths. An empty correlationID matches nothing.
+// paths. An empty correlationID matches nothing. It returns the view's
+// tenant's events; on the AllTenants view, every tenant's.
 func (s *Store) EventsByCorrelation(ctx context.Context, correlationID string, limit int) ([]eventstore.Record, error) {
 	if limit <= 0 {
 		return nil, errors.New("pgstore: EventsByCorrelation: limit must be positive")
@@ -30,17 +31,24 @@ func (s *Store) EventsByCorrelation(ctx context.Context, correlationID string, l
 		// PostgreSQL's text would refuse it with a less helpful error.
 		return nil, &eventstore.InvalidInputError{Field: "correlation id", Reason: "must be valid UTF-8 without NUL bytes"}
 	}
+	args := []any{correlationID, limit}
+	tenant := ""
+	if !s.all {
+		tenant = " AND tenant_id = $3"
+		args = append(args, s.tenant)
+	}
 	sql := "SELECT " + recordColumns + " FROM " + pgx.Identifier{s.opts.Schema}.Sanitize() +
-		".events WHERE metadata->>'correlation_id' = $1 ORDER BY transaction_id, global_position LIMIT $2"
-	return s.query(ctx, "events by correlation "+quote(correlationID), sql, correlationID, limit)
+		".events WHERE metadata->>'correlation_id' = $1" + tenant + " ORDER BY transaction_id, global_position LIMIT $2"
+	return s.query(ctx, "events by correlation "+quote(correlationID), sql, args...)
 }
 
 // ListStreamsWithPrefix is ListStreams restricted to the streams whose IDs
 // start with prefix ("" for all). It walks the streams table in key order
 // and filters, so a rare prefix costs a longer scan; like ListStreams it is
-// meant for operators' tools.
+// meant for operators' tools. It lists the view's tenant's streams; on the
+// AllTenants view it fails as ListStreams does.
 func (s *Store) ListStreamsWithPrefix(ctx context.Context, prefix, after string, limit int) ([]StreamInfo, error) {
-	if prefix == "" {
+	if prefix == "" || s.all {
 		return s.ListStreams(ctx, after, limit)
 	}
 	if limit <= 0 {
@@ -50,8 +58,8 @@ func (s *Store) ListStreamsWithPrefix(ctx context.Context, prefix, after string,
 		return nil, &eventstore.InvalidInputError{Field: "prefix", Reason: "must be valid UTF-8 without NUL bytes"}
 	}
 	sql := "SELECT stream_id, version FROM " + pgx.Identifier{s.opts.Schema}.Sanitize() +
-		".streams WHERE stream_id > $1 AND starts_with(stream_id, $2) ORDER BY stream_id LIMIT $3"
-	rows, err := s.db.Query(ctx, sql, after, prefix, limit)
+		".streams WHERE tenant_id = $4 AND stream_id > $1 AND starts_with(stream_id, $2) ORDER BY stream_id LIMIT $3"
+	rows, err := s.db.Query(ctx, sql, after, prefix, limit, s.tenant)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: list streams: %w", err)
 	}

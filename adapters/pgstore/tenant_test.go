@@ -76,6 +76,35 @@ func TestTenantExtras(t *testing.T) {
 	if _, err := s.AllTenants().ListStreams(ctx, "", 10); !errors.Is(err, eventstore.ErrInvalidInput) {
 		t.Errorf("all tenants: ListStreams = %v, want ErrInvalidInput", err)
 	}
+	if infos, err := b.ListStreamsWithPrefix(ctx, "x", "", 10); err != nil || len(infos) != 0 {
+		t.Errorf("tenant b: ListStreamsWithPrefix(x) = %v, %v; want none of tenant a's", infos, err)
+	}
+	if infos, err := a.ListStreamsWithPrefix(ctx, "x", "", 10); err != nil || len(infos) != 1 {
+		t.Errorf("tenant a: ListStreamsWithPrefix(x) = %v, %v; want [x]", infos, err)
+	}
+
+	// Correlation IDs: each tenant finds its own events; AllTenants finds all.
+	flow := []eventstore.Event{{Type: "E", Data: []byte(`{}`), Metadata: eventstore.Metadata{CorrelationID: "req-1"}}}
+	for _, st := range []*pgstore.Store{s, a, b} {
+		if _, err := st.Append(ctx, "flow", eventstore.Any, flow); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name  string
+		store *pgstore.Store
+		want  []string
+	}{{"tenant a", a, []string{"a"}}, {"default", s, []string{""}}, {"all tenants", s.AllTenants(), []string{"", "a", "b"}}} {
+		recs, err := c.store.EventsByCorrelation(ctx, "req-1", 10)
+		var got []string
+		for _, r := range recs {
+			got = append(got, r.Tenant)
+		}
+		slices.Sort(got)
+		if err != nil || !slices.Equal(got, c.want) {
+			t.Errorf("%s: EventsByCorrelation = tenants %q, %v; want %q", c.name, got, err, c.want)
+		}
+	}
 
 	// Command keys: pruning a tenant's leaves the others'.
 	for _, st := range []*pgstore.Store{s, a, b} {
