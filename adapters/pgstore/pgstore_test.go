@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -308,4 +309,67 @@ func TestHotStreamAnyKeepsStreamOrderInLog(t *testing.T) {
 		}
 		return n == 16*60
 	}, "read %d of %d events", n, 16*60)
+}
+
+// Exact appends take the one-statement fast path: under contention on one
+// stream the losers get conflicts (not errors), nothing is lost or written
+// twice, and the log lists the stream's versions in order.
+func TestHotStreamExactFastPath(t *testing.T) {
+	s := newStore(t, nil)
+	ctx := t.Context()
+	if _, err := s.Append(ctx, "hot", eventstore.NoStream, []eventstore.Event{{Type: "Tick", Data: []byte(`{}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	const writers, each = 8, 25
+	var wg sync.WaitGroup
+	var conflicts atomic.Int64
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for done := 0; done < each; {
+				recs, err := s.ReadStream(ctx, "hot", eventstore.StreamEnd, eventstore.Backward, 1)
+				if err != nil || len(recs) != 1 {
+					t.Errorf("read the stream's tail: %v (%d records)", err, len(recs))
+					return
+				}
+				res, err := s.Append(ctx, "hot", eventstore.Exact(recs[0].Version), []eventstore.Event{{Type: "Tick", Data: []byte(`{}`)}})
+				var conflict *eventstore.ConcurrencyError
+				switch {
+				case errors.As(err, &conflict):
+					if conflict.Actual <= recs[0].Version {
+						t.Errorf("conflict reports version %d, want above the expected %d", conflict.Actual, recs[0].Version)
+					}
+					conflicts.Add(1)
+				case err != nil:
+					t.Error(err)
+					return
+				case res.StreamVersion != recs[0].Version+1:
+					t.Errorf("appended at version %d, want %d", res.StreamVersion, recs[0].Version+1)
+				default:
+					done++
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	want := int64(1 + writers*each)
+	var after eventstore.Position
+	last := int64(0)
+	testenv.Eventually(t, 30*time.Second, func() bool {
+		recs, err := s.ReadAll(ctx, after, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if r.Version != last+1 {
+				t.Fatalf("the log lists version %d of the stream after version %d", r.Version, last)
+			}
+			last, after = r.Version, r.Position
+		}
+		return last == want
+	}, "read up to version %d of %d", last, want)
+	if conflicts.Load() == 0 {
+		t.Log("no conflicts happened; the contention path went untested this run")
+	}
 }

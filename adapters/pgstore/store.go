@@ -72,6 +72,7 @@ type core struct {
 	opts Options
 
 	appendSQL       string
+	appendExactSQL  string // the fast path, see appendExact
 	readFwdSQL      string
 	readBwdSQL      string
 	streamSQL       string
@@ -138,6 +139,16 @@ func New(db DB, opts *Options) (*Store, error) {
 	q := pgx.Identifier{c.opts.Schema}.Sanitize()
 	c.appendSQL = "SELECT outcome, stream_version, transaction_id, global_position FROM " + q +
 		".append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+	c.appendExactSQL = `WITH s AS (
+	UPDATE ` + q + `.streams SET version = version + cardinality($3::uuid[])
+	WHERE tenant_id = $8 AND stream_id = $1 AND version = $2
+	RETURNING version),
+ins AS (
+	INSERT INTO ` + q + `.events (tenant_id, stream_id, version, event_id, type, content_type, data, metadata)
+	SELECT $8, $1, s.version - cardinality($3::uuid[]) + u.i, u.id, u.t, u.ct, u.d, u.m
+	FROM s, unnest($3::uuid[], $4::text[], $5::text[], $6::bytea[], $7::jsonb[]) WITH ORDINALITY AS u(id, t, ct, d, m, i)
+	RETURNING global_position)
+SELECT s.version, pg_current_xact_id(), (SELECT max(global_position) FROM ins) FROM s`
 	c.readFwdSQL = "SELECT " + recordColumns + " FROM " + q +
 		".events WHERE tenant_id = $4 AND stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3"
 	c.readBwdSQL = "SELECT " + recordColumns + " FROM " + q +
@@ -319,6 +330,11 @@ func (s *Store) appendPrepared(ctx context.Context, streamID string, expected ev
 
 func (s *Store) appendOnce(ctx context.Context, streamID string, expected eventstore.ExpectedVersion, key *string, checkReplay bool,
 	ids []string, uuids []pgtype.UUID, types, contentTypes []string, data, meta [][]byte) (eventstore.AppendResult, error) {
+	if expected > 0 && key == nil && !checkReplay && !s.inTx {
+		if res, ok, err := s.appendExact(ctx, streamID, expected, ids, uuids, types, contentTypes, data, meta); ok || err != nil {
+			return res, err
+		}
+	}
 	var (
 		outcome  int
 		version  int64
@@ -334,6 +350,37 @@ func (s *Store) appendOnce(ctx context.Context, streamID string, expected events
 		s.signals.notify(s.tenant)
 	}
 	return appendResult(streamID, expected, ids, outcome, version, txid, position)
+}
+
+// appendExact is the fast path of an append at an exact version (what a
+// command handler sends): one plain statement that moves the stream row
+// from the expected version and inserts the events, with no function call
+// and no probe for a replay. It reports ok=false, having written nothing,
+// when the stream is not at the expected version; appendOnce then calls
+// append_events, which tells a conflict from a retried append. A reused
+// event ID fails with the unique violation appendPrepared already handles.
+//
+// It skips the stream-order check of append_events (006_stream_order.sql)
+// because it only runs in a transaction of its own: its snapshot saw the
+// expected version committed, and its transaction ID is taken after that,
+// so it is above the ID of every earlier append to the stream.
+func (s *Store) appendExact(ctx context.Context, streamID string, expected eventstore.ExpectedVersion,
+	ids []string, uuids []pgtype.UUID, types, contentTypes []string, data, meta [][]byte) (eventstore.AppendResult, bool, error) {
+	var (
+		version  int64
+		txid     uint64
+		position int64
+	)
+	err := s.db.QueryRow(ctx, s.appendExactSQL, streamID, int64(expected), uuids, types, contentTypes, data, meta, s.tenant).
+		Scan(&version, &txid, &position)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return eventstore.AppendResult{}, false, nil
+	}
+	if err != nil {
+		return eventstore.AppendResult{}, false, s.backendError("append to stream "+quote(streamID), err)
+	}
+	s.signals.notify(s.tenant)
+	return eventstore.AppendResult{StreamVersion: version, Position: eventstore.Position{Commit: txid, Sequence: uint64(position)}}, true, nil
 }
 
 // appendResult turns one row of append_events or append_events_group into
