@@ -24,6 +24,7 @@ var adapterDeps = map[string]string{
 	"watermillbus": "github.com/ThreeDotsLabs/watermill",
 	"prommetrics":  "github.com/prometheus/client_golang",
 	"oteltrace":    "go.opentelemetry.io/otel",
+	"natsjs":       "github.com/nats-io/nats.go",
 }
 
 type goFile struct {

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/eventfold/eventfold/adapters/natsjs"
 	"github.com/eventfold/eventfold/adapters/pgstore"
 	"github.com/eventfold/eventfold/adapters/redisstore"
 	"github.com/eventfold/eventfold/adapters/watermillbus"
@@ -191,7 +192,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		if cfg.Mode == ModeAll {
 			source = projection.LogSource(store, nil)
 		} else {
-			sub, err := newSubscriber(cfg, p.Name())
+			sub, err := newSubscriber(ctx, cfg, p.Name())
 			if err != nil {
 				return nil, err
 			}
@@ -245,25 +246,37 @@ func (l stoppableLocker) Lock(ctx context.Context, name string) (context.Context
 
 // newSubscriber returns a JetStream subscriber with a durable consumer of its
 // own for projection name, so each projection keeps its own place in the
-// stream.
-func newSubscriber(cfg Config, name string) (*wmnats.Subscriber, error) {
+// stream. The consumer is made up front (natsjs.EnsureConsumer) so that it
+// outlives the subscription: a consumer nats.go creates at subscribe is
+// deleted when the subscription ends, and the next one would deliver the
+// whole stream again.
+func newSubscriber(ctx context.Context, cfg Config, name string) (*wmnats.Subscriber, error) {
 	durable := cfg.Topic + "_" + strings.NewReplacer(".", "_", "*", "_", ">", "_").Replace(name)
-	sub, err := wmnats.NewSubscriber(wmnats.SubscriberConfig{
-		URL:            cfg.NATSURL,
-		NatsOptions:    []nats.Option{nats.Name("bank-projector-" + name)},
-		Unmarshaler:    &wmnats.NATSMarshaler{},
-		AckWaitTimeout: 30 * time.Second,
-		CloseTimeout:   time.Second,
+	consumer := natsjs.Consumer{Stream: cfg.Topic, Subject: cfg.Topic, Durable: durable, QueueGroup: durable, AckWait: 30 * time.Second}
+	conn, err := nats.Connect(cfg.NATSURL, nats.Name("bank-projector-"+name))
+	if err != nil {
+		return nil, fmt.Errorf("app: nats for %s: %w", name, err)
+	}
+	js, err := conn.JetStream()
+	if err == nil {
+		_, err = natsjs.EnsureConsumer(ctx, js, consumer)
+	}
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("app: jetstream consumer for %s: %w", name, err)
+	}
+	sub, err := wmnats.NewSubscriberWithNatsConn(conn, wmnats.SubscriberSubscriptionConfig{
+		Unmarshaler:      &wmnats.NATSMarshaler{},
+		QueueGroupPrefix: consumer.QueueGroup,
+		AckWaitTimeout:   consumer.AckWait,
+		CloseTimeout:     time.Second,
 		JetStream: wmnats.JetStreamConfig{
-			AutoProvision: true,
-			DurablePrefix: durable,
-			SubscribeOptions: []nats.SubOpt{
-				nats.DeliverAll(),
-				nats.AckExplicit(),
-			},
+			DurablePrefix:    consumer.Durable,
+			SubscribeOptions: consumer.SubscribeOptions(),
 		},
 	}, watermill.NewSlogLogger(cfg.Logger))
 	if err != nil {
+		conn.Close()
 		return nil, fmt.Errorf("app: nats subscriber for %s: %w", name, err)
 	}
 	return sub, nil
