@@ -47,7 +47,7 @@ func (s *Source) Open(ctx context.Context, after eventstore.Position) (projectio
 		cancel()
 		return nil, fmt.Errorf("watermillbus: subscribe %q: %w", s.topic, err)
 	}
-	return &brokerFeed{msgs: msgs, cancel: cancel, last: after}, nil
+	return &brokerFeed{msgs: msgs, cancel: cancel, last: after, committed: after}, nil
 }
 
 type pendingMsg struct {
@@ -61,8 +61,10 @@ type brokerFeed struct {
 	last   eventstore.Position // the position of the last record handed out
 	idle   bool                // an empty result was returned since the last records
 
-	mu      sync.Mutex
-	pending []pendingMsg // handed out, not yet committed
+	mu        sync.Mutex
+	pending   []pendingMsg        // handed out, not yet committed
+	dups      []pendingMsg        // redelivered copies of pending messages
+	committed eventstore.Position // the last position committed
 }
 
 // Next returns the records available now, blocking for the first.
@@ -107,7 +109,17 @@ func (f *brokerFeed) Next(ctx context.Context, max int) ([]eventstore.Record, er
 		}
 		switch {
 		case !f.last.Before(rec.Position):
-			msg.Ack() // a duplicate of something already handed out
+			// A duplicate of something already handed out. Acked now only
+			// if it is committed: acking a copy acks the message, and a
+			// broker that keeps its consumer across restarts would then
+			// never send an uncommitted event again.
+			f.mu.Lock()
+			if f.committed.Before(rec.Position) {
+				f.dups = append(f.dups, pendingMsg{msg: msg, pos: rec.Position})
+			} else {
+				msg.Ack()
+			}
+			f.mu.Unlock()
 		case prev != f.last:
 			msg.Nack()
 			return nil, fmt.Errorf("%w: message %s at %s follows %s, but the last event received is at %s",
@@ -134,6 +146,18 @@ func (f *brokerFeed) Commit(_ context.Context, pos eventstore.Position) error {
 		n++
 	}
 	f.pending = f.pending[n:]
+	kept := f.dups[:0]
+	for _, d := range f.dups {
+		if pos.Before(d.pos) {
+			kept = append(kept, d)
+		} else {
+			d.msg.Ack()
+		}
+	}
+	f.dups = kept
+	if f.committed.Before(pos) {
+		f.committed = pos
+	}
 	return nil
 }
 
@@ -144,7 +168,10 @@ func (f *brokerFeed) Close() error {
 	for _, p := range f.pending {
 		p.msg.Nack()
 	}
-	f.pending = nil
+	for _, d := range f.dups {
+		d.msg.Nack()
+	}
+	f.pending, f.dups = nil, nil
 	f.mu.Unlock()
 	f.cancel()
 	return nil

@@ -1,0 +1,103 @@
+package watermillbus_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/eventfold/eventfold/adapters/watermillbus"
+	"github.com/eventfold/eventfold/eventstore"
+)
+
+// chanSubscriber hands out the messages the test sends on msgs.
+type chanSubscriber struct{ msgs chan *message.Message }
+
+func (s chanSubscriber) Subscribe(context.Context, string) (<-chan *message.Message, error) {
+	return s.msgs, nil
+}
+func (s chanSubscriber) Close() error { return nil }
+
+func acked(m *message.Message) bool {
+	select {
+	case <-m.Acked():
+		return true
+	default:
+		return false
+	}
+}
+
+func nacked(m *message.Message) bool {
+	select {
+	case <-m.Nacked():
+		return true
+	default:
+		return false
+	}
+}
+
+// A redelivered copy of a message that is handed out but not committed is
+// acked only once that position is committed: acking it earlier would ack
+// the message, and a broker that keeps its consumer across restarts would
+// never send the uncommitted event again.
+func TestSourceHoldsDuplicatesUntilCommitted(t *testing.T) {
+	ctx := t.Context()
+	sub := chanSubscriber{msgs: make(chan *message.Message, 10)}
+	feed, err := watermillbus.NewSource(sub, "events").Open(ctx, eventstore.Position{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := make([]eventstore.Record, 3)
+	msg := func(i int) *message.Message { // a fresh copy, as a redelivery is
+		p := eventstore.Position{}
+		if i > 0 {
+			p = recs[i-1].Position
+		}
+		return watermillbus.NewMessage(recs[i], p)
+	}
+	for i := range recs {
+		recs[i] = eventstore.Record{ID: eventstore.NewEventID(), StreamID: "s", Type: "T", Data: []byte(`{}`),
+			Version: int64(i + 1), Position: eventstore.Position{Commit: 10, Sequence: uint64(i + 1)}, RecordedAt: time.Now()}
+	}
+	first := []*message.Message{msg(0), msg(1), msg(2)}
+	for _, m := range first {
+		sub.msgs <- m
+	}
+	got, err := feed.Next(ctx, 10)
+	if err != nil || len(got) != 3 {
+		t.Fatalf("Next = %d records, %v; want 3", len(got), err)
+	}
+	if err := feed.Commit(ctx, recs[0].Position); err != nil {
+		t.Fatal(err)
+	}
+	// Copies of a committed and of two uncommitted messages come back.
+	dupCommitted, dup1, dup2 := msg(0), msg(1), msg(2)
+	for _, m := range []*message.Message{dupCommitted, dup1, dup2} {
+		sub.msgs <- m
+	}
+	if got, err := feed.Next(ctx, 10); err != nil || len(got) != 0 {
+		t.Fatalf("Next over duplicates = %d records, %v; want none", len(got), err)
+	}
+	if !acked(dupCommitted) {
+		t.Error("the copy of a committed message was not acked")
+	}
+	if acked(dup1) || acked(dup2) || acked(first[1]) {
+		t.Fatal("a copy of an uncommitted message was acked before its commit")
+	}
+	if err := feed.Commit(ctx, recs[1].Position); err != nil {
+		t.Fatal(err)
+	}
+	if !acked(dup1) || !acked(first[1]) {
+		t.Error("commit did not ack the message and its copy")
+	}
+	if acked(dup2) {
+		t.Error("commit acked a copy of a message past the committed position")
+	}
+	if err := feed.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !nacked(dup2) || !nacked(first[2]) {
+		t.Error("Close did not nack the uncommitted message and its copy")
+	}
+}
