@@ -61,6 +61,7 @@ type config struct {
 	pgURL      string
 	redisURL   string
 	cpuProfile string
+	memProfile string
 	variants   bool
 	backlog    int
 	memory     []int // scenario 7's small and large backlogs
@@ -95,6 +96,7 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&memory, "memory-backlogs", "", "scenario 7's small and large backlogs, comma-separated (default 10000 and -backlog, or 1000,20000 with -quick)")
 	fs.StringVar(&loads, "loads", "", "scenario 4's offered loads in commands/s, comma-separated (default 500,2000,4000, or 200 with -quick)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	fs.StringVar(&c.memProfile, "memprofile", "", "write an allocation profile of the whole run to this file at the end (-sample_index=alloc_space shows where it allocated)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -210,6 +212,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		defer func() {
 			pprof.StopCPUProfile()
 			err = errors.Join(err, f.Close())
+		}()
+	}
+	if c.memProfile != "" {
+		defer func() {
+			f, ferr := os.Create(c.memProfile)
+			if ferr != nil {
+				err = errors.Join(err, ferr)
+				return
+			}
+			err = errors.Join(err, pprof.Lookup("allocs").WriteTo(f, 0), f.Close())
 		}()
 	}
 	var list []harness.Scenario

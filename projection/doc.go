@@ -16,6 +16,10 @@
 // write carries the position of its event as its revision, so an event
 // delivered twice never moves a document backwards.
 //
+// While a Runner catches up from a [LogSource], it reads the next batch of
+// the log, and decodes its events for the handlers registered with
+// [Handle], while it applies the current one.
+//
 // Each read-model namespace carries an epoch, set when it is created, and
 // every batch is conditional on it (readmodel.Batch.IfCheckpoint). A Runner
 // therefore notices at once when the store lost the namespace (Redis

@@ -22,7 +22,33 @@ type HandlerFunc func(ctx context.Context, tx *Tx, rec eventstore.Record) error
 type Projection struct {
 	name     string
 	version  string
-	handlers map[string]HandlerFunc
+	handlers map[string]handler
+}
+
+// handler is what On or Handle registered for an event type.
+type handler struct {
+	fn HandlerFunc // On's; nil for Handle's
+	// decode and typed are Handle's: decode turns an event's data into a
+	// pointer to the handler's event type, which the Runner may call
+	// ahead, while the batch before is applied; typed runs the handler
+	// on it.
+	decode func(rec eventstore.Record) (any, error)
+	typed  func(ctx context.Context, tx *Tx, rec eventstore.Record, event any) error
+}
+
+// run applies rec; event is rec decoded ahead by h.decode, or nil to
+// decode it now.
+func (h handler) run(ctx context.Context, tx *Tx, rec eventstore.Record, event any) error {
+	if h.fn != nil {
+		return h.fn(ctx, tx, rec)
+	}
+	if event == nil {
+		var err error
+		if event, err = h.decode(rec); err != nil {
+			return err
+		}
+	}
+	return h.typed(ctx, tx, rec, event)
 }
 
 // New returns a projection named name whose read model is at version.
@@ -30,7 +56,7 @@ type Projection struct {
 // read model afresh beside the one being served and switch readers over
 // when it has caught up; see Runner.
 func New(name, version string) *Projection {
-	return &Projection{name: name, version: version, handlers: map[string]HandlerFunc{}}
+	return &Projection{name: name, version: version, handlers: map[string]handler{}}
 }
 
 // Name returns the projection's name.
@@ -41,21 +67,29 @@ func (p *Projection) Version() string { return p.version }
 
 // On registers fn for events of type eventType, replacing any earlier one.
 func (p *Projection) On(eventType string, fn HandlerFunc) *Projection {
-	p.handlers[eventType] = fn
+	p.handlers[eventType] = handler{fn: fn}
 	return p
 }
 
 // Handle registers a typed handler: the event's data is decoded from JSON
 // into an E before fn runs. A decoding failure is a handler error (and so,
-// after retries, faults the projection), never a silent skip.
+// after retries, faults the projection), never a silent skip. While it
+// catches up, a Runner decodes the events of the next batch as it reads
+// them, in parallel with applying the current batch; fn gets a freshly
+// decoded E either way, which it may keep or change.
 func Handle[E any](p *Projection, eventType string, fn func(ctx context.Context, tx *Tx, rec eventstore.Record, event E) error) {
-	p.On(eventType, func(ctx context.Context, tx *Tx, rec eventstore.Record) error {
-		var e E
-		if err := json.Unmarshal(rec.Data, &e); err != nil {
-			return fmt.Errorf("projection: decode %s event %s: %w", rec.Type, rec.ID, err)
-		}
-		return fn(ctx, tx, rec, e)
-	})
+	p.handlers[eventType] = handler{
+		decode: func(rec eventstore.Record) (any, error) {
+			e := new(E)
+			if err := json.Unmarshal(rec.Data, e); err != nil {
+				return nil, fmt.Errorf("projection: decode %s event %s: %w", rec.Type, rec.ID, err)
+			}
+			return e, nil
+		},
+		typed: func(ctx context.Context, tx *Tx, rec eventstore.Record, event any) error {
+			return fn(ctx, tx, rec, *event.(*E))
+		},
+	}
 }
 
 // EventTypes returns the event types the projection handles, sorted.

@@ -15,9 +15,13 @@ import (
 // large as they come, as without read-ahead. At most one batch waits
 // beside the one being applied.
 //
+// With decode set, the reader also decodes each batch it reads (see
+// Runner.decodeAhead), on its own goroutine: nextDecoded hands the result
+// over with the batch.
+//
 // Only LogSource's feed is read ahead: Feed does not promise that Commit
 // may run while Next does, and a broker's feed already streams.
-func readAhead(ctx context.Context, f Feed, max int) Feed {
+func readAhead(ctx context.Context, f Feed, max int, decode func([]eventstore.Record) []any) Feed {
 	if _, ok := f.(*logFeed); !ok {
 		return f
 	}
@@ -25,6 +29,7 @@ func readAhead(ctx context.Context, f Feed, max int) Feed {
 	ra := &readAheadFeed{
 		inner:  f,
 		max:    max,
+		decode: decode,
 		cancel: cancel,
 		out:    make(chan readResult, 1),
 		want:   make(chan struct{}),
@@ -35,13 +40,23 @@ func readAhead(ctx context.Context, f Feed, max int) Feed {
 }
 
 type readResult struct {
-	recs []eventstore.Record
-	err  error
+	recs   []eventstore.Record
+	events []any // recs decoded ahead, or nil
+	err    error
 }
+
+// decodedFeed is implemented by feeds that decode records ahead: events
+// is nil, or holds for each record its decoded event or nil.
+type decodedFeed interface {
+	nextDecoded(ctx context.Context, max int) (recs []eventstore.Record, events []any, err error)
+}
+
+var _ decodedFeed = (*readAheadFeed)(nil)
 
 type readAheadFeed struct {
 	inner  Feed
 	max    int
+	decode func([]eventstore.Record) []any // nil: decode nothing ahead
 	cancel context.CancelFunc
 	out    chan readResult // the reader's batches, in log order
 	want   chan struct{}   // the Runner asks for a read after a short batch
@@ -60,8 +75,12 @@ func (ra *readAheadFeed) run(ctx context.Context) {
 	defer close(ra.done)
 	for {
 		recs, err := ra.inner.Next(ctx, ra.max)
+		var events []any
+		if err == nil && ra.decode != nil {
+			events = ra.decode(recs)
+		}
 		select {
-		case ra.out <- readResult{recs, err}:
+		case ra.out <- readResult{recs, events, err}:
 		case <-ctx.Done():
 			return
 		}
@@ -80,31 +99,37 @@ func (ra *readAheadFeed) run(ctx context.Context) {
 
 // Next returns the batch read ahead, or waits for it. max must be the
 // size readAhead was given (the Runner always asks for its BatchSize).
-func (ra *readAheadFeed) Next(ctx context.Context, _ int) ([]eventstore.Record, error) {
+func (ra *readAheadFeed) Next(ctx context.Context, max int) ([]eventstore.Record, error) {
+	recs, _, err := ra.nextDecoded(ctx, max)
+	return recs, err
+}
+
+// nextDecoded is Next, with the batch's events decoded ahead.
+func (ra *readAheadFeed) nextDecoded(ctx context.Context, _ int) ([]eventstore.Record, []any, error) {
 	if ra.short {
 		select {
 		case ra.want <- struct{}{}:
 		case <-ra.done:
-			return nil, errReadAheadStopped
+			return nil, nil, errReadAheadStopped
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 	}
 	select {
 	case res := <-ra.out:
 		ra.short = res.err == nil && len(res.recs) < ra.max
-		return res.recs, res.err
+		return res.recs, res.events, res.err
 	case <-ra.done:
 		// The reader may have handed over its last result just before
 		// stopping.
 		select {
 		case res := <-ra.out:
-			return res.recs, res.err
+			return res.recs, res.events, res.err
 		default:
-			return nil, errReadAheadStopped
+			return nil, nil, errReadAheadStopped
 		}
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, nil, ctx.Err()
 	}
 }
 

@@ -68,7 +68,7 @@ func TestReadAheadReadsTheNextFullBatchEarly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	feed := readAhead(ctx, inner, max)
+	feed := readAhead(ctx, inner, max, nil)
 	defer feed.Close()
 
 	var got []eventstore.Record
@@ -119,7 +119,7 @@ func TestReadAheadErrorAndClose(t *testing.T) {
 	s.fail = errors.New("log down")
 	ctx := context.Background()
 	inner, _ := LogSource(s, nil).Open(ctx, eventstore.Position{})
-	feed := readAhead(ctx, inner, 4)
+	feed := readAhead(ctx, inner, 4, nil)
 	if _, err := feed.Next(ctx, 4); !errors.Is(err, s.fail) {
 		t.Fatalf("Next = %v, want the log's error", err)
 	}
@@ -129,7 +129,7 @@ func TestReadAheadErrorAndClose(t *testing.T) {
 
 	s2 := newCountingStore(t, 20)
 	inner, _ = LogSource(s2, nil).Open(ctx, eventstore.Position{})
-	feed = readAhead(ctx, inner, 4)
+	feed = readAhead(ctx, inner, 4, nil)
 	nextRead(t, s2)
 	nextRead(t, s2) // a second full batch waits in the buffer, a third read blocks handing over
 	closed := make(chan error, 1)
@@ -155,7 +155,7 @@ func TestReadAheadNextCancelled(t *testing.T) {
 	s := newCountingStore(t, 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	inner, _ := LogSource(s, &LogOptions{MinPoll: time.Hour, MaxPoll: time.Hour}).Open(ctx, eventstore.Position{})
-	feed := readAhead(ctx, inner, 4)
+	feed := readAhead(ctx, inner, 4, nil)
 	defer feed.Close()
 	if recs, err := feed.Next(ctx, 4); err != nil || len(recs) != 0 {
 		t.Fatalf("Next on an empty log = %d records, %v; want none", len(recs), err)
@@ -163,5 +163,54 @@ func TestReadAheadNextCancelled(t *testing.T) {
 	cancel()
 	if _, err := feed.Next(ctx, 4); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Next after cancel = %v, want context.Canceled", err)
+	}
+}
+
+// The reader decodes, with each batch, the events of typed handlers in the
+// Runner's partition, and only those.
+func TestReadAheadDecodesTypedEvents(t *testing.T) {
+	type e struct{ N int }
+	es := memstore.New(nil)
+	var streams []string
+	for i := range 8 {
+		stream := fmt.Sprintf("s-%d", i)
+		streams = append(streams, stream)
+		if _, err := es.Append(t.Context(), stream, eventstore.NoStream, []eventstore.Event{
+			{Type: "Typed", Data: []byte(fmt.Sprintf(`{"N":%d}`, i))},
+			{Type: "Plain", Data: []byte(`{}`)},
+			{Type: "Unknown", Data: []byte(`{}`)},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := New("decode", "1")
+	Handle(p, "Typed", func(context.Context, *Tx, eventstore.Record, e) error { return nil })
+	p.On("Plain", func(context.Context, *Tx, eventstore.Record) error { return nil })
+	r, err := NewRunner(Config{Projection: p, Source: LogSource(es, nil), Store: memstore.NewReadModels(nil), Partitions: 2, Partition: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner, _ := LogSource(es, nil).Open(t.Context(), eventstore.Position{})
+	feed := readAhead(t.Context(), inner, 100, r.decodeAhead)
+	defer feed.Close()
+	recs, events, err := feed.(decodedFeed).nextDecoded(t.Context(), 100)
+	if err != nil || len(recs) != 24 || len(events) != len(recs) {
+		t.Fatalf("nextDecoded = %d records, %d events, %v; want 24 of each", len(recs), len(events), err)
+	}
+	decoded := 0
+	for i, rec := range recs {
+		want := rec.Type == "Typed" && PartitionOf(rec.StreamID, 2) == 1
+		if got := events[i] != nil; got != want {
+			t.Fatalf("record %d (%s of %s): decoded %v, want %v", i, rec.Type, rec.StreamID, got, want)
+		}
+		if want {
+			decoded++
+			if v, ok := events[i].(*e); !ok || fmt.Sprintf("s-%d", v.N) != rec.StreamID {
+				t.Fatalf("record %d decoded as %#v", i, events[i])
+			}
+		}
+	}
+	if decoded == 0 {
+		t.Fatal("no event of partition 1 was decoded; the test proves nothing")
 	}
 }

@@ -368,15 +368,24 @@ func (r *Runner) runOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	feed = readAhead(ctx, feed, r.cfg.BatchSize)
+	feed = readAhead(ctx, feed, r.cfg.BatchSize, r.decodeAhead)
 	defer feed.Close()
+	decoded, _ := feed.(decodedFeed)
 	var lastHead, lastEpochCheck time.Time
 	for {
-		recs, err := feed.Next(ctx, r.cfg.BatchSize)
+		var (
+			recs   []eventstore.Record
+			events []any
+		)
+		if decoded != nil {
+			recs, events, err = decoded.nextDecoded(ctx, r.cfg.BatchSize)
+		} else {
+			recs, err = feed.Next(ctx, r.cfg.BatchSize)
+		}
 		if err != nil {
 			return err
 		}
-		next, err := r.apply(ctx, epoch, pos, recs)
+		next, err := r.apply(ctx, epoch, pos, recs, events)
 		if err != nil {
 			return err
 		}
@@ -476,8 +485,28 @@ func PartitionOf(streamID string, n int) int {
 	return int(h.Sum32() % uint32(n))
 }
 
+// decodeAhead decodes, for the read-ahead of the log, the events of recs
+// that this Runner will hand to a typed handler (see Handle), so that the
+// batch's apply does not. It returns nil when there are none; an event that
+// fails to decode is left nil, to fail in its handler.
+func (r *Runner) decodeAhead(recs []eventstore.Record) []any {
+	var events []any
+	for i, rec := range recs {
+		h := r.cfg.Projection.handlers[rec.Type]
+		if h.decode == nil || PartitionOf(rec.StreamID, r.cfg.Partitions) != r.cfg.Partition || r.otherTenant(rec) {
+			continue
+		}
+		if events == nil {
+			events = make([]any, len(recs))
+		}
+		events[i], _ = h.decode(rec)
+	}
+	return events
+}
+
 // apply handles recs and commits them. It returns the new checkpoint.
-func (r *Runner) apply(ctx context.Context, epoch string, pos eventstore.Position, recs []eventstore.Record) (eventstore.Position, error) {
+// events is nil or holds recs' events decoded ahead (see decodeAhead).
+func (r *Runner) apply(ctx context.Context, epoch string, pos eventstore.Position, recs []eventstore.Record, events []any) (eventstore.Position, error) {
 	r.tx.reset()
 	start := time.Now()
 	r.tx.ahead = func() []string { return r.prefetchIDs(pos, recs) }
@@ -489,13 +518,17 @@ func (r *Runner) apply(ctx context.Context, epoch string, pos eventstore.Positio
 		if !pos.Before(rec.Position) {
 			continue // delivered again; already applied
 		}
-		handler := r.cfg.Projection.handlers[rec.Type]
-		if handler == nil || PartitionOf(rec.StreamID, r.cfg.Partitions) != r.cfg.Partition || r.otherTenant(rec) {
+		h, ok := r.cfg.Projection.handlers[rec.Type]
+		if !ok || PartitionOf(rec.StreamID, r.cfg.Partitions) != r.cfg.Partition || r.otherTenant(rec) {
 			last = rec.Position
 			continue
 		}
+		var event any
+		if events != nil {
+			event = events[i]
+		}
 		r.tx.rev = readmodel.Revision(rec.Position)
-		err := handler(ctx, r.tx, rec)
+		err := h.run(ctx, r.tx, rec, event)
 		if err == nil {
 			err = r.tx.takeErr()
 		}
@@ -504,13 +537,17 @@ func (r *Runner) apply(ctx context.Context, epoch string, pos eventstore.Positio
 			// rerun on a clean batch, as their writes are mixed), then
 			// deal with it alone.
 			var err2 error
-			if last, err2 = r.apply(ctx, epoch, pos, recs[:i]); err2 != nil {
+			before, after := events, events
+			if events != nil {
+				before, after = events[:i], events[i+1:]
+			}
+			if last, err2 = r.apply(ctx, epoch, pos, recs[:i], before); err2 != nil {
 				return pos, err2
 			}
 			if last, err2 = r.applyFailing(ctx, epoch, last, rec, err); err2 != nil {
 				return pos, err2
 			}
-			return r.apply(ctx, epoch, last, recs[i+1:])
+			return r.apply(ctx, epoch, last, recs[i+1:], after)
 		}
 		last = rec.Position
 		lastApplied = rec
@@ -538,7 +575,7 @@ func (r *Runner) prefetchIDs(pos eventstore.Position, recs []eventstore.Record) 
 	seen := make(map[string]struct{})
 	var ids []string
 	for _, rec := range recs {
-		if !pos.Before(rec.Position) || r.cfg.Projection.handlers[rec.Type] == nil ||
+		if _, ok := r.cfg.Projection.handlers[rec.Type]; !ok || !pos.Before(rec.Position) ||
 			PartitionOf(rec.StreamID, r.cfg.Partitions) != r.cfg.Partition || r.otherTenant(rec) {
 			continue
 		}
@@ -561,7 +598,7 @@ func (r *Runner) prefetchIDs(pos eventstore.Position, recs []eventstore.Record) 
 // applyFailing retries one event's handler, faulting the projection after
 // MaxAttempts until an operator retries or skips it.
 func (r *Runner) applyFailing(ctx context.Context, epoch string, pos eventstore.Position, rec eventstore.Record, err error) (eventstore.Position, error) {
-	handler := r.cfg.Projection.handlers[rec.Type]
+	h := r.cfg.Projection.handlers[rec.Type]
 	attempts, backoff := 1, r.cfg.Backoff
 	for {
 		// A handler may fail because the read model vanished under it
@@ -594,7 +631,8 @@ func (r *Runner) applyFailing(ctx context.Context, epoch string, pos eventstore.
 		r.tx.reset()
 		r.tx.rev = readmodel.Revision(rec.Position)
 		attempts++
-		if err = handler(ctx, r.tx, rec); err == nil {
+		// Decoded afresh: the first attempt may have changed its event.
+		if err = h.run(ctx, r.tx, rec, nil); err == nil {
 			err = r.tx.takeErr()
 		}
 		if err == nil {

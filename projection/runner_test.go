@@ -658,3 +658,52 @@ func TestReservedDocumentIDsFault(t *testing.T) {
 		t.Errorf("Fault = %+v; want the event that wrote a reserved ID", f)
 	}
 }
+
+// A typed handler's retry gets the event decoded afresh, not the value the
+// failed attempt changed; an event that does not decode faults the
+// projection with the decoding error.
+func TestTypedHandlerRetryAndDecodeFailure(t *testing.T) {
+	type items struct {
+		SKUs []string `json:"skus"`
+	}
+	es := memstore.New(nil)
+	rm := memstore.NewReadModels(nil)
+	var attempts atomic.Int32
+	p := projection.New("items", "1")
+	projection.Handle(p, "Added", func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e items) error {
+		seen := strings.Join(e.SKUs, ",")
+		e.SKUs[0] = "changed by attempt"
+		if attempts.Add(1) == 1 {
+			return errors.New("first attempt fails")
+		}
+		tx.Put(rec.StreamID, []byte(`"`+seen+`"`))
+		return nil
+	})
+	if _, err := es.Append(t.Context(), "a", eventstore.NoStream, []eventstore.Event{{Type: "Added", Data: []byte(`{"skus":["x","y"]}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	bad, err := es.Append(t.Context(), "b", eventstore.NoStream, []eventstore.Event{{Type: "Added", Data: []byte(`{"skus":"not a list"}`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := startRunner(t, projection.Config{Projection: p, Source: projection.LogSource(es, nil), Store: rm,
+		MaxAttempts: 2, Backoff: time.Millisecond})
+	deadline := time.Now().Add(10 * time.Second)
+	for r.Status().State != projection.StateFaulted {
+		if time.Now().After(deadline) {
+			t.Fatalf("never faulted on the malformed event: %+v", r.Status())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	f := r.Status().Fault
+	if f == nil || f.Event.Position != bad.Position || !strings.Contains(f.Err, "decode Added event") {
+		t.Fatalf("Fault = %+v; want a decoding error on the event of b", f)
+	}
+	doc, err := rm.Get(t.Context(), p.Namespace(""), "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(doc.Data) != `"x,y"` {
+		t.Errorf("document a = %s; the retry's event was not decoded afresh", doc.Data)
+	}
+}
