@@ -33,24 +33,13 @@ terminal as a bar with the rate and the time left, otherwise as a line every
 5 seconds, or with --json as one JSON object a second.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if cfg.opts.Projections == nil {
-				return errNoProjections
-			}
 			ctx := cmd.Context()
 			// Warn by default: the runners' info logs would break the bar.
-			logger, err := cfg.logger(cmd, slog.LevelWarn)
-			if err != nil {
-				return err
-			}
-			deps, closeDeps, err := cfg.deps(ctx, logger)
+			deps, configs, closeDeps, err := cfg.openProjections(cmd, slog.LevelWarn, args)
 			if err != nil {
 				return err
 			}
 			defer closeDeps()
-			configs, err := cfg.projections(ctx, deps, args)
-			if err != nil {
-				return err
-			}
 			pc := configs[0]
 			if cmd.Flags().Changed("tenant") {
 				pc.Tenant = tenant

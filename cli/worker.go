@@ -33,23 +33,12 @@ through rebuilds ("projections rebuild"), and a faulted projection in it
 answers "projections retry|skip" from any machine.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if cfg.opts.Projections == nil {
-				return errNoProjections
-			}
 			ctx := cmd.Context()
-			logger, err := cfg.logger(cmd, slog.LevelInfo)
-			if err != nil {
-				return err
-			}
-			deps, closeDeps, err := cfg.deps(ctx, logger)
+			deps, configs, closeDeps, err := cfg.openProjections(cmd, slog.LevelInfo, only)
 			if err != nil {
 				return err
 			}
 			defer closeDeps()
-			configs, err := cfg.projections(ctx, deps, only)
-			if err != nil {
-				return err
-			}
 			// Every lease holds a connection: give them a pool of their own,
 			// large enough for all (a membership, the partitions, and a
 			// probe of the other members, per projection).
@@ -108,6 +97,29 @@ func runWorker(ctx context.Context, deps Deps, leaser projection.Leaser, configs
 // projections returns the application's projections with the command's
 // connections filled in where the application left them out, only those
 // named when names is not empty.
+// openProjections opens the connections and builds the application's
+// projections named by names (all when empty), logging at level unless
+// the flags say otherwise. closeDeps closes the connections.
+func (c *config) openProjections(cmd *cobra.Command, level slog.Level, names []string) (_ Deps, _ []projection.Config, closeDeps func(), _ error) {
+	if c.opts.Projections == nil {
+		return Deps{}, nil, nil, errNoProjections
+	}
+	logger, err := c.logger(cmd, level)
+	if err != nil {
+		return Deps{}, nil, nil, err
+	}
+	deps, closeDeps, err := c.deps(cmd.Context(), logger)
+	if err != nil {
+		return Deps{}, nil, nil, err
+	}
+	configs, err := c.projections(cmd.Context(), deps, names)
+	if err != nil {
+		closeDeps()
+		return Deps{}, nil, nil, err
+	}
+	return deps, configs, closeDeps, nil
+}
+
 func (c *config) projections(ctx context.Context, deps Deps, names []string) ([]projection.Config, error) {
 	all, err := c.opts.Projections(ctx, deps)
 	if err != nil {
