@@ -5,7 +5,8 @@
 # It is safe to run any number of times; both README commands call it.
 #
 #   scripts/services.sh            PostgreSQL and Redis
-#   scripts/services.sh --brokers  also NATS (with JetStream) and RabbitMQ
+#   scripts/services.sh --brokers  also NATS (with JetStream) and RabbitMQ,
+#                                  and Chromium: all that make test needs
 set -euo pipefail
 
 want_brokers=0
@@ -49,8 +50,11 @@ if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
 	# default) it fetches the required toolchain through the module proxy.
 	install_pkgs golang-go ca-certificates
 fi
-# The web console's browser test (examples module) drives headless Chromium.
-[ -x /usr/bin/chromium ] || install_pkgs chromium fonts-liberation
+# The web console's browser test (examples module) drives headless Chromium;
+# only the tests need it, so the example's run does not download it.
+if [ $want_brokers -eq 1 ] && [ ! -x /usr/bin/chromium ]; then
+	install_pkgs chromium fonts-liberation
+fi
 
 # --- PostgreSQL ------------------------------------------------------------
 command -v pg_ctlcluster >/dev/null 2>&1 && [ -n "$(ls /etc/postgresql 2>/dev/null)" ] || install_pkgs postgresql
