@@ -73,6 +73,7 @@ type core struct {
 
 	appendSQL       string
 	appendExactSQL  string // the fast path, see appendExact
+	appendOneSQL    string // the fast path for one event, without arrays
 	readFwdSQL      string
 	readBwdSQL      string
 	streamSQL       string
@@ -149,6 +150,13 @@ ins AS (
 	FROM s, unnest($3::uuid[], $4::text[], $5::text[], $6::bytea[], $7::jsonb[]) WITH ORDINALITY AS u(id, t, ct, d, m, i)
 	RETURNING global_position)
 SELECT s.version, pg_current_xact_id(), (SELECT max(global_position) FROM ins) FROM s`
+	c.appendOneSQL = `WITH s AS (
+	UPDATE ` + q + `.streams SET version = version + 1
+	WHERE tenant_id = $8 AND stream_id = $1 AND version = $2
+	RETURNING version)
+INSERT INTO ` + q + `.events (tenant_id, stream_id, version, event_id, type, content_type, data, metadata)
+SELECT $8, $1, s.version, $3::uuid, $4::text, $5::text, $6::bytea, $7::jsonb FROM s
+RETURNING version, pg_current_xact_id(), global_position`
 	c.readFwdSQL = "SELECT " + recordColumns + " FROM " + q +
 		".events WHERE tenant_id = $4 AND stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3"
 	c.readBwdSQL = "SELECT " + recordColumns + " FROM " + q +
@@ -371,8 +379,14 @@ func (s *Store) appendExact(ctx context.Context, streamID string, expected event
 		txid     uint64
 		position int64
 	)
-	err := s.db.QueryRow(ctx, s.appendExactSQL, streamID, int64(expected), uuids, types, contentTypes, data, meta, s.tenant).
-		Scan(&version, &txid, &position)
+	var err error
+	if len(uuids) == 1 { // scalars encode and plan cheaper than arrays
+		err = s.db.QueryRow(ctx, s.appendOneSQL, streamID, int64(expected), uuids[0], types[0], contentTypes[0], data[0], meta[0], s.tenant).
+			Scan(&version, &txid, &position)
+	} else {
+		err = s.db.QueryRow(ctx, s.appendExactSQL, streamID, int64(expected), uuids, types, contentTypes, data, meta, s.tenant).
+			Scan(&version, &txid, &position)
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return eventstore.AppendResult{}, false, nil
 	}
