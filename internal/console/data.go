@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,18 +58,47 @@ func (s *Server) getProjections(r *http.Request) (any, error) {
 }
 
 // projections reads the catalog, the active versions' checkpoints and the
-// log's head.
+// head of each tenant's log: a tenant's projection is measured against its
+// own tenant's last event (the ForTenant view's Head), never the global
+// one. Projections come grouped by tenant, the default tenant first.
 func (s *Server) projections(ctx context.Context) ([]projectionJSON, error) {
 	entries, err := projection.ListProjections(ctx, s.cfg.ReadModels)
 	if err != nil {
 		return nil, err
 	}
-	head, err := s.cfg.Events.Head(ctx)
-	if err != nil {
-		return nil, err
+	if s.cfg.Tenant != "" {
+		entries = slices.DeleteFunc(entries, func(e projection.CatalogEntry) bool { return e.Tenant != s.cfg.Tenant })
+	}
+	slices.SortStableFunc(entries, func(a, b projection.CatalogEntry) int { return strings.Compare(a.Tenant, b.Tenant) })
+	type view struct {
+		events Events
+		head   eventstore.Position
+	}
+	views := map[string]view{}
+	viewOf := func(tenant string) (view, error) {
+		if v, ok := views[tenant]; ok {
+			return v, nil
+		}
+		events, err := s.tenantEvents(tenant)
+		if errors.Is(err, errNoTenants) {
+			events = s.cfg.Events // a store without tenants: its only log
+		} else if err != nil {
+			return view{}, err
+		}
+		head, err := events.Head(ctx)
+		if err != nil {
+			return view{}, err
+		}
+		views[tenant] = view{events, head}
+		return views[tenant], nil
 	}
 	out := make([]projectionJSON, 0, len(entries))
 	for _, e := range entries {
+		v, err := viewOf(e.Tenant)
+		if err != nil {
+			return nil, err
+		}
+		head := v.head
 		p := projectionJSON{Name: e.Name, Tenant: e.Tenant, Latest: e.Version, Partitions: e.Partitions,
 			Head: head.String(), Positions: []string{}}
 		active, err := projection.Active(ctx, s.cfg.ReadModels, e.Name, e.Tenant)
@@ -103,7 +133,7 @@ func (s *Server) projections(ctx context.Context) ([]projectionJSON, error) {
 			if head.Sequence > low.Sequence {
 				p.LagEvents = head.Sequence - low.Sequence
 			}
-			next, err := s.cfg.Events.ReadAll(ctx, low, 1)
+			next, err := v.events.ReadAll(ctx, low, 1)
 			if err != nil {
 				return nil, err
 			}
@@ -206,8 +236,12 @@ func (s *Server) getStreams(r *http.Request) (any, error) {
 	if limit == 0 {
 		limit = 50
 	}
+	sc, err := s.requestScope(r, false)
+	if err != nil {
+		return nil, err
+	}
 	q := r.URL.Query()
-	infos, err := s.cfg.Events.ListStreams(r.Context(), q.Get("prefix"), q.Get("after"), limit+1)
+	infos, err := sc.events.ListStreams(r.Context(), q.Get("prefix"), q.Get("after"), limit+1)
 	if err != nil {
 		return nil, err
 	}
@@ -218,13 +252,14 @@ func (s *Server) getStreams(r *http.Request) (any, error) {
 	if infos == nil {
 		infos = []StreamInfo{}
 	}
-	return map[string]any{"streams": infos, "more": more}, nil
+	return map[string]any{"tenant": sc.tenant, "streams": infos, "more": more}, nil
 }
 
 // eventJSON is an event as the console shows it: JSON data embedded as
 // JSON, other data as a base64 string.
 type eventJSON struct {
 	ID          string              `json:"id"`
+	Tenant      string              `json:"tenant"`
 	Stream      string              `json:"stream"`
 	Version     int64               `json:"version"`
 	Position    string              `json:"position"`
@@ -253,7 +288,7 @@ func toEventJSON(r eventstore.Record) eventJSON {
 	if ct == "" {
 		ct = eventstore.ContentTypeJSON
 	}
-	return eventJSON{ID: r.ID, Stream: r.StreamID, Version: r.Version, Position: r.Position.String(),
+	return eventJSON{ID: r.ID, Tenant: r.Tenant, Stream: r.StreamID, Version: r.Version, Position: r.Position.String(),
 		Type: r.Type, ContentType: ct, RecordedAt: r.RecordedAt, Metadata: r.Metadata, Data: data}
 }
 
@@ -270,7 +305,11 @@ func (s *Server) getStream(r *http.Request) (any, error) {
 	if limit == 0 {
 		limit = 100
 	}
-	recs, err := s.cfg.Events.ReadStream(r.Context(), id, int64(from), eventstore.Forward, limit+1)
+	sc, err := s.requestScope(r, false)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := sc.events.ReadStream(r.Context(), id, int64(from), eventstore.Forward, limit+1)
 	if err != nil {
 		return nil, err
 	}
@@ -282,7 +321,7 @@ func (s *Server) getStream(r *http.Request) (any, error) {
 	for _, rec := range recs {
 		events = append(events, toEventJSON(rec))
 	}
-	return map[string]any{"stream": id, "events": events, "more": more}, nil
+	return map[string]any{"tenant": sc.tenant, "stream": id, "events": events, "more": more}, nil
 }
 
 // correlationLimit bounds the events of one flow the console shows.
@@ -298,7 +337,11 @@ type commandJSON struct {
 
 func (s *Server) getCorrelation(r *http.Request) (any, error) {
 	id := r.PathValue("id")
-	recs, err := s.cfg.Events.EventsByCorrelation(r.Context(), id, correlationLimit+1)
+	sc, err := s.requestScope(r, true)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := sc.events.EventsByCorrelation(r.Context(), id, correlationLimit+1)
 	if err != nil {
 		return nil, err
 	}
@@ -320,6 +363,9 @@ func (s *Server) getCorrelation(r *http.Request) (any, error) {
 	for _, rec := range recs {
 		e := toEventJSON(rec)
 		for _, p := range ps {
+			if p.Tenant != rec.Tenant {
+				continue // another tenant's read model never receives it
+			}
 			state := "pending"
 			if len(p.checkpoints) > 0 {
 				cp := p.checkpoints[projection.PartitionOf(rec.StreamID, len(p.checkpoints))]
@@ -342,5 +388,5 @@ func (s *Server) getCorrelation(r *http.Request) (any, error) {
 		}
 		c.Events = append(c.Events, rec.ID)
 	}
-	return map[string]any{"correlation_id": id, "events": events, "commands": commands, "truncated": truncated}, nil
+	return map[string]any{"correlation_id": id, "tenant": sc.tenant, "all_tenants": sc.all, "events": events, "commands": commands, "truncated": truncated}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -44,14 +45,37 @@ type Events interface {
 	EventsByCorrelation(ctx context.Context, correlationID string, limit int) ([]eventstore.Record, error)
 }
 
+// TenantEvents is Events of a store that holds several tenants, as
+// pgstore and memstore do. The console reaches tenants only through these
+// views: it never filters by tenant itself. Without it, the console shows
+// the default tenant only.
+type TenantEvents interface {
+	Events
+	// ForTenant returns the Events confined to tenant, as the store's
+	// ForTenant view.
+	ForTenant(tenant string) (Events, error)
+	// AllTenants returns the Events of every tenant, as the store's
+	// AllTenants view: its ReadAll, Head and EventsByCorrelation cover every
+	// tenant and each Record names its tenant.
+	AllTenants() Events
+}
+
 // Config configures a Server. Events and ReadModels are required.
 type Config struct {
+	// Events is the default tenant's view of the event store. When it
+	// implements TenantEvents, the console also browses named tenants
+	// (?tenant=) and searches every tenant (?all_tenants=true).
 	Events Events
 	// ReadModels is the read-model store the projections write to; the
 	// console only reads it.
 	ReadModels readmodel.Reader
 	// Token, when set, must come with every API request.
 	Token string
+	// Tenant, when set, confines the console to one tenant: its streams,
+	// its events and its projections; requests for any other tenant, or
+	// for every tenant, are refused. Events must then implement
+	// TenantEvents.
+	Tenant string
 	// SampleEvery is how often the lag of every projection is sampled
 	// for the chart. Default 5s.
 	SampleEvery time.Duration
@@ -83,6 +107,14 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ReadModels == nil {
 		errs = append(errs, errors.New("console: Config.ReadModels is required"))
 	}
+	if cfg.Tenant != "" {
+		if err := eventstore.ValidateTenant(cfg.Tenant); err != nil {
+			errs = append(errs, fmt.Errorf("console: Config.Tenant: %w", err))
+		}
+		if _, ok := cfg.Events.(TenantEvents); cfg.Events != nil && !ok {
+			errs = append(errs, errors.New("console: Config.Tenant needs Config.Events to implement TenantEvents"))
+		}
+	}
 	if cfg.SampleEvery < 0 || cfg.HistorySize < 0 {
 		errs = append(errs, errors.New("console: SampleEvery and HistorySize must not be negative"))
 	}
@@ -105,6 +137,7 @@ func New(cfg Config) (*Server, error) {
 
 	files, _ := fs.Sub(static, "static")
 	s.mux.Handle("GET /", http.FileServerFS(files))
+	s.mux.HandleFunc("GET /api/tenants", s.api(s.getTenants))
 	s.mux.HandleFunc("GET /api/projections", s.api(s.getProjections))
 	s.mux.HandleFunc("GET /api/projections/lag-history", s.api(s.getLagHistory))
 	s.mux.HandleFunc("GET /api/streams", s.api(s.getStreams))

@@ -67,6 +67,20 @@ func (m memEvents) EventsByCorrelation(ctx context.Context, id string, limit int
 	return out, err
 }
 
+// ForTenant and AllTenants hand out memstore's own views: the console
+// never filters by tenant itself.
+func (m memEvents) ForTenant(tenant string) (console.Events, error) {
+	v, err := m.Store.ForTenant(tenant)
+	if err != nil {
+		return nil, err
+	}
+	return memEvents{v}, nil
+}
+
+func (m memEvents) AllTenants() console.Events { return memEvents{m.Store.AllTenants()} }
+
+var _ console.TenantEvents = memEvents{}
+
 // hostile is a stream ID that would run script if the page used it as HTML.
 const hostile = `<img src=x onerror=alert(1)>/../"x"`
 
