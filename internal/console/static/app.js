@@ -78,15 +78,46 @@ const fmtTime = (t) => new Date(t).toLocaleTimeString();
 function linkTo(hash, text, attrs) {
   return el("a", Object.assign({ href: hash }, attrs || {}), text);
 }
-const streamHash = (id) => "#/streams/" + encodeURIComponent(id);
-const correlationHash = (id) => "#/correlation/" + encodeURIComponent(id);
+// The tenant being browsed travels in the hash, after the route:
+// #/streams/<id>?tenant=<tenant>. Stream IDs are encoded, so the first "?"
+// starts the query.
+let tenant = "";
+let allTenants = false;
+function withTenant(hash, t, all) {
+  const q = new URLSearchParams();
+  if (t) q.set("tenant", t);
+  if (all) q.set("all_tenants", "true");
+  const s = q.toString();
+  return s ? hash + "?" + s : hash;
+}
+const streamHash = (id, t) => withTenant("#/streams/" + encodeURIComponent(id), t === undefined ? tenant : t);
+const correlationHash = (id, all) => withTenant("#/correlation/" + encodeURIComponent(id), all ? "" : tenant, all);
+const tenantQuery = (q) => { if (tenant) q.set("tenant", tenant); return q; };
+const tenantLabel = (t) => t || "(default)";
 
 // --- projections -------------------------------------------------------
 
 const loadProjections = guard(async () => {
   const [ps, hist] = await Promise.all([api("api/projections"), api("api/projections/lag-history")]);
   const body = document.querySelector("#projections tbody");
-  body.replaceChildren(...ps.map((p) => el("tr", { "data-projection": p.name, "data-tenant": p.tenant },
+  // Grouped by tenant (the API sorts them so), with a heading row per
+  // tenant once there is more than the default one.
+  const grouped = ps.some((p) => p.tenant);
+  const rows = [];
+  ps.forEach((p, i) => {
+    if (grouped && (i === 0 || ps[i - 1].tenant !== p.tenant)) {
+      rows.push(el("tr", { class: "group", "data-group": p.tenant },
+        el("th", { colspan: "9" }, "Tenant ", el("span", { class: "mono" }, tenantLabel(p.tenant)))));
+    }
+    rows.push(projectionRow(p));
+  });
+  body.replaceChildren(...rows);
+  document.getElementById("projections-empty").hidden = ps.length > 0;
+  drawChart(hist);
+});
+
+function projectionRow(p) {
+  return el("tr", { "data-projection": p.name, "data-tenant": p.tenant },
     el("td", { class: "name" }, p.name),
     el("td", {}, p.tenant || "—"),
     el("td", {}, p.version || "—", p.latest_version && p.latest_version !== p.version
@@ -96,10 +127,8 @@ const loadProjections = guard(async () => {
     el("td", { class: "mono" }, p.head),
     el("td", { class: "num" }, p.lag_events),
     el("td", { class: "num" }, p.lag_seconds ? p.lag_seconds.toFixed(1) : "0"),
-    el("td", {}, el("span", { class: "state state-" + p.state.replace(/ /g, "-") }, p.state)))));
-  document.getElementById("projections-empty").hidden = ps.length > 0;
-  drawChart(hist);
-});
+    el("td", {}, el("span", { class: "state state-" + p.state.replace(/ /g, "-") }, p.state)));
+}
 
 // drawChart draws every projection's lag in events as one line of an SVG
 // chart: time on x, events on y, from 0 to the highest lag seen.
@@ -160,7 +189,7 @@ const loadStreams = guard(async (more) => {
   const prefix = document.getElementById("stream-prefix").value;
   if (!more) streamsAfter = "";
   const seq = ++streamsSeq;
-  const q = new URLSearchParams({ prefix, after: streamsAfter, limit: "50" });
+  const q = tenantQuery(new URLSearchParams({ prefix, after: streamsAfter, limit: "50" }));
   const page = await api("api/streams?" + q);
   if (seq !== streamsSeq) return;
   const list = document.getElementById("streams");
@@ -181,7 +210,7 @@ const loadStream = guard(async (id) => {
   document.getElementById("stream-id").value = id;
   const body = document.querySelector("#stream-events tbody");
   body.replaceChildren();
-  const page = await api("api/streams/" + encodeURIComponent(id) + "?limit=200");
+  const page = await api("api/streams/" + encodeURIComponent(id) + "?" + tenantQuery(new URLSearchParams({ limit: "200" })));
   body.replaceChildren(...page.events.map((e) => el("tr", { "data-event": e.id },
     el("td", { class: "num" }, e.version),
     el("td", { class: "type" }, e.type),
@@ -201,17 +230,20 @@ const loadStream = guard(async (id) => {
 
 const loadCorrelation = guard(async (id) => {
   document.getElementById("correlation-id").value = id;
-  const flow = await api("api/correlation/" + encodeURIComponent(id));
+  document.getElementById("correlation-all").checked = allTenants;
+  const q = allTenants ? new URLSearchParams({ all_tenants: "true" }) : tenantQuery(new URLSearchParams());
+  const flow = await api("api/correlation/" + encodeURIComponent(id) + "?" + q);
   const byID = new Map(flow.events.map((e) => [e.id, e]));
   document.getElementById("commands").replaceChildren(...flow.commands.map((c) => el("li", { "data-command": c.id },
     el("span", { class: "mono", title: c.id }, "command " + short(c.id)), " → ",
     ...c.events.flatMap((eid, i) => {
       const e = byID.get(eid);
-      return [i ? ", " : "", linkTo(streamHash(e.stream), e.type + " on " + e.stream, { class: "type" })];
+      return [i ? ", " : "", linkTo(streamHash(e.stream, e.tenant), e.type + " on " + e.stream, { class: "type" })];
     }))));
   document.querySelector("#correlation-events tbody").replaceChildren(...flow.events.map((e) => el("tr", { "data-event": e.id },
     el("td", { class: "mono" }, e.position),
-    el("td", {}, linkTo(streamHash(e.stream), e.stream, { class: "mono" })),
+    el("td", { class: "tenant" }, tenantLabel(e.tenant)),
+    el("td", {}, linkTo(streamHash(e.stream, e.tenant), e.stream, { class: "mono" })),
     el("td", { class: "num" }, e.version),
     el("td", { class: "type" }, e.type),
     el("td", { class: "mono", title: e.metadata.causation_id || "" }, short(e.metadata.causation_id) || "—"),
@@ -227,8 +259,34 @@ const loadCorrelation = guard(async (id) => {
 
 let timer = null;
 
+// loadTenants fills the tenant field's suggestions from the catalog, and
+// hides the field when the store has no tenants or the console is fixed
+// to one.
+const loadTenants = guard(async () => {
+  const info = await api("api/tenants");
+  document.getElementById("tenant-list").replaceChildren(...info.tenants.map((t) => el("option", { value: t })));
+  document.getElementById("tenant-form").hidden = !info.supported || !!info.fixed;
+  document.getElementById("correlation-all-label").hidden = !info.supported || !!info.fixed;
+  const fixed = document.getElementById("tenant-fixed");
+  fixed.textContent = info.fixed ? "tenant " + info.fixed : "";
+  fixed.hidden = !info.fixed;
+});
+
+let lastTenant = null;
+
 function route() {
-  const [, view = "projections", ...rest] = location.hash.split("/");
+  const qmark = location.hash.indexOf("?");
+  const path = qmark < 0 ? location.hash : location.hash.slice(0, qmark);
+  const params = new URLSearchParams(qmark < 0 ? "" : location.hash.slice(qmark + 1));
+  tenant = params.get("tenant") || "";
+  allTenants = params.get("all_tenants") === "true";
+  document.getElementById("tenant").value = tenant;
+  if (lastTenant !== null && lastTenant !== tenant) {
+    document.getElementById("streams").replaceChildren(); // another tenant's list
+  }
+  lastTenant = tenant;
+  for (const a of document.querySelectorAll("nav a")) a.setAttribute("href", withTenant("#/" + a.dataset.view, tenant));
+  const [, view = "projections", ...rest] = path.split("/");
   const arg = rest.length ? decodeURIComponent(rest.join("/")) : "";
   const name = ["projections", "streams", "correlation"].includes(view) ? view : "projections";
   for (const v of document.querySelectorAll(".view")) v.hidden = v.id !== "view-" + name;
@@ -251,7 +309,14 @@ function onSubmit(id, f) {
 
 onSubmit("stream-search", () => loadStreams(false));
 onSubmit("stream-open", () => { location.hash = streamHash(document.getElementById("stream-id").value); });
-onSubmit("correlation-search", () => { location.hash = correlationHash(document.getElementById("correlation-id").value.trim()); });
+onSubmit("correlation-search", () => {
+  location.hash = correlationHash(document.getElementById("correlation-id").value.trim(), document.getElementById("correlation-all").checked);
+});
+onSubmit("tenant-form", () => {
+  // Another tenant: the same view, without the previous tenant's stream.
+  const view = (location.hash.split("?")[0].split("/")[1]) || "projections";
+  location.hash = withTenant("#/" + view, document.getElementById("tenant").value);
+});
 onSubmit("token-form", () => {
   sessionStorage.setItem("eventfold-console-token", document.getElementById("token-input").value);
   document.getElementById("token-form").hidden = true;
@@ -259,4 +324,5 @@ onSubmit("token-form", () => {
 });
 document.getElementById("streams-more").addEventListener("click", () => loadStreams(true));
 window.addEventListener("hashchange", route);
+loadTenants();
 route();
