@@ -202,9 +202,10 @@ func TestHelpOfEveryCommand(t *testing.T) {
 	}{
 		{[]string{"worker"}, []string{"--only", "SIGTERM", "--postgres-url"}},
 		{[]string{"projections", "rebuild"}, []string{"--json", "half-built", "--tenant"}},
-		{[]string{"projections", "retry"}, []string{"--position", "--partition", "--timeout"}},
-		{[]string{"projections", "skip"}, []string{"--position", "refused"}},
-		{[]string{"projections", "status"}, []string{"--json", "--version"}},
+		{[]string{"projections", "retry"}, []string{"--position", "--partition", "--timeout", "--tenant"}},
+		{[]string{"projections", "skip"}, []string{"--position", "refused", "--tenant"}},
+		{[]string{"projections", "status"}, []string{"--json", "--version", "--tenant"}},
+		{[]string{"console"}, []string{"--listen", "--token", "--tenant"}},
 	} {
 		out := mustCLI(t, append(c.args, "--help")...)
 		for _, w := range c.want {

@@ -20,7 +20,7 @@ import (
 const consoleTokenEnv = "EVENTFOLD_CONSOLE_TOKEN"
 
 func consoleCommand(cfg *config) *cobra.Command {
-	var listen, token string
+	var listen, token, tenant string
 	var sampleEvery time.Duration
 	cmd := &cobra.Command{
 		Use:   "console",
@@ -33,7 +33,13 @@ projections. The console only reads: it has no write actions.
 It listens on 127.0.0.1:8080 by default. With a token (--token or
 ` + consoleTokenEnv + `), every API request needs "Authorization: Bearer <token>";
 open the page once as http://HOST:PORT/?token=<token> and it keeps the token
-for the tab. Put it behind TLS before listening beyond localhost.`,
+for the tab. Put it behind TLS before listening beyond localhost.
+
+The page browses one tenant at a time (the default tenant unless another is
+typed in its tenant field), follows a correlation ID in one tenant or in
+every tenant, and groups projections by tenant, each measured against its own
+tenant's head. With --tenant the console shows that tenant alone and refuses
+requests for any other.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -55,7 +61,7 @@ for the tab. Put it behind TLS before listening beyond localhost.`,
 				return err
 			}
 			srv, err := console.New(console.Config{Events: consoleEvents{store}, ReadModels: rm, Token: token,
-				SampleEvery: sampleEvery, Logger: log})
+				Tenant: tenant, SampleEvery: sampleEvery, Logger: log})
 			if err != nil {
 				return err
 			}
@@ -76,12 +82,26 @@ for the tab. Put it behind TLS before listening beyond localhost.`,
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
 	cmd.Flags().StringVar(&token, "token", "", "token every API request must carry (default $"+consoleTokenEnv+")")
+	cmd.Flags().StringVar(&tenant, "tenant", "", "show only this tenant's streams, events and projections (default: every tenant, browsed one at a time)")
 	cmd.Flags().DurationVar(&sampleEvery, "sample-every", 5*time.Second, "how often to sample projections' lag for the chart")
 	return cmd
 }
 
-// consoleEvents gives the console pgstore's stream listing with a prefix.
+// consoleEvents gives the console pgstore's stream listing with a prefix,
+// and its tenant views.
 type consoleEvents struct{ *pgstore.Store }
+
+var _ console.TenantEvents = consoleEvents{}
+
+func (e consoleEvents) ForTenant(tenant string) (console.Events, error) {
+	v, err := e.Store.ForTenant(tenant)
+	if err != nil {
+		return nil, err
+	}
+	return consoleEvents{v}, nil
+}
+
+func (e consoleEvents) AllTenants() console.Events { return consoleEvents{e.Store.AllTenants()} }
 
 func (e consoleEvents) ListStreams(ctx context.Context, prefix, after string, limit int) ([]console.StreamInfo, error) {
 	infos, err := e.Store.ListStreamsWithPrefix(ctx, prefix, after, limit)

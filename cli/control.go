@@ -87,7 +87,7 @@ attempts. "projections status NAME" shows faults.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant of the read models (empty for none)")
+	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant whose faulted projection to resolve (empty for the default tenant)")
 	cmd.Flags().StringVar(&version, "version", "", "version of the faulted read model (needed when several are faulted)")
 	cmd.Flags().IntVar(&partition, "partition", -1, "faulted partition (needed when several are faulted)")
 	cmd.Flags().StringVar(&position, "position", "", "position of the event you mean, as status shows it (default: the one shown now)")

@@ -76,13 +76,26 @@ one, for example one being rebuilt.`,
 			}
 			defer closeStore()
 			if tenant != "" {
-				if store, err = store.ForTenant(tenant); err != nil {
-					return err
+				if err := eventstore.ValidateTenant(tenant); err != nil {
+					return fmt.Errorf("--tenant: %w", err)
 				}
 			}
-			head, err := store.Head(ctx)
-			if err != nil {
-				return err
+			// Each tenant's projection is measured against its own
+			// tenant's head.
+			heads := map[string]eventstore.Position{}
+			headOf := func(tenant string) (eventstore.Position, error) {
+				if h, ok := heads[tenant]; ok {
+					return h, nil
+				}
+				view := store
+				if tenant != "" {
+					if view, err = store.ForTenant(tenant); err != nil {
+						return eventstore.Position{}, fmt.Errorf("--tenant: %w", err)
+					}
+				}
+				h, err := view.Head(ctx)
+				heads[tenant] = h
+				return h, err
 			}
 			type target struct{ name, tenant string }
 			var targets []target
@@ -102,6 +115,10 @@ one, for example one being rebuilt.`,
 			}
 			lines := []partitionStatus{}
 			for _, t := range targets {
+				head, err := headOf(t.tenant)
+				if err != nil {
+					return err
+				}
 				ls, err := projectionStatus(cmd, rm, t.name, t.tenant, version, partitions, head)
 				if err != nil {
 					return err
@@ -135,15 +152,19 @@ one, for example one being rebuilt.`,
 			}
 			for _, l := range lines {
 				if f := l.Fault; f != nil {
-					fmt.Fprintf(cmd.OutOrStdout(), "\nFAULTED %s version %s partition %d since %s after %d attempts:\n  event %s (%s, stream %s #%d) at position %s\n  error: %s\n  resolve: %s projections retry|skip %s --version %s --partition %d\n",
+					tenantFlag := ""
+					if f.Tenant != "" {
+						tenantFlag = " --tenant " + strconv.Quote(f.Tenant)
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "\nFAULTED %s version %s partition %d since %s after %d attempts:\n  event %s (%s, stream %s #%d) at position %s\n  error: %s\n  resolve: %s projections retry|skip %s%s --version %s --partition %d\n",
 						f.Projection, f.Version, f.Partition, f.Since.Format(time.RFC3339), f.Attempts, f.EventID, f.Type, f.StreamID, f.StreamVersion,
-						f.Position, f.Err, cmd.Root().Name(), f.Projection, f.Version, f.Partition)
+						f.Position, f.Err, cmd.Root().Name(), f.Projection, tenantFlag, f.Version, f.Partition)
 				}
 			}
 			return nil
 		},
 	}
-	status.Flags().StringVar(&tenant, "tenant", "", "tenant of the read models (empty for none)")
+	status.Flags().StringVar(&tenant, "tenant", "", "show only this tenant's projections (empty: every tenant; with names, the default tenant)")
 	status.Flags().StringVar(&version, "version", "", "version to inspect (default: the active one)")
 	status.Flags().IntVar(&partitions, "partitions", 0, "number of partitions (default: as the active version records)")
 	status.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")

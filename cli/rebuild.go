@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/eventfold/eventfold/adapters/pgstore"
 	"github.com/eventfold/eventfold/projection"
 )
 
@@ -30,7 +33,11 @@ read model is a generation of it ("3~1", then "3~2"); workers running the
 projection follow the switch by themselves. Interrupting the command gives the
 rebuild up and leaves the served read model as it was. Progress shows on a
 terminal as a bar with the rate and the time left, otherwise as a line every
-5 seconds, or with --json as one JSON object a second.`,
+5 seconds, or with --json as one JSON object a second.
+
+With --tenant, it rebuilds that tenant's read model: from the configuration
+the application gives for that tenant if it has one, otherwise from the
+projection's configuration with the tenant's own log as its source.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -40,9 +47,9 @@ terminal as a bar with the rate and the time left, otherwise as a line every
 				return err
 			}
 			defer closeDeps()
-			pc := configs[0]
-			if cmd.Flags().Changed("tenant") {
-				pc.Tenant = tenant
+			pc, events, err := tenantConfig(configs, deps, tenant, cmd.Flags().Changed("tenant"))
+			if err != nil {
+				return err
 			}
 			rb, err := projection.NewRebuild(ctx, pc)
 			if err != nil {
@@ -63,7 +70,7 @@ terminal as a bar with the rate and the time left, otherwise as a line every
 			var lastHead time.Time
 			for {
 				if time.Since(lastHead) >= time.Second {
-					if h, err := deps.Events.Head(ctx); err == nil {
+					if h, err := events.Head(ctx); err == nil {
 						head, lastHead = h.Sequence, time.Now()
 					}
 				}
@@ -92,7 +99,7 @@ terminal as a bar with the rate and the time left, otherwise as a line every
 			}
 		},
 	}
-	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant of the read model (empty for none)")
+	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant whose read model to rebuild, from the tenant's own log (empty for the default tenant)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print progress and the summary as JSON objects, one a line")
 	return cmd
 }
@@ -106,4 +113,47 @@ func minPosition(ss []projection.Status) uint64 {
 		}
 	}
 	return lo
+}
+
+// tenantConfig picks the configuration to rebuild among those of one
+// projection, and the event-store view whose head measures progress. The
+// application may configure a projection once per tenant: the one of
+// tenant is taken as it is. Otherwise, with --tenant, the projection's
+// configuration is confined to tenant and reads the tenant's own log (over
+// the default tenant's log a tenant's Runner would skip every event and
+// build an empty read model). Without --tenant, a projection configured
+// for one tenant only is rebuilt for it.
+func tenantConfig(configs []projection.Config, deps Deps, tenant string, named bool) (projection.Config, *pgstore.Store, error) {
+	view := func(pc projection.Config) (projection.Config, *pgstore.Store, error) {
+		if pc.Tenant == "" {
+			return pc, deps.Events, nil
+		}
+		events, err := deps.Events.ForTenant(pc.Tenant)
+		if err != nil {
+			return projection.Config{}, nil, fmt.Errorf("tenant %q: %w", pc.Tenant, err)
+		}
+		return pc, events, nil
+	}
+	var tenants []string
+	for _, pc := range configs {
+		if pc.Tenant == tenant {
+			return view(pc)
+		}
+		tenants = append(tenants, strconv.Quote(pc.Tenant))
+	}
+	pc := configs[0]
+	switch {
+	case named:
+		pc.Tenant = tenant
+		pc, events, err := view(pc)
+		if err != nil {
+			return pc, nil, err
+		}
+		pc.Source = projection.LogSource(events, nil)
+		return pc, events, nil
+	case len(configs) > 1:
+		return projection.Config{}, nil, fmt.Errorf("rebuild: %w: %s runs for tenants %s; name one with --tenant",
+			errUsage, pc.Projection.Name(), strings.Join(tenants, ", "))
+	}
+	return view(pc)
 }

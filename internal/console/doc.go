@@ -11,6 +11,15 @@
 //	GET /api/correlation/{id}          a flow: its events in log order, the
 //	                                   commands that caused them, and which
 //	                                   projections have passed each event
+//	GET /api/tenants                   the tenants the catalog names
+//
+// Tenants: the stream and correlation endpoints take ?tenant= (default: the
+// default tenant), and the correlation endpoint ?all_tenants=true to search
+// every tenant; each event names its tenant. They read the store's own
+// views ([TenantEvents]: ForTenant, AllTenants), never filter by tenant
+// themselves. Projections come grouped by tenant, and a tenant's lag is
+// measured against that tenant's head, not the global one. Config.Tenant
+// confines the console to one tenant.
 //
 // Projections are found through the catalog their Runners keep
 // ([projection.ListProjections]), so the console is never told their names.
