@@ -57,6 +57,9 @@
 //     log, for a relay, an admin tool or a projection serving all tenants.
 //     [Record.Tenant] says whose each event is. It only reads the log
 //     (ReadAll, Head); appending and reading a stream need a tenant.
+//   - The views have the adapter's own type. [TenantScoper] offers them as
+//     Stores, so that a wrapper holding only a Store (a metrics or tracing
+//     decorator) keeps them: [ForTenant] and [AllTenants] reach them.
 //
 // Positions are global: a tenant's log is the global log with the other
 // tenants' events left out, so positions stay comparable and consistency

@@ -1,6 +1,10 @@
 package eventstore
 
-import "context"
+import (
+	"context"
+	"errors"
+	"fmt"
+)
 
 // Store appends events to streams and reads them back. Implementations are
 // safe for concurrent use.
@@ -53,4 +57,41 @@ type AppendResult struct {
 type KeyedAppender interface {
 	Store
 	AppendKeyed(ctx context.Context, commandKey, streamID string, expected ExpectedVersion, events []Event) (AppendResult, error)
+}
+
+// TenantScoper is implemented by stores that hold several tenants (see
+// Tenants in the package doc) so that code holding only a Store, such as a
+// decorator adding metrics or tracing, can reach their tenant views and
+// keep them decorated. The adapters' own ForTenant and AllTenants return
+// their concrete types; these return the same views as Stores.
+type TenantScoper interface {
+	Store
+	// StoreForTenant returns the view confined to tenant, as ForTenant.
+	StoreForTenant(tenant string) (Store, error)
+	// StoreForAllTenants returns the reader of every tenant's events, as
+	// AllTenants.
+	StoreForAllTenants() Store
+}
+
+// ForTenant returns s's view confined to tenant. It fails with an error
+// matching errors.ErrUnsupported when s does not implement TenantScoper,
+// and with one matching ErrInvalidInput when tenant is not a valid tenant
+// ID.
+func ForTenant(s Store, tenant string) (Store, error) {
+	ts, ok := s.(TenantScoper)
+	if !ok {
+		return nil, fmt.Errorf("eventstore: %T has no tenant views: %w", s, errors.ErrUnsupported)
+	}
+	return ts.StoreForTenant(tenant)
+}
+
+// AllTenants returns s's reader of every tenant's events. It fails with an
+// error matching errors.ErrUnsupported when s does not implement
+// TenantScoper.
+func AllTenants(s Store) (Store, error) {
+	ts, ok := s.(TenantScoper)
+	if !ok {
+		return nil, fmt.Errorf("eventstore: %T has no tenant views: %w", s, errors.ErrUnsupported)
+	}
+	return ts.StoreForAllTenants(), nil
 }

@@ -28,12 +28,20 @@ type StoreHooks struct {
 // through the Append hook too) and HeadReader. It always implements
 // Notifier: through inner's Changed when inner has one, otherwise by waking
 // tailers after each successful append made through the decorator.
+//
+// When inner also implements eventstore.TenantScoper (with both of the
+// above, as memstore and pgstore do), so does the result, and its tenant
+// views are inner's views decorated with the same hooks: reach them with
+// eventstore.ForTenant and eventstore.AllTenants.
 func DecorateStore(inner eventstore.Store, hooks StoreHooks) eventstore.Store {
 	s := &decorated{inner: inner, hooks: hooks}
 	s.notifier, _ = inner.(Notifier)
 	keyed, isKeyed := inner.(eventstore.KeyedAppender)
 	head, hasHead := inner.(HeadReader)
+	scoper, hasTenants := inner.(eventstore.TenantScoper)
 	switch {
+	case isKeyed && hasHead && hasTenants:
+		return &decoratedTenants{decoratedKeyedHead{decoratedKeyed{s, keyed}, head}, scoper}
 	case isKeyed && hasHead:
 		return &decoratedKeyedHead{decoratedKeyed{s, keyed}, head}
 	case isKeyed:
@@ -60,6 +68,9 @@ var (
 	_ HeadReader               = (*decoratedHead)(nil)
 	_ eventstore.KeyedAppender = (*decoratedKeyedHead)(nil)
 	_ HeadReader               = (*decoratedKeyedHead)(nil)
+	_ eventstore.TenantScoper  = (*decoratedTenants)(nil)
+	_ eventstore.KeyedAppender = (*decoratedTenants)(nil)
+	_ HeadReader               = (*decoratedTenants)(nil)
 )
 
 func (s *decorated) append(ctx context.Context, streamID string, events []eventstore.Event,
@@ -153,4 +164,23 @@ type decoratedKeyedHead struct {
 
 func (s *decoratedKeyedHead) Head(ctx context.Context) (eventstore.Position, error) {
 	return s.head.Head(ctx)
+}
+
+// decoratedTenants keeps inner's tenant views, each decorated with the same
+// hooks.
+type decoratedTenants struct {
+	decoratedKeyedHead
+	scoper eventstore.TenantScoper
+}
+
+func (s *decoratedTenants) StoreForTenant(tenant string) (eventstore.Store, error) {
+	v, err := s.scoper.StoreForTenant(tenant)
+	if err != nil {
+		return nil, err
+	}
+	return DecorateStore(v, s.hooks), nil
+}
+
+func (s *decoratedTenants) StoreForAllTenants() eventstore.Store {
+	return DecorateStore(s.scoper.StoreForAllTenants(), s.hooks)
 }

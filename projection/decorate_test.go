@@ -2,6 +2,7 @@ package projection_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -53,5 +54,67 @@ func TestDecorateStore(t *testing.T) {
 	case <-changed:
 	case <-time.After(time.Second):
 		t.Error("Changed was not closed after an append through the decorator")
+	}
+}
+
+// A decorated store's tenant views are decorated too, and confined as the
+// inner store's are.
+func TestDecorateStoreTenants(t *testing.T) {
+	ctx := t.Context()
+	var appends, reads int
+	hooks := projection.StoreHooks{
+		Append: func(ctx context.Context, stream string, events []eventstore.Event,
+			next func(context.Context, []eventstore.Event) (eventstore.AppendResult, error)) (eventstore.AppendResult, error) {
+			appends++
+			return next(ctx, events)
+		},
+		ReadAll: func(ctx context.Context, next func(context.Context) ([]eventstore.Record, error)) ([]eventstore.Record, error) {
+			reads++
+			return next(ctx)
+		},
+	}
+	full := projection.DecorateStore(memstore.New(nil), hooks)
+	acme, err := eventstore.ForTenant(full, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := acme.(eventstore.KeyedAppender); !ok {
+		t.Error("acme's decorated view lost KeyedAppender")
+	}
+	if _, ok := acme.(projection.HeadReader); !ok {
+		t.Error("acme's decorated view lost HeadReader")
+	}
+	if _, err := acme.(eventstore.KeyedAppender).AppendKeyed(ctx, "cmd-1", "order-1", eventstore.NoStream,
+		[]eventstore.Event{{Type: "A", Data: []byte(`{}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	if appends != 1 {
+		t.Errorf("appends through acme's view seen by the hook: %d, want 1", appends)
+	}
+	if recs, err := full.ReadAll(ctx, eventstore.Position{}, 0); err != nil || len(recs) != 0 {
+		t.Errorf("the default tenant reads %d events (%v), want none of acme's", len(recs), err)
+	}
+	if recs, err := acme.ReadAll(ctx, eventstore.Position{}, 0); err != nil || len(recs) != 1 || recs[0].Tenant != "acme" {
+		t.Errorf("acme reads %+v (%v), want its event", recs, err)
+	}
+	all, err := eventstore.AllTenants(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recs, err := all.ReadAll(ctx, eventstore.Position{}, 0); err != nil || len(recs) != 1 || recs[0].Tenant != "acme" {
+		t.Errorf("every tenant reads %+v (%v), want acme's event", recs, err)
+	}
+	if reads != 3 {
+		t.Errorf("reads seen by the hook: %d, want 3 (default, acme, every tenant)", reads)
+	}
+	if _, err := eventstore.ForTenant(full, ""); !errors.Is(err, eventstore.ErrInvalidInput) {
+		t.Errorf("ForTenant(\"\") = %v, want ErrInvalidInput", err)
+	}
+	bare := projection.DecorateStore(bareStore{memstore.New(nil)}, hooks)
+	if _, err := eventstore.ForTenant(bare, "acme"); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("ForTenant of a store without tenant views = %v, want errors.ErrUnsupported", err)
+	}
+	if _, err := eventstore.AllTenants(bare); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("AllTenants of a store without tenant views = %v, want errors.ErrUnsupported", err)
 	}
 }

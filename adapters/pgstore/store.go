@@ -237,6 +237,22 @@ func (s *Store) AllTenants() *Store {
 // tenant and for the AllTenants view.
 func (s *Store) Tenant() string { return s.tenant }
 
+// StoreForTenant implements eventstore.TenantScoper: ForTenant as an
+// eventstore.Store, so that decorators can keep tenant views.
+func (s *Store) StoreForTenant(tenant string) (eventstore.Store, error) {
+	v, err := s.ForTenant(tenant)
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// StoreForAllTenants implements eventstore.TenantScoper: AllTenants as an
+// eventstore.Store.
+func (s *Store) StoreForAllTenants() eventstore.Store { return s.AllTenants() }
+
+var _ eventstore.TenantScoper = (*Store)(nil)
+
 var errAllTenants = &eventstore.InvalidInputError{Field: "tenant",
 	Reason: "the all-tenants view only reads the global log; use ForTenant to append or read a stream"}
 

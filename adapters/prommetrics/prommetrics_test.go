@@ -223,6 +223,28 @@ func TestStoreCountsKeyedAppends(t *testing.T) {
 	}
 }
 
+// A tenant's view of the decorated store is counted with the others.
+func TestStoreCountsTenantAppends(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s, err := prommetrics.Store(memstore.New(nil), reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acme, err := eventstore.ForTenant(s, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := acme.Append(t.Context(), "s", eventstore.Any, []eventstore.Event{{Type: "T", Data: []byte(`{}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	if ok := value(t, reg, "eventfold_store_appends_total", "outcome", "ok"); ok != 1 {
+		t.Errorf("appends through acme's view: %v, want 1", ok)
+	}
+	if recs, err := s.ReadAll(t.Context(), eventstore.Position{}, 0); err != nil || len(recs) != 0 {
+		t.Errorf("the default tenant reads %d events (%v), want none of acme's", len(recs), err)
+	}
+}
+
 func TestStoreSharesMetricsOfOneRegisterer(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	a, err := prommetrics.Store(memstore.New(nil), reg, nil)
