@@ -282,7 +282,10 @@ function route() {
   allTenants = params.get("all_tenants") === "true";
   document.getElementById("tenant").value = tenant;
   if (lastTenant !== null && lastTenant !== tenant) {
-    document.getElementById("streams").replaceChildren(); // another tenant's list
+    // Another tenant: drop the previous tenant's list and stream.
+    document.getElementById("streams").replaceChildren();
+    document.querySelector("#stream-events tbody").replaceChildren();
+    document.getElementById("stream-title").textContent = "";
   }
   lastTenant = tenant;
   for (const a of document.querySelectorAll("nav a")) a.setAttribute("href", withTenant("#/" + a.dataset.view, tenant));
