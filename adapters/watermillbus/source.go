@@ -23,10 +23,11 @@ var ErrGap = errors.New("watermillbus: gap in the log")
 
 // Source is a projection.Source that reads the log from a Watermill
 // subscriber, such as one of NATS JetStream or RabbitMQ fed by a Relay. It
-// checks every message against the one before (messages carry the previous
-// event's position), drops duplicates, refuses gaps, and acknowledges a
-// message only after the runner has committed it, so a crash never loses an
-// event the broker considers delivered.
+// reads plain messages and batch envelopes, checks every message against
+// the one before (messages carry the previous event's position), drops
+// duplicate events, refuses gaps, and acknowledges a message only after the
+// runner has committed every event in it, so a crash never loses an event
+// the broker considers delivered.
 type Source struct {
 	sub   message.Subscriber
 	topic string
