@@ -120,9 +120,6 @@ func (f *brokerFeed) Next(ctx context.Context, max int) ([]eventstore.Record, er
 		if err := f.accept(msg, recs, prev); err != nil {
 			return nil, err
 		}
-		n := min(max-len(out), len(f.ready))
-		out = append(out, f.ready[:n]...)
-		f.ready = f.ready[n:]
 	}
 	return out, nil
 }
