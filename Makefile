@@ -87,6 +87,8 @@ FUZZ_TARGETS := \
 	.:./adapters/redisstore:FuzzRevisionEncoding \
 	.:./adapters/watermillbus:FuzzMessageRoundTrip \
 	.:./adapters/watermillbus:FuzzRecordArbitrary \
+	.:./adapters/watermillbus:FuzzBatchRoundTrip \
+	.:./adapters/watermillbus:FuzzRecordsArbitrary \
 	examples:./bank/httpapi:FuzzAPI
 
 .PHONY: fuzz-quick

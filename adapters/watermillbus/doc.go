@@ -17,6 +17,12 @@
 // tell a duplicate (ignored) from a gap (never applied; it reopens the
 // subscription).
 //
+// With RelayConfig.EventsPerMessage above 1, the relay packs consecutive
+// events into batch envelopes (NewBatchMessage): one message, marked with
+// MetadataBatch, whose payload encodes every event with its own metadata
+// and whose metadata chains it to the event before its first. Source reads
+// both formats (Records); upgrade consumers before turning envelopes on.
+//
 // # In-process and distributed
 //
 // In one process, projection runners read the store directly

@@ -63,6 +63,9 @@ func Record(msg *message.Message) (rec eventstore.Record, prev eventstore.Positi
 	fail := func(key, reason string) (eventstore.Record, eventstore.Position, error) {
 		return eventstore.Record{}, eventstore.Position{}, fmt.Errorf("watermillbus: message %s: metadata %s %s", msg.UUID, key, reason)
 	}
+	if md.Get(MetadataBatch) != "" {
+		return fail(MetadataBatch, "is set: a batch envelope, decoded by Records")
+	}
 	rec.ID = msg.UUID
 	rec.Data = msg.Payload
 	if rec.Tenant = md.Get(MetadataTenant); rec.Tenant != "" && eventstore.ValidateTenant(rec.Tenant) != nil {

@@ -39,7 +39,8 @@ type RelayConfig struct {
 	// tenant (MetadataTenant); the plain store forwards the default
 	// tenant's only.
 	Store eventstore.Store
-	// Publisher receives the log, one message per event (see NewMessage).
+	// Publisher receives the log: one message per event (see NewMessage),
+	// or batch envelopes of up to EventsPerMessage events.
 	Publisher message.Publisher
 	// Topic is the topic every message is published to, so that a
 	// consumer receives the whole log in order.
@@ -51,6 +52,20 @@ type RelayConfig struct {
 	Locker Locker
 	// BatchSize is the most events read and published per round. Default 500.
 	BatchSize int
+	// EventsPerMessage is the most consecutive events packed into one
+	// message, a batch envelope (see NewBatchMessage); a consumer then
+	// acknowledges many events at once, which a broker that waits for each
+	// acknowledgement before delivering more needs for throughput. An
+	// envelope never spans two rounds, so BatchSize bounds it too, and a
+	// round that reads a single event publishes it as a plain message.
+	// Default 1: one message per event, readable by every consumer. Only
+	// Sources of this version or later read envelopes: upgrade every
+	// consumer of the topic before raising it.
+	EventsPerMessage int
+	// MaxMessageBytes closes an envelope before its payload would grow past
+	// this many bytes (an event larger than that travels alone). Default
+	// 512 KiB, half of NATS's default max_payload.
+	MaxMessageBytes int
 	// Poll tunes how the log is tailed.
 	Poll projection.LogOptions
 	// Logger receives logs; nil discards them.
@@ -74,6 +89,12 @@ func (c RelayConfig) Validate() error {
 	}
 	if c.BatchSize < 0 {
 		errs = append(errs, errors.New("watermillbus: RelayConfig.BatchSize must not be negative"))
+	}
+	if c.EventsPerMessage < 0 {
+		errs = append(errs, errors.New("watermillbus: RelayConfig.EventsPerMessage must not be negative"))
+	}
+	if c.MaxMessageBytes < 0 {
+		errs = append(errs, errors.New("watermillbus: RelayConfig.MaxMessageBytes must not be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -102,6 +123,12 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 	}
 	if cfg.BatchSize == 0 {
 		cfg.BatchSize = 500
+	}
+	if cfg.EventsPerMessage == 0 {
+		cfg.EventsPerMessage = 1
+	}
+	if cfg.MaxMessageBytes == 0 {
+		cfg.MaxMessageBytes = 512 << 10
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -192,12 +219,8 @@ func (r *Relay) forward(ctx context.Context) error {
 		if len(recs) == 0 {
 			continue // caught up: nothing to publish, the checkpoint stands
 		}
-		msgs := make([]*message.Message, len(recs))
-		prev := pos
-		for i, rec := range recs {
-			msgs[i] = NewMessage(rec, prev)
-			prev = rec.Position
-		}
+		msgs := r.pack(recs, pos)
+		prev := recs[len(recs)-1].Position
 		if ctx.Err() != nil {
 			return nil // do not publish once the lease is gone
 		}
@@ -212,6 +235,31 @@ func (r *Relay) forward(ctx context.Context) error {
 		r.position = pos
 		r.mu.Unlock()
 	}
+}
+
+// pack turns recs, which follow the event at prev, into messages: one per
+// event, or envelopes of up to EventsPerMessage events and about
+// MaxMessageBytes. An envelope of one is sent as a plain message.
+func (r *Relay) pack(recs []eventstore.Record, prev eventstore.Position) []*message.Message {
+	var msgs []*message.Message
+	for len(recs) > 0 {
+		n, size := 1, recordSize(&recs[0])
+		for n < len(recs) && n < r.cfg.EventsPerMessage {
+			size += recordSize(&recs[n])
+			if size > r.cfg.MaxMessageBytes {
+				break
+			}
+			n++
+		}
+		if n == 1 {
+			msgs = append(msgs, NewMessage(recs[0], prev))
+		} else {
+			msgs = append(msgs, NewBatchMessage(recs[:n], prev))
+		}
+		prev = recs[n-1].Position
+		recs = recs[n:]
+	}
+	return msgs
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {

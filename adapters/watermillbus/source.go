@@ -23,10 +23,11 @@ var ErrGap = errors.New("watermillbus: gap in the log")
 
 // Source is a projection.Source that reads the log from a Watermill
 // subscriber, such as one of NATS JetStream or RabbitMQ fed by a Relay. It
-// checks every message against the one before (messages carry the previous
-// event's position), drops duplicates, refuses gaps, and acknowledges a
-// message only after the runner has committed it, so a crash never loses an
-// event the broker considers delivered.
+// reads plain messages and batch envelopes, checks every message against
+// the one before (messages carry the previous event's position), drops
+// duplicate events, refuses gaps, and acknowledges a message only after the
+// runner has committed every event in it, so a crash never loses an event
+// the broker considers delivered.
 type Source struct {
 	sub   message.Subscriber
 	topic string
@@ -50,6 +51,8 @@ func (s *Source) Open(ctx context.Context, after eventstore.Position) (projectio
 	return &brokerFeed{msgs: msgs, cancel: cancel, last: after, committed: after}, nil
 }
 
+// pendingMsg is a message whose records were accepted; pos is the
+// position of its last record, so it is acked once pos is committed.
 type pendingMsg struct {
 	msg *message.Message
 	pos eventstore.Position
@@ -58,11 +61,12 @@ type pendingMsg struct {
 type brokerFeed struct {
 	msgs   <-chan *message.Message
 	cancel context.CancelFunc
-	last   eventstore.Position // the position of the last record handed out
+	last   eventstore.Position // the position of the last record accepted
 	idle   bool                // an empty result was returned since the last records
+	ready  []eventstore.Record // accepted from an envelope, not yet handed out
 
 	mu        sync.Mutex
-	pending   []pendingMsg        // handed out, not yet committed
+	pending   []pendingMsg        // accepted, not yet committed
 	dups      []pendingMsg        // redelivered copies of pending messages
 	committed eventstore.Position // the last position committed
 }
@@ -74,6 +78,12 @@ func (f *brokerFeed) Next(ctx context.Context, max int) ([]eventstore.Record, er
 	}
 	var out []eventstore.Record
 	for len(out) < max {
+		if len(f.ready) > 0 {
+			n := min(max-len(out), len(f.ready))
+			out = append(out, f.ready[:n]...)
+			f.ready = f.ready[n:]
+			continue
+		}
 		var msg *message.Message
 		var ok bool
 		if len(out) == 0 {
@@ -102,41 +112,61 @@ func (f *brokerFeed) Next(ctx context.Context, max int) ([]eventstore.Record, er
 			}
 			return nil, errors.New("watermillbus: subscription closed")
 		}
-		rec, prev, err := Record(msg)
+		recs, prev, err := Records(msg)
 		if err != nil {
 			msg.Nack()
 			return out, err
 		}
-		switch {
-		case !f.last.Before(rec.Position):
-			// A duplicate of something already handed out. Acked now only
-			// if it is committed: acking a copy acks the message, and a
-			// broker that keeps its consumer across restarts would then
-			// never send an uncommitted event again.
-			f.mu.Lock()
-			if f.committed.Before(rec.Position) {
-				f.dups = append(f.dups, pendingMsg{msg: msg, pos: rec.Position})
-			} else {
-				msg.Ack()
-			}
-			f.mu.Unlock()
-		case prev != f.last:
-			msg.Nack()
-			return nil, fmt.Errorf("%w: message %s at %s follows %s, but the last event received is at %s",
-				ErrGap, rec.ID, rec.Position, prev, f.last)
-		default:
-			f.idle = false
-			f.last = rec.Position
-			out = append(out, rec)
-			f.mu.Lock()
-			f.pending = append(f.pending, pendingMsg{msg: msg, pos: rec.Position})
-			f.mu.Unlock()
+		if err := f.accept(msg, recs, prev); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
 }
 
-// Commit acknowledges every message up to pos.
+// accept checks msg's records, which follow the event at prev, against
+// the last record accepted: those at or before it are duplicates, dropped
+// one by one (an envelope a relay packed differently after a restart may
+// overlap what came before); the first new one must follow it, or the
+// message is refused as a gap. The new records go to f.ready.
+func (f *brokerFeed) accept(msg *message.Message, recs []eventstore.Record, prev eventstore.Position) error {
+	k := 0
+	for k < len(recs) && !f.last.Before(recs[k].Position) {
+		k++
+	}
+	lastPos := recs[len(recs)-1].Position
+	if k == len(recs) {
+		// Nothing new. Acked now only if it is committed: acking a copy
+		// acks the message, and a broker that keeps its consumer across
+		// restarts would then never send an uncommitted event again.
+		f.mu.Lock()
+		if f.committed.Before(lastPos) {
+			f.dups = append(f.dups, pendingMsg{msg: msg, pos: lastPos})
+		} else {
+			msg.Ack()
+		}
+		f.mu.Unlock()
+		return nil
+	}
+	if k > 0 {
+		prev = recs[k-1].Position
+	}
+	if prev != f.last {
+		msg.Nack()
+		return fmt.Errorf("%w: message %s: event %s at %s follows %s, but the last event received is at %s",
+			ErrGap, msg.UUID, recs[k].ID, recs[k].Position, prev, f.last)
+	}
+	f.idle = false
+	f.last = lastPos
+	f.ready = append(f.ready, recs[k:]...)
+	f.mu.Lock()
+	f.pending = append(f.pending, pendingMsg{msg: msg, pos: lastPos})
+	f.mu.Unlock()
+	return nil
+}
+
+// Commit acknowledges every message whose records are all at or before
+// pos.
 func (f *brokerFeed) Commit(_ context.Context, pos eventstore.Position) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -171,7 +201,7 @@ func (f *brokerFeed) Close() error {
 	for _, d := range f.dups {
 		d.msg.Nack()
 	}
-	f.pending, f.dups = nil, nil
+	f.pending, f.dups, f.ready = nil, nil, nil
 	f.mu.Unlock()
 	f.cancel()
 	return nil
