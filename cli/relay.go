@@ -18,17 +18,23 @@ import (
 
 func relayCommand(cfg *config) *cobra.Command {
 	var topic, name string
+	var perMessage int
 	cmd := &cobra.Command{
 		Use:   "relay",
 		Short: "Forward the event store's global log to NATS JetStream until interrupted",
 		Long: `Forward the event store's global log, in order, to a NATS JetStream subject
 (--topic), publishing each batch before saving the relay's checkpoint in
 PostgreSQL. Run two or more for failover: a PostgreSQL advisory lock named
-after --name keeps exactly one of them forwarding.`,
+after --name keeps exactly one of them forwarding. --events-per-message above 1
+packs consecutive events into batch envelopes; upgrade every consumer before
+raising it (docs/operations.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if topic == "" {
 				return fmt.Errorf("--topic: %w: name the JetStream stream to publish to", errUsage)
+			}
+			if perMessage < 1 {
+				return fmt.Errorf("--events-per-message %d: %w: it must be at least 1", perMessage, errUsage)
 			}
 			ctx := cmd.Context()
 			pool, err := cfg.postgres(ctx)
@@ -61,8 +67,10 @@ after --name keeps exactly one of them forwarding.`,
 				Publisher:   pub,
 				Topic:       topic,
 				Checkpoints: pgstore.NewCheckpoints(pool, opts),
-				Locker:      cancellingLocker{pgstore.NewLocker(pool, nil)},
-				Logger:      logger,
+
+				EventsPerMessage: perMessage,
+				Locker:           cancellingLocker{pgstore.NewLocker(pool, nil)},
+				Logger:           logger,
 			})
 			if err != nil {
 				return err
@@ -77,6 +85,7 @@ after --name keeps exactly one of them forwarding.`,
 	}
 	cmd.Flags().StringVar(&topic, "topic", os.Getenv("EVENTFOLD_TOPIC"), "JetStream stream and subject to publish the log to (env EVENTFOLD_TOPIC)")
 	cmd.Flags().StringVar(&name, "name", "relay", "name of the relay's lease and checkpoint")
+	cmd.Flags().IntVar(&perMessage, "events-per-message", 1, "events packed into one message (batch envelopes; 1 sends one message per event, readable by older consumers)")
 	return cmd
 }
 
