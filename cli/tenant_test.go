@@ -12,9 +12,7 @@ import (
 	"time"
 
 	"github.com/eventfold/eventfold/adapters/pgstore"
-	"github.com/eventfold/eventfold/adapters/redisstore"
 	"github.com/eventfold/eventfold/eventstore"
-	"github.com/eventfold/eventfold/internal/testenv"
 	"github.com/eventfold/eventfold/projection"
 	"github.com/eventfold/eventfold/readmodel"
 )
@@ -24,38 +22,12 @@ import (
 // faults, is resolved only when the tenant is named, is measured against
 // acme's head, and is rebuilt from acme's own log.
 func TestTenantFlag(t *testing.T) {
-	pool, schema := testenv.Schema(t)
-	client, prefix := testenv.Redis(t)
 	ctx := t.Context()
-	if err := pgstore.Migrate(ctx, pool, &pgstore.Options{Schema: schema}); err != nil {
-		t.Fatal(err)
-	}
-	store, err := pgstore.New(pool, &pgstore.Options{Schema: schema})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := newShopEnv(t)
+	store, rm, app, run := env.store, env.rm, env.app, env.run(t)
 	acme, err := store.ForTenant("acme")
 	if err != nil {
 		t.Fatal(err)
-	}
-	rm, err := redisstore.New(client, &redisstore.Options{Prefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("EVENTFOLD_POSTGRES_URL", testenv.PostgresURL())
-	t.Setenv("EVENTFOLD_SCHEMA", schema)
-	t.Setenv("EVENTFOLD_REDIS_URL", testenv.RedisURL())
-	t.Setenv("EVENTFOLD_REDIS_PREFIX", prefix)
-	app := &ordersApp{}
-	app.broken.Store(true)
-	run := func(args ...string) (string, error) {
-		t.Helper()
-		var out, errOut syncBuffer
-		err := Execute(ctx, args, app.options(&out, &errOut))
-		if err != nil {
-			t.Logf("shop %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
-		}
-		return out.String(), err
 	}
 	appendTo := func(s *pgstore.Store, stream, typ string) eventstore.Position {
 		t.Helper()

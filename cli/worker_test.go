@@ -72,35 +72,9 @@ func (s *syncBuffer) String() string {
 // Redis, and a rebuild switches readers over without their seeing a partial
 // read model.
 func TestWorkerFaultControlAndRebuild(t *testing.T) {
-	pool, schema := testenv.Schema(t)
-	client, prefix := testenv.Redis(t)
 	ctx := t.Context()
-	if err := pgstore.Migrate(ctx, pool, &pgstore.Options{Schema: schema}); err != nil {
-		t.Fatal(err)
-	}
-	store, err := pgstore.New(pool, &pgstore.Options{Schema: schema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rm, err := redisstore.New(client, &redisstore.Options{Prefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("EVENTFOLD_POSTGRES_URL", testenv.PostgresURL())
-	t.Setenv("EVENTFOLD_SCHEMA", schema)
-	t.Setenv("EVENTFOLD_REDIS_URL", testenv.RedisURL())
-	t.Setenv("EVENTFOLD_REDIS_PREFIX", prefix)
-	app := &ordersApp{}
-	app.broken.Store(true)
-	run := func(args ...string) (string, error) {
-		t.Helper()
-		var out, errOut syncBuffer
-		err := Execute(ctx, args, app.options(&out, &errOut))
-		if err != nil {
-			t.Logf("shop %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
-		}
-		return out.String(), err
-	}
+	env := newShopEnv(t)
+	store, rm, app, run := env.store, env.rm, env.app, env.run(t)
 	appendEvent := func(stream, typ string) eventstore.Position {
 		t.Helper()
 		res, err := store.Append(ctx, stream, eventstore.Any, []eventstore.Event{{Type: typ, Data: []byte(`{"stream":"` + stream + `"}`)}})
@@ -274,4 +248,50 @@ func readDocs(t *testing.T, rm readmodel.Reader, version string, ids []string) m
 		out[d.ID] = string(d.Data)
 	}
 	return out
+}
+
+// shopEnv is an application with the orders projection over a fresh schema
+// and Redis prefix, configured through the environment as an operator's
+// shell would be. Its handler starts broken.
+type shopEnv struct {
+	store *pgstore.Store
+	rm    *redisstore.Store
+	app   *ordersApp
+}
+
+func newShopEnv(t *testing.T) *shopEnv {
+	t.Helper()
+	pool, schema := testenv.Schema(t)
+	client, prefix := testenv.Redis(t)
+	if err := pgstore.Migrate(t.Context(), pool, &pgstore.Options{Schema: schema}); err != nil {
+		t.Fatal(err)
+	}
+	store, err := pgstore.New(pool, &pgstore.Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rm, err := redisstore.New(client, &redisstore.Options{Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("EVENTFOLD_POSTGRES_URL", testenv.PostgresURL())
+	t.Setenv("EVENTFOLD_SCHEMA", schema)
+	t.Setenv("EVENTFOLD_REDIS_URL", testenv.RedisURL())
+	t.Setenv("EVENTFOLD_REDIS_PREFIX", prefix)
+	app := &ordersApp{}
+	app.broken.Store(true)
+	return &shopEnv{store: store, rm: rm, app: app}
+}
+
+// run runs the application's command line and returns its standard output.
+func (e *shopEnv) run(t *testing.T) func(args ...string) (string, error) {
+	return func(args ...string) (string, error) {
+		t.Helper()
+		var out, errOut syncBuffer
+		err := Execute(t.Context(), args, e.app.options(&out, &errOut))
+		if err != nil {
+			t.Logf("shop %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
+		}
+		return out.String(), err
+	}
 }

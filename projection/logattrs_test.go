@@ -1,49 +1,18 @@
 package projection_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/eventfold/eventfold/adapters/memstore"
 	"github.com/eventfold/eventfold/eventstore"
+	"github.com/eventfold/eventfold/internal/testenv"
 	"github.com/eventfold/eventfold/projection"
 )
-
-// lockedBuffer is a bytes.Buffer a Runner's goroutine writes while the
-// test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) lines(t *testing.T) []map[string]any {
-	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []map[string]any
-	dec := json.NewDecoder(bytes.NewReader(b.buf.Bytes()))
-	for dec.More() {
-		var r map[string]any
-		if err := dec.Decode(&r); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, r)
-	}
-	return out
-}
 
 // The Runner's lines about an event (a handler retry, the fault, the skip)
 // carry the event's correlation and causation IDs and where it is.
@@ -59,7 +28,7 @@ func TestLogLinesCarryTheEventsCorrelationID(t *testing.T) {
 		t.Fatal(err)
 	}
 	token := lastPosition(t, es)
-	var logs lockedBuffer
+	var logs testenv.LogBuffer
 	r, stop := startRunner(t, projection.Config{Projection: p, Source: projection.LogSource(es, nil), Store: rm,
 		MaxAttempts: 2, Backoff: time.Millisecond, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	for r.Status().State != projection.StateFaulted {
@@ -77,7 +46,7 @@ func TestLogLinesCarryTheEventsCorrelationID(t *testing.T) {
 	}
 	bad := recs[1]
 	var msgs []string
-	for _, l := range logs.lines(t) {
+	for _, l := range logs.Lines(t) {
 		if _, ok := l["event_id"]; !ok {
 			continue // not about one event
 		}

@@ -1,9 +1,7 @@
 package watermillbus_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"sync"
@@ -16,36 +14,9 @@ import (
 	"github.com/eventfold/eventfold/adapters/watermillbus"
 	"github.com/eventfold/eventfold/command"
 	"github.com/eventfold/eventfold/eventstore"
+	"github.com/eventfold/eventfold/internal/testenv"
 	"github.com/eventfold/eventfold/projection"
 )
-
-// logBuffer collects JSON log lines written from other goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) lines(t *testing.T) []map[string]any {
-	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []map[string]any
-	dec := json.NewDecoder(bytes.NewReader(b.buf.Bytes()))
-	for dec.More() {
-		var r map[string]any
-		if err := dec.Decode(&r); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, r)
-	}
-	return out
-}
 
 // flakyPublisher fails the calls whose numbers (from 1) are in fail.
 type flakyPublisher struct {
@@ -89,7 +60,7 @@ func (c *memCheckpoints) Save(_ context.Context, name string, pos eventstore.Pos
 // through.
 func TestRelayLogsTheEventItStoppedAt(t *testing.T) {
 	store := memstore.New(nil)
-	var logs logBuffer
+	var logs testenv.LogBuffer
 	pub := &flakyPublisher{fail: map[int]bool{1: true, 2: true, 4: true}}
 	relay, err := watermillbus.NewRelay(watermillbus.RelayConfig{
 		Store: store, Publisher: pub, Topic: "events", Checkpoints: &memCheckpoints{pos: map[string]eventstore.Position{}},
@@ -131,7 +102,7 @@ func TestRelayLogsTheEventItStoppedAt(t *testing.T) {
 		in                                   time.Duration
 	}
 	var got []line
-	for _, l := range logs.lines(t) {
+	for _, l := range logs.Lines(t) {
 		if l["msg"] != "relay interrupted; retrying" {
 			continue
 		}
@@ -156,7 +127,7 @@ func TestRelayLogsTheEventItStoppedAt(t *testing.T) {
 // The command processor's line about a dropped command carries the
 // command's correlation ID, or its own ID when it came without one.
 func TestDroppedCommandLogCarriesCorrelationID(t *testing.T) {
-	var logs logBuffer
+	var logs testenv.LogBuffer
 	env := startCommands(t, slog.New(slog.NewJSONHandler(&logs, nil)))
 	if err := env.bus.Send(command.WithCorrelationID(t.Context(), "flow-9"), Credit{Account: "a", Amount: -1}); err != nil {
 		t.Fatal(err)
@@ -172,7 +143,7 @@ func TestDroppedCommandLogCarriesCorrelationID(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 		dropped = dropped[:0]
-		for _, l := range logs.lines(t) {
+		for _, l := range logs.Lines(t) {
 			if l["msg"] == "watermillbus: command failed and was dropped" {
 				dropped = append(dropped, l)
 			}
