@@ -39,11 +39,16 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// requireChaos skips the test unless EVENTFOLD_CHAOS=1, and then fails it
-// unless every service answers on the addresses the restart commands use.
+// requireChaos skips the test unless EVENTFOLD_CHAOS=1 (it fails instead
+// where services are required, as under CI: make test leaves this package
+// to make chaos), and then fails it unless every service answers on the
+// addresses the restart commands use.
 func requireChaos(t *testing.T) {
 	t.Helper()
 	if os.Getenv(chaosEnv) != "1" {
+		if testenv.Required() {
+			t.Fatalf("chaos test run without %s=1 where services are required: run it alone with `make chaos`", chaosEnv)
+		}
 		t.Skipf("chaos test: it restarts PostgreSQL, Redis, NATS and RabbitMQ, which breaks tests running beside it; run it alone with `make chaos` (%s=1)", chaosEnv)
 	}
 	for _, c := range []struct{ name, url, hostport string }{
