@@ -177,7 +177,8 @@ type Deps struct {
 }
 
 func migrateCommand(cfg *config) *cobra.Command {
-	return &cobra.Command{
+	var correlationIndex bool
+	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Create or upgrade the event store's tables (idempotent, safe from many processes)",
 		Args:  cobra.NoArgs,
@@ -187,13 +188,23 @@ func migrateCommand(cfg *config) *cobra.Command {
 				return err
 			}
 			defer pool.Close()
-			if err := pgstore.Migrate(cmd.Context(), pool, &pgstore.Options{Schema: cfg.schema}); err != nil {
+			opts := &pgstore.Options{Schema: cfg.schema}
+			if err := pgstore.Migrate(cmd.Context(), pool, opts); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "schema %s is up to date\n", cfg.schema)
+			if correlationIndex {
+				if err := pgstore.CreateCorrelationIndex(cmd.Context(), pool, opts); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "events are indexed by correlation ID\n")
+			}
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&correlationIndex, "correlation-index", false,
+		"also index the events by correlation ID, for the console's correlation search (each append then costs one more index insert)")
+	return cmd
 }
 
 func (c *config) postgres(ctx context.Context) (*pgxpool.Pool, error) {

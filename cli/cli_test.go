@@ -44,6 +44,19 @@ func TestMigrateAndStreams(t *testing.T) {
 		t.Errorf("migrate printed %q", out)
 	}
 	mustCLI(t, append([]string{"migrate"}, pg...)...) // idempotent
+	indexed := func() bool {
+		var n int
+		if err := pool.QueryRow(t.Context(), "SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND indexname = 'events_correlation_id'", schema).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	}
+	if indexed() {
+		t.Error("migrate without --correlation-index built the correlation index")
+	}
+	if out := mustCLI(t, append([]string{"migrate", "--correlation-index"}, pg...)...); !strings.Contains(out, "indexed by correlation ID") || !indexed() {
+		t.Errorf("migrate --correlation-index printed %q; index built: %v", out, indexed())
+	}
 
 	store, err := pgstore.New(pool, &pgstore.Options{Schema: schema})
 	if err != nil {

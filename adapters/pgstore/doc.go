@@ -11,18 +11,23 @@
 //	store, err := pgstore.New(pool, nil)
 //
 // Tables live in their own PostgreSQL schema ("eventfold" unless
-// Options.Schema says otherwise): streams (one row per stream with its
-// version), events, command_keys, and the append_events function.
+// Options.Schema says otherwise): streams (one row per stream), events,
+// command_keys, and the append_events function. The index that looks events
+// up by correlation ID is opt-in: see CreateCorrelationIndex.
 //
 // # Appends
 //
-// Every Append is one round trip: a single call of append_events, a prepared
-// statement that checks command keys and event IDs for a retry, checks the
-// expected version on the stream row, and only then inserts the events with
-// unnest. A writer that loses the version check writes no event row and takes
-// no position. Appends to different streams never wait for each other;
-// appends to one stream queue on its row lock, and exactly one of several
-// with the same expected version wins.
+// Every Append is one round trip. An append at an exact version (what a
+// command handler sends) outside a caller's transaction is one INSERT that
+// stores the events only next to the expected version's event; the unique
+// index on (tenant, stream, version) makes exactly one of several appends
+// with the same expected version win. Every other append is a single call
+// of append_events, a prepared statement that checks command keys and event
+// IDs for a retry, locks the stream's row, reads its version from the events
+// table, and only then inserts the events. A writer that loses writes no
+// event row and takes no position. Appends to different streams never wait
+// for each other. A stream's version is its last event's
+// (docs/design.md §14).
 //
 // Pass a pgx.Tx to New to append inside your own transaction. Keep such
 // transactions short; see "Long transactions" below. An append in your

@@ -373,3 +373,84 @@ func TestHotStreamExactFastPath(t *testing.T) {
 		t.Log("no conflicts happened; the contention path went untested this run")
 	}
 }
+
+// Exact appends (which write no stream row) race Any and StreamExists
+// appends (which lock it) on one stream, with batches of 1, 10 and 20 events
+// (VALUES rows and arrays): every append lands whole or gets a conflict,
+// versions stay contiguous, and the log lists them in order.
+func TestHotStreamMixedAppends(t *testing.T) {
+	s := newStore(t, nil)
+	ctx := t.Context()
+	if _, err := s.Append(ctx, "hot", eventstore.NoStream, []eventstore.Event{{Type: "Tick", Data: []byte(`{}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	batch := func(n int) []eventstore.Event {
+		evs := make([]eventstore.Event, n)
+		for i := range evs {
+			evs[i] = eventstore.Event{Type: "Tick", Data: []byte(`{}`)}
+		}
+		return evs
+	}
+	sizes := []int{1, 10, 20}
+	var wg sync.WaitGroup
+	var stored atomic.Int64
+	stored.Store(1)
+	for w := range 9 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			size := sizes[w%3]
+			for done := 0; done < 12; {
+				expected := eventstore.Any
+				switch w % 3 {
+				case 0:
+					expected = eventstore.StreamExists
+				case 1, 2:
+					recs, err := s.ReadStream(ctx, "hot", eventstore.StreamEnd, eventstore.Backward, 1)
+					if err != nil || len(recs) != 1 {
+						t.Errorf("read the stream's tail: %v (%d records)", err, len(recs))
+						return
+					}
+					expected = eventstore.Exact(recs[0].Version)
+				}
+				res, err := s.Append(ctx, "hot", expected, batch(size))
+				var conflict *eventstore.ConcurrencyError
+				switch {
+				case errors.As(err, &conflict) && expected > 0:
+					if conflict.Actual <= int64(expected) {
+						t.Errorf("conflict reports version %d, want above the expected %d", conflict.Actual, expected)
+					}
+				case err != nil:
+					t.Errorf("append %d events expecting %s: %v", size, expected, err)
+					return
+				case expected > 0 && res.StreamVersion != int64(expected)+int64(size):
+					t.Errorf("appended at version %d, want %d", res.StreamVersion, int64(expected)+int64(size))
+				default:
+					stored.Add(int64(size))
+					done++
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	want := stored.Load()
+	var after eventstore.Position
+	last := int64(0)
+	testenv.Eventually(t, 30*time.Second, func() bool {
+		recs, err := s.ReadAll(ctx, after, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if r.Version != last+1 {
+				t.Fatalf("the log lists version %d of the stream after version %d", r.Version, last)
+			}
+			last, after = r.Version, r.Position
+		}
+		return last == want
+	}, "read up to version %d of %d", last, want)
+	infos, err := s.ListStreams(ctx, "", 10)
+	if err != nil || len(infos) != 1 || infos[0].Version != want {
+		t.Errorf("ListStreams = %+v, %v; want hot at version %d", infos, err, want)
+	}
+}

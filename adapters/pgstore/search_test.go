@@ -1,10 +1,17 @@
 package pgstore_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/eventfold/eventfold/adapters/pgstore"
 	"github.com/eventfold/eventfold/eventstore"
+	"github.com/eventfold/eventfold/internal/testenv"
 )
 
 func TestEventsByCorrelation(t *testing.T) {
@@ -89,5 +96,95 @@ func TestListStreamsWithPrefix(t *testing.T) {
 	}
 	if got := ids("", "", 10); len(got) != 6 {
 		t.Errorf("empty prefix: %v", got)
+	}
+}
+
+// TestCreateCorrelationIndex: Migrate leaves the correlation index out; the
+// opt-in call builds a valid index that EventsByCorrelation's query uses,
+// is idempotent, repairs an invalid one and refuses a transaction.
+func TestCreateCorrelationIndex(t *testing.T) {
+	ctx := t.Context()
+	pool, schema := testenv.Schema(t)
+	opts := &pgstore.Options{Schema: schema}
+	if err := pgstore.Migrate(ctx, pool, opts); err != nil {
+		t.Fatal(err)
+	}
+	state := func() string {
+		t.Helper()
+		var valid bool
+		err := pool.QueryRow(ctx, `SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+			JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = 'events_correlation_id'`, schema).Scan(&valid)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return "missing"
+		case err != nil:
+			t.Fatal(err)
+		case valid:
+			return "valid"
+		}
+		return "invalid"
+	}
+	if got := state(); got != "missing" {
+		t.Fatalf("after Migrate the correlation index is %s, want missing (opt-in)", got)
+	}
+	s, err := pgstore.New(pool, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		ev := eventstore.Event{Type: "Noted", Data: []byte(`{}`), Metadata: eventstore.Metadata{CorrelationID: fmt.Sprintf("flow-%d", i%2)}}
+		if _, err := s.Append(ctx, "notes", eventstore.Any, []eventstore.Event{ev}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// What an interrupted CREATE INDEX CONCURRENTLY leaves behind: a
+	// unique build over duplicate IDs fails and leaves its index invalid.
+	if _, err := pool.Exec(ctx, "CREATE UNIQUE INDEX CONCURRENTLY events_correlation_id ON "+
+		pgx.Identifier{schema, "events"}.Sanitize()+" ((metadata->>'correlation_id'))"); err == nil {
+		t.Fatal("the failing index build succeeded")
+	}
+	if got := state(); got != "invalid" {
+		t.Fatalf("after a failed concurrent build the index is %s, want invalid", got)
+	}
+	for range 2 {
+		if err := pgstore.CreateCorrelationIndex(ctx, pool, opts); err != nil {
+			t.Fatalf("CreateCorrelationIndex: %v", err)
+		}
+		if got := state(); got != "valid" {
+			t.Fatalf("after CreateCorrelationIndex the index is %s", got)
+		}
+	}
+
+	// The lookup's own query uses it.
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background()) //nolint:errcheck
+	if _, err := tx.Exec(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
+		t.Fatal(err)
+	}
+	var plan strings.Builder
+	rows, err := tx.Query(ctx, "EXPLAIN SELECT * FROM "+pgx.Identifier{schema, "events"}.Sanitize()+
+		" WHERE metadata->>'correlation_id' = 'flow-1' AND tenant_id = '' ORDER BY transaction_id, global_position LIMIT 10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan.WriteString(line + "\n")
+	}
+	if !strings.Contains(plan.String(), "events_correlation_id") {
+		t.Errorf("EventsByCorrelation's query does not use the index:\n%s", plan.String())
+	}
+	if err := pgstore.CreateCorrelationIndex(ctx, tx, opts); err == nil {
+		t.Error("CreateCorrelationIndex inside a transaction succeeded")
+	}
+	if got, err := s.EventsByCorrelation(ctx, "flow-0", 10); err != nil || len(got) != 2 {
+		t.Errorf("EventsByCorrelation(flow-0) with the index: %d events, %v; want 2", len(got), err)
 	}
 }

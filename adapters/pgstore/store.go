@@ -72,8 +72,8 @@ type core struct {
 	opts Options
 
 	appendSQL       string
-	appendExactSQL  string // the fast path, see appendExact
-	appendOneSQL    string // the fast path for one event, without arrays
+	appendExactSQL  string   // the fast path, see appendExact, with arrays
+	appendRowsSQL   []string // the same with one VALUES row per event, by count
 	readFwdSQL      string
 	readBwdSQL      string
 	streamSQL       string
@@ -140,28 +140,26 @@ func New(db DB, opts *Options) (*Store, error) {
 	q := pgx.Identifier{c.opts.Schema}.Sanitize()
 	c.appendSQL = "SELECT outcome, stream_version, transaction_id, global_position FROM " + q +
 		".append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-	c.appendExactSQL = `WITH s AS (
-	UPDATE ` + q + `.streams SET version = version + cardinality($3::uuid[])
-	WHERE tenant_id = $8 AND stream_id = $1 AND version = $2
-	RETURNING version),
-ins AS (
+	// The fast path (see appendExact): the events go in only next to a
+	// stored event $2, so a stream at any other version gets no row back,
+	// and a concurrent append that took the same versions first makes this
+	// one fail on events_stream_version. Nothing is written to streams.
+	c.appendExactSQL = `WITH ins AS (
 	INSERT INTO ` + q + `.events (tenant_id, stream_id, version, event_id, type, content_type, data, metadata)
-	SELECT $8, $1, s.version - cardinality($3::uuid[]) + u.i, u.id, u.t, u.ct, u.d, u.m
-	FROM s, unnest($3::uuid[], $4::text[], $5::text[], $6::bytea[], $7::jsonb[]) WITH ORDINALITY AS u(id, t, ct, d, m, i)
-	RETURNING global_position)
-SELECT s.version, pg_current_xact_id(), (SELECT max(global_position) FROM ins) FROM s`
-	c.appendOneSQL = `WITH s AS (
-	UPDATE ` + q + `.streams SET version = version + 1
-	WHERE tenant_id = $8 AND stream_id = $1 AND version = $2
-	RETURNING version)
-INSERT INTO ` + q + `.events (tenant_id, stream_id, version, event_id, type, content_type, data, metadata)
-SELECT $8, $1, s.version, $3::uuid, $4::text, $5::text, $6::bytea, $7::jsonb FROM s
-RETURNING version, pg_current_xact_id(), global_position`
+	SELECT $8, $1, $2 + u.i, u.id, u.t, u.ct, u.d, u.m
+	FROM unnest($3::uuid[], $4::text[], $5::text[], $6::bytea[], $7::jsonb[]) WITH ORDINALITY AS u(id, t, ct, d, m, i)
+	WHERE EXISTS (SELECT FROM ` + q + `.events p WHERE p.tenant_id = $8 AND p.stream_id = $1 AND p.version = $2)
+	RETURNING version, transaction_id, global_position)
+SELECT version, transaction_id, global_position FROM ins ORDER BY version DESC LIMIT 1`
+	c.appendRowsSQL = make([]string, maxRowsPerFastAppend+1)
+	for n := 1; n <= maxRowsPerFastAppend; n++ {
+		c.appendRowsSQL[n] = appendRowsSQL(q, n)
+	}
 	c.readFwdSQL = "SELECT " + recordColumns + " FROM " + q +
 		".events WHERE tenant_id = $4 AND stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3"
 	c.readBwdSQL = "SELECT " + recordColumns + " FROM " + q +
 		".events WHERE tenant_id = $4 AND stream_id = $1 AND version <= $2 ORDER BY version DESC LIMIT $3"
-	c.streamSQL = "SELECT version FROM " + q + ".streams WHERE tenant_id = $2 AND stream_id = $1"
+	c.streamSQL = "SELECT 1 FROM " + q + ".streams WHERE tenant_id = $2 AND stream_id = $1"
 	// The gap-safe tail: only transactions below the snapshot's xmin, all of
 	// which have ended, so nothing can appear later before the last row
 	// returned. One statement, so the filter and the rows share a snapshot.
@@ -188,7 +186,7 @@ RETURNING version, pg_current_xact_id(), global_position`
 	}
 	c.pruneKeysSQL = "DELETE FROM " + q + ".command_keys WHERE recorded_at < $1 AND tenant_id = $2"
 	c.pruneAllKeysSQL = "DELETE FROM " + q + ".command_keys WHERE recorded_at < $1"
-	c.listStreamsSQL = "SELECT stream_id, version FROM " + q +
+	c.listStreamsSQL = "SELECT stream_id, " + q + ".stream_version(tenant_id, stream_id) FROM " + q +
 		".streams WHERE tenant_id = $3 AND stream_id > $1 ORDER BY stream_id LIMIT $2"
 	c.horizonSQL = "SELECT pg_snapshot_xmin(pg_current_snapshot())"
 	if err := c.opts.GroupCommit.validate(); err != nil {
@@ -333,7 +331,10 @@ func (s *Store) appendPrepared(ctx context.Context, streamID string, expected ev
 		// 006_stream_order.sql); a new transaction gets a later ID. Inside
 		// the caller's own transaction there is nothing to retry: the
 		// error says so and the caller retries the transaction.
-		if errors.As(err, &pgErr) && pgErr.Code == "40001" && !s.inTx && attempt < 20 {
+		// 23505 on events_stream_version: an append at an exact version
+		// (which locks no stream row) took the version this one read; the
+		// next try reads the new one.
+		if (isVersionTaken(err) || errors.As(err, &pgErr) && pgErr.Code == "40001") && !s.inTx && attempt < 20 {
 			if err := sleepBriefly(ctx, attempt); err != nil {
 				return res, err
 			}
@@ -377,12 +378,16 @@ func (s *Store) appendOnce(ctx context.Context, streamID string, expected events
 }
 
 // appendExact is the fast path of an append at an exact version (what a
-// command handler sends): one plain statement that moves the stream row
-// from the expected version and inserts the events, with no function call
-// and no probe for a replay. It reports ok=false, having written nothing,
-// when the stream is not at the expected version; appendOnce then calls
-// append_events, which tells a conflict from a retried append. A reused
-// event ID fails with the unique violation appendPrepared already handles.
+// command handler sends): one plain INSERT of the events at the versions
+// after expected, taken only when event number expected is stored, with no
+// function call, no stream row and no probe for a replay
+// (009_version_from_events.sql). It reports ok=false, having written
+// nothing, when the stream is not at the expected version, either because
+// event expected is missing or because a concurrent append took the next
+// version first (a unique violation on events_stream_version, after waiting
+// for that append to end); appendOnce then calls append_events, which tells
+// a conflict from a retried append. A reused event ID fails with the unique
+// violation appendPrepared already handles.
 //
 // It skips the stream-order check of append_events (006_stream_order.sql)
 // because it only runs in a transaction of its own: its snapshot saw the
@@ -396,14 +401,13 @@ func (s *Store) appendExact(ctx context.Context, streamID string, expected event
 		position int64
 	)
 	var err error
-	if len(uuids) == 1 { // scalars encode and plan cheaper than arrays
-		err = s.db.QueryRow(ctx, s.appendOneSQL, streamID, int64(expected), uuids[0], types[0], contentTypes[0], data[0], meta[0], s.tenant).
-			Scan(&version, &txid, &position)
+	if n := len(uuids); n <= maxRowsPerFastAppend {
+		version, txid, position, err = s.appendRows(ctx, streamID, expected, uuids, types, contentTypes, data, meta)
 	} else {
 		err = s.db.QueryRow(ctx, s.appendExactSQL, streamID, int64(expected), uuids, types, contentTypes, data, meta, s.tenant).
 			Scan(&version, &txid, &position)
 	}
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, pgx.ErrNoRows) || isVersionTaken(err) {
 		return eventstore.AppendResult{}, false, nil
 	}
 	if err != nil {
@@ -411,6 +415,77 @@ func (s *Store) appendExact(ctx context.Context, streamID string, expected event
 	}
 	s.signals.notify(s.tenant)
 	return eventstore.AppendResult{StreamVersion: version, Position: eventstore.Position{Commit: txid, Sequence: uint64(position)}}, true, nil
+}
+
+// maxRowsPerFastAppend is the most events an append at an exact version
+// sends as rows of a VALUES list, each its own parameters; larger appends
+// send arrays. Rows plan and encode cheaper than unnest over arrays: for 10
+// events about a third less server CPU on the benchmark machine.
+const maxRowsPerFastAppend = 16
+
+// appendRowsSQL is the fast path's INSERT for n events: $1 the stream, $2
+// the expected version, $3 the tenant, then five parameters per event.
+func appendRowsSQL(q string, n int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + q + ".events (tenant_id, stream_id, version, event_id, type, content_type, data, metadata)\n" +
+		"SELECT $3, $1, $2 + v.i, v.id, v.t, v.ct, v.d, v.m FROM (VALUES ")
+	for i := range n {
+		p := 4 + 5*i
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "(%d, $%d::uuid, $%d::text, $%d::text, $%d::bytea, $%d::jsonb)", i+1, p, p+1, p+2, p+3, p+4)
+	}
+	b.WriteString(") AS v(i, id, t, ct, d, m)\n" +
+		"WHERE EXISTS (SELECT FROM " + q + ".events p WHERE p.tenant_id = $3 AND p.stream_id = $1 AND p.version = $2)\n" +
+		"RETURNING version, transaction_id, global_position")
+	return b.String()
+}
+
+// appendRows runs appendRowsSQL and returns the last event's version and
+// position, or pgx.ErrNoRows when nothing was inserted.
+func (s *Store) appendRows(ctx context.Context, streamID string, expected eventstore.ExpectedVersion,
+	uuids []pgtype.UUID, types, contentTypes []string, data, meta [][]byte) (version int64, txid uint64, position int64, err error) {
+	n := len(uuids)
+	args := make([]any, 3, 3+5*n)
+	args[0], args[1], args[2] = streamID, int64(expected), s.tenant
+	for i := range n {
+		args = append(args, uuids[i], types[i], contentTypes[i], data[i], meta[i])
+	}
+	rows, err := s.db.Query(ctx, s.appendRowsSQL[n], args...)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer rows.Close()
+	got := 0
+	for rows.Next() {
+		var v, p int64
+		var x uint64
+		if err := rows.Scan(&v, &x, &p); err != nil {
+			return 0, 0, 0, err
+		}
+		if v > version {
+			version, txid, position = v, x, p
+		}
+		got++
+	}
+	if err := rows.Err(); err != nil {
+		return 0, 0, 0, err
+	}
+	if got == 0 {
+		return 0, 0, 0, pgx.ErrNoRows
+	}
+	if got != n {
+		return 0, 0, 0, fmt.Errorf("%d rows inserted for %d events", got, n)
+	}
+	return version, txid, position, nil
+}
+
+// isVersionTaken reports whether err is a unique violation on a stream's
+// version: another append stored that version first.
+func isVersionTaken(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "events_stream_version"
 }
 
 // appendResult turns one row of append_events or append_events_group into

@@ -113,6 +113,12 @@ func (s *Scenario) Setup(ctx context.Context, env *harness.Env) (*harness.Plan, 
 			return nil, err
 		}
 	}
+	var withCorrelation *eventsOnlyTarget
+	if s.variants {
+		if withCorrelation, err = newEventsWithCorrelationIndex(ctx, ef); err != nil {
+			return nil, err
+		}
+	}
 	plan := &harness.Plan{Close: func(context.Context) error { return wm.close() }}
 	rawName := "raw pgx INSERT"
 	if s.events > 1 {
@@ -138,7 +144,7 @@ func (s *Scenario) Setup(ctx context.Context, env *harness.Env) (*harness.Plan, 
 		if s.variants {
 			cell.Baselines = append(cell.Baselines,
 				harness.Contender{Name: "variant: INSERT into eventfold's events table", Run: s.measure(newEventsOnly(ef), w)},
-				harness.Contender{Name: "variant: one SQL statement, no function", Run: s.measure(newStatement(ef), w)},
+				harness.Contender{Name: "variant: the same with the correlation index", Run: s.measure(withCorrelation, w)},
 				harness.Contender{Name: "variant: append_events with binary UUIDs", Run: s.measure(newFunction(ef), w)},
 			)
 		}

@@ -17,26 +17,49 @@ import (
 // eventfold's own tables and only run with Options.Variants.
 
 // eventsOnlyTarget inserts the events straight into eventfold's events table
-// (its three unique indexes, bytea data, xid8 default), with no streams row
-// and no function: the cost of the table's shape alone.
+// (its unique indexes, bytea data, xid8 default), or into a copy of it, with
+// no version probe and no function: the cost of the table's shape alone.
 type eventsOnlyTarget struct {
-	ef  *eventfoldTarget
-	sql string
+	ef    *eventfoldTarget
+	table string
+	sql   string
 }
 
 func newEventsOnly(ef *eventfoldTarget) *eventsOnlyTarget {
+	return newEventsInto(ef, "events")
+}
+
+// newEventsWithCorrelationIndex inserts into a copy of the events table
+// with the index pgstore.CreateCorrelationIndex adds, which measures what
+// that opt-in index costs an append.
+func newEventsWithCorrelationIndex(ctx context.Context, ef *eventfoldTarget) (*eventsOnlyTarget, error) {
+	q := func(t string) string { return pgx.Identifier{ef.schema, t}.Sanitize() }
+	for _, sql := range []string{
+		"CREATE TABLE " + q("events_correlation") + " (LIKE " + q("events") + " INCLUDING ALL)",
+		"CREATE INDEX ON " + q("events_correlation") + " ((metadata->>'correlation_id')) WHERE metadata->>'correlation_id' IS NOT NULL",
+	} {
+		if _, err := ef.pool.Exec(ctx, sql); err != nil {
+			return nil, fmt.Errorf("appendbench: copy the events table with a correlation index: %w", err)
+		}
+	}
+	return newEventsInto(ef, "events_correlation"), nil
+}
+
+func newEventsInto(ef *eventfoldTarget, table string) *eventsOnlyTarget {
 	var values []string
 	for i := range ef.events {
 		p := 7 * i
 		values = append(values, fmt.Sprintf("($%d, $%d, $%d, $%d, $%d, $%d, $%d)", p+1, p+2, p+3, p+4, p+5, p+6, p+7))
 	}
-	sql := "INSERT INTO " + pgx.Identifier{ef.schema, "events"}.Sanitize() +
+	sql := "INSERT INTO " + pgx.Identifier{ef.schema, table}.Sanitize() +
 		" (stream_id, version, event_id, type, content_type, data, metadata) VALUES " + strings.Join(values, ", ") +
 		" RETURNING transaction_id, global_position"
-	return &eventsOnlyTarget{ef: ef, sql: sql}
+	return &eventsOnlyTarget{ef: ef, table: table, sql: sql}
 }
 
-func (t *eventsOnlyTarget) reset(ctx context.Context) error { return t.ef.reset(ctx) }
+func (t *eventsOnlyTarget) reset(ctx context.Context) error {
+	return truncate(ctx, t.ef.pool, t.ef.schema, t.table)
+}
 
 func (t *eventsOnlyTarget) writer() (func(context.Context) error, error) {
 	stream := "order-" + eventstore.NewEventID()
@@ -54,62 +77,7 @@ func (t *eventsOnlyTarget) writer() (func(context.Context) error, error) {
 			args[7*i+6] = metaJSON
 		}
 		if err := queryN(ctx, t.ef.pool, n, t.sql, args...); err != nil {
-			return fmt.Errorf("events-only insert: %w", err)
-		}
-		version += int64(n)
-		return nil
-	}, nil
-}
-
-// statementTarget is eventfold's append for an exact expected version as
-// one plain SQL statement instead of the plpgsql function: the version check
-// on the streams row and the insert in one writable CTE, with no event-ID
-// probe first (a replay would surface as a conflict or a unique violation,
-// and only then be looked up).
-type statementTarget struct {
-	ef  *eventfoldTarget
-	sql string
-}
-
-func newStatement(ef *eventfoldTarget) *statementTarget {
-	q := func(t string) string { return pgx.Identifier{ef.schema, t}.Sanitize() }
-	sql := `WITH s AS (
-	UPDATE ` + q("streams") + ` SET version = version + cardinality($3::uuid[])
-	WHERE stream_id = $1 AND version = $2 RETURNING version)
-INSERT INTO ` + q("events") + ` (stream_id, version, event_id, type, content_type, data, metadata)
-SELECT $1, s.version - cardinality($3::uuid[]) + u.i, u.id, u.t, u.ct, u.d, u.m
-FROM s, unnest($3::uuid[], $4::text[], $5::text[], $6::bytea[], $7::jsonb[]) WITH ORDINALITY AS u(id, t, ct, d, m, i)
-RETURNING transaction_id, global_position`
-	return &statementTarget{ef: ef, sql: sql}
-}
-
-func (t *statementTarget) reset(ctx context.Context) error { return t.ef.reset(ctx) }
-
-func (t *statementTarget) writer() (func(context.Context) error, error) {
-	stream := "order-" + eventstore.NewEventID()
-	n := t.ef.events
-	ids := make([]string, n)
-	types := make([]string, n)
-	cts := make([]string, n)
-	data := make([][]byte, n)
-	metas := make([][]byte, n)
-	for i := range n {
-		types[i], cts[i], data[i], metas[i] = eventType, eventstore.ContentTypeJSON, payload, metaJSON
-	}
-	var version int64
-	return func(ctx context.Context) error {
-		if version == 0 { // the stream row comes with the first append
-			res, err := t.ef.store.Append(ctx, stream, eventstore.NoStream, []eventstore.Event{{Type: eventType, Data: payload, Metadata: meta}})
-			if err != nil {
-				return err
-			}
-			version = res.StreamVersion
-		}
-		for i := range ids {
-			ids[i] = eventstore.NewEventID()
-		}
-		if err := queryN(ctx, t.ef.pool, n, t.sql, stream, version, ids, types, cts, data, metas); err != nil {
-			return fmt.Errorf("statement append: %w", err)
+			return fmt.Errorf("events-only insert into %s: %w", t.table, err)
 		}
 		version += int64(n)
 		return nil

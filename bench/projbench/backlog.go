@@ -126,18 +126,15 @@ func fill(ctx context.Context, pool *pgxpool.Pool, schema, runID string, n, stre
 	}
 	j := 0
 	rows := pgx.CopyFromFunc(func() ([]any, error) {
-		if j >= streams {
+		if j >= streams || j >= n {
 			return nil, nil
 		}
-		v := int64(n / streams)
-		if j < n%streams {
-			v++
-		}
-		r := []any{streamID(j), v}
+		r := []any{streamID(j)}
 		j++
 		return r, nil
 	})
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{schema, "streams"}, []string{"stream_id", "version"}, rows); err != nil {
+	// A stream's row only names it; its version is its last event's.
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{schema, "streams"}, []string{"stream_id"}, rows); err != nil {
 		return fmt.Errorf("projbench: copy streams: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {

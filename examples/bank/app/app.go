@@ -123,6 +123,11 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if err := pgstore.Migrate(ctx, pool, pgOpts); err != nil {
 		return nil, fmt.Errorf("app: migrate: %w", err)
 	}
+	// The console follows a request by its correlation ID; the index is
+	// opt-in because every append pays for it.
+	if err := pgstore.CreateCorrelationIndex(ctx, pool, pgOpts); err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
 	store, err := pgstore.New(pool, pgOpts)
 	if err != nil {
 		return nil, fmt.Errorf("app: event store: %w", err)
