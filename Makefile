@@ -84,6 +84,7 @@ FUZZ_TARGETS := \
 	.:./readmodel:FuzzValueOrder \
 	.:./readmodel:FuzzEntryIDAndCursor \
 	.:./command:FuzzRegistryDecode \
+	.:./adapters/pgstore:FuzzDecodeMetadata \
 	.:./adapters/redisstore:FuzzKeysInjective \
 	.:./adapters/redisstore:FuzzRevisionEncoding \
 	.:./adapters/watermillbus:FuzzMessageRoundTrip \

@@ -81,7 +81,7 @@ func (s *Store) EventsByCorrelation(ctx context.Context, correlationID string, l
 	}
 	sql := "SELECT " + recordColumns + " FROM " + pgx.Identifier{s.opts.Schema}.Sanitize() +
 		".events WHERE metadata->>'correlation_id' = $1" + tenant + " ORDER BY transaction_id, global_position LIMIT $2"
-	return s.query(ctx, "events by correlation "+quote(correlationID), sql, args...)
+	return s.query(ctx, limit, "events by correlation "+quote(correlationID), sql, args...)
 }
 
 // ListStreamsWithPrefix is ListStreams restricted to the streams whose IDs

@@ -537,7 +537,7 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64, dir
 	if limit == 0 {
 		lim = 1<<63 - 1
 	}
-	recs, err := s.query(ctx, "read stream "+quote(streamID), sql, streamID, from, lim, s.tenant)
+	recs, err := s.query(ctx, int(min(lim, 64)), "read stream "+quote(streamID), sql, streamID, from, lim, s.tenant)
 	if err != nil || len(recs) > 0 {
 		return recs, err
 	}
@@ -570,9 +570,9 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit in
 	}
 	kind := s.kind()
 	if kind == viewTenant {
-		return s.query(ctx, "read all", s.readAllSQL[kind], after.Commit, int64(after.Sequence), limit, s.tenant)
+		return s.query(ctx, limit, "read all", s.readAllSQL[kind], after.Commit, int64(after.Sequence), limit, s.tenant)
 	}
-	return s.query(ctx, "read all", s.readAllSQL[kind], after.Commit, int64(after.Sequence), limit)
+	return s.query(ctx, limit, "read all", s.readAllSQL[kind], after.Commit, int64(after.Sequence), limit)
 }
 
 // Head returns the position of the view's last committed event, or the
@@ -615,7 +615,7 @@ func (s *Store) PruneCommandKeys(ctx context.Context, cutoff time.Time) (int64, 
 	return tag.RowsAffected(), nil
 }
 
-func (s *Store) query(ctx context.Context, op, sql string, args ...any) ([]eventstore.Record, error) {
+func (s *Store) query(ctx context.Context, expect int, op, sql string, args ...any) ([]eventstore.Record, error) {
 	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, s.backendError(op, err)
@@ -632,8 +632,14 @@ func (s *Store) query(ctx context.Context, op, sql string, args ...any) ([]event
 			return nil, s.backendError(op, err)
 		}
 		r.Position.Sequence = uint64(pos)
+		if out == nil {
+			// Sized once from the caller's limit (capped): growing it by
+			// appends copied a full page of records several times. Not
+			// before the first row, so an empty poll allocates nothing.
+			out = make([]eventstore.Record, 0, max(1, min(expect, 1000)))
+		}
 		if len(meta) > 0 {
-			if err := json.Unmarshal(meta, &r.Metadata); err != nil {
+			if err := decodeMetadata(meta, &r.Metadata); err != nil {
 				return nil, fmt.Errorf("pgstore: %s: metadata of event %s: %w", op, r.ID, err)
 			}
 		}
