@@ -13,9 +13,9 @@ import (
 func TestDecodeMetadataTakesPostgresOutput(t *testing.T) {
 	for in, want := range map[string]eventstore.Metadata{
 		`{"causation_id": "cmd-1", "correlation_id": "flow-1"}`: {CorrelationID: "flow-1", CausationID: "cmd-1"},
-		`{"correlation_id": "flow-2"}`:                           {CorrelationID: "flow-2"},
-		`{}`:                                                     {},
-		`{"causation_id":"é-1","correlation_id":"ü"}`:           {CorrelationID: "ü", CausationID: "é-1"},
+		`{"correlation_id": "flow-2"}`:                          {CorrelationID: "flow-2"},
+		`{}`:                                                    {},
+		`{"causation_id":"é-1","correlation_id":"ü"}`: {CorrelationID: "ü", CausationID: "é-1"},
 	} {
 		var got eventstore.Metadata
 		if !decodeFlatMetadata([]byte(in), &got) {
