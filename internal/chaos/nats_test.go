@@ -2,6 +2,7 @@ package chaos_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	nc "github.com/nats-io/nats.go"
 
+	"github.com/eventfold/eventfold/adapters/natsjs"
 	"github.com/eventfold/eventfold/adapters/pgstore"
 	"github.com/eventfold/eventfold/adapters/watermillbus"
 	"github.com/eventfold/eventfold/projection"
@@ -63,33 +65,53 @@ func (c *countingSubscriber) duplicates() (events, dups int) {
 
 // TestNATSRestart stops NATS (JetStream keeps the stream and the durable
 // consumer in /var/lib/nats-server) for a second while writers append, the
-// relay forwards the log to JetStream and a runner consumes it into Redis.
-// Clients reconnect, the relay publishes again from its checkpoint, and the
-// read model ends equal to the fold of the store: every event arrives, and
-// the duplicates JetStream redelivers are absorbed by watermillbus.Source.
+// relay forwards the log to JetStream and a runner consumes it into Redis,
+// set up as the bank example is: the durable consumer made up front by
+// natsjs.EnsureConsumer and bound to. Clients reconnect, the relay
+// publishes again from its checkpoint, and the read model ends equal to the
+// fold of the store: every event arrives, and the duplicates JetStream
+// redelivers are absorbed by watermillbus.Source. It runs with one event
+// per message and with batch envelopes of up to 10.
 func TestNATSRestart(t *testing.T) {
 	requireChaos(t)
+	for _, perMessage := range []int{1, 10} {
+		t.Run(fmt.Sprintf("events_per_message_%d", perMessage), func(t *testing.T) {
+			natsRestart(t, perMessage)
+		})
+	}
+}
+
+func natsRestart(t *testing.T, eventsPerMessage int) {
 	e := setup(t)
 	topic := "eventfold_chaos_" + strings.TrimPrefix(e.opts.Schema, "t_")
 	reconnect := []nc.Option{nc.ReconnectWait(100 * time.Millisecond), nc.MaxReconnects(600), nc.Timeout(time.Second)}
-	js := wmnats.JetStreamConfig{
-		AutoProvision:    true,
-		SubscribeOptions: []nc.SubOpt{nc.DeliverAll(), nc.AckExplicit()},
-		TrackMsgId:       true,
-		DurablePrefix:    topic,
-	}
 	logger := watermill.NopLogger{}
 	pub, err := wmnats.NewPublisher(wmnats.PublisherConfig{URL: natsURL(), NatsOptions: reconnect,
-		Marshaler: &wmnats.NATSMarshaler{}, JetStream: js}, logger)
+		Marshaler: &wmnats.NATSMarshaler{}, JetStream: wmnats.JetStreamConfig{AutoProvision: true, TrackMsgId: true}}, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pub.Close() })
 	t.Cleanup(func() { deleteStream(t, topic) })
-	sub, err := wmnats.NewSubscriber(wmnats.SubscriberConfig{
-		URL: natsURL(), NatsOptions: reconnect, QueueGroupPrefix: topic, SubscribersCount: 1,
-		AckWaitTimeout: 2 * time.Second, CloseTimeout: 2 * time.Second, SubscribeTimeout: 5 * time.Second,
-		Unmarshaler: &wmnats.NATSMarshaler{}, JetStream: js,
+
+	consumer := natsjs.Consumer{Stream: topic, Subject: topic, Durable: topic + "_tallies", QueueGroup: topic + "_tallies",
+		AckWait: 2 * time.Second}
+	conn, err := nc.Connect(natsURL(), reconnect...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Close)
+	js, err := conn.JetStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := natsjs.EnsureConsumer(t.Context(), js, consumer); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := wmnats.NewSubscriberWithNatsConn(conn, wmnats.SubscriberSubscriptionConfig{
+		Unmarshaler: &wmnats.NATSMarshaler{}, QueueGroupPrefix: consumer.QueueGroup, SubscribersCount: 1,
+		AckWaitTimeout: consumer.AckWait, CloseTimeout: 2 * time.Second, SubscribeTimeout: 5 * time.Second,
+		JetStream: wmnats.JetStreamConfig{DurablePrefix: consumer.Durable, SubscribeOptions: consumer.SubscribeOptions()},
 	}, logger)
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +121,8 @@ func TestNATSRestart(t *testing.T) {
 
 	relay, err := watermillbus.NewRelay(watermillbus.RelayConfig{
 		Store: e.store, Publisher: pub, Topic: topic, Checkpoints: pgstore.NewCheckpoints(e.pool, e.opts),
-		Poll: projection.LogOptions{MaxPoll: 20 * time.Millisecond},
+		Poll:             projection.LogOptions{MaxPoll: 20 * time.Millisecond},
+		EventsPerMessage: eventsPerMessage,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -130,9 +153,9 @@ func TestNATSRestart(t *testing.T) {
 	start := time.Now()
 	e.check(t, last)
 	stopWatch()
-	events, dups := counting.duplicates()
-	t.Logf("consumer caught up %v after the writes ended: %d events delivered, %d duplicate deliveries absorbed; runner: %s",
-		time.Since(start).Round(time.Millisecond), events, dups, &status)
+	messages, dups := counting.duplicates()
+	t.Logf("consumer caught up %v after the writes ended: %d messages delivered, %d duplicate deliveries absorbed; runner: %s",
+		time.Since(start).Round(time.Millisecond), messages, dups, &status)
 }
 
 func deleteStream(t *testing.T, name string) {
