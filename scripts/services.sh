@@ -69,6 +69,12 @@ if [ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = 'eventfold'")" != 
 	say "creating role eventfold"
 	psql_admin -c "CREATE ROLE eventfold LOGIN PASSWORD 'eventfold'"
 fi
+# A role that owns nothing, for the test of row-level security as an
+# application runs it (docs/tenancy.md): eventfold may SET ROLE to it.
+if [ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = 'eventfold_app'")" != "1" ]; then
+	say "creating role eventfold_app"
+	psql_admin -c "CREATE ROLE eventfold_app NOLOGIN" -c "GRANT eventfold_app TO eventfold"
+fi
 if [ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = 'eventfold'")" != "1" ]; then
 	say "creating database eventfold"
 	psql_admin -c "CREATE DATABASE eventfold OWNER eventfold"

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/eventfold/eventfold/adapters/pgstore"
 	"github.com/eventfold/eventfold/command"
@@ -371,3 +372,104 @@ func TestRowLevelSecurityNeedsBatches(t *testing.T) {
 
 // narrowDB is a DB without SendBatch.
 type narrowDB struct{ pgstore.DB }
+
+// TestRowLevelSecurityAsApplicationRole runs the store as docs/tenancy.md
+// says an application should: as a role that owns nothing, with the grants
+// listed there and the policies without FORCE. The role (eventfold_app,
+// made by scripts/services.sh) sees and writes only the tenant it sets; the
+// owner, as a relay or Migrate runs, still sees every tenant.
+func TestRowLevelSecurityAsApplicationRole(t *testing.T) {
+	owner, schema := testenv.Schema(t)
+	ctx := t.Context()
+	var member bool
+	err := owner.QueryRow(ctx, "SELECT pg_has_role(current_user, 'eventfold_app', 'MEMBER')").Scan(&member)
+	if err == nil && !member {
+		err = errors.New("the test role is not a member of eventfold_app")
+	}
+	if err != nil {
+		testenv.Unavailable(t, "PostgreSQL role eventfold_app", err)
+	}
+	opts := &pgstore.Options{Schema: schema, RowLevelSecurity: true}
+	if err := pgstore.Migrate(ctx, owner, opts); err != nil {
+		t.Fatal(err)
+	}
+	if err := pgstore.EnableRowLevelSecurity(ctx, owner, &pgstore.RowLevelSecurityOptions{Schema: schema}); err != nil {
+		t.Fatal(err)
+	}
+	q := pgx.Identifier{schema}.Sanitize()
+	for _, grant := range []string{ // docs/tenancy.md, step 2
+		"GRANT USAGE ON SCHEMA " + q + " TO eventfold_app",
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA " + q + " TO eventfold_app",
+		"GRANT USAGE ON ALL SEQUENCES IN SCHEMA " + q + " TO eventfold_app",
+		"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA " + q + " TO eventfold_app",
+	} {
+		if _, err := owner.Exec(ctx, grant); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := pgxpool.ParseConfig(testenv.PostgresURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		_, err := c.Exec(ctx, "SET ROLE eventfold_app")
+		return err
+	}
+	app, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(app.Close)
+	s, err := pgstore.New(app, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := mustTenant(t, s, "a"), mustTenant(t, s, "b")
+	for _, ts := range []*pgstore.Store{a, b} {
+		for v := range 3 { // NoStream, then the Exact fast path
+			if _, err := ts.Append(ctx, "acct", eventstore.Exact(int64(v)), oneEvent(v)); err != nil {
+				t.Fatalf("tenant %s as the application role: append %d: %v", ts.Tenant(), v, err)
+			}
+		}
+	}
+	if _, err := a.Append(ctx, "acct", eventstore.Exact(1), oneEvent(9)); !errors.Is(err, eventstore.ErrConcurrency) {
+		t.Errorf("tenant a as the application role: stale Exact append = %v, want ErrConcurrency", err)
+	}
+	if recs, err := a.ReadStream(ctx, "acct", 0, eventstore.Forward, 0); err != nil || len(recs) != 3 || recs[2].Tenant != "a" {
+		t.Errorf("tenant a as the application role: ReadStream = %d records, %v; want its 3", len(recs), err)
+	}
+	if infos, err := a.ListStreams(ctx, "", 10); err != nil || len(infos) != 1 || infos[0].Version != 3 {
+		t.Errorf("tenant a as the application role: ListStreams = %+v, %v; want acct at 3", infos, err)
+	}
+	raw := func(db interface {
+		QueryRow(context.Context, string, ...any) pgx.Row
+	}, sql string) int {
+		t.Helper()
+		var n int
+		if err := db.QueryRow(ctx, sql).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		return n
+	}
+	if n := raw(app, "SELECT count(*) FROM "+q+".events"); n != 0 {
+		t.Errorf("the application role without a tenant set sees %d events, want 0", n)
+	}
+	var n int
+	err = pgx.BeginFunc(ctx, app, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT set_config($1, 'a', true)", pgstore.TenantSetting); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+q+".events").Scan(&n); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "INSERT INTO "+q+".streams (tenant_id, stream_id) VALUES ('b', 'forged')")
+		return err
+	})
+	var pgErr *pgconn.PgError
+	if n != 3 || !errors.As(err, &pgErr) || pgErr.Code != "42501" {
+		t.Errorf("the application role with tenant a set: sees %d events (want 3); writing a tenant b row: %v (want 42501)", n, err)
+	}
+	if n := raw(owner, "SELECT count(*) FROM "+q+".events"); n != 6 {
+		t.Errorf("the owner sees %d events, want both tenants' 6", n)
+	}
+}
