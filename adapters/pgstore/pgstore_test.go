@@ -291,24 +291,7 @@ func TestHotStreamAnyKeepsStreamOrderInLog(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	var after eventstore.Position
-	last := int64(0)
-	n := 0
-	testenv.Eventually(t, 30*time.Second, func() bool {
-		recs, err := s.ReadAll(ctx, after, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range recs {
-			if r.Version != last+1 {
-				t.Fatalf("the log lists version %d of the stream after version %d", r.Version, last)
-			}
-			last = r.Version
-			after = r.Position
-			n++
-		}
-		return n == 16*60
-	}, "read %d of %d events", n, 16*60)
+	checkLogOrder(t, s, 16*60)
 }
 
 // Exact appends take the one-statement fast path: under contention on one
@@ -353,22 +336,7 @@ func TestHotStreamExactFastPath(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	want := int64(1 + writers*each)
-	var after eventstore.Position
-	last := int64(0)
-	testenv.Eventually(t, 30*time.Second, func() bool {
-		recs, err := s.ReadAll(ctx, after, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range recs {
-			if r.Version != last+1 {
-				t.Fatalf("the log lists version %d of the stream after version %d", r.Version, last)
-			}
-			last, after = r.Version, r.Position
-		}
-		return last == want
-	}, "read up to version %d of %d", last, want)
+	checkLogOrder(t, s, int64(1+writers*each))
 	if conflicts.Load() == 0 {
 		t.Log("no conflicts happened; the contention path went untested this run")
 	}
@@ -434,10 +402,22 @@ func TestHotStreamMixedAppends(t *testing.T) {
 	}
 	wg.Wait()
 	want := stored.Load()
+	checkLogOrder(t, s, want)
+	infos, err := s.ListStreams(ctx, "", 10)
+	if err != nil || len(infos) != 1 || infos[0].Version != want {
+		t.Errorf("ListStreams = %+v, %v; want hot at version %d", infos, err, want)
+	}
+}
+
+// checkLogOrder reads the global log of a store holding one stream until it
+// reaches version want, failing if the log lists any version of the stream
+// out of order.
+func checkLogOrder(t *testing.T, s *pgstore.Store, want int64) {
+	t.Helper()
 	var after eventstore.Position
 	last := int64(0)
 	testenv.Eventually(t, 30*time.Second, func() bool {
-		recs, err := s.ReadAll(ctx, after, 0)
+		recs, err := s.ReadAll(t.Context(), after, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -449,8 +429,4 @@ func TestHotStreamMixedAppends(t *testing.T) {
 		}
 		return last == want
 	}, "read up to version %d of %d", last, want)
-	infos, err := s.ListStreams(ctx, "", 10)
-	if err != nil || len(infos) != 1 || infos[0].Version != want {
-		t.Errorf("ListStreams = %+v, %v; want hot at version %d", infos, err, want)
-	}
 }
