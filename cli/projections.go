@@ -81,41 +81,57 @@ one, for example one being rebuilt.`,
 				}
 			}
 			// Each tenant's projection is measured against its own
-			// tenant's head.
+			// tenant's head, and one that reads every tenant's log
+			// (CatalogEntry.AllTenants) against the head of that log.
+			const allKey = "\x00all"
 			heads := map[string]eventstore.Position{}
-			headOf := func(tenant string) (eventstore.Position, error) {
-				if h, ok := heads[tenant]; ok {
+			headOf := func(tenant string, all bool) (eventstore.Position, error) {
+				key := tenant
+				if all {
+					key = allKey
+				}
+				if h, ok := heads[key]; ok {
 					return h, nil
 				}
 				view := store
-				if tenant != "" {
+				switch {
+				case all:
+					view = store.AllTenants()
+				case tenant != "":
 					if view, err = store.ForTenant(tenant); err != nil {
 						return eventstore.Position{}, fmt.Errorf("--tenant: %w", err)
 					}
 				}
 				h, err := view.Head(ctx)
-				heads[tenant] = h
+				heads[key] = h
 				return h, err
 			}
-			type target struct{ name, tenant string }
+			entries, err := projection.ListProjections(ctx, rm)
+			if err != nil {
+				return err
+			}
+			type target struct {
+				name, tenant string
+				all          bool
+			}
+			readsAll := map[[2]string]bool{}
+			for _, e := range entries {
+				readsAll[[2]string{e.Name, e.Tenant}] = e.AllTenants
+			}
 			var targets []target
 			for _, name := range names {
-				targets = append(targets, target{name, tenant})
+				targets = append(targets, target{name, tenant, readsAll[[2]string{name, tenant}]})
 			}
 			if len(names) == 0 {
-				entries, err := projection.ListProjections(ctx, rm)
-				if err != nil {
-					return err
-				}
 				for _, e := range entries {
 					if !cmd.Flags().Changed("tenant") || e.Tenant == tenant {
-						targets = append(targets, target{e.Name, e.Tenant})
+						targets = append(targets, target{e.Name, e.Tenant, e.AllTenants})
 					}
 				}
 			}
 			lines := []partitionStatus{}
 			for _, t := range targets {
-				head, err := headOf(t.tenant)
+				head, err := headOf(t.tenant, t.all)
 				if err != nil {
 					return err
 				}

@@ -180,3 +180,56 @@ func serveConsole(t *testing.T, acmeHead eventstore.Position) {
 		t.Errorf("correlation: %d %s", status, body)
 	}
 }
+
+// projections status measures a projection that reads every tenant's log
+// against that log's head, not the default tenant's.
+func TestStatusOfAllTenantsProjection(t *testing.T) {
+	ctx := t.Context()
+	env := newShopEnv(t)
+	store, rm, app, run := env.store, env.rm, env.app, env.run(t)
+	acme, err := store.ForTenant("acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	place := func(s *pgstore.Store, stream string) eventstore.Position {
+		t.Helper()
+		res, err := s.Append(ctx, stream, eventstore.NoStream, []eventstore.Event{{Type: "OrderPlaced", Data: []byte(`{}`)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Position
+	}
+	place(store, "order-d")
+	applied := place(acme, "order-a1")
+	configs, err := app.options(nil, nil).Projections(ctx, Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc := configs[0]
+	pc.Source, pc.Store = projection.LogSource(store.AllTenants(), nil), rm
+	runner, err := projection.NewRunner(pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stopRunner := context.WithCancel(ctx)
+	ran := make(chan error, 1)
+	go func() { ran <- runner.Run(runCtx) }()
+	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	err = projection.WaitFor(wctx, rm, pc.Projection.Name(), "", applied)
+	cancel()
+	stopRunner()
+	<-ran
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := place(acme, "order-a2") // the runner has stopped: a lag of one
+
+	out, err := run("projections", "status", "--json")
+	var lines []partitionStatus
+	if err != nil || json.Unmarshal([]byte(out), &lines) != nil || len(lines) != 1 {
+		t.Fatalf("status: %v\n%s", err, out)
+	}
+	if l := lines[0]; l.Head != head.String() || l.LagEvents != 1 || l.Position != applied.String() {
+		t.Errorf("status of a projection over every tenant = %+v; want 1 event behind every tenant's head %s", l, head)
+	}
+}

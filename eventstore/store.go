@@ -73,6 +73,23 @@ type TenantScoper interface {
 	StoreForAllTenants() Store
 }
 
+// AllTenantsView is implemented by stores that can tell whether they are
+// the view of every tenant's log (a TenantScoper's StoreForAllTenants), so
+// that tools measuring a reader's lag compare it with the right head.
+type AllTenantsView interface {
+	// ReadsAllTenants reports whether ReadAll and Head cover every
+	// tenant's events.
+	ReadsAllTenants() bool
+}
+
+// ReadsAllTenants reports whether v (a Store, or anything wrapping one that
+// forwards AllTenantsView) reads every tenant's log. It is false for values
+// that cannot tell.
+func ReadsAllTenants(v any) bool {
+	a, ok := v.(AllTenantsView)
+	return ok && a.ReadsAllTenants()
+}
+
 // ForTenant returns s's view confined to tenant. It fails with an error
 // matching errors.ErrUnsupported when s does not implement TenantScoper,
 // and with one matching ErrInvalidInput when tenant is not a valid tenant

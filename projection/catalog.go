@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/readmodel"
 )
 
@@ -28,6 +29,12 @@ type CatalogEntry struct {
 	Version string `json:"version"`
 	// Partitions is the number of partitions the projection runs with.
 	Partitions int `json:"partitions"`
+	// AllTenants says the projection reads every tenant's log (a Runner
+	// with no Config.Tenant over the store's AllTenants view), so its lag
+	// is measured against the head of every tenant's log, not the default
+	// tenant's. A source that cannot tell (eventstore.AllTenantsView)
+	// leaves it false.
+	AllTenants bool `json:"all_tenants,omitempty"`
 	// RecordedAt is when a Runner last changed the entry.
 	RecordedAt time.Time `json:"recorded_at"`
 }
@@ -63,6 +70,7 @@ func (r *Runner) register(ctx context.Context) {
 func (r *Runner) writeCatalog(ctx context.Context) error {
 	p := r.cfg.Projection
 	id := catalogID(p.name, r.cfg.Tenant)
+	allTenants := r.cfg.Tenant == "" && eventstore.ReadsAllTenants(r.cfg.Source)
 	doc, err := r.cfg.Store.Get(ctx, catalogNamespace, id)
 	switch {
 	case errors.Is(err, readmodel.ErrNotFound):
@@ -71,12 +79,13 @@ func (r *Runner) writeCatalog(ctx context.Context) error {
 	default:
 		var cur CatalogEntry
 		if json.Unmarshal(doc.Data, &cur) == nil &&
-			(newerVersion(cur.Version, p.version) || (cur.Version == p.version && cur.Partitions == r.cfg.Partitions)) {
+			(newerVersion(cur.Version, p.version) ||
+				(cur.Version == p.version && cur.Partitions == r.cfg.Partitions && cur.AllTenants == allTenants)) {
 			return nil
 		}
 	}
 	data, _ := json.Marshal(CatalogEntry{Name: p.name, Tenant: r.cfg.Tenant, Version: p.version,
-		Partitions: r.cfg.Partitions, RecordedAt: time.Now().UTC()})
+		Partitions: r.cfg.Partitions, AllTenants: allTenants, RecordedAt: time.Now().UTC()})
 	w := readmodel.Write{ID: id, Revision: readmodel.Revision{Commit: uint64(time.Now().UnixNano())}, Data: data,
 		Entries: []readmodel.Entry{{Index: catalogIndex, Value: readmodel.String(p.name)}}}
 	if _, err := r.cfg.Store.Apply(ctx, catalogNamespace, readmodel.Batch{Writes: []readmodel.Write{w}}); err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/eventfold/eventfold/adapters/memstore"
+	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/projection"
 	"github.com/eventfold/eventfold/readmodel"
 )
@@ -67,4 +68,31 @@ func waitCatalog(t *testing.T, rm readmodel.Reader, want []projection.CatalogEnt
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// A Runner over the store's AllTenants view, decorated or not, records that
+// it reads every tenant's log; one over a tenant's view or the default
+// tenant's does not.
+func TestCatalogMarksAllTenantsProjections(t *testing.T) {
+	es := memstore.New(nil)
+	rm := memstore.NewReadModels(nil)
+	acme, err := es.ForTenant("acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	decoratedAll, err := eventstore.AllTenants(projection.DecorateStore(es, projection.StoreHooks{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, src := range map[string]eventstore.Store{
+		"all": es.AllTenants(), "decorated-all": decoratedAll, "default": es, "acme": acme,
+	} {
+		startRunner(t, projection.Config{Projection: projection.New(name, "1"), Source: projection.LogSource(src, nil), Store: rm})
+	}
+	waitCatalog(t, rm, []projection.CatalogEntry{
+		{Name: "acme", Version: "1", Partitions: 1},
+		{Name: "all", Version: "1", Partitions: 1, AllTenants: true},
+		{Name: "decorated-all", Version: "1", Partitions: 1, AllTenants: true},
+		{Name: "default", Version: "1", Partitions: 1},
+	}, cmpopts.IgnoreFields(projection.CatalogEntry{}, "RecordedAt"))
 }

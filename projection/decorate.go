@@ -52,6 +52,10 @@ func DecorateStore(inner eventstore.Store, hooks StoreHooks) eventstore.Store {
 	return s
 }
 
+// ReadsAllTenants implements eventstore.AllTenantsView for every decorated
+// store: the decorated view reads what the store it wraps reads.
+func (s *decorated) ReadsAllTenants() bool { return eventstore.ReadsAllTenants(s.inner) }
+
 // decorated wraps a store with no optional interfaces.
 type decorated struct {
 	inner    eventstore.Store

@@ -84,6 +84,10 @@ func (s *logSource) Open(ctx context.Context, after eventstore.Position) (Feed, 
 	return &logFeed{src: s, after: after}, nil
 }
 
+// ReadsAllTenants implements eventstore.AllTenantsView: the source reads
+// every tenant's log when its store is the AllTenants view.
+func (s *logSource) ReadsAllTenants() bool { return eventstore.ReadsAllTenants(s.store) }
+
 // Head implements HeadReader when the store does.
 func (s *logSource) Head(ctx context.Context) (eventstore.Position, error) {
 	if s.head == nil {

@@ -235,6 +235,10 @@ func (s *Store) AllTenants() *Store {
 // tenant and for the AllTenants view.
 func (s *Store) Tenant() string { return s.tenant }
 
+// ReadsAllTenants implements eventstore.AllTenantsView: true for the
+// AllTenants view.
+func (s *Store) ReadsAllTenants() bool { return s.all }
+
 // StoreForTenant implements eventstore.TenantScoper: ForTenant as an
 // eventstore.Store, so that decorators can keep tenant views.
 func (s *Store) StoreForTenant(tenant string) (eventstore.Store, error) {

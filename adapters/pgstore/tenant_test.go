@@ -44,6 +44,9 @@ func TestTenantExtras(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !s.AllTenants().ReadsAllTenants() || s.ReadsAllTenants() || mustTenant(t, s, "a").ReadsAllTenants() {
+		t.Error("ReadsAllTenants is not true for the AllTenants view alone")
+	}
 	ctx := t.Context()
 	a, b := mustTenant(t, s, "a"), mustTenant(t, s, "b")
 	for i, id := range []string{"x", "y"} {

@@ -26,6 +26,9 @@ const (
 type projectionJSON struct {
 	Name   string `json:"name"`
 	Tenant string `json:"tenant"`
+	// AllTenants: the projection reads every tenant's log, and Head is
+	// that log's.
+	AllTenants bool `json:"all_tenants,omitempty"`
 	// Version is the active version ("" when none is); Latest is the
 	// newest version a Runner recorded, which differs while a rebuild runs.
 	Version    string   `json:"version"`
@@ -74,13 +77,23 @@ func (s *Server) projections(ctx context.Context) ([]projectionJSON, error) {
 		events Events
 		head   eventstore.Position
 	}
+	// A projection that reads every tenant's log (CatalogEntry.AllTenants)
+	// is measured against that log.
+	const allKey = "\x00all"
 	views := map[string]view{}
-	viewOf := func(tenant string) (view, error) {
-		if v, ok := views[tenant]; ok {
+	viewOf := func(tenant string, all bool) (view, error) {
+		key := tenant
+		if all {
+			key = allKey
+		}
+		if v, ok := views[key]; ok {
 			return v, nil
 		}
-		events, err := s.tenantEvents(tenant)
-		if errors.Is(err, errNoTenants) {
+		var events Events
+		var err error
+		if all {
+			events = s.allTenants()
+		} else if events, err = s.tenantEvents(tenant); errors.Is(err, errNoTenants) {
 			events = s.cfg.Events // a store without tenants: its only log
 		} else if err != nil {
 			return view{}, err
@@ -89,17 +102,17 @@ func (s *Server) projections(ctx context.Context) ([]projectionJSON, error) {
 		if err != nil {
 			return view{}, err
 		}
-		views[tenant] = view{events, head}
-		return views[tenant], nil
+		views[key] = view{events, head}
+		return views[key], nil
 	}
 	out := make([]projectionJSON, 0, len(entries))
 	for _, e := range entries {
-		v, err := viewOf(e.Tenant)
+		v, err := viewOf(e.Tenant, e.AllTenants)
 		if err != nil {
 			return nil, err
 		}
 		head := v.head
-		p := projectionJSON{Name: e.Name, Tenant: e.Tenant, Latest: e.Version, Partitions: e.Partitions,
+		p := projectionJSON{Name: e.Name, Tenant: e.Tenant, AllTenants: e.AllTenants, Latest: e.Version, Partitions: e.Partitions,
 			Head: head.String(), Positions: []string{}}
 		active, err := projection.Active(ctx, s.cfg.ReadModels, e.Name, e.Tenant)
 		if errors.Is(err, projection.ErrNotReady) {

@@ -257,3 +257,61 @@ func TestStoreWithoutTenants(t *testing.T) {
 		t.Error("tenants reported as supported")
 	}
 }
+
+// A projection over every tenant's log is measured against that log's head:
+// an append of a named tenant puts it behind, though the default tenant's
+// head did not move.
+func TestAllTenantsProjectionLag(t *testing.T) {
+	ctx := t.Context()
+	es, rm := memstore.New(nil), memstore.NewReadModels(nil)
+	acme, err := es.ForTenant("acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func(s *memstore.Store, stream string) eventstore.Position {
+		t.Helper()
+		res, err := s.Append(ctx, stream, eventstore.NoStream, []eventstore.Event{{Type: "Opened", Data: []byte(`{}`)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Position
+	}
+	open(es, "acc-default")
+	applied := open(acme, "acc-acme-1")
+	p := projection.New("audit", "1")
+	projection.Handle(p, "Opened", func(context.Context, *projection.Tx, eventstore.Record, struct{}) error { return nil })
+	r, err := projection.NewRunner(projection.Config{Projection: p, Source: projection.LogSource(es.AllTenants(), nil), Store: rm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(rctx) }()
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	err = projection.WaitFor(wctx, rm, "audit", "", applied)
+	wcancel()
+	cancel()
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := open(acme, "acc-acme-2") // the runner has stopped: a lag of one
+
+	srv, err := console.New(console.Config{Events: memEvents{es}, ReadModels: rm, SampleEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	var ps []struct {
+		projectionRow
+		AllTenants bool `json:"all_tenants"`
+	}
+	getJSON(t, hs.URL+"/api/projections", &ps)
+	if len(ps) != 1 {
+		t.Fatalf("projections: %+v, want audit alone", ps)
+	}
+	if a := ps[0]; !a.AllTenants || a.State != "behind" || a.LagEvents != 1 || a.Head != head.String() || a.Position != applied.String() {
+		t.Errorf("audit over every tenant: %+v; want behind every tenant's head %s by one event, at %s", a, head, applied)
+	}
+}
