@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/eventfold/eventfold/adapters/pgstore"
 	"github.com/eventfold/eventfold/eventstore"
@@ -429,4 +430,62 @@ func checkLogOrder(t *testing.T, s *pgstore.Store, want int64) {
 		}
 		return last == want
 	}, "read up to version %d of %d", last, want)
+}
+
+// An append that locks the stream row (Any here) and reads version v can
+// lose version v+1 to an append at Exact(v), which takes no lock and is
+// still in flight: it waits for it, and then reports a serialization
+// failure (40001), never a unique violation. On its own the store retries
+// and lands at v+2; in the caller's transaction the caller sees the 40001.
+func TestLockedAppendLosesVersionToExactAppend(t *testing.T) {
+	pool, schema := testenv.Schema(t)
+	ctx := t.Context()
+	opts := &pgstore.Options{Schema: schema}
+	if err := pgstore.Migrate(ctx, pool, opts); err != nil {
+		t.Fatal(err)
+	}
+	s, err := pgstore.New(pool, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := pgx.Identifier{schema, "events"}.Sanitize()
+	for _, inCallerTx := range []bool{false, true} {
+		stream := fmt.Sprintf("s-%v", inCallerTx)
+		if _, err := s.Append(ctx, stream, eventstore.NoStream, oneEvent(1)); err != nil {
+			t.Fatal(err)
+		}
+		// Version 2 as an exact append writes it, not yet committed.
+		inflight, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := inflight.Exec(ctx, "INSERT INTO "+events+" (stream_id, version, event_id, type, content_type, data) VALUES ($1, 2, $2, 'E', 'application/json', '\\x7b7d')",
+			stream, eventstore.NewEventID()); err != nil {
+			t.Fatal(err)
+		}
+		time.AfterFunc(300*time.Millisecond, func() { inflight.Commit(context.Background()) }) //nolint:errcheck
+
+		var res eventstore.AppendResult
+		if inCallerTx {
+			tx, err := pool.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts, err := pgstore.New(tx, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = ts.Append(ctx, stream, eventstore.Any, oneEvent(3))
+			tx.Rollback(ctx) //nolint:errcheck
+			var pgErr *pgconn.PgError
+			if !errors.As(err, &pgErr) || pgErr.Code != "40001" {
+				t.Errorf("in the caller's transaction: Append = %v, want a serialization failure (40001)", err)
+			}
+			continue
+		}
+		res, err = s.Append(ctx, stream, eventstore.Any, oneEvent(3))
+		if err != nil || res.StreamVersion != 3 {
+			t.Errorf("on its own: Append = %+v, %v; want version 3 after a retry", res, err)
+		}
+	}
 }

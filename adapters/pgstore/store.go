@@ -335,10 +335,9 @@ func (s *Store) appendPrepared(ctx context.Context, streamID string, expected ev
 		// 006_stream_order.sql); a new transaction gets a later ID. Inside
 		// the caller's own transaction there is nothing to retry: the
 		// error says so and the caller retries the transaction.
-		// 23505 on events_stream_version: an append at an exact version
-		// (which locks no stream row) took the version this one read; the
-		// next try reads the new one.
-		if (isVersionTaken(err) || errors.As(err, &pgErr) && pgErr.Code == "40001") && !s.inTx && attempt < 20 {
+		// append_events reports losing a version to an append at an
+		// exact version (which locks no stream row) as 40001 too.
+		if errors.As(err, &pgErr) && pgErr.Code == "40001" && !s.inTx && attempt < 20 {
 			if err := sleepBriefly(ctx, attempt); err != nil {
 				return res, err
 			}

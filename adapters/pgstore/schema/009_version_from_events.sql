@@ -36,8 +36,8 @@ $$;
 
 -- append_events as in version 8, with the version read from the events
 -- table under the stream row's lock. Still one statement, so one round
--- trip. Two appends racing for the same version end with one unique
--- violation on events_stream_version, which the client retries.
+-- trip. Losing a race for a version to a lock-free exact append is a
+-- serialization failure (40001), as losing the stream order was in version 6.
 CREATE OR REPLACE FUNCTION {{schema}}.append_events(
     p_stream        text,
     p_expected      bigint,
@@ -56,6 +56,7 @@ DECLARE
     n      bigint := cardinality(p_ids);
     v_cur  bigint;
     v_last bigint;
+    v_count bigint;
 BEGIN
     IF p_command_key IS NOT NULL THEN
         RETURN QUERY SELECT 2, k.stream_version, k.transaction_id, k.global_position
@@ -113,13 +114,22 @@ BEGIN
             USING ERRCODE = '40001';
     END IF;
 
+    -- An append at an exact version, which takes no lock, may have taken
+    -- these versions since v_cur was read: report that as the same
+    -- serialization failure as above, which the client retries (or, in the
+    -- caller's transaction, the caller), rather than as a unique violation.
     WITH inserted AS (
         INSERT INTO {{schema}}.events AS e (tenant_id, stream_id, version, event_id, type, content_type, data, metadata)
         SELECT p_tenant, p_stream, v_cur + u.i, u.id, u.t, u.ct, u.d, u.m
             FROM unnest(p_ids, p_types, p_content_types, p_data, p_metadata) WITH ORDINALITY AS u(id, t, ct, d, m, i)
+        ON CONFLICT (tenant_id, stream_id, version) DO NOTHING
         RETURNING e.global_position
     )
-    SELECT max(inserted.global_position) INTO v_last FROM inserted;
+    SELECT max(inserted.global_position), count(*) INTO v_last, v_count FROM inserted;
+    IF v_count < n THEN
+        RAISE EXCEPTION 'eventfold: stream % was appended to by another append first; retry', p_stream
+            USING ERRCODE = '40001';
+    END IF;
 
     IF p_command_key IS NOT NULL THEN
         INSERT INTO {{schema}}.command_keys AS k (tenant_id, command_key, stream_id, stream_version, transaction_id, global_position)
