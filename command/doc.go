@@ -20,6 +20,15 @@
 // most about 2.5 seconds of waiting). Domain errors returned by Decide reach the caller
 // unchanged and append nothing.
 //
+// Commands for the same stream take turns within a Handler, in arrival
+// order, so writers in one process never conflict with each other; only
+// writers elsewhere can. A command that waited for its turn starts from the
+// state the command ahead of it left (that command's events applied with
+// Evolve) and appends without reading the stream; if another process wrote
+// in between, the append conflicts and the retry reads what it wrote. So
+// Evolve must build the same state from an event as decided as from the
+// same event read back from the store, which snapshots need too.
+//
 // Handle returns a [Result] with the stream's new version and a
 // consistency token, the eventstore.Position of the last appended event. A
 // query side that has processed that position reflects the command; an

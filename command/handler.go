@@ -91,7 +91,9 @@ type Options struct {
 // snapshots are on), calls Decide, and appends the events with the version
 // it loaded as the expected version. When another writer appended first,
 // it reloads and decides again, within its RetryPolicy. A Handler is safe
-// for concurrent use.
+// for concurrent use: commands for different streams run in parallel, and
+// commands for the same stream take turns, in arrival order, so they
+// conflict only with writers in other processes or other Handlers.
 type Handler[S, C, E any] struct {
 	store   eventstore.Store
 	reg     *Registry
@@ -100,6 +102,7 @@ type Handler[S, C, E any] struct {
 	logger  *slog.Logger
 	snaps   *Snapshots
 	handle  HandleFunc
+	queue   streamQueue[loaded[S]]
 }
 
 // NewHandler returns a Handler for decider that stores events in store,
@@ -203,20 +206,44 @@ func (h *Handler[S, C, E]) core(ctx context.Context, streamID string, c any) (Re
 		}
 	}
 	retry := h.opts.Retry
-	l, err := h.load(ctx, streamID)
+	turn, err := h.queue.acquire(ctx, streamID)
 	if err != nil {
-		return Result{}, err
+		return Result{}, fmt.Errorf("command: waiting for the command ahead on stream %q: %w", streamID, err)
 	}
+	var next loaded[S]
+	var passOn bool
+	defer func() { turn.release(next, passOn) }()
+
+	// The command ahead, if it just finished, left the state it appended
+	// to: append on it directly, and let the expected version catch a write
+	// from elsewhere.
+	l, handedOn := turn.handoff()
+	if !handedOn {
+		if l, err = h.load(ctx, streamID); err != nil {
+			return Result{}, err
+		}
+	}
+	readSinceArrival := !handedOn
+	behind := false
 	for attempt := 1; ; attempt++ {
-		if attempt > 1 {
+		if behind {
 			// After a conflict only the events the winner appended are new:
 			// read the tail, not the whole stream again.
 			if l, err = h.catchUp(ctx, streamID, l); err != nil {
 				return Result{}, err
 			}
+			behind, readSinceArrival = false, true
 		}
 		events, decideErr := h.decider.Decide(cmd, l.state)
 		if decideErr != nil || len(events) == 0 {
+			if !readSinceArrival {
+				// A refusal or a no-op is not checked by the store: decide
+				// it again on a state read after the command arrived.
+				behind = true
+				attempt--
+				continue
+			}
+			next, passOn = l, true
 			// A retried keyed command may fail or do nothing now because
 			// its first run already changed the state: the first outcome
 			// wins.
@@ -251,6 +278,7 @@ func (h *Handler[S, C, E]) core(ctx context.Context, streamID string, c any) (Re
 			if err := sleep(ctx, d); err != nil {
 				return Result{}, err
 			}
+			behind = true
 			continue
 		}
 		if err != nil {
@@ -259,12 +287,17 @@ func (h *Handler[S, C, E]) core(ctx context.Context, streamID string, c any) (Re
 		if res.Replayed {
 			return Result{StreamVersion: res.StreamVersion, Position: res.Position, Replayed: true}, nil
 		}
-		if h.snaps != nil && h.snaps.Policy(streamID, res.StreamVersion, l.snapVersion) {
-			state := l.state
+		snapshot := h.snaps != nil && h.snaps.Policy(streamID, res.StreamVersion, l.snapVersion)
+		if snapshot || turn.queued() {
+			after := loaded[S]{state: l.state, version: res.StreamVersion, position: res.Position, snapVersion: l.snapVersion}
 			for _, e := range events {
-				state = h.decider.Evolve(state, e)
+				after.state = h.decider.Evolve(after.state, e)
 			}
-			h.saveSnapshot(ctx, streamID, res.StreamVersion, state)
+			if snapshot {
+				h.saveSnapshot(ctx, streamID, res.StreamVersion, after.state)
+				after.snapVersion = res.StreamVersion
+			}
+			next, passOn = after, true
 		}
 		return Result{StreamVersion: res.StreamVersion, Position: res.Position, Events: len(events)}, nil
 	}

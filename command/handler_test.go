@@ -155,39 +155,155 @@ func TestNoEventsAppendsNothing(t *testing.T) {
 	}
 }
 
-// TestHotStream runs many writers on one stream: every command must succeed
-// through retries, and no update may be lost.
+// TestHotStream runs many writers on one stream from several Handlers, as
+// several processes would: every command must succeed through retries, and
+// no update may be lost.
 func TestHotStream(t *testing.T) {
-	const writers, increments = 16, 50
+	const handlers, writersPerHandler, increments = 4, 4, 50
+	const commands = handlers * writersPerHandler * increments
 	store := memstore.New(nil)
-	// Default retry policy. Snapshots keep each load short; the retries are
-	// what is under test.
-	h := newHandler(t, store, &command.Options{Snapshots: &command.Snapshots{Store: memstore.NewSnapshots(nil), Policy: command.EveryN(20)}})
-	handle(t, h, "hot", Open{Owner: "everyone"})
-	var wg sync.WaitGroup
-	errs := make(chan error, writers*increments)
-	for range writers {
-		wg.Go(func() {
-			for range increments {
-				if _, err := h.Handle(t.Context(), "hot", Deposit{Amount: 1}); err != nil {
-					errs <- err
-				}
-			}
+	var retries retryCounter
+	hs := make([]*command.Handler[Account, AccountCommand, AccountEvent], handlers)
+	for i := range hs {
+		// Default retry policy. Snapshots keep each load short; the retries
+		// are what is under test.
+		hs[i] = newHandler(t, store, &command.Options{
+			Snapshots: &command.Snapshots{Store: memstore.NewSnapshots(nil), Policy: command.EveryN(20)},
+			Logger:    slog.New(&retries),
 		})
+	}
+	handle(t, hs[0], "hot", Open{Owner: "everyone"})
+	var wg sync.WaitGroup
+	errs := make(chan error, commands)
+	for _, h := range hs {
+		for range writersPerHandler {
+			wg.Go(func() {
+				for range increments {
+					if _, err := h.Handle(t.Context(), "hot", Deposit{Amount: 1}); err != nil {
+						errs <- err
+					}
+				}
+			})
+		}
 	}
 	wg.Wait()
 	close(errs)
 	for err := range errs {
 		t.Errorf("Handle = %v", err)
 	}
-	state, version, err := h.Load(t.Context(), "hot")
+	state, version, err := hs[0].Load(t.Context(), "hot")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if state.Balance != writers*increments || version != writers*increments+1 {
-		t.Errorf("after %d increments: balance %d at version %d, want balance %d at version %d", writers*increments, state.Balance, version, writers*increments, writers*increments+1)
+	if state.Balance != commands || version != commands+1 {
+		t.Errorf("after %d increments: balance %d at version %d, want balance %d at version %d", commands, state.Balance, version, commands, commands+1)
+	}
+	t.Logf("%d retries for %d commands", retries.n.Load(), commands)
+}
+
+// TestOneHandlerQueuesCommandsPerStream: writers sharing one Handler take
+// turns on a stream instead of racing each other, so none of them ever
+// conflicts or retries.
+func TestOneHandlerQueuesCommandsPerStream(t *testing.T) {
+	const writers, increments = 16, 50
+	store := memstore.New(nil)
+	var retries retryCounter
+	h := newHandler(t, store, &command.Options{
+		Snapshots: &command.Snapshots{Store: memstore.NewSnapshots(nil), Policy: command.EveryN(20)},
+		Logger:    slog.New(&retries),
+	})
+	handle(t, h, "hot", Open{Owner: "everyone"})
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Go(func() {
+			for range increments {
+				if _, err := h.Handle(t.Context(), "hot", Deposit{Amount: 1}); err != nil {
+					t.Errorf("Handle = %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := retries.n.Load(); n != 0 {
+		t.Errorf("%d retries, want none: commands of one Handler must not race on a stream", n)
+	}
+	if state, _, err := h.Load(t.Context(), "hot"); err != nil || state.Balance != writers*increments {
+		t.Errorf("Load = balance %d, %v; want %d", state.Balance, err, writers*increments)
 	}
 }
+
+// gateStore holds every Append to one stream until gate is closed.
+type gateStore struct {
+	eventstore.Store
+	stream  string
+	entered chan struct{}
+	gate    chan struct{}
+}
+
+func (s *gateStore) Append(ctx context.Context, id string, ev eventstore.ExpectedVersion, events []eventstore.Event) (eventstore.AppendResult, error) {
+	if id == s.stream {
+		s.entered <- struct{}{}
+		<-s.gate
+	}
+	return s.Store.Append(ctx, id, ev, events)
+}
+
+// TestQueuedCommandStopsWhenContextEnds: a command waiting for its turn on
+// a busy stream gives up when its context ends, while commands for other
+// streams go ahead.
+func TestQueuedCommandStopsWhenContextEnds(t *testing.T) {
+	store := &gateStore{Store: memstore.New(nil), stream: "busy", entered: make(chan struct{}, 4), gate: make(chan struct{})}
+	h := newHandler(t, store, nil)
+	first := make(chan error, 1)
+	go func() {
+		_, err := h.Handle(t.Context(), "busy", Open{Owner: "ada"})
+		first <- err
+	}()
+	<-store.entered // the first command holds the stream's turn
+
+	// Another stream is not held up.
+	handle(t, h, "other", Open{Owner: "bob"})
+
+	ctx, cancel := context.WithCancel(t.Context())
+	queued := make(chan error, 1)
+	go func() {
+		_, err := h.Handle(ctx, "busy", Open{Owner: "cy"})
+		queued <- err
+	}()
+	select {
+	case <-store.entered:
+		t.Error("a second command on the stream reached the store while the first held its turn")
+	case <-time.After(50 * time.Millisecond):
+	}
+	cancel()
+	if err := <-queued; !errors.Is(err, context.Canceled) {
+		t.Errorf("queued Handle = %v, want context.Canceled", err)
+	}
+	close(store.gate)
+	if err := <-first; err != nil {
+		t.Errorf("first Handle = %v", err)
+	}
+	// The stream's turn was handed back: a later command runs.
+	if _, err := h.Handle(t.Context(), "busy", Deposit{Amount: 5}); err != nil {
+		t.Errorf("Handle after the queue emptied = %v", err)
+	}
+	if recs := readStream(t, store, "busy"); len(recs) != 2 {
+		t.Errorf("stream holds %d events, want 2 (the cancelled command appended nothing)", len(recs))
+	}
+}
+
+// retryCounter is a slog.Handler that counts the Handler's retry warnings.
+type retryCounter struct{ n atomic.Int64 }
+
+func (c *retryCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (c *retryCounter) Handle(_ context.Context, r slog.Record) error {
+	if r.Level == slog.LevelWarn && r.Message == "command: concurrency conflict, retrying" {
+		c.n.Add(1)
+	}
+	return nil
+}
+func (c *retryCounter) WithAttrs([]slog.Attr) slog.Handler { return c }
+func (c *retryCounter) WithGroup(string) slog.Handler      { return c }
 
 // conflictStore fails every append with a concurrency conflict.
 type conflictStore struct {
@@ -438,5 +554,128 @@ func TestDispatcher(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"command_test.Open", "command_test.Deposit"}, names); diff != "" {
 		t.Errorf("CommandTypes mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// hookStore runs before and after hooks around the nth Append (counting
+// from 1) and counts ReadStream calls.
+type hookStore struct {
+	eventstore.Store
+	appends, reads atomic.Int64
+	before, after  func(n int64)
+}
+
+func (s *hookStore) Append(ctx context.Context, id string, ev eventstore.ExpectedVersion, events []eventstore.Event) (eventstore.AppendResult, error) {
+	n := s.appends.Add(1)
+	if s.before != nil {
+		s.before(n)
+	}
+	res, err := s.Store.Append(ctx, id, ev, events)
+	if s.after != nil {
+		s.after(n)
+	}
+	return res, err
+}
+
+func (s *hookStore) ReadStream(ctx context.Context, id string, from int64, dir eventstore.Direction, limit int) ([]eventstore.Record, error) {
+	s.reads.Add(1)
+	return s.Store.ReadStream(ctx, id, from, dir, limit)
+}
+
+// TestQueuedCommandAppendsOnHandedOnState: a command that waited for its
+// turn appends on the state the command ahead left, without reading the
+// stream again.
+func TestQueuedCommandAppendsOnHandedOnState(t *testing.T) {
+	const writers, increments = 8, 25
+	store := &hookStore{Store: memstore.New(nil)}
+	h := newHandler(t, store, nil)
+	handle(t, h, "hot", Open{Owner: "everyone"})
+	store.reads.Store(0)
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Go(func() {
+			for range increments {
+				if _, err := h.Handle(t.Context(), "hot", Deposit{Amount: 1}); err != nil {
+					t.Errorf("Handle = %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if reads := store.reads.Load(); reads >= writers*increments {
+		t.Errorf("%d stream reads for %d commands: queued commands read the stream instead of taking the handed-on state", reads, writers*increments)
+	}
+	if state, version, err := h.Load(t.Context(), "hot"); err != nil || state.Balance != writers*increments || version != writers*increments+1 {
+		t.Errorf("Load = balance %d at version %d, %v; want %d at %d", state.Balance, version, err, writers*increments, writers*increments+1)
+	}
+}
+
+// TestHandedOnStateOverwrittenElsewhere: when another writer appends
+// between the command ahead and the queued one, the queued command's
+// append conflicts, and it decides again on the new events: nothing is
+// lost.
+func TestHandedOnStateOverwrittenElsewhere(t *testing.T) {
+	base := memstore.New(nil)
+	store := &hookStore{Store: base}
+	h := newHandler(t, store, nil)
+	elsewhere := newHandler(t, base, nil) // another process
+	handle(t, h, "acc", Open{Owner: "ada"})
+	second := make(chan error, 1)
+	store.before = func(n int64) {
+		switch n {
+		case 2: // the first deposit: queue the second behind it
+			go func() {
+				_, err := h.Handle(t.Context(), "acc", Deposit{Amount: 2})
+				second <- err
+			}()
+			time.Sleep(50 * time.Millisecond)
+		case 3: // the second deposit, on the handed-on state
+			if _, err := elsewhere.Handle(t.Context(), "acc", Deposit{Amount: 100}); err != nil {
+				t.Errorf("Handle elsewhere = %v", err)
+			}
+		}
+	}
+	handle(t, h, "acc", Deposit{Amount: 1})
+	if err := <-second; err != nil {
+		t.Fatalf("second Handle = %v", err)
+	}
+	if state, version, err := h.Load(t.Context(), "acc"); err != nil || state.Balance != 103 || version != 4 {
+		t.Errorf("Load = balance %d at version %d, %v; want 103 at version 4", state.Balance, version, err)
+	}
+}
+
+// TestHandedOnStateNeverRefusesAlone: a queued command that its handed-on
+// state would refuse is decided again on the stream as read after it
+// arrived; here another writer's deposit makes the withdrawal possible.
+func TestHandedOnStateNeverRefusesAlone(t *testing.T) {
+	base := memstore.New(nil)
+	store := &hookStore{Store: base}
+	h := newHandler(t, store, nil)
+	elsewhere := newHandler(t, base, nil) // another process
+	handle(t, h, "acc", Open{Owner: "ada"})
+	handle(t, h, "acc", Deposit{Amount: 10})
+	second := make(chan error, 1)
+	store.before = func(n int64) {
+		if n == 3 { // the first withdrawal: queue the second behind it
+			go func() {
+				_, err := h.Handle(t.Context(), "acc", Withdraw{Amount: 5})
+				second <- err
+			}()
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	store.after = func(n int64) {
+		if n == 3 { // after the first withdrawal, before the second decides
+			if _, err := elsewhere.Handle(t.Context(), "acc", Deposit{Amount: 20}); err != nil {
+				t.Errorf("Handle elsewhere = %v", err)
+			}
+		}
+	}
+	handle(t, h, "acc", Withdraw{Amount: 10})
+	if err := <-second; err != nil {
+		t.Fatalf("second Withdraw = %v, want success: another writer's deposit covers it", err)
+	}
+	if state, _, err := h.Load(t.Context(), "acc"); err != nil || state.Balance != 15 {
+		t.Errorf("Load = balance %d, %v; want 15", state.Balance, err)
 	}
 }

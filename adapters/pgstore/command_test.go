@@ -57,10 +57,13 @@ func newCounter(t testing.TB, store eventstore.Store, opts *command.Options) *co
 	return h
 }
 
-// TestCommandHotStream: 16 goroutines × 50 increments on one stream all
-// succeed through retries, with no lost update.
+// TestCommandHotStream: 16 writers × 50 increments on one stream, spread
+// over 4 Handlers as over 4 processes, all succeed through retries, with no
+// lost update. (Writers sharing a Handler take turns; writers in different
+// Handlers race and retry.)
 func TestCommandHotStream(t *testing.T) {
-	const writers, increments = 16, 50
+	const handlers, writersPerHandler, increments = 4, 4, 50
+	const commands = handlers * writersPerHandler * increments
 	db, opts := migrated(t)
 	store, err := pgstore.New(db, opts)
 	if err != nil {
@@ -68,26 +71,31 @@ func TestCommandHotStream(t *testing.T) {
 	}
 	// The default retry policy, with no snapshots: retries read only the
 	// tail the winners appended.
-	h := newCounter(t, store, nil)
+	hs := make([]*command.Handler[int, increment, incremented], handlers)
+	for i := range hs {
+		hs[i] = newCounter(t, store, nil)
+	}
 	var wg sync.WaitGroup
 	var failed atomic.Int64
-	for range writers {
-		wg.Go(func() {
-			for range increments {
-				if _, err := h.Handle(t.Context(), "hot", increment{By: 1}); err != nil {
-					failed.Add(1)
-					t.Errorf("Handle = %v", err)
+	for _, h := range hs {
+		for range writersPerHandler {
+			wg.Go(func() {
+				for range increments {
+					if _, err := h.Handle(t.Context(), "hot", increment{By: 1}); err != nil {
+						failed.Add(1)
+						t.Errorf("Handle = %v", err)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 	wg.Wait()
-	n, version, err := h.Load(t.Context(), "hot")
+	n, version, err := hs[0].Load(t.Context(), "hot")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != writers*increments || version != writers*increments || failed.Load() != 0 {
-		t.Errorf("counter = %d at version %d with %d failures, want %d at version %d with none", n, version, failed.Load(), writers*increments, writers*increments)
+	if n != commands || version != commands || failed.Load() != 0 {
+		t.Errorf("counter = %d at version %d with %d failures, want %d at version %d with none", n, version, failed.Load(), commands, commands)
 	}
 }
 

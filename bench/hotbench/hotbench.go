@@ -70,14 +70,18 @@ func (s Scenario) Setup(ctx context.Context, env *harness.Env) (*harness.Plan, e
 		return nil, err
 	}
 	retries := &counter{}
-	h, err := command.NewHandler(store, reg, orders.Decider, &command.Options{
-		// A hot stream grows by thousands of events per second: without
-		// snapshots every try would read the whole stream.
-		Snapshots: &command.Snapshots{Store: pgstore.NewSnapshots(pool, opts)},
-		Logger:    slog.New(retries),
-	})
+	// One Handler serves every writer, as in one process: its writers take
+	// turns on the stream. One Handler per writer stands for as many
+	// processes: they race, and the losers retry.
+	shared, err := newHandler(store, pool, opts, reg, retries)
 	if err != nil {
 		return nil, err
+	}
+	perWriter := make([]*command.Handler[orders.State, orders.AddItem, orders.ItemAdded], writers)
+	for i := range perWriter {
+		if perWriter[i], err = newHandler(store, pool, opts, reg, retries); err != nil {
+			return nil, err
+		}
 	}
 	if _, err := pool.Exec(ctx, fmt.Sprintf(`
 CREATE TABLE %[1]s (stream_id text PRIMARY KEY, version bigint NOT NULL) WITH (fillfactor = 80);
@@ -92,38 +96,40 @@ CREATE TABLE %[2]s (
 		return nil, fmt.Errorf("hotbench: raw tables: %w", err)
 	}
 
-	eventfold := func(ctx context.Context, b harness.Budget) (harness.Sample, error) {
-		if err := truncate(ctx, pool, schema, "events", "streams", "command_keys", "snapshots"); err != nil {
-			return harness.Sample{}, err
-		}
-		var gaveUp, all atomic.Int64
-		retries.n.Store(0)
-		retries.other.Store(0)
-		smp, err := harness.Drive(ctx, writers, b, func(ctx context.Context, w int) (int, error) {
-			all.Add(1)
-			_, err := h.Handle(ctx, stream, orders.AddItem{SKU: "SKU-000123", Quantity: 3})
-			switch {
-			case errors.Is(err, eventstore.ErrConcurrency):
-				gaveUp.Add(1) // the retries ran out: not a success
-				return 0, nil
-			case err != nil:
-				return 0, err
+	eventfold := func(handlerOf func(w int) *command.Handler[orders.State, orders.AddItem, orders.ItemAdded]) func(context.Context, harness.Budget) (harness.Sample, error) {
+		return func(ctx context.Context, b harness.Budget) (harness.Sample, error) {
+			if err := truncate(ctx, pool, schema, "events", "streams", "command_keys", "snapshots"); err != nil {
+				return harness.Sample{}, err
 			}
-			return 1, nil
-		})
-		if err != nil {
-			return smp, err
+			var gaveUp, all atomic.Int64
+			retries.n.Store(0)
+			retries.other.Store(0)
+			smp, err := harness.Drive(ctx, writers, b, func(ctx context.Context, w int) (int, error) {
+				all.Add(1)
+				_, err := handlerOf(w).Handle(ctx, stream, orders.AddItem{SKU: "SKU-000123", Quantity: 3})
+				switch {
+				case errors.Is(err, eventstore.ErrConcurrency):
+					gaveUp.Add(1) // the retries ran out: not a success
+					return 0, nil
+				case err != nil:
+					return 0, err
+				}
+				return 1, nil
+			})
+			if err != nil {
+				return smp, err
+			}
+			if n := retries.other.Load(); n > 0 {
+				return smp, fmt.Errorf("hotbench: %d snapshot warnings from the handler", n)
+			}
+			// Warm-up and window together: the ratios are what matters.
+			n := float64(max(all.Load(), 1))
+			smp.Extra = map[string]float64{
+				"gave up (retries exhausted), % of commands": 100 * float64(gaveUp.Load()) / n,
+				"conflict retries per command":               float64(retries.n.Load()) / n,
+			}
+			return smp, nil
 		}
-		if n := retries.other.Load(); n > 0 {
-			return smp, fmt.Errorf("hotbench: %d snapshot warnings from the handler", n)
-		}
-		// Warm-up and window together: the ratios are what matters.
-		n := float64(max(all.Load(), 1))
-		smp.Extra = map[string]float64{
-			"gave up (retries exhausted), % of commands": 100 * float64(gaveUp.Load()) / n,
-			"conflict retries per command":               float64(retries.n.Load()) / n,
-		}
-		return smp, nil
 	}
 
 	raw := func(ctx context.Context, b harness.Budget) (harness.Sample, error) {
@@ -153,12 +159,31 @@ INSERT INTO %[2]s (stream_id, version, data, metadata) SELECT $1, s.version, $2,
 		})
 	}
 
+	baseline := []harness.Contender{{Name: "raw pgx row-locked append", Run: raw}}
 	return &harness.Plan{Cells: []harness.Cell{{
-		Name:      fmt.Sprintf("%d writers, 1 stream", writers),
-		Unit:      "commands",
-		Eventfold: &harness.Contender{Name: "eventfold command handler", Run: eventfold},
-		Baselines: []harness.Contender{{Name: "raw pgx row-locked append", Run: raw}},
+		Name: fmt.Sprintf("%d writers, 1 stream, 1 handler", writers),
+		Unit: "commands",
+		Eventfold: &harness.Contender{Name: "eventfold command handler", Run: eventfold(func(int) *command.Handler[orders.State, orders.AddItem, orders.ItemAdded] {
+			return shared
+		})},
+		Baselines: baseline,
+	}, {
+		Name: fmt.Sprintf("%d writers, 1 stream, %d handlers", writers, writers),
+		Unit: "commands",
+		Eventfold: &harness.Contender{Name: "eventfold command handlers", Run: eventfold(func(w int) *command.Handler[orders.State, orders.AddItem, orders.ItemAdded] {
+			return perWriter[w]
+		})},
+		Baselines: baseline,
 	}}}, nil
+}
+
+func newHandler(store eventstore.Store, pool *pgxpool.Pool, opts *pgstore.Options, reg *command.Registry, retries *counter) (*command.Handler[orders.State, orders.AddItem, orders.ItemAdded], error) {
+	return command.NewHandler(store, reg, orders.Decider, &command.Options{
+		// A hot stream grows by thousands of events per second: without
+		// snapshots every try would read the whole stream.
+		Snapshots: &command.Snapshots{Store: pgstore.NewSnapshots(pool, opts)},
+		Logger:    slog.New(retries),
+	})
 }
 
 // counter is a slog.Handler that counts the Handler's warnings: one per
