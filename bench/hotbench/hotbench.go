@@ -1,7 +1,8 @@
 // Package hotbench holds benchmark scenario 3: many writers on one stream
-// through eventfold's command handler, which retries on conflicts, against
-// the limit of one stream: appends queued on one row lock, which never
-// conflict.
+// through eventfold's command handler, against the limit of one stream:
+// appends queued on one row lock, which never conflict. The writers share
+// one Handler (one process: they take turns) or have one each (as many
+// processes: they race, and the losers retry).
 package hotbench
 
 import (
@@ -38,7 +39,7 @@ func (Scenario) Name() string { return "hot-stream" }
 
 // Title implements harness.Scenario.
 func (Scenario) Title() string {
-	return "hot stream, 16 writers through the command handler with retries"
+	return "hot stream, 16 writers through one command handler or one each"
 }
 
 const stream = "order-hot"
