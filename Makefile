@@ -85,6 +85,7 @@ FUZZ_TARGETS := \
 	.:./readmodel:FuzzEntryIDAndCursor \
 	.:./command:FuzzRegistryDecode \
 	.:./adapters/pgstore:FuzzDecodeMetadata \
+	.:./adapters/pgstore:FuzzEncodeMetadata \
 	.:./adapters/redisstore:FuzzKeysInjective \
 	.:./adapters/redisstore:FuzzRevisionEncoding \
 	.:./adapters/watermillbus:FuzzMessageRoundTrip \

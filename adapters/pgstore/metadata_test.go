@@ -59,3 +59,25 @@ func FuzzDecodeMetadata(f *testing.F) {
 		}
 	})
 }
+
+func FuzzEncodeMetadata(f *testing.F) {
+	f.Add("0193a5f2-7c1e-7b4a-9d2e-4f6a8b0c1d2e", "0193a5f2-7c1e-7b4a-9d2e-4f6a8b0c1d2f", "", "")
+	f.Add("flow-1", "", "", "")
+	f.Add("", "cmd-1", "", "")
+	f.Add("", "", "", "")
+	f.Add("a<b>&c", "quote\"back\\slash", "", "")
+	f.Add("é", "\u2028", "", "")
+	f.Add("\xff", "tab\t", "", "")
+	f.Add("flow", "cmd", "user", "u1")
+	f.Fuzz(func(t *testing.T, correlation, causation, extraKey, extraValue string) {
+		m := eventstore.Metadata{CorrelationID: correlation, CausationID: causation}
+		if extraKey != "" {
+			m.Extra = map[string]string{extraKey: extraValue}
+		}
+		got, gotErr := encodeMetadata(m)
+		want, wantErr := json.Marshal(m)
+		if (gotErr == nil) != (wantErr == nil) || string(got) != string(want) {
+			t.Fatalf("%+v: encodeMetadata = %q, %v; json.Marshal = %q, %v", m, got, gotErr, want, wantErr)
+		}
+	})
+}

@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -301,7 +300,7 @@ func (s *Store) AppendKeyed(ctx context.Context, commandKey, streamID string, ex
 			data[i] = []byte{}
 		}
 		if !e.Metadata.IsZero() {
-			b, err := json.Marshal(e.Metadata)
+			b, err := encodeMetadata(e.Metadata)
 			if err != nil {
 				return eventstore.AppendResult{}, &eventstore.InvalidInputError{Field: fmt.Sprintf("events[%d].metadata", i), Reason: err.Error(), Err: err}
 			}
