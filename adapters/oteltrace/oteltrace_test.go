@@ -209,7 +209,7 @@ func TestTraceCrossesWatermill(t *testing.T) {
 		tx.Put(rec.StreamID, rec.Data)
 		return nil
 	}, tp)
-	waitApplied(t, run(t, p, watermillbus.NewSource(pubsub, "events")), res.Position)
+	waitApplied(t, run(t, p, watermillbus.NewSource(pubsub, "events", nil)), res.Position)
 
 	appendSpan := span(t, rec, "eventfold.append")
 	wantChild(t, appendSpan, span(t, rec, "request"))

@@ -96,7 +96,7 @@ func (p *pipeline) startRelay(t testing.TB, ctx context.Context, name string, pu
 
 func (p *pipeline) startRunner(t testing.TB, ctx context.Context, sub message.Subscriber) *projection.Runner {
 	t.Helper()
-	r, err := projection.NewRunner(projection.Config{Projection: tallyProjection(), Source: watermillbus.NewSource(sub, p.topic), Store: p.rm})
+	r, err := projection.NewRunner(projection.Config{Projection: tallyProjection(), Source: watermillbus.NewSource(sub, p.topic, nil), Store: p.rm})
 	if err != nil {
 		t.Fatal(err)
 	}

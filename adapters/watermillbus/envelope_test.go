@@ -141,7 +141,7 @@ func openFeed(t *testing.T, msgs ...*message.Message) projection.Feed {
 	for _, m := range msgs {
 		sub.msgs <- m
 	}
-	feed, err := watermillbus.NewSource(sub, "events").Open(t.Context(), eventstore.Position{})
+	feed, err := watermillbus.NewSource(sub, "events", nil).Open(t.Context(), eventstore.Position{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -132,7 +132,7 @@ func TestNATSReopenReplaysWithLibraryConsumer(t *testing.T) {
 	topic := natsTopic(t)
 	pub, newSub := natsPubSub(t, topic)
 	counter := &deliveryCounter{Subscriber: newSub()}
-	src := watermillbus.NewSource(counter, topic)
+	src := watermillbus.NewSource(counter, topic, nil)
 	const n, m = 30, 5
 
 	publishLog(t, pub, topic, 1, n)
@@ -186,7 +186,7 @@ func TestNATSReopenResumesWithDurableConsumer(t *testing.T) {
 	topic := natsTopic(t)
 	pub, _ := natsPubSub(t, topic)
 	counter := &deliveryCounter{Subscriber: keptConsumerSub(t, js, topic, 0, 5*time.Second, 0)}
-	src := watermillbus.NewSource(counter, topic)
+	src := watermillbus.NewSource(counter, topic, nil)
 	const n, m = 200, 5
 
 	publishLog(t, pub, topic, 1, n)
@@ -224,7 +224,7 @@ func TestNATSReopenMidStreamWithDurableConsumer(t *testing.T) {
 	topic := natsTopic(t)
 	pub, _ := natsPubSub(t, topic)
 	const ackWait = time.Second
-	src := watermillbus.NewSource(keptConsumerSub(t, js, topic, ackWait, 5*time.Second, 1), topic)
+	src := watermillbus.NewSource(keptConsumerSub(t, js, topic, ackWait, 5*time.Second, 1), topic, nil)
 	const n = 100
 
 	publishLog(t, pub, topic, 1, n)
@@ -271,7 +271,7 @@ func TestNATSUncommittedMessagesComeBack(t *testing.T) {
 	topic := natsTopic(t)
 	pub, _ := natsPubSub(t, topic)
 	const wmAckWait = 200 * time.Millisecond
-	src := watermillbus.NewSource(keptConsumerSub(t, js, topic, time.Second, wmAckWait, 1), topic)
+	src := watermillbus.NewSource(keptConsumerSub(t, js, topic, time.Second, wmAckWait, 1), topic, nil)
 	const n = 20
 	publishLog(t, pub, topic, 1, n)
 

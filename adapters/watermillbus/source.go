@@ -29,16 +29,39 @@ var ErrGap = errors.New("watermillbus: gap in the log")
 // runner has committed every event in it, so a crash never loses an event
 // the broker considers delivered.
 type Source struct {
-	sub   message.Subscriber
-	topic string
+	sub        message.Subscriber
+	topic      string
+	allTenants bool
+}
+
+var _ eventstore.AllTenantsView = (*Source)(nil)
+
+// SourceOptions configures a Source. A nil *SourceOptions means all
+// defaults.
+type SourceOptions struct {
+	// AllTenants says the topic carries every tenant's events: its relay
+	// reads the store's all-tenants view (as `eventfold relay` does). A
+	// projection runner with no Config.Tenant then records that it reads
+	// every tenant's log, and `eventfold projections status` and the console
+	// measure its lag against that log's head instead of the default
+	// tenant's. False means the relay reads one tenant's log.
+	AllTenants bool
 }
 
 // NewSource returns a Source reading topic from sub. Each Open subscribes
 // anew; give each projection runner its own consumer group or durable
 // name through the subscriber's configuration.
-func NewSource(sub message.Subscriber, topic string) *Source {
-	return &Source{sub: sub, topic: topic}
+func NewSource(sub message.Subscriber, topic string, opts *SourceOptions) *Source {
+	s := &Source{sub: sub, topic: topic}
+	if opts != nil {
+		s.allTenants = opts.AllTenants
+	}
+	return s
 }
+
+// ReadsAllTenants implements eventstore.AllTenantsView: it reports
+// SourceOptions.AllTenants, as a broker cannot tell what its relay reads.
+func (s *Source) ReadsAllTenants() bool { return s.allTenants }
 
 // Open implements projection.Source.
 func (s *Source) Open(ctx context.Context, after eventstore.Position) (projection.Feed, error) {

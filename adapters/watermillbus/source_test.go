@@ -7,8 +7,10 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/eventfold/eventfold/adapters/memstore"
 	"github.com/eventfold/eventfold/adapters/watermillbus"
 	"github.com/eventfold/eventfold/eventstore"
+	"github.com/eventfold/eventfold/projection"
 )
 
 // chanSubscriber hands out the messages the test sends on msgs.
@@ -44,7 +46,7 @@ func nacked(m *message.Message) bool {
 func TestSourceHoldsDuplicatesUntilCommitted(t *testing.T) {
 	ctx := t.Context()
 	sub := chanSubscriber{msgs: make(chan *message.Message, 10)}
-	feed, err := watermillbus.NewSource(sub, "events").Open(ctx, eventstore.Position{})
+	feed, err := watermillbus.NewSource(sub, "events", nil).Open(ctx, eventstore.Position{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,5 +101,50 @@ func TestSourceHoldsDuplicatesUntilCommitted(t *testing.T) {
 	}
 	if !nacked(dup2) || !nacked(first[2]) {
 		t.Error("Close did not nack the uncommitted message and its copy")
+	}
+}
+
+// A runner fed by a Source whose topic carries every tenant's events
+// records that it reads every tenant's log, so status tools measure it
+// against that log's head; by default it records the default tenant's.
+func TestSourceAllTenantsReachesTheCatalog(t *testing.T) {
+	rm := memstore.NewReadModels(nil)
+	for name, opts := range map[string]*watermillbus.SourceOptions{
+		"all":     {AllTenants: true},
+		"default": nil,
+	} {
+		src := watermillbus.NewSource(chanSubscriber{msgs: make(chan *message.Message)}, "events", opts)
+		r, err := projection.NewRunner(projection.Config{Projection: projection.New(name, "1"), Source: src, Store: rm})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- r.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+	}
+	want := map[string]bool{"all": true, "default": false}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		entries, err := projection.ListProjections(t.Context(), rm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for _, e := range entries {
+			got[e.Name] = e.AllTenants
+		}
+		if len(got) == len(want) {
+			for name, all := range want {
+				if got[name] != all {
+					t.Errorf("catalog entry %q: AllTenants = %v, want %v", name, got[name], all)
+				}
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("catalog holds %v, want entries for %v", got, want)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -131,7 +131,7 @@ func natsRestart(t *testing.T, eventsPerMessage int) {
 	relayDone := make(chan struct{})
 	go func() { defer close(relayDone); relay.Run(ctx) }() //nolint:errcheck
 	t.Cleanup(func() { cancel(); <-relayDone })
-	rn := startRunner(t, watermillbus.NewSource(counting, topic), e.rm, 100)
+	rn := startRunner(t, watermillbus.NewSource(counting, topic, nil), e.rm, 100)
 	var status statusLog
 	wctx, stopWatch := context.WithCancel(t.Context())
 	go status.watch(wctx, rn, 10*time.Millisecond)

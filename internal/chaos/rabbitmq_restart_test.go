@@ -198,7 +198,7 @@ func TestRabbitMQRestart(t *testing.T) {
 	relayDone := make(chan struct{})
 	go func() { defer close(relayDone); relay.Run(ctx) }() //nolint:errcheck
 	t.Cleanup(func() { cancel(); <-relayDone })
-	src := &countingSource{Source: watermillbus.NewSource(counting, queue), errs: map[string]int{}}
+	src := &countingSource{Source: watermillbus.NewSource(counting, queue, nil), errs: map[string]int{}}
 	rn := startProjection(t, orderProjection(), src, e.rm, 100)
 	var status statusLog
 	wctx, stopWatch := context.WithCancel(t.Context())

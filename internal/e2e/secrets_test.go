@@ -181,7 +181,7 @@ func TestSecretsStayOutOfErrorsAndLogs(t *testing.T) {
 		sub, err := wmnats.NewSubscriber(wmnats.SubscriberConfig{URL: url, Unmarshaler: &wmnats.NATSMarshaler{},
 			NatsOptions: []nc.Option{nc.Timeout(time.Second)}}, wlogger)
 		if err == nil {
-			_, err = watermillbus.NewSource(sub, "t").Open(shortCtx(ctx), eventstore.Position{})
+			_, err = watermillbus.NewSource(sub, "t", nil).Open(shortCtx(ctx), eventstore.Position{})
 			sub.Close()
 		}
 		record("nats subscriber and source", err)

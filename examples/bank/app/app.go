@@ -202,7 +202,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 				return nil, err
 			}
 			a.closers = append(a.closers, func() { sub.Close() })
-			source = watermillbus.NewSource(sub, cfg.Topic)
+			source = watermillbus.NewSource(sub, cfg.Topic, nil)
 		}
 		r, err := projection.NewRunner(projection.Config{
 			Projection: p,
