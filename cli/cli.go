@@ -90,6 +90,7 @@ var builtins = []func(*config) *cobra.Command{
 	relayCommand,
 	workerCommand,
 	consoleCommand,
+	horizonCommand,
 }
 
 // Command returns the root command: the built-in subcommands and

@@ -219,6 +219,7 @@ func TestHelpOfEveryCommand(t *testing.T) {
 		{[]string{"projections", "skip"}, []string{"--position", "refused", "--tenant"}},
 		{[]string{"projections", "status"}, []string{"--json", "--version", "--tenant"}},
 		{[]string{"console"}, []string{"--listen", "--token", "--tenant"}},
+		{[]string{"horizon"}, []string{"--json", "--tenant", "open transaction"}},
 	} {
 		out := mustCLI(t, append(c.args, "--help")...)
 		for _, w := range c.want {

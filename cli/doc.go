@@ -19,6 +19,7 @@
 //	projections rebuild NAME       rebuild a read model with no downtime
 //	relay --topic T                forward the log to NATS JetStream
 //	worker [--only NAME]           run the application's projections
+//	horizon                        events an open transaction hides from projections
 //
 // Connection settings come from flags or the environment
 // (EVENTFOLD_POSTGRES_URL, EVENTFOLD_SCHEMA, EVENTFOLD_REDIS_URL,

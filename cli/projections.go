@@ -166,6 +166,17 @@ one, for example one being rebuilt.`,
 			if err := tw.Flush(); err != nil {
 				return err
 			}
+			// A transaction left open anywhere in the cluster stalls every
+			// projection with no lag to show for it: say so.
+			hb, err := store.AllTenants().HeldBack(ctx)
+			if err != nil {
+				return err
+			}
+			if hb.Events > 0 && len(hb.Holders) > 0 {
+				h := hb.Holders[0]
+				fmt.Fprintf(cmd.OutOrStdout(), "\nHELD BACK: %d committed events are not visible to any projection yet, behind %d open transactions\n  (oldest: pid %d, %s, open for %s); details: %s horizon\n",
+					hb.Events, len(hb.Holders), h.PID, h.State, time.Since(h.Started).Round(time.Second), cmd.Root().Name())
+			}
 			for _, l := range lines {
 				if f := l.Fault; f != nil {
 					tenantFlag := ""

@@ -62,6 +62,8 @@
 // short, never wait on a network call inside one, and set
 // idle_in_transaction_session_timeout (for example 60s) on the role or
 // database so a forgotten transaction cannot stall projections for long.
-// Watch pg_stat_activity for backends with a backend_xid and an old
-// xact_start.
+// Store.HeldBack counts the committed events that readers cannot see yet
+// and names the open transactions holding them back (`eventfold horizon`
+// prints it, and `eventfold projections status` warns when anything is
+// held back).
 package pgstore

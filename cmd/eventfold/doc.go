@@ -7,6 +7,7 @@
 //	eventfold projections retry|skip NAME      resume a faulted projection
 //	eventfold relay --topic T                  forward the log to NATS JetStream
 //	eventfold console [--listen A] [--token T] read-only web console
+//	eventfold horizon                          events an open transaction hides from projections
 //
 // Every command but new comes from package cli, which an application's own
 // binary mounts to get them with its projections compiled in (worker,

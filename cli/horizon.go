@@ -1,0 +1,79 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/eventfold/eventfold/adapters/pgstore"
+)
+
+func horizonCommand(cfg *config) *cobra.Command {
+	var tenant string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "horizon",
+		Short: "Show committed events that readers of the log cannot see yet, and the open transactions holding them back",
+		Long: `Readers of the global log (projections, relays) see an event only once
+every transaction that started before it has ended, anywhere in the
+PostgreSQL cluster. When projections stop advancing while appends succeed,
+an open transaction is holding the log back: horizon counts the committed
+events it hides (every tenant's, or only --tenant's) and lists the
+transactions to end, oldest first.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			store, closeFn, err := cfg.store(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			view := store.AllTenants()
+			if cmd.Flags().Changed("tenant") {
+				if view, err = store.ForTenant(tenant); err != nil {
+					return fmt.Errorf("--tenant: %w", err)
+				}
+			}
+			hb, err := view.HeldBack(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if hb.Holders == nil {
+					hb.Holders = []pgstore.HorizonHolder{}
+				}
+				return writeJSON(cmd.OutOrStdout(), hb)
+			}
+			return printHeldBack(cmd.OutOrStdout(), hb, time.Now())
+		},
+	}
+	cmd.Flags().StringVar(&tenant, "tenant", "", "count only this tenant's events (default: every tenant's)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of text")
+	return cmd
+}
+
+func printHeldBack(w io.Writer, hb pgstore.HeldBack, now time.Time) error {
+	if hb.Events == 0 {
+		_, err := fmt.Fprintln(w, "nothing is held back: readers of the log see every committed event")
+		return err
+	}
+	fmt.Fprintf(w, "%d committed events are held back from readers of the log by %d open transactions, oldest first:\n\n", hb.Events, len(hb.Holders))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PID\tPREPARED\tDATABASE\tUSER\tAPPLICATION\tSTATE\tOPEN FOR\tXID AGE\tQUERY")
+	for _, h := range hb.Holders {
+		query := strings.Join(strings.Fields(h.Query), " ")
+		if len(query) > 60 {
+			query = query[:57] + "..."
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", h.PID, h.PreparedID, h.Database, h.User, h.Application, h.State,
+			now.Sub(h.Started).Round(time.Second), h.XIDAge, query)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(w, "\nEnd a transaction with SELECT pg_terminate_backend(PID), or a prepared one with\nCOMMIT PREPARED 'ID' or ROLLBACK PREPARED 'ID'. Set idle_in_transaction_session_timeout\nso a forgotten one ends by itself.")
+	return err
+}
