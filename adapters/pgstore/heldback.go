@@ -97,3 +97,20 @@ SELECT 0, p.database, p.owner, '', 'prepared', p.prepared, age(p.transaction), '
 	}
 	return hb, nil
 }
+
+// HeldBackEvents returns HeldBack's event count and when the
+// longest-running transaction holding them back began (zero when nothing
+// is held back): what a metric or a health check needs
+// (prommetrics.NewHeldBackCollector reads it).
+func (s *Store) HeldBackEvents(ctx context.Context) (events int64, oldestSince time.Time, err error) {
+	hb, err := s.HeldBack(ctx)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	for _, h := range hb.Holders {
+		if oldestSince.IsZero() || h.Started.Before(oldestSince) {
+			oldestSince = h.Started
+		}
+	}
+	return hb.Events, oldestSince, nil
+}

@@ -82,6 +82,10 @@ func TestHeldBackNamesTheOpenTransaction(t *testing.T) {
 		}
 	}
 
+	if n, since, err := store.AllTenants().HeldBackEvents(ctx); err != nil || n != 3 || since.IsZero() || time.Since(since) < 0 {
+		t.Errorf("HeldBackEvents = %d, %v, %v; want 3 since the open transaction began", n, since, err)
+	}
+
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -99,6 +103,9 @@ func TestHeldBackNamesTheOpenTransaction(t *testing.T) {
 			t.Fatalf("after the rollback HeldBack = %+v, want nothing held back", hb)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	if n, since, err := store.AllTenants().HeldBackEvents(ctx); err != nil || n != 0 || !since.IsZero() {
+		t.Errorf("HeldBackEvents after the rollback = %d, %v, %v; want 0 and no start time", n, since, err)
 	}
 	if recs, err := store.AllTenants().ReadAll(ctx, head, 10); err != nil || len(recs) != 3 {
 		t.Errorf("ReadAll after the rollback = %d records, %v; want the 3 held back", len(recs), err)

@@ -17,6 +17,9 @@
 //     seconds, rate, state, faults.
 //   - [NewRelayCollector] reports whether a relay holds its lease and how
 //     far it has published.
+//   - [NewHeldBackCollector] asks the event store (pgstore's Store) at
+//     every scrape how many committed events an open transaction hides
+//     from projections, and for how long.
 //
 // Every metric name starts with "eventfold_"; docs/grafana-dashboard.json is
 // a dashboard built on them, and docs/operations.md explains how to read it.
@@ -32,5 +35,6 @@
 //	hooks, err := prommetrics.ProjectionHooks(reg, nil)
 //	runner, err := projection.NewRunner(projection.Config{..., Source: projection.LogSource(store, nil), Hooks: hooks})
 //	err = reg.Register(prommetrics.NewProjectionCollector(runner))
+//	err = reg.Register(prommetrics.NewHeldBackCollector(pgStore.AllTenants()))
 //	http.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 package prommetrics

@@ -531,3 +531,47 @@ eventfold_relay_position_sequence{relay="relay"} %d
 	relay.active, relay.pos = true, eventstore.Position{Commit: 3, Sequence: 42}
 	check(1, 42)
 }
+
+type fakeHeldBack struct {
+	events int64
+	since  time.Time
+	err    error
+}
+
+func (f *fakeHeldBack) HeldBackEvents(context.Context) (int64, time.Time, error) {
+	return f.events, f.since, f.err
+}
+
+func TestHeldBackCollector(t *testing.T) {
+	src := &fakeHeldBack{}
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(prommetrics.NewHeldBackCollector(src)); err != nil {
+		t.Fatal(err)
+	}
+	gauges := func() map[string]float64 {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]float64{}
+		for _, mf := range mfs {
+			got[mf.GetName()] = mf.GetMetric()[0].GetGauge().GetValue()
+		}
+		return got
+	}
+	if got := gauges(); got["eventfold_log_held_back_up"] != 1 || got["eventfold_log_held_back_events"] != 0 || got["eventfold_log_held_back_seconds"] != 0 {
+		t.Errorf("nothing held back: %v", got)
+	}
+	src.events, src.since = 7, time.Now().Add(-90*time.Second)
+	if got := gauges(); got["eventfold_log_held_back_events"] != 7 || got["eventfold_log_held_back_seconds"] < 90 || got["eventfold_log_held_back_seconds"] > 120 {
+		t.Errorf("7 events behind a transaction open for 90 s: %v", got)
+	}
+	src.err = errors.New("connection refused")
+	if got := gauges(); got["eventfold_log_held_back_up"] != 0 || len(got) != 1 {
+		t.Errorf("store unreachable: %v, want only eventfold_log_held_back_up 0", got)
+	}
+	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", problems, err)
+	}
+}
