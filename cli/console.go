@@ -91,6 +91,9 @@ requests for any other.`,
 // and its tenant views.
 type consoleEvents struct{ *pgstore.Store }
 
+// The projections page warns while an open transaction holds the log back.
+var _ console.HeldBackReporter = consoleEvents{}
+
 var _ console.TenantEvents = consoleEvents{}
 
 func (e consoleEvents) ForTenant(tenant string) (console.Events, error) {

@@ -167,7 +167,7 @@ one, for example one being rebuilt.`,
 				return err
 			}
 			// A transaction left open anywhere in the cluster stalls every
-			// projection with no lag to show for it: say so.
+			// projection, which shows as lag with no cause: name it.
 			hb, err := store.AllTenants().HeldBack(ctx)
 			if err != nil {
 				return err

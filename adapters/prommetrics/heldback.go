@@ -35,8 +35,8 @@ var _ prometheus.Collector = (*HeldBackCollector)(nil)
 //	eventfold_log_held_back_seconds  how long the oldest transaction holding them has been open
 //	eventfold_log_held_back_up       1 when the last scrape could ask the store
 //
-// Projections and relays stop, with no lag to show for it, while
-// eventfold_log_held_back_events is above 0: alert when it stays there
+// Projections and relays stop while eventfold_log_held_back_events is
+// above 0 (their lag grows, with no error to say why): alert when it stays there
 // (for example for a minute), and run `eventfold horizon` to see which
 // transaction to end. Each scrape runs one short query, bounded by a
 // 5-second timeout.

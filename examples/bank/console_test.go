@@ -107,6 +107,39 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Errorf("the flow shows commands %q and projection badges %v; want 4 commands, every event applied by all 4 projections", commands, badges)
 	}
 	screenshot(t, ctx, filepath.Join(artifacts, "console-correlation.png"))
+
+	// A transaction left open hides the next deposit from every projection:
+	// the projections page says so, and stops once it ends.
+	pool, err := pgxpool.New(t.Context(), cfg.PostgresURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	tx, err := pool.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background()) //nolint:errcheck
+	if _, err := tx.Exec(t.Context(), "SELECT pg_current_xact_id()"); err != nil {
+		t.Fatal(err)
+	}
+	banktest.Want(t, 200, "POST", api+"/accounts/bob/deposits", `{"amount":1}`)
+	if err := chromedp.Do(ctx,
+		chromedp.Click(`nav a[data-view="projections"]`),
+		chromedp.WaitVisible(`#held-back`),
+	); err != nil {
+		t.Fatalf("held-back banner: %v", err)
+	}
+	if text := evalStrings(t, ctx, `[document.getElementById("held-back").textContent]`)[0]; !strings.Contains(text, "held back from every projection") {
+		t.Errorf("held-back banner says %q", text)
+	}
+	screenshot(t, ctx, filepath.Join(artifacts, "console-held-back.png"))
+	if err := tx.Rollback(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitNotVisible(`#held-back`)); err != nil {
+		t.Errorf("held-back banner after the transaction ended: %v", err)
+	}
 }
 
 func evalStrings(t *testing.T, ctx context.Context, js string) []string {

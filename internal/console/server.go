@@ -140,6 +140,7 @@ func New(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("GET /api/tenants", s.api(s.getTenants))
 	s.mux.HandleFunc("GET /api/projections", s.api(s.getProjections))
 	s.mux.HandleFunc("GET /api/projections/lag-history", s.api(s.getLagHistory))
+	s.mux.HandleFunc("GET /api/log/held-back", s.api(s.getHeldBack))
 	s.mux.HandleFunc("GET /api/streams", s.api(s.getStreams))
 	s.mux.HandleFunc("GET /api/streams/{id}", s.api(s.getStream))
 	s.mux.HandleFunc("GET /api/correlation/{id}", s.api(s.getCorrelation))

@@ -405,3 +405,46 @@ func TestNewValidates(t *testing.T) {
 		t.Errorf("New(zero Config) = %v", err)
 	}
 }
+
+// reportingEvents is memEvents over a store that says it holds events
+// back, as pgstore does while a transaction is open.
+type reportingEvents struct {
+	memEvents
+	events int64
+	since  time.Time
+}
+
+func (r reportingEvents) AllTenants() console.Events {
+	return reportingEvents{memEvents{r.Store.AllTenants()}, r.events, r.since}
+}
+
+func (r reportingEvents) HeldBackEvents(context.Context) (int64, time.Time, error) {
+	return r.events, r.since, nil
+}
+
+// TestHeldBack: the console says how many events an open transaction hides
+// from every projection, and for how long, when the store can tell.
+func TestHeldBack(t *testing.T) {
+	f := start(t, "")
+	type heldBack struct {
+		Supported         bool    `json:"supported"`
+		Events            int64   `json:"events"`
+		OldestOpenSeconds float64 `json:"oldest_open_seconds"`
+	}
+	var hb heldBack
+	getJSON(t, f.url+"/api/log/held-back", &hb)
+	if hb != (heldBack{}) {
+		t.Errorf("memstore, which never holds events back: %+v, want unsupported", hb)
+	}
+
+	srv, err := console.New(console.Config{Events: reportingEvents{memEvents{f.es}, 4, time.Now().Add(-time.Minute)}, ReadModels: f.rm, SampleEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	getJSON(t, hs.URL+"/api/log/held-back", &hb)
+	if !hb.Supported || hb.Events != 4 || hb.OldestOpenSeconds < 60 || hb.OldestOpenSeconds > 90 {
+		t.Errorf("4 events behind a transaction open for a minute: %+v", hb)
+	}
+}

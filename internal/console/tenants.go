@@ -1,9 +1,11 @@
 package console
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/eventfold/eventfold/projection"
 )
@@ -105,5 +107,51 @@ func (s *Server) getTenants(r *http.Request) (any, error) {
 		}
 	}
 	slices.Sort(out.Tenants)
+	return out, nil
+}
+
+// HeldBackReporter is implemented by event stores whose log can withhold
+// committed events from readers while an older transaction is open
+// (pgstore.Store). When the console's Events implement it, the
+// projections page warns while anything is held back.
+type HeldBackReporter interface {
+	// HeldBackEvents returns the number of committed events readers cannot
+	// see yet and when the longest-running transaction holding them back
+	// began (zero when none is).
+	HeldBackEvents(ctx context.Context) (events int64, oldestSince time.Time, err error)
+}
+
+// heldBackJSON is the answer of GET /api/log/held-back.
+type heldBackJSON struct {
+	// Supported says whether the store can tell at all.
+	Supported bool  `json:"supported"`
+	Events    int64 `json:"events"`
+	// OldestOpenSeconds is how long the oldest transaction holding the
+	// events back has been open.
+	OldestOpenSeconds float64 `json:"oldest_open_seconds"`
+}
+
+// getHeldBack reports the events an open transaction hides from every
+// projection: in every tenant's log, or the console's fixed tenant's.
+func (s *Server) getHeldBack(r *http.Request) (any, error) {
+	events := s.allTenants()
+	if s.cfg.Tenant != "" {
+		var err error
+		if events, err = s.tenantEvents(s.cfg.Tenant); err != nil {
+			return nil, err
+		}
+	}
+	hb, ok := events.(HeldBackReporter)
+	if !ok {
+		return heldBackJSON{}, nil
+	}
+	n, since, err := hb.HeldBackEvents(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	out := heldBackJSON{Supported: true, Events: n}
+	if !since.IsZero() {
+		out.OldestOpenSeconds = max(time.Since(since).Seconds(), 0)
+	}
 	return out, nil
 }

@@ -98,7 +98,14 @@ const tenantLabel = (t) => t || "(default)";
 // --- projections -------------------------------------------------------
 
 const loadProjections = guard(async () => {
-  const [ps, hist] = await Promise.all([api("api/projections"), api("api/projections/lag-history")]);
+  const [ps, hist, held] = await Promise.all([api("api/projections"), api("api/projections/lag-history"), api("api/log/held-back")]);
+  // An open transaction hides committed events from every projection, which
+  // shows only as lag: say why above the table.
+  const banner = document.getElementById("held-back");
+  banner.hidden = !(held.supported && held.events > 0);
+  banner.textContent = banner.hidden ? "" :
+    held.events + " committed events are held back from every projection by a transaction open for " +
+    Math.round(held.oldest_open_seconds) + " s. They appear once it ends; `eventfold horizon` shows which to end.";
   const body = document.querySelector("#projections tbody");
   // Grouped by tenant (the API sorts them so), with a heading row per
   // tenant once there is more than the default one.
