@@ -60,7 +60,8 @@ func printHeldBack(w io.Writer, hb pgstore.HeldBack, now time.Time) error {
 		_, err := fmt.Fprintln(w, "nothing is held back: readers of the log see every committed event")
 		return err
 	}
-	fmt.Fprintf(w, "%d committed events are held back from readers of the log by %d open transactions, oldest first:\n\n", hb.Events, len(hb.Holders))
+	fmt.Fprintf(w, "%s held back from readers of the log by %s, oldest first:\n\n",
+		plural(hb.Events, "committed event is", "committed events are"), plural(int64(len(hb.Holders)), "open transaction", "open transactions"))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PID\tPREPARED\tDATABASE\tUSER\tAPPLICATION\tSTATE\tOPEN FOR\tXID AGE\tQUERY")
 	for _, h := range hb.Holders {
@@ -76,4 +77,12 @@ func printHeldBack(w io.Writer, hb pgstore.HeldBack, now time.Time) error {
 	}
 	_, err := fmt.Fprintln(w, "\nEnd a transaction with SELECT pg_terminate_backend(PID), or a prepared one with\nCOMMIT PREPARED 'ID' or ROLLBACK PREPARED 'ID'. Set idle_in_transaction_session_timeout\nso a forgotten one ends by itself.")
 	return err
+}
+
+// plural returns "1 one" or "n many".
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -174,8 +174,9 @@ one, for example one being rebuilt.`,
 			}
 			if hb.Events > 0 && len(hb.Holders) > 0 {
 				h := hb.Holders[0]
-				fmt.Fprintf(cmd.OutOrStdout(), "\nHELD BACK: %d committed events are not visible to any projection yet, behind %d open transactions\n  (oldest: pid %d, %s, open for %s); details: %s horizon\n",
-					hb.Events, len(hb.Holders), h.PID, h.State, time.Since(h.Started).Round(time.Second), cmd.Root().Name())
+				fmt.Fprintf(cmd.OutOrStdout(), "\nHELD BACK: %s not visible to any projection yet, behind %s\n  (oldest: pid %d, %s, open for %s); details: %s horizon\n",
+					plural(hb.Events, "committed event is", "committed events are"), plural(int64(len(hb.Holders)), "open transaction", "open transactions"),
+					h.PID, h.State, time.Since(h.Started).Round(time.Second), cmd.Root().Name())
 			}
 			for _, l := range lines {
 				if f := l.Fault; f != nil {

@@ -104,7 +104,8 @@ const loadProjections = guard(async () => {
   const banner = document.getElementById("held-back");
   banner.hidden = !(held.supported && held.events > 0);
   banner.textContent = banner.hidden ? "" :
-    held.events + " committed events are held back from every projection by a transaction open for " +
+    (held.events === 1 ? "1 committed event is" : held.events + " committed events are") +
+    " held back from every projection by a transaction open for " +
     Math.round(held.oldest_open_seconds) + " s. They appear once it ends; `eventfold horizon` shows which to end.";
   const body = document.querySelector("#projections tbody");
   // Grouped by tenant (the API sorts them so), with a heading row per
