@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,6 +24,7 @@ var errNoProjections = errors.New("this binary has no projections; mount package
 
 func workerCommand(cfg *config) *cobra.Command {
 	var only []string
+	var healthListen string
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run the application's projections until interrupted",
@@ -30,7 +34,12 @@ projection.Group: the partitions are shared among the workers running it,
 through PostgreSQL advisory locks, and taken over when a worker goes away, so
 run as many workers as you like. A worker keeps following the read model
 through rebuilds ("projections rebuild"), and a faulted projection in it
-answers "projections retry|skip" from any machine.`,
+answers "projections retry|skip" from any machine.
+
+--health-listen serves GET /healthz for a liveness or readiness probe:
+200 while every partition this worker holds is healthy, 503 (with the
+reasons, as JSON) when one is faulted, stopped, or behind the head without
+applying anything for a minute.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -55,20 +64,23 @@ answers "projections retry|skip" from any machine.`,
 			// models they guard, so that workers of other schemas or prefixes
 			// sharing the database do not wait for each other.
 			leaser := scopedLeaser{pgstore.NewLocker(leasePool, nil), cfg.schema + "|" + cfg.redisURL + "|" + cfg.redisPrefix + "|"}
-			return runWorker(ctx, deps, leaser, configs)
+			return runWorker(ctx, deps, leaser, configs, healthListen)
 		},
 	}
 	cmd.Flags().StringSliceVar(&only, "only", nil, "run only these projections (comma-separated or repeated)")
+	cmd.Flags().StringVar(&healthListen, "health-listen", "", "serve GET /healthz on this address, for example 127.0.0.1:8081 (empty: none)")
 	return cmd
 }
 
-// runWorker runs a Group per projection until ctx ends.
-func runWorker(ctx context.Context, deps Deps, leaser projection.Leaser, configs []projection.Config) error {
+// runWorker runs a Group per projection until ctx ends, and serves their
+// health on healthListen unless it is empty.
+func runWorker(ctx context.Context, deps Deps, leaser projection.Leaser, configs []projection.Config, healthListen string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make([]error, len(configs))
 	var names []string
+	var groups []*projection.Group
 	for i, c := range configs {
 		c.Partitions = max(c.Partitions, 1)
 		g, err := projection.NewGroup(projection.GroupConfig{Config: c, Leaser: leaser})
@@ -76,6 +88,7 @@ func runWorker(ctx context.Context, deps Deps, leaser projection.Leaser, configs
 			return fmt.Errorf("projection %s: %w", c.Projection.Name(), err)
 		}
 		names = append(names, c.Projection.Name()+"@"+c.Projection.Version())
+		groups = append(groups, g)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -85,7 +98,16 @@ func runWorker(ctx context.Context, deps Deps, leaser projection.Leaser, configs
 			}
 		}()
 	}
-	deps.Logger.Info("worker started", "projections", strings.Join(names, ","))
+	if healthListen != "" {
+		stop, err := serveHealth(ctx, healthListen, groups)
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return err
+		}
+		defer stop()
+	}
+	deps.Logger.Info("worker started", "projections", strings.Join(names, ","), "health", healthListen)
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return err
@@ -165,4 +187,37 @@ type scopedLeaser struct {
 
 func (l scopedLeaser) TryLock(ctx context.Context, name string) (context.Context, func(), bool, error) {
 	return l.Leaser.TryLock(ctx, l.scope+name)
+}
+
+// serveHealth serves GET /healthz on addr, judging the partitions the
+// groups hold, until stop is called.
+func serveHealth(ctx context.Context, addr string, groups []*projection.Group) (stop func(), _ error) {
+	check, err := projection.NewHealthCheck(func() []projection.Status {
+		var all []projection.Status
+		for _, g := range groups {
+			all = append(all, g.Status()...)
+		}
+		return all
+	}, nil)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--health-listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /healthz", check)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln) // ends with ErrServerClosed when stopped
+	}()
+	return func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx) // a probe that does not finish in 5 s is dropped
+		<-done
+	}, nil
 }

@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -95,13 +98,19 @@ func TestWorkerFaultControlAndRebuild(t *testing.T) {
 	var workerOut, workerLog syncBuffer
 	workerCtx, stopWorker := context.WithCancel(ctx)
 	workerDone := make(chan error, 1)
-	go func() { workerDone <- Execute(workerCtx, []string{"worker"}, app.options(&workerOut, &workerLog)) }()
+	healthAddr := freeAddr(t)
+	go func() {
+		workerDone <- Execute(workerCtx, []string{"worker", "--health-listen", healthAddr}, app.options(&workerOut, &workerLog))
+	}()
 	t.Cleanup(func() { stopWorker(); <-workerDone })
 
 	for i := range 20 {
 		appendEvent("order-"+string(rune('a'+i)), "OrderPlaced")
 	}
 	waitFor(appendEvent("order-z", "OrderPlaced"))
+	if code, body := getHealth(t, healthAddr); code != http.StatusOK || !strings.Contains(body, `"healthy":true`) {
+		t.Errorf("/healthz of a worker that has caught up: %d %s", code, body)
+	}
 
 	if _, err := run("projections", "skip", "orders"); err == nil || !strings.Contains(err.Error(), "not faulted") {
 		t.Errorf("skip of a healthy projection: %v", err)
@@ -114,6 +123,10 @@ func TestWorkerFaultControlAndRebuild(t *testing.T) {
 		fs, err := projection.Faults(ctx, rm, "orders", "")
 		return err == nil && len(fs) == 1
 	}, "no fault published")
+	testenv.Eventually(t, 15*time.Second, func() bool {
+		code, body := getHealth(t, healthAddr)
+		return code == http.StatusServiceUnavailable && strings.Contains(body, `"problem":"faulted`)
+	}, "/healthz does not report the fault")
 	status, err := run("projections", "status", "orders")
 	if err != nil || !strings.Contains(status, "FAULTED orders version 1 partition 0") || !strings.Contains(status, poison1.String()) || !strings.Contains(status, "handler bug") {
 		t.Errorf("status of the faulted projection: %v\n%s", err, status)
@@ -294,4 +307,38 @@ func (e *shopEnv) run(t *testing.T) func(args ...string) (string, error) {
 		}
 		return out.String(), err
 	}
+}
+
+// freeAddr returns a loopback address no one listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// getHealth returns the status and body of GET /healthz on addr, retrying
+// while the worker has not started listening yet.
+func getHealth(t *testing.T, addr string) (int, string) {
+	t.Helper()
+	var lastErr error
+	for range 100 {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err != nil {
+			lastErr = err
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, string(b)
+	}
+	t.Fatalf("GET /healthz on %s: %v", addr, lastErr)
+	return 0, ""
 }
