@@ -64,4 +64,13 @@
 //
 // [Rebuild] rebuilds the version being served as a new generation of it,
 // switching readers over like a new version; its Runners follow.
+//
+// # Health
+//
+// A [HealthCheck] judges Runners or Groups by their Status for a liveness
+// or readiness probe: unhealthy when faulted, stopped, or behind the head
+// with nothing applied for a while ([HealthOptions.StallAfter], a minute by
+// default), and optionally when lagging more than [HealthOptions.MaxLag].
+// A projection that is behind but advancing, as after a deploy, stays
+// healthy. It is an http.Handler answering 200 or 503 with JSON.
 package projection
