@@ -192,6 +192,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 
 	projections := append(readside.Projections(), readside.TransferProcess(dispatcher, cfg.Logger))
+	var runners []*projection.Runner
 	for _, p := range projections {
 		var source projection.Source
 		if cfg.Mode == ModeAll {
@@ -214,6 +215,19 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 			return nil, fmt.Errorf("app: projection %s: %w", p.Name(), err)
 		}
 		a.workers["projection "+p.Name()] = r.Run
+		runners = append(runners, r)
+	}
+	if a.api != nil {
+		// One process serves the API and runs the projections: its
+		// /healthz judges them (projection.HealthCheck).
+		check, err := projection.NewHealthCheck(projection.RunnerStatuses(runners...), nil)
+		if err != nil {
+			return nil, err
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /healthz", check)
+		mux.Handle("/", a.api)
+		a.api = mux
 	}
 	return a, nil
 }

@@ -23,6 +23,9 @@ func TestBank(t *testing.T) {
 		return banktest.Want(t, want, "GET", base+path, "")
 	}
 
+	if h := get(200, "/healthz"); !strings.Contains(h.Raw, `"healthy":true`) || !strings.Contains(h.Raw, `"projection":"accounts"`) {
+		t.Errorf("/healthz of a fresh bank: %s", h.Raw)
+	}
 	r := post(201, "/accounts", `{"id":"ada","owner":"Ada L.","overdraft_limit":5000}`)
 	if r.Num("version") != 1 || r.Token() == "" || r.Token() != r.Str("token") {
 		t.Fatalf("open: %s (token header %q)", r.Raw, r.Token())
