@@ -155,7 +155,7 @@ func (h *HealthCheck) Report() Report {
 				p.Problem += ": " + s.Fault.Err
 			}
 		case s.State == StateStopped:
-			p.Problem = "stopped: its runner is not running"
+			p.Problem = "stopped: its runner has returned (cancelled, or retired by a newer version)"
 		case s.LagEvents > 0 && still >= h.opts.StallAfter:
 			p.Problem = fmt.Sprintf("stalled: %d events behind the head and nothing applied for %s"+
 				" (if appends succeed, an open transaction may hold the log back: eventfold horizon)",
