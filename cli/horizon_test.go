@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -23,16 +22,7 @@ func TestHorizon(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(context.Background()) //nolint:errcheck
-	var pid int
-	var xid string
-	if err := tx.QueryRow(ctx, "SELECT pg_backend_pid(), pg_current_xact_id()::text").Scan(&pid, &xid); err != nil {
-		t.Fatal(err)
-	}
+	pid, _ := testenv.HoldLog(t, pool)
 	if _, err := store.Append(ctx, "order-1", eventstore.NoStream, []eventstore.Event{{Type: "A", Data: []byte(`{}`)}, {Type: "B", Data: []byte(`{}`)}}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package pgstore_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -37,17 +36,8 @@ func TestHeldBackNamesTheOpenTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// A forgotten transaction: it wrote something elsewhere and stays open.
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(context.Background()) //nolint:errcheck
-	var pid int
-	var xid string
-	if err := tx.QueryRow(ctx, "SELECT pg_backend_pid(), pg_current_xact_id()::text").Scan(&pid, &xid); err != nil {
-		t.Fatal(err)
-	}
+	// A forgotten transaction: it took an ID and stays open.
+	pid, endHold := testenv.HoldLog(t, pool)
 
 	if _, err := store.Append(ctx, "after", eventstore.NoStream, event); err != nil {
 		t.Fatal(err)
@@ -86,9 +76,7 @@ func TestHeldBackNamesTheOpenTransaction(t *testing.T) {
 		t.Errorf("HeldBackEvents = %d, %v, %v; want 3 since the open transaction began", n, since, err)
 	}
 
-	if err := tx.Rollback(ctx); err != nil {
-		t.Fatal(err)
-	}
+	endHold()
 	// Other tests' transactions may hold the log for a moment too.
 	deadline := time.Now().Add(30 * time.Second)
 	for {

@@ -19,6 +19,7 @@ import (
 	"github.com/eventfold/eventfold/adapters/redisstore"
 	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/internal/console"
+	"github.com/eventfold/eventfold/internal/testenv"
 	"github.com/eventfold/eventfold/projection"
 
 	"github.com/eventfold/eventfold/examples/bank/internal/banktest"
@@ -114,15 +115,8 @@ func TestConsoleInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pool.Close()
-	tx, err := pool.Begin(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(context.Background()) //nolint:errcheck
-	if _, err := tx.Exec(t.Context(), "SELECT pg_current_xact_id()"); err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(pool.Close) // after HoldLog's own cleanup: Close waits for its connection
+	_, endHold := testenv.HoldLog(t, pool)
 	banktest.Want(t, 200, "POST", api+"/accounts/bob/deposits", `{"amount":1}`)
 	if err := chromedp.Do(ctx,
 		chromedp.Click(`nav a[data-view="projections"]`),
@@ -134,9 +128,7 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Errorf("held-back banner says %q", text)
 	}
 	screenshot(t, ctx, filepath.Join(artifacts, "console-held-back.png"))
-	if err := tx.Rollback(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	endHold()
 	if err := chromedp.Do(ctx, chromedp.WaitNotVisible(`#held-back`)); err != nil {
 		t.Errorf("held-back banner after the transaction ended: %v", err)
 	}

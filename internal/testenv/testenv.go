@@ -182,3 +182,29 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() bool, msg strin
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// HoldLog opens a transaction on pool that takes a transaction ID and
+// stays open, as a forgotten one would: until end is called (or the test
+// ends), no reader of the global log anywhere in the cluster sees events
+// committed after it. It returns the transaction's backend process ID.
+func HoldLog(t testing.TB, pool *pgxpool.Pool) (pid int, end func()) {
+	t.Helper()
+	tx, err := pool.Begin(context.Background())
+	if err != nil {
+		t.Fatalf("HoldLog: begin: %v", err)
+	}
+	var once sync.Once
+	end = func() {
+		once.Do(func() {
+			if err := tx.Rollback(context.Background()); err != nil {
+				t.Errorf("HoldLog: rollback: %v", err)
+			}
+		})
+	}
+	t.Cleanup(end)
+	var xid string
+	if err := tx.QueryRow(context.Background(), "SELECT pg_backend_pid(), pg_current_xact_id()::text").Scan(&pid, &xid); err != nil {
+		t.Fatalf("HoldLog: take a transaction ID: %v", err)
+	}
+	return pid, end
+}
