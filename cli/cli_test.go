@@ -136,7 +136,7 @@ func TestProjectionsStatus(t *testing.T) {
 		t.Errorf("status of every catalogued projection, none run yet: %s", out)
 	}
 
-	p := projection.New("orders", "3")
+	p := projection.New("orders", "3", nil)
 	p.On("OrderPlaced", func(ctx context.Context, tx *projection.Tx, rec eventstore.Record) error {
 		tx.Put(rec.StreamID, rec.Data)
 		return nil

@@ -39,7 +39,7 @@ func TestConsoleCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runner, err := projection.NewRunner(projection.Config{Projection: projection.New("orders", "1"), Source: projection.LogSource(store, nil), Store: rm})
+	runner, err := projection.NewRunner(projection.Config{Projection: projection.New("orders", "1", nil), Source: projection.LogSource(store, nil), Store: rm})
 	if err != nil {
 		t.Fatal(err)
 	}

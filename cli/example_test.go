@@ -16,7 +16,7 @@ func Example() {
 	opts := cli.Options{
 		Use: "shop",
 		Projections: func(ctx context.Context, deps cli.Deps) ([]projection.Config, error) {
-			orders := projection.New("orders", "1")
+			orders := projection.New("orders", "1", nil)
 			orders.On("OrderPlaced", func(ctx context.Context, tx *projection.Tx, rec eventstore.Record) error {
 				tx.Put(rec.StreamID, rec.Data)
 				return nil

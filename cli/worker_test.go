@@ -34,7 +34,7 @@ func (a *ordersApp) options(stdout, stderr *syncBuffer) Options {
 		Stdout: stdout,
 		Stderr: stderr,
 		Projections: func(ctx context.Context, deps Deps) ([]projection.Config, error) {
-			p := projection.New("orders", "1")
+			p := projection.New("orders", "1", nil)
 			p.On("OrderPlaced", func(ctx context.Context, tx *projection.Tx, rec eventstore.Record) error {
 				tx.Put(rec.StreamID, rec.Data)
 				return nil

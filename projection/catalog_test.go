@@ -29,7 +29,7 @@ func TestCatalogListsRunningProjections(t *testing.T) {
 	_, stopV1 := startRunner(t, projection.Config{Projection: balances("1"), Source: src, Store: rm})
 	waitFor(t, rm, "balances", token)
 	for p := range 2 {
-		startRunner(t, projection.Config{Projection: projection.New("totals", "1"), Source: src, Store: rm,
+		startRunner(t, projection.Config{Projection: projection.New("totals", "1", nil), Source: src, Store: rm,
 			Tenant: "acme \"co\"", Partitions: 2, Partition: p})
 	}
 	want := []projection.CatalogEntry{
@@ -87,7 +87,7 @@ func TestCatalogMarksAllTenantsProjections(t *testing.T) {
 	for name, src := range map[string]eventstore.Store{
 		"all": es.AllTenants(), "decorated-all": decoratedAll, "default": es, "acme": acme,
 	} {
-		startRunner(t, projection.Config{Projection: projection.New(name, "1"), Source: projection.LogSource(src, nil), Store: rm})
+		startRunner(t, projection.Config{Projection: projection.New(name, "1", nil), Source: projection.LogSource(src, nil), Store: rm})
 	}
 	waitCatalog(t, rm, []projection.CatalogEntry{
 		{Name: "acme", Version: "1", Partitions: 1},

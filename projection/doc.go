@@ -1,7 +1,10 @@
 // Package projection turns the event store's global log into read models.
 //
 // A [Projection] names a read model and registers a handler per event type
-// ([Projection.On], or the typed [Handle]). A [Runner] feeds it the log from
+// ([Projection.On], or the typed [Handle]). Typed handlers decode events
+// through the command side's command.Registry, given to [New]: the same type
+// names, upcasters and codec as the deciders, so a projection folds the
+// values a decider folds. A [Runner] feeds it the log from
 // a [Source] ([LogSource] tails an event store directly; adapters/watermillbus
 // reads the log back from any Watermill subscriber) and writes the result to
 // a readmodel.Store, usually Redis.

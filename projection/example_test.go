@@ -2,11 +2,13 @@ package projection_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"time"
 
 	"github.com/eventfold/eventfold/adapters/memstore"
+	"github.com/eventfold/eventfold/command"
 	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/projection"
 	"github.com/eventfold/eventfold/readmodel"
@@ -27,11 +29,23 @@ func Example() {
 		readmodel.By("owner", func(a Account) readmodel.Value { return readmodel.String(a.Owner) }),
 	}}
 
-	p := projection.New("accounts", "1")
-	projection.Handle(p, "AccountOpened", func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e struct{ Owner string }) error {
+	// The registry the command side encodes events with: the projection
+	// decodes through it (type names, upcasters, codec).
+	type AccountOpened struct{ Owner string }
+	type MoneyDeposited struct{ Amount int64 }
+	reg := command.NewRegistry(nil)
+	if err := errors.Join(
+		command.Register[AccountOpened](reg, "AccountOpened", nil),
+		command.Register[MoneyDeposited](reg, "MoneyDeposited", nil),
+	); err != nil {
+		log.Fatal(err)
+	}
+
+	p := projection.New("accounts", "1", reg)
+	projection.Handle(p, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e AccountOpened) error {
 		return projection.Store(tx, accounts, rec.StreamID, Account{Owner: e.Owner})
 	})
-	projection.Handle(p, "MoneyDeposited", func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e struct{ Amount int64 }) error {
+	projection.Handle(p, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e MoneyDeposited) error {
 		a, _, err := projection.Load(ctx, tx, accounts, rec.StreamID)
 		if err != nil {
 			return err
@@ -52,10 +66,15 @@ func Example() {
 	defer stop()
 	go runner.Run(runCtx) //nolint:errcheck
 
-	res, err := events.Append(ctx, "account-1", eventstore.NoStream, []eventstore.Event{
-		{Type: "AccountOpened", Data: []byte(`{"Owner":"ada"}`)},
-		{Type: "MoneyDeposited", Data: []byte(`{"Amount":120}`)},
-	})
+	var batch []eventstore.Event
+	for _, e := range []any{AccountOpened{Owner: "ada"}, MoneyDeposited{Amount: 120}} {
+		ev, err := reg.Encode(e)
+		if err != nil {
+			log.Fatal(err)
+		}
+		batch = append(batch, ev)
+	}
+	res, err := events.Append(ctx, "account-1", eventstore.NoStream, batch)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package projection_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log"
 	"net/http"
@@ -19,8 +18,8 @@ func ExampleNewHealthCheck() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	events := memstore.New(nil)
-	p := projection.New("orders", "1")
-	projection.Handle(p, "OrderPlaced", func(context.Context, *projection.Tx, eventstore.Record, json.RawMessage) error { return nil })
+	p := projection.New("orders", "1", nil)
+	p.On("OrderPlaced", func(context.Context, *projection.Tx, eventstore.Record) error { return nil })
 	runner, err := projection.NewRunner(projection.Config{Projection: p, Source: projection.LogSource(events, nil), Store: memstore.NewReadModels(nil)})
 	if err != nil {
 		log.Fatal(err)

@@ -2,7 +2,6 @@ package projection_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -17,10 +16,10 @@ import (
 func TestHealthCheckOfRunners(t *testing.T) {
 	es := memstore.New(nil)
 	rm := memstore.NewReadModels(nil)
-	good := projection.New("good", "1")
-	projection.Handle(good, "E", func(context.Context, *projection.Tx, eventstore.Record, json.RawMessage) error { return nil })
-	bad := projection.New("bad", "1")
-	projection.Handle(bad, "E", func(_ context.Context, _ *projection.Tx, rec eventstore.Record, _ json.RawMessage) error {
+	good := projection.New("good", "1", nil)
+	good.On("E", func(context.Context, *projection.Tx, eventstore.Record) error { return nil })
+	bad := projection.New("bad", "1", nil)
+	bad.On("E", func(_ context.Context, _ *projection.Tx, rec eventstore.Record) error {
 		if rec.StreamID == "poison" {
 			return errors.New("cannot apply")
 		}

@@ -43,8 +43,8 @@ func TestPrefetchOnlyWhenHandlersRead(t *testing.T) {
 	token, streams := appendAccounts(t, es, 20, 5)
 
 	writeOnly := &readCounter{Store: memstore.NewReadModels(nil)}
-	p := projection.New("opened", "1")
-	projection.Handle(p, "Opened", func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e opened) error {
+	p := projection.New("opened", "1", testEvents)
+	projection.Handle(p, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e opened) error {
 		return projection.Store(tx, accounts, rec.StreamID, account{Owner: e.Owner, Events: 1})
 	})
 	startRunner(t, projection.Config{Projection: p, Source: projection.LogSource(es, nil), Store: writeOnly, BatchSize: 7})

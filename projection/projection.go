@@ -2,13 +2,14 @@ package projection
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
 
+	"github.com/eventfold/eventfold/command"
 	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/readmodel"
 )
@@ -22,7 +23,9 @@ type HandlerFunc func(ctx context.Context, tx *Tx, rec eventstore.Record) error
 type Projection struct {
 	name     string
 	version  string
+	reg      *command.Registry
 	handlers map[string]handler
+	errs     []error // Handle's refusals, reported by Err
 }
 
 // handler is what On or Handle registered for an event type.
@@ -55,8 +58,14 @@ func (h handler) run(ctx context.Context, tx *Tx, rec eventstore.Record, event a
 // Changing version (for example from "1" to "2") makes a Runner build the
 // read model afresh beside the one being served and switch readers over
 // when it has caught up; see Runner.
-func New(name, version string) *Projection {
-	return &Projection{name: name, version: version, handlers: map[string]handler{}}
+//
+// reg is the event registry the command side encodes events with. Typed
+// handlers ([Handle]) decode through it, so a projection reads each event
+// as the deciders do: the same type names, the same upcasters, the same
+// codec (crypto-shredding included). reg may be nil for a projection that
+// registers only raw handlers ([Projection.On]).
+func New(name, version string, reg *command.Registry) *Projection {
+	return &Projection{name: name, version: version, reg: reg, handlers: map[string]handler{}}
 }
 
 // Name returns the projection's name.
@@ -65,26 +74,58 @@ func (p *Projection) Name() string { return p.name }
 // Version returns the read model's version.
 func (p *Projection) Version() string { return p.version }
 
+// Registry returns the event registry the projection decodes with, or nil.
+func (p *Projection) Registry() *command.Registry { return p.reg }
+
+// Err reports what Handle refused: an event type that is not in the
+// registry, or a projection without one. NewRunner
+// fails with it, so a projection that cannot decode what it claims to
+// handle never runs.
+func (p *Projection) Err() error { return errors.Join(p.errs...) }
+
 // On registers fn for events of type eventType, replacing any earlier one.
 func (p *Projection) On(eventType string, fn HandlerFunc) *Projection {
 	p.handlers[eventType] = handler{fn: fn}
 	return p
 }
 
-// Handle registers a typed handler: the event's data is decoded from JSON
-// into an E before fn runs. A decoding failure is a handler error (and so,
-// after retries, faults the projection), never a silent skip. While it
-// catches up, a Runner decodes the events of the next batch as it reads
-// them, in parallel with applying the current batch; fn gets a freshly
-// decoded E either way, which it may keep or change.
-func Handle[E any](p *Projection, eventType string, fn func(ctx context.Context, tx *Tx, rec eventstore.Record, event E) error) {
-	p.handlers[eventType] = handler{
+// Handle registers fn for the events whose Go type is E. The stored type
+// name comes from the projection's registry (see New), and each event is
+// decoded by it: older schema versions go through the registered
+// upcasters, and the registry's codec reads the data, so the projection
+// sees exactly the value a decider would. E must be registered; if it is
+// not, or the projection has no registry, Handle records the error and the projection's Runner refuses to start
+// ([Projection.Err]).
+//
+// A decoding failure is a handler error (and so, after retries, faults the
+// projection), never a silent skip. While it catches up, a Runner decodes
+// the events of the next batch as it reads them, in parallel with applying
+// the current batch; fn gets a freshly decoded E either way, which it may
+// keep or change.
+func Handle[E any](p *Projection, fn func(ctx context.Context, tx *Tx, rec eventstore.Record, event E) error) {
+	goType := reflect.TypeFor[E]()
+	if p.reg == nil {
+		p.errs = append(p.errs, fmt.Errorf("projection %s: Handle for %s needs the event registry; pass it to projection.New", p.name, goType))
+		return
+	}
+	var zero E
+	name, err := p.reg.Name(zero)
+	if err != nil {
+		p.errs = append(p.errs, fmt.Errorf("projection %s: Handle: %w", p.name, err))
+		return
+	}
+	reg := p.reg
+	p.handlers[name] = handler{
 		decode: func(rec eventstore.Record) (any, error) {
-			e := new(E)
-			if err := json.Unmarshal(rec.Data, e); err != nil {
-				return nil, fmt.Errorf("projection: decode %s event %s: %w", rec.Type, rec.ID, err)
+			v, err := reg.Decode(rec)
+			if err != nil {
+				return nil, fmt.Errorf("projection: decode event %s: %w", rec.ID, err)
 			}
-			return e, nil
+			e, ok := v.(E)
+			if !ok {
+				return nil, fmt.Errorf("projection: event %s of type %q decodes to %T, not %s", rec.ID, rec.Type, v, goType)
+			}
+			return &e, nil
 		},
 		typed: func(ctx context.Context, tx *Tx, rec eventstore.Record, event any) error {
 			return fn(ctx, tx, rec, *event.(*E))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/eventfold/eventfold/adapters/memstore"
+	"github.com/eventfold/eventfold/command"
 	"github.com/eventfold/eventfold/eventstore"
 )
 
@@ -183,8 +184,12 @@ func TestReadAheadDecodesTypedEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	p := New("decode", "1")
-	Handle(p, "Typed", func(context.Context, *Tx, eventstore.Record, e) error { return nil })
+	reg := command.NewRegistry(nil)
+	if err := command.Register[e](reg, "Typed", nil); err != nil {
+		t.Fatal(err)
+	}
+	p := New("decode", "1", reg)
+	Handle(p, func(context.Context, *Tx, eventstore.Record, e) error { return nil })
 	p.On("Plain", func(context.Context, *Tx, eventstore.Record) error { return nil })
 	r, err := NewRunner(Config{Projection: p, Source: LogSource(es, nil), Store: memstore.NewReadModels(nil), Partitions: 2, Partition: 1})
 	if err != nil {

@@ -75,6 +75,9 @@ func (c Config) Validate() error {
 		if base, _ := splitGeneration(c.Projection.version); strings.Contains(base, generationSep) {
 			errs = append(errs, errors.New("projection: a version must not contain '~' (it marks a rebuild's generation)"))
 		}
+		if err := c.Projection.Err(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.Source == nil {
 		errs = append(errs, errors.New("projection: Config.Source is required"))

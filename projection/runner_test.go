@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/eventfold/eventfold/adapters/memstore"
+	"github.com/eventfold/eventfold/command"
 	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/projection"
 	"github.com/eventfold/eventfold/readmodel"
@@ -38,13 +39,26 @@ type deposited struct {
 	Amount int64 `json:"amount"`
 }
 
+// testEvents is the registry of the test events, as a command side would
+// register them.
+var testEvents = func() *command.Registry {
+	reg := command.NewRegistry(nil)
+	if err := errors.Join(
+		command.Register[opened](reg, "Opened", nil),
+		command.Register[deposited](reg, "Deposited", nil),
+	); err != nil {
+		panic(err)
+	}
+	return reg
+}()
+
 // balances builds one account document per stream.
 func balances(version string) *projection.Projection {
-	p := projection.New("balances", version)
-	projection.Handle(p, "Opened", func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e opened) error {
+	p := projection.New("balances", version, testEvents)
+	projection.Handle(p, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e opened) error {
 		return projection.Store(tx, accounts, rec.StreamID, account{Owner: e.Owner, Events: 1})
 	})
-	projection.Handle(p, "Deposited", func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e deposited) error {
+	projection.Handle(p, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e deposited) error {
 		a, ok, err := projection.Load(ctx, tx, accounts, rec.StreamID)
 		if err != nil {
 			return err
@@ -273,7 +287,7 @@ func TestPoisonEventFaultsOnePartition(t *testing.T) {
 	broken.Store(true)
 	p := balances("1")
 	poisoned := "acct-poison"
-	projection.Handle(p, "Deposited", func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e deposited) error {
+	projection.Handle(p, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e deposited) error {
 		if rec.StreamID == poisoned && broken.Load() {
 			return errors.New("cannot handle this one")
 		}
@@ -644,7 +658,7 @@ func TestStoreOutageFaultsThenRecovers(t *testing.T) {
 func TestReservedDocumentIDsFault(t *testing.T) {
 	es := memstore.New(nil)
 	rm := memstore.NewReadModels(nil)
-	p := projection.New("named", "1")
+	p := projection.New("named", "1", nil)
 	p.On("Named", func(ctx context.Context, tx *projection.Tx, rec eventstore.Record) error {
 		tx.Put(rec.StreamID, rec.Data)
 		return nil
@@ -669,8 +683,12 @@ func TestTypedHandlerRetryAndDecodeFailure(t *testing.T) {
 	es := memstore.New(nil)
 	rm := memstore.NewReadModels(nil)
 	var attempts atomic.Int32
-	p := projection.New("items", "1")
-	projection.Handle(p, "Added", func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e items) error {
+	reg := command.NewRegistry(nil)
+	if err := command.Register[items](reg, "Added", nil); err != nil {
+		t.Fatal(err)
+	}
+	p := projection.New("items", "1", reg)
+	projection.Handle(p, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e items) error {
 		seen := strings.Join(e.SKUs, ",")
 		e.SKUs[0] = "changed by attempt"
 		if attempts.Add(1) == 1 {
@@ -696,7 +714,7 @@ func TestTypedHandlerRetryAndDecodeFailure(t *testing.T) {
 		time.Sleep(2 * time.Millisecond)
 	}
 	f := r.Status().Fault
-	if f == nil || f.Event.Position != bad.Position || !strings.Contains(f.Err, "decode Added event") {
+	if f == nil || f.Event.Position != bad.Position || !strings.Contains(f.Err, `decode event "Added"`) {
 		t.Fatalf("Fault = %+v; want a decoding error on the event of b", f)
 	}
 	doc, err := rm.Get(t.Context(), p.Namespace(""), "a")

@@ -35,6 +35,6 @@
 //	h, err := command.NewHandler(store, reg, decider, &command.Options{
 //		Middleware: []command.Middleware{oteltrace.Commands(tp, nil)},
 //	})
-//	p := projection.New("balances", "1")
-//	oteltrace.Handle(p, "Deposited", applyDeposit, tp)
+//	p := projection.New("balances", "1", reg)
+//	oteltrace.Handle(p, applyDeposit, tp)
 package oteltrace

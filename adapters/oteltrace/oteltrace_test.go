@@ -60,8 +60,12 @@ func newHandler(t *testing.T, store eventstore.Store, tp trace.TracerProvider) *
 
 // balances is a projection whose Deposited handler is traced.
 func balances(tp trace.TracerProvider) *projection.Projection {
-	p := projection.New("balances", "1")
-	oteltrace.Handle(p, "Deposited", func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e deposited) error {
+	events := command.NewRegistry(nil)
+	if err := command.Register[deposited](events, "Deposited", nil); err != nil {
+		panic(err)
+	}
+	p := projection.New("balances", "1", events)
+	oteltrace.Handle(p, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e deposited) error {
 		tx.Put(rec.StreamID, rec.Data)
 		return nil
 	}, tp)
@@ -201,7 +205,7 @@ func TestTraceCrossesWatermill(t *testing.T) {
 	if err := pubsub.Publish("events", msg); err != nil {
 		t.Fatal(err)
 	}
-	p := projection.New("balances", "1")
+	p := projection.New("balances", "1", nil)
 	oteltrace.On(p, "Deposited", func(ctx context.Context, tx *projection.Tx, rec eventstore.Record) error {
 		if !trace.SpanContextFromContext(ctx).IsValid() {
 			return errors.New("handler context has no span")

@@ -2,6 +2,7 @@ package oteltrace
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/projection"
@@ -38,13 +39,21 @@ func On(p *projection.Projection, eventType string, fn projection.HandlerFunc, t
 	})
 }
 
-// Handle registers a typed handler with p, as projection.Handle does, with
+// Handle registers a typed handler with p, as projection.Handle does (the
+// span is named after the event's registered type name), with
 // every call of fn in a span as described for On. The span starts after the
 // event is decoded: a decoding failure faults the projection as usual but
 // is not recorded on a span.
-func Handle[E any](p *projection.Projection, eventType string, fn func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, event E) error, tp trace.TracerProvider) {
+func Handle[E any](p *projection.Projection, fn func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, event E) error, tp trace.TracerProvider) {
+	var zero E
+	eventType := fmt.Sprintf("%T", zero)
+	if reg := p.Registry(); reg != nil {
+		if name, err := reg.Name(zero); err == nil {
+			eventType = name
+		}
+	}
 	a := newApplier(p, eventType, tp)
-	projection.Handle(p, eventType, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, event E) error {
+	projection.Handle(p, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, event E) error {
 		ctx, span := a.start(ctx, rec)
 		defer span.End()
 		return a.end(span, fn(ctx, tx, rec, event))

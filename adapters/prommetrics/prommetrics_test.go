@@ -410,7 +410,7 @@ func TestProjectionMetrics(t *testing.T) {
 	ctx := t.Context()
 	reg := prometheus.NewPedanticRegistry()
 	events := memstore.New(nil)
-	p := projection.New("balances", "2")
+	p := projection.New("balances", "2", nil)
 	p.On("Deposited", func(ctx context.Context, tx *projection.Tx, rec eventstore.Record) error {
 		tx.Put(rec.StreamID, rec.Data)
 		return nil

@@ -114,7 +114,7 @@ func TestSourceAllTenantsReachesTheCatalog(t *testing.T) {
 		"default": nil,
 	} {
 		src := watermillbus.NewSource(chanSubscriber{msgs: make(chan *message.Message)}, "events", opts)
-		r, err := projection.NewRunner(projection.Config{Projection: projection.New(name, "1"), Source: src, Store: rm})
+		r, err := projection.NewRunner(projection.Config{Projection: projection.New(name, "1", nil), Source: src, Store: rm})
 		if err != nil {
 			t.Fatal(err)
 		}

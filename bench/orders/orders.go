@@ -116,8 +116,12 @@ const ProjectionName = "orders"
 // back updated (the usual shape of a projection); without, each event
 // overwrites the document from the event alone, with no read.
 func NewProjection(version string, readModifyWrite bool) *projection.Projection {
-	p := projection.New(ProjectionName, version)
-	projection.Handle(p, EventType, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e ItemAdded) error {
+	reg, err := NewRegistry()
+	if err != nil {
+		panic(err) // one constant registration: cannot fail
+	}
+	p := projection.New(ProjectionName, version, reg)
+	projection.Handle(p, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e ItemAdded) error {
 		var o Order
 		if readModifyWrite {
 			var err error

@@ -72,7 +72,7 @@ func (s *streamOrder) apply(rec eventstore.Record) {
 }
 
 func orderProjection() *projection.Projection {
-	p := projection.New(orderName, "1")
+	p := projection.New(orderName, "1", nil)
 	p.On("Added", func(ctx context.Context, tx *projection.Tx, rec eventstore.Record) error {
 		s, _, err := projection.Load(ctx, tx, orderModel, rec.StreamID)
 		if err != nil {

@@ -112,8 +112,8 @@ func start(t *testing.T, token string) *fixture {
 	appendEv("acc-ada", "Withdrawn", "flow-9", "cmd-3")
 	last := appendEv("acc-bob", "Deposited", "flow-9", "cmd-4")
 
-	p := projection.New("accounts", "3")
-	projection.Handle(p, "Opened", func(context.Context, *projection.Tx, eventstore.Record, json.RawMessage) error { return nil })
+	p := projection.New("accounts", "3", nil)
+	p.On("Opened", func(context.Context, *projection.Tx, eventstore.Record) error { return nil })
 	r, err := projection.NewRunner(projection.Config{Projection: p, Source: projection.LogSource(f.es, nil), Store: f.rm})
 	if err != nil {
 		t.Fatal(err)

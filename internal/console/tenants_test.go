@@ -53,8 +53,8 @@ func startTenants(t *testing.T, cfg console.Config) *tenantFixture {
 
 	run := func(tenant string, src *memstore.Store, until eventstore.Position) {
 		t.Helper()
-		p := projection.New("accounts", "1")
-		projection.Handle(p, "Opened", func(context.Context, *projection.Tx, eventstore.Record, struct{}) error { return nil })
+		p := projection.New("accounts", "1", nil)
+		p.On("Opened", func(context.Context, *projection.Tx, eventstore.Record) error { return nil })
 		r, err := projection.NewRunner(projection.Config{Projection: p, Tenant: tenant, Source: projection.LogSource(src, nil), Store: f.rm})
 		if err != nil {
 			t.Fatal(err)
@@ -278,8 +278,8 @@ func TestAllTenantsProjectionLag(t *testing.T) {
 	}
 	open(es, "acc-default")
 	applied := open(acme, "acc-acme-1")
-	p := projection.New("audit", "1")
-	projection.Handle(p, "Opened", func(context.Context, *projection.Tx, eventstore.Record, struct{}) error { return nil })
+	p := projection.New("audit", "1", nil)
+	p.On("Opened", func(context.Context, *projection.Tx, eventstore.Record) error { return nil })
 	r, err := projection.NewRunner(projection.Config{Projection: p, Source: projection.LogSource(es.AllTenants(), nil), Store: rm})
 	if err != nil {
 		t.Fatal(err)

@@ -180,7 +180,7 @@ func TestHostileValues(t *testing.T) {
 
 	// Through a projection into Redis and back.
 	t.Run("read model", func(t *testing.T) {
-		ep := projection.New("echo", "1")
+		ep := projection.New("echo", "1", nil)
 		for _, s := range append(hostile, "Plain", "Blob", "Big", "Nested") {
 			ep.On(s[:min(len(s), eventstore.MaxTypeBytes)], func(ctx context.Context, tx *projection.Tx, rec eventstore.Record) error {
 				old, _, err := projection.Load(ctx, tx, echoes, rec.StreamID)

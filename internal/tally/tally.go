@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/eventfold/eventfold/command"
 	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/projection"
 	"github.com/eventfold/eventfold/readmodel"
@@ -31,10 +32,22 @@ func Event(n int) eventstore.Event {
 	return eventstore.Event{ID: eventstore.NewEventID(), Type: "Added", Data: fmt.Appendf(nil, `{"N":%d}`, n)}
 }
 
+// Added is the event a tally counts.
+type Added struct{ N int }
+
+// Registry returns the registry of Added, as a command side would build it.
+func Registry() *command.Registry {
+	reg := command.NewRegistry(nil)
+	if err := command.Register[Added](reg, "Added", nil); err != nil {
+		panic(err) // a constant registration: cannot fail
+	}
+	return reg
+}
+
 // Projection returns the tally projection at version "1".
 func Projection() *projection.Projection {
-	p := projection.New(Name, "1")
-	projection.Handle(p, "Added", func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e struct{ N int }) error {
+	p := projection.New(Name, "1", Registry())
+	projection.Handle(p, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e Added) error {
 		t, _, err := projection.Load(ctx, tx, Model, rec.StreamID)
 		if err != nil {
 			return err
@@ -59,7 +72,7 @@ func Fold(ctx context.Context, store eventstore.Store) (map[string]Doc, error) {
 			return want, nil
 		}
 		for _, r := range recs {
-			var e struct{ N int }
+			var e Added
 			_ = json.Unmarshal(r.Data, &e)
 			x := want[r.StreamID]
 			x.Count++

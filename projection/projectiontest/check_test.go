@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/eventfold/eventfold/adapters/memstore"
+	"github.com/eventfold/eventfold/command"
 	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/projection"
 	"github.com/eventfold/eventfold/projection/projectiontest"
@@ -29,13 +30,22 @@ var balances = readmodel.Model[balance]{Indexes: []readmodel.Index[balance]{
 
 type opened struct{ Owner string }
 type moved struct{ Amount int64 }
+type closed struct{}
 
 func balanceProjection() *projection.Projection {
-	p := projection.New("balances", "1")
-	projection.Handle(p, "Opened", func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e opened) error {
+	reg := command.NewRegistry(nil)
+	if err := errors.Join(
+		command.Register[opened](reg, "Opened", nil),
+		command.Register[moved](reg, "Moved", nil),
+		command.Register[closed](reg, "Closed", nil),
+	); err != nil {
+		panic(err)
+	}
+	p := projection.New("balances", "1", reg)
+	projection.Handle(p, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e opened) error {
 		return projection.Store(tx, balances, rec.StreamID, balance{Owner: e.Owner})
 	})
-	projection.Handle(p, "Moved", func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e moved) error {
+	projection.Handle(p, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e moved) error {
 		b, _, err := projection.Load(ctx, tx, balances, rec.StreamID)
 		if err != nil {
 			return err
@@ -43,7 +53,7 @@ func balanceProjection() *projection.Projection {
 		b.Amount += e.Amount
 		return projection.Store(tx, balances, rec.StreamID, b)
 	})
-	projection.Handle(p, "Closed", func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, _ struct{}) error {
+	projection.Handle(p, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, _ closed) error {
 		tx.Delete(rec.StreamID)
 		return nil
 	})

@@ -175,7 +175,11 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, fmt.Errorf("app: read-model store: %w", err)
 	}
 
-	dispatcher, err := newDispatcher(store, cfg.Logger)
+	reg, err := domain.NewRegistry()
+	if err != nil {
+		return nil, fmt.Errorf("app: registry: %w", err)
+	}
+	dispatcher, err := newDispatcher(store, reg, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +195,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		return a, nil
 	}
 
-	projections := append(readside.Projections(), readside.TransferProcess(dispatcher, cfg.Logger))
+	projections := append(readside.Projections(reg), readside.TransferProcess(reg, dispatcher, cfg.Logger))
 	var runners []*projection.Runner
 	for _, p := range projections {
 		var source projection.Source
@@ -236,12 +240,16 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 // manager's dispatcher built over store, for a worker run by package
 // eventfold/cli (see cmd/bank).
 func Projections(store *pgstore.Store, logger *slog.Logger) ([]projection.Config, error) {
-	dispatcher, err := newDispatcher(store, logger)
+	reg, err := domain.NewRegistry()
+	if err != nil {
+		return nil, fmt.Errorf("app: registry: %w", err)
+	}
+	dispatcher, err := newDispatcher(store, reg, logger)
 	if err != nil {
 		return nil, err
 	}
 	var out []projection.Config
-	for _, p := range append(readside.Projections(), readside.TransferProcess(dispatcher, logger)) {
+	for _, p := range append(readside.Projections(reg), readside.TransferProcess(reg, dispatcher, logger)) {
 		out = append(out, projection.Config{Projection: p, Logger: logger.With("projection", p.Name())})
 	}
 	return out, nil
@@ -302,12 +310,8 @@ func newSubscriber(ctx context.Context, cfg Config, name string) (*wmnats.Subscr
 }
 
 // newDispatcher returns the command handlers of accounts and transfers,
-// routed by command type.
-func newDispatcher(store *pgstore.Store, logger *slog.Logger) (*command.Dispatcher, error) {
-	reg, err := domain.NewRegistry()
-	if err != nil {
-		return nil, fmt.Errorf("app: registry: %w", err)
-	}
+// routed by command type, encoding events with reg.
+func newDispatcher(store *pgstore.Store, reg *command.Registry, logger *slog.Logger) (*command.Dispatcher, error) {
 	opts := &command.Options{
 		Middleware: []command.Middleware{command.Logging(logger), command.Validate},
 		Logger:     logger,

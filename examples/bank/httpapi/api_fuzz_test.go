@@ -64,7 +64,7 @@ func memoryAPI(tb testing.TB) http.Handler {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	tb.Cleanup(cancel)
-	for _, p := range append(readside.Projections(), readside.TransferProcess(d, nil)) {
+	for _, p := range append(readside.Projections(reg), readside.TransferProcess(reg, d, nil)) {
 		r, err := projection.NewRunner(projection.Config{Projection: p, Source: projection.LogSource(events, nil), Store: readModels})
 		if err != nil {
 			tb.Fatal(err)

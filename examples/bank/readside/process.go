@@ -31,15 +31,15 @@ type Dispatcher interface {
 // after a crash sends nothing twice. A command that fails for a reason other
 // than a domain error (the database is down, say) fails the handler, and the
 // runner retries it.
-func TransferProcess(d Dispatcher, logger *slog.Logger) *projection.Projection {
+func TransferProcess(reg *command.Registry, d Dispatcher, logger *slog.Logger) *projection.Projection {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	pm := &transferProcess{d: d, log: logger}
-	p := projection.New(ProcessName, "1")
-	projection.Handle(p, domain.EventTransferRequested, pm.requested)
-	projection.Handle(p, domain.EventMoneyWithdrawn, pm.withdrawn)
-	projection.Handle(p, domain.EventMoneyDeposited, pm.deposited)
+	p := projection.New(ProcessName, "1", reg)
+	projection.Handle(p, pm.requested)
+	projection.Handle(p, pm.withdrawn)
+	projection.Handle(p, pm.deposited)
 	return p
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/eventfold/eventfold/command"
 	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/projection"
 
@@ -11,16 +12,17 @@ import (
 )
 
 // Projections returns the bank's read-model projections: accounts, ledger
-// and transfers. The process manager is separate (TransferProcess) because
-// it needs a way to send commands.
-func Projections() []*projection.Projection {
-	return []*projection.Projection{Accounts(), Ledger(), Transfers()}
+// and transfers, decoding events through reg, the registry the command side
+// writes them with (domain.NewRegistry). The process manager is separate
+// (TransferProcess) because it needs a way to send commands.
+func Projections(reg *command.Registry) []*projection.Projection {
+	return []*projection.Projection{Accounts(reg), Ledger(reg), Transfers(reg)}
 }
 
 // Accounts returns the projection of account details.
-func Accounts() *projection.Projection {
-	p := projection.New(AccountsName, "1")
-	projection.Handle(p, domain.EventAccountOpened, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e domain.AccountOpened) error {
+func Accounts(reg *command.Registry) *projection.Projection {
+	p := projection.New(AccountsName, "1", reg)
+	projection.Handle(p, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e domain.AccountOpened) error {
 		return projection.Store(tx, AccountModel, e.AccountID, Account{
 			ID: e.AccountID, Owner: e.Owner, OverdraftLimit: e.OverdraftLimit, Available: e.OverdraftLimit,
 			Version: rec.Version, OpenedAt: rec.RecordedAt, UpdatedAt: rec.RecordedAt,
@@ -38,19 +40,19 @@ func Accounts() *projection.Projection {
 		a.Version, a.UpdatedAt = rec.Version, rec.RecordedAt
 		return projection.Store(tx, AccountModel, id, a)
 	}
-	projection.Handle(p, domain.EventMoneyDeposited, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e domain.MoneyDeposited) error {
+	projection.Handle(p, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e domain.MoneyDeposited) error {
 		return balance(ctx, tx, rec, e.AccountID, e.Balance)
 	})
-	projection.Handle(p, domain.EventMoneyWithdrawn, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e domain.MoneyWithdrawn) error {
+	projection.Handle(p, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e domain.MoneyWithdrawn) error {
 		return balance(ctx, tx, rec, e.AccountID, e.Balance)
 	})
 	return p
 }
 
 // Ledger returns the projection of account statements.
-func Ledger() *projection.Projection {
-	p := projection.New(LedgerName, "1")
-	projection.Handle(p, domain.EventMoneyDeposited, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e domain.MoneyDeposited) error {
+func Ledger(reg *command.Registry) *projection.Projection {
+	p := projection.New(LedgerName, "1", reg)
+	projection.Handle(p, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e domain.MoneyDeposited) error {
 		kind := KindDeposit
 		switch {
 		case e.Refund:
@@ -63,7 +65,7 @@ func Ledger() *projection.Projection {
 			TransferID: e.TransferID, Counterparty: e.Counterparty, At: rec.RecordedAt,
 		})
 	})
-	projection.Handle(p, domain.EventMoneyWithdrawn, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e domain.MoneyWithdrawn) error {
+	projection.Handle(p, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e domain.MoneyWithdrawn) error {
 		kind := KindWithdrawal
 		if e.TransferID != "" {
 			kind = KindTransferOut
@@ -77,9 +79,9 @@ func Ledger() *projection.Projection {
 }
 
 // Transfers returns the projection of transfers and their status.
-func Transfers() *projection.Projection {
-	p := projection.New(TransfersName, "1")
-	projection.Handle(p, domain.EventTransferRequested, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e domain.TransferRequested) error {
+func Transfers(reg *command.Registry) *projection.Projection {
+	p := projection.New(TransfersName, "1", reg)
+	projection.Handle(p, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e domain.TransferRequested) error {
 		return projection.Store(tx, TransferModel, e.TransferID, Transfer{
 			ID: e.TransferID, From: e.From, To: e.To, Amount: e.Amount, Status: StatusPending,
 			RequestedAt: rec.RecordedAt, UpdatedAt: rec.RecordedAt, Token: rec.Position.String(),
@@ -96,10 +98,10 @@ func Transfers() *projection.Projection {
 		t.Status, t.Reason, t.UpdatedAt, t.Token = status, reason, rec.RecordedAt, rec.Position.String()
 		return projection.Store(tx, TransferModel, id, t)
 	}
-	projection.Handle(p, domain.EventTransferCompleted, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e domain.TransferCompleted) error {
+	projection.Handle(p, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e domain.TransferCompleted) error {
 		return finish(ctx, tx, rec, e.TransferID, StatusCompleted, "")
 	})
-	projection.Handle(p, domain.EventTransferFailed, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e domain.TransferFailed) error {
+	projection.Handle(p, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e domain.TransferFailed) error {
 		return finish(ctx, tx, rec, e.TransferID, StatusFailed, e.Reason)
 	})
 	return p
