@@ -38,6 +38,10 @@ type Result struct {
 // process sharing the event store, makes Handle return the first outcome
 // and append nothing. An empty key means the command is not idempotent.
 //
+// A command that does not implement Keyed (or returns "") may get its key
+// from the context instead ([WithIdempotencyKey]), as every command a
+// [Process] sends does.
+//
 // Keys are global to the event store, not scoped to a stream or command
 // type: use random IDs (UUIDs) or prefix them. How long keys are remembered
 // is the store's retention policy. Keys need a store that implements
@@ -198,6 +202,9 @@ func (h *Handler[S, C, E]) core(ctx context.Context, streamID string, c any) (Re
 	var key string
 	if k, ok := c.(Keyed); ok {
 		key = k.IdempotencyKey()
+	}
+	if key == "" {
+		key = IdempotencyKey(ctx)
 	}
 	var keyed eventstore.KeyedAppender
 	if key != "" {

@@ -10,7 +10,23 @@ type ctxKey int
 const (
 	correlationKey ctxKey = iota
 	commandIDKey
+	idempotencyKey
 )
+
+// WithIdempotencyKey returns a copy of ctx carrying an idempotency key for
+// the one command about to be handled, for commands that do not carry one
+// themselves ([Keyed]): a Handler then treats the command as keyed. A
+// [Process] sends every command this way. Do not reuse the context for a
+// second command.
+func WithIdempotencyKey(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, idempotencyKey, key)
+}
+
+// IdempotencyKey returns the idempotency key carried by ctx, or "".
+func IdempotencyKey(ctx context.Context) string {
+	s, _ := ctx.Value(idempotencyKey).(string)
+	return s
+}
 
 // WithCorrelationID returns a copy of ctx carrying the correlation ID of the
 // business flow it belongs to, usually the ID of the incoming request. The

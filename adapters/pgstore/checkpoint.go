@@ -7,11 +7,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/eventfold/eventfold/command"
 	"github.com/eventfold/eventfold/eventstore"
 )
 
+var _ command.Checkpoints = (*Checkpoints)(nil)
+
 // Checkpoints stores named log positions in PostgreSQL (table checkpoints),
-// for consumers such as the Watermill relay. Each Save is one short
+// for consumers such as the Watermill relay and command.Process. Each Save is one short
 // autocommit statement, so it never holds back readers of the log.
 type Checkpoints struct {
 	db      DB

@@ -9,7 +9,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/eventfold/eventfold/command"
 )
+
+var _ command.Locker = (*Locker)(nil)
 
 // LockOptions configures a Locker. A nil *LockOptions means the defaults.
 type LockOptions struct {
