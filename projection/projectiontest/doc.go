@@ -1,6 +1,19 @@
-// Package projectiontest checks, after any scenario, that what was written
-// is consistent: the event store's log against the commands that were
+// Package projectiontest tests projections: given/then scenarios for one
+// projection, and, after any scenario, checks that what was written is
+// consistent: the event store's log against the commands that were
 // acknowledged, and a read model against a fold of that log.
+//
+// [For] starts a given/then [Scenario]: given events (Go values encoded
+// with the projection's registry, or stored events as an older version
+// wrote them), then the documents the read model holds ([ThenDocuments]).
+// It runs the projection in a real Runner over the read-model store it is
+// given, so decoding, upcasting and batching are those of production:
+//
+//	s := projectiontest.For(t, p, memstore.NewReadModels(nil)).
+//		Given("account-1", Opened{Owner: "ada"}, Deposited{Amount: 120})
+//	projectiontest.ThenDocuments(s, accounts, map[string]Account{
+//		"account-1": {Owner: "ada", Balance: 120},
+//	})
 //
 // [CheckLog] takes the appends a test saw succeed and verifies that each
 // one's events are stored exactly once, in stream order, at the versions
