@@ -17,6 +17,7 @@ import (
 
 	"github.com/eventfold/eventfold/adapters/pgstore"
 	"github.com/eventfold/eventfold/adapters/redisstore"
+	"github.com/eventfold/eventfold/command"
 	"github.com/eventfold/eventfold/projection"
 	"github.com/eventfold/eventfold/readmodel"
 )
@@ -60,6 +61,12 @@ type Options struct {
 	// store, for a process manager, say). The worker runs them, rebuild
 	// rebuilds one of them. Nil means the binary has none.
 	Projections func(ctx context.Context, deps Deps) ([]projection.Config, error)
+	// Processes returns the application's process managers, built over
+	// the connections the command opened. The worker runs them beside the
+	// projections (unless --only names projections alone); each takes its
+	// own lease, so running many workers runs each process once. Nil means
+	// none.
+	Processes func(ctx context.Context, deps Deps) ([]*command.Process, error)
 	// Commands are added to the root command beside the built-in ones (the
 	// eventfold binary adds its scaffolder this way).
 	Commands []*cobra.Command
@@ -171,6 +178,9 @@ type Deps struct {
 	Pool *pgxpool.Pool
 	// Events is the event store.
 	Events *pgstore.Store
+	// Schema is the event store's PostgreSQL schema (--schema), for the
+	// application's own pgstore values (checkpoints, leases).
+	Schema string
 	// ReadModels is the read-model store (Redis).
 	ReadModels readmodel.Store
 	// Logger is the command's logger.
@@ -301,5 +311,5 @@ func (c *config) deps(ctx context.Context, logger *slog.Logger) (Deps, func(), e
 		pool.Close()
 		return Deps{}, nil, err
 	}
-	return Deps{Pool: pool, Events: events, ReadModels: rm, Logger: logger}, func() { closeRM(); pool.Close() }, nil
+	return Deps{Pool: pool, Events: events, Schema: c.schema, ReadModels: rm, Logger: logger}, func() { closeRM(); pool.Close() }, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/eventfold/eventfold/adapters/pgstore"
+	"github.com/eventfold/eventfold/command"
 	"github.com/eventfold/eventfold/projection"
 )
 
@@ -27,14 +28,16 @@ func workerCommand(cfg *config) *cobra.Command {
 	var healthListen string
 	cmd := &cobra.Command{
 		Use:   "worker",
-		Short: "Run the application's projections until interrupted",
+		Short: "Run the application's projections and process managers until interrupted",
 		Long: `Run the application's projections (all of them, or those named by --only)
 until SIGINT or SIGTERM, then stop them cleanly. Each runs as a
 projection.Group: the partitions are shared among the workers running it,
 through PostgreSQL advisory locks, and taken over when a worker goes away, so
 run as many workers as you like. A worker keeps following the read model
 through rebuilds ("projections rebuild"), and a faulted projection in it
-answers "projections retry|skip" from any machine.
+answers "projections retry|skip" from any machine. The application's process
+managers run beside them (not with --only), each under its own lease, so each
+runs in one worker at a time.
 
 --health-listen serves GET /healthz for a liveness or readiness probe:
 200 while every partition this worker holds is healthy, 503 (with the
@@ -64,7 +67,13 @@ applying anything for a minute.`,
 			// models they guard, so that workers of other schemas or prefixes
 			// sharing the database do not wait for each other.
 			leaser := scopedLeaser{pgstore.NewLocker(leasePool, nil), cfg.schema + "|" + cfg.redisURL + "|" + cfg.redisPrefix + "|"}
-			return runWorker(ctx, deps, leaser, configs, healthListen)
+			var processes []*command.Process
+			if cfg.opts.Processes != nil && len(only) == 0 {
+				if processes, err = cfg.opts.Processes(ctx, deps); err != nil {
+					return err
+				}
+			}
+			return runWorker(ctx, deps, leaser, configs, processes, healthListen)
 		},
 	}
 	cmd.Flags().StringSliceVar(&only, "only", nil, "run only these projections (comma-separated or repeated)")
@@ -72,13 +81,22 @@ applying anything for a minute.`,
 	return cmd
 }
 
-// runWorker runs a Group per projection until ctx ends, and serves their
-// health on healthListen unless it is empty.
-func runWorker(ctx context.Context, deps Deps, leaser projection.Leaser, configs []projection.Config, healthListen string) error {
+// runWorker runs a Group per projection and the process managers until
+// ctx ends, and serves the projections' health on healthListen unless it
+// is empty.
+func runWorker(ctx context.Context, deps Deps, leaser projection.Leaser, configs []projection.Config, processes []*command.Process, healthListen string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make([]error, len(configs))
+	errs := make([]error, len(configs)+len(processes))
+	for i, p := range processes {
+		wg.Go(func() {
+			if err := p.Run(ctx); err != nil && ctx.Err() == nil {
+				errs[len(configs)+i] = fmt.Errorf("process %s: %w", p.Name(), err)
+				cancel()
+			}
+		})
+	}
 	var names []string
 	var groups []*projection.Group
 	for i, c := range configs {
@@ -107,7 +125,11 @@ func runWorker(ctx context.Context, deps Deps, leaser projection.Leaser, configs
 		}
 		defer stop()
 	}
-	deps.Logger.Info("worker started", "projections", strings.Join(names, ","), "health", healthListen)
+	var processNames []string
+	for _, p := range processes {
+		processNames = append(processNames, p.Name())
+	}
+	deps.Logger.Info("worker started", "projections", strings.Join(names, ","), "processes", strings.Join(processNames, ","), "health", healthListen)
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return err

@@ -63,7 +63,8 @@ type ProcessConfig struct {
 	// BatchSize is the number of events read per ReadAll. Zero means 100.
 	BatchSize int
 	// PollInterval bounds the wait between reads of an idle log. Zero
-	// means 250 ms.
+	// means 250 ms. A store that tells of appends in this process (as
+	// memstore and pgstore do, with a Changed method) cuts the wait short.
 	PollInterval time.Duration
 	// MaxBackoff bounds the wait between attempts at an event whose
 	// handler fails. Zero means 5 s.
@@ -290,7 +291,7 @@ func (p *Process) runHeld(ctx context.Context) {
 			return
 		}
 		if len(recs) == 0 {
-			_ = sleep(ctx, idle)
+			p.wait(ctx, idle)
 			idle = min(2*idle, p.cfg.PollInterval)
 			continue
 		}
@@ -312,6 +313,22 @@ func (p *Process) runHeld(ctx context.Context) {
 			}
 			p.setStatus(func(s *ProcessStatus) { s.Position = pos })
 		}
+	}
+}
+
+// wait waits for d, or less when the store tells of an append in this
+// process.
+func (p *Process) wait(ctx context.Context, d time.Duration) {
+	var changed <-chan struct{}
+	if n, ok := p.cfg.Store.(interface{ Changed() <-chan struct{} }); ok {
+		changed = n.Changed()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	case <-changed:
 	}
 }
 

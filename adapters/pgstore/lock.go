@@ -20,6 +20,10 @@ type LockOptions struct {
 	// Retry is how often Lock tries again while another process holds the
 	// lease, and how often a held lease checks its connection. Default 500ms.
 	Retry time.Duration
+	// Scope starts every lease name. Advisory locks belong to the whole
+	// database: give each deployment sharing one database (each schema,
+	// say) its own scope so they never wait for each other's leases.
+	Scope string
 }
 
 // Locker grants named, exclusive leases across processes with PostgreSQL
@@ -29,6 +33,7 @@ type LockOptions struct {
 type Locker struct {
 	pool  *pgxpool.Pool
 	retry time.Duration
+	scope string
 }
 
 // NewLocker returns a Locker that takes connections from pool.
@@ -36,6 +41,9 @@ func NewLocker(pool *pgxpool.Pool, opts *LockOptions) *Locker {
 	l := &Locker{pool: pool, retry: 500 * time.Millisecond}
 	if opts != nil && opts.Retry > 0 {
 		l.retry = opts.Retry
+	}
+	if opts != nil {
+		l.scope = opts.Scope
 	}
 	return l
 }
@@ -51,7 +59,7 @@ func lockKey(name string) int64 {
 // fails), when it is released, or when ctx ends; release gives the lease up
 // and must be called.
 func (l *Locker) Lock(ctx context.Context, name string) (held context.Context, release func(), err error) {
-	key := lockKey(name)
+	key := lockKey(l.scope + name)
 	for {
 		conn, err := l.pool.Acquire(ctx)
 		if err != nil {
@@ -81,7 +89,7 @@ func (l *Locker) Lock(ctx context.Context, name string) (held context.Context, r
 // TryLock takes the lease called name if no one holds it, and reports
 // whether it did. It implements projection.Leaser.
 func (l *Locker) TryLock(ctx context.Context, name string) (held context.Context, release func(), ok bool, err error) {
-	key := lockKey(name)
+	key := lockKey(l.scope + name)
 	conn, err := l.pool.Acquire(ctx)
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("pgstore: lock %q: %w", name, err)

@@ -90,3 +90,24 @@ func TestLockerTryLock(t *testing.T) {
 	}
 	release2()
 }
+
+// Lockers of different scopes share a database but not their leases.
+func TestLockerScopes(t *testing.T) {
+	pool := testenv.Pool(t)
+	name := "scoped-" + t.Name() + time.Now().String()
+	a := pgstore.NewLocker(pool, &pgstore.LockOptions{Scope: "schema-a|"})
+	b := pgstore.NewLocker(pool, &pgstore.LockOptions{Scope: "schema-b|"})
+	_, releaseA, ok, err := a.TryLock(t.Context(), name)
+	if err != nil || !ok {
+		t.Fatalf("TryLock in scope a = %v, %v", ok, err)
+	}
+	defer releaseA()
+	_, releaseB, ok, err := b.TryLock(t.Context(), name)
+	if err != nil || !ok {
+		t.Fatalf("TryLock of the same name in scope b = %v, %v; want it free", ok, err)
+	}
+	releaseB()
+	if _, _, ok, err := pgstore.NewLocker(pool, &pgstore.LockOptions{Scope: "schema-a|"}).TryLock(t.Context(), name); err != nil || ok {
+		t.Fatalf("TryLock in scope a again = %v, %v; want it held", ok, err)
+	}
+}

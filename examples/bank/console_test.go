@@ -54,13 +54,13 @@ func TestConsoleInChromium(t *testing.T) {
 	// Projections: every one the bank runs, listed without being named.
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/?token=s3cret#/projections"),
-		chromedp.WaitVisible(`#projections tbody tr[data-projection="`+readside.ProcessName+`"]`),
+		chromedp.WaitVisible(`#projections tbody tr[data-projection="`+readside.TransfersName+`"]`),
 		chromedp.WaitVisible(`#lag-chart svg polyline`),
 	); err != nil {
 		t.Fatalf("projections view: %v", err)
 	}
 	names := evalStrings(t, ctx, `Array.from(document.querySelectorAll("#projections tbody tr")).map(r => r.dataset.projection)`)
-	want := []string{readside.AccountsName, readside.LedgerName, readside.ProcessName, readside.TransfersName}
+	want := []string{readside.AccountsName, readside.LedgerName, readside.TransfersName}
 	slices.Sort(want)
 	if !slices.Equal(names, want) {
 		t.Errorf("projections listed %v, want %v", names, want)
@@ -212,7 +212,7 @@ func startConsole(t *testing.T, pgURL, schema, redisURL, prefix, token string) s
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{readside.AccountsName, readside.LedgerName, readside.TransfersName, readside.ProcessName} {
+	for _, name := range []string{readside.AccountsName, readside.LedgerName, readside.TransfersName} {
 		wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
 		err := projection.WaitFor(wctx, rm, name, "", head)
 		wcancel()

@@ -25,6 +25,7 @@ import (
 
 	"github.com/eventfold/eventfold/examples/bank/domain"
 	"github.com/eventfold/eventfold/examples/bank/httpapi"
+	"github.com/eventfold/eventfold/examples/bank/process"
 	"github.com/eventfold/eventfold/examples/bank/readside"
 )
 
@@ -195,7 +196,12 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		return a, nil
 	}
 
-	projections := append(readside.Projections(reg), readside.TransferProcess(reg, dispatcher, cfg.Logger))
+	transfers, err := process.NewTransfers(processConfig(pool, pgOpts, store, reg, dispatcher, cfg.Logger))
+	if err != nil {
+		return nil, fmt.Errorf("app: transfer process: %w", err)
+	}
+	a.workers["process "+transfers.Name()] = transfers.Run
+	projections := readside.Projections(reg)
 	var runners []*projection.Runner
 	for _, p := range projections {
 		var source projection.Source
@@ -236,10 +242,24 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	return a, nil
 }
 
-// Projections returns the bank's projections, with the transfer process
-// manager's dispatcher built over store, for a worker run by package
+// Projections returns the bank's projections, for a worker run by package
 // eventfold/cli (see cmd/bank).
-func Projections(store *pgstore.Store, logger *slog.Logger) ([]projection.Config, error) {
+func Projections(logger *slog.Logger) ([]projection.Config, error) {
+	reg, err := domain.NewRegistry()
+	if err != nil {
+		return nil, fmt.Errorf("app: registry: %w", err)
+	}
+	var out []projection.Config
+	for _, p := range readside.Projections(reg) {
+		out = append(out, projection.Config{Projection: p, Logger: logger.With("projection", p.Name())})
+	}
+	return out, nil
+}
+
+// Processes returns the bank's process managers, with the command handlers
+// they send to built over store, for a worker run by package eventfold/cli
+// (see cmd/bank).
+func Processes(pool *pgxpool.Pool, schema string, store *pgstore.Store, logger *slog.Logger) ([]*command.Process, error) {
 	reg, err := domain.NewRegistry()
 	if err != nil {
 		return nil, fmt.Errorf("app: registry: %w", err)
@@ -248,11 +268,23 @@ func Projections(store *pgstore.Store, logger *slog.Logger) ([]projection.Config
 	if err != nil {
 		return nil, err
 	}
-	var out []projection.Config
-	for _, p := range append(readside.Projections(reg), readside.TransferProcess(reg, dispatcher, logger)) {
-		out = append(out, projection.Config{Projection: p, Logger: logger.With("projection", p.Name())})
+	transfers, err := process.NewTransfers(processConfig(pool, &pgstore.Options{Schema: schema}, store, reg, dispatcher, logger))
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return []*command.Process{transfers}, nil
+}
+
+// processConfig is what every process manager of the bank runs on: the log
+// and its position in PostgreSQL, and a lease scoped to the schema so that
+// one replica runs it at a time.
+func processConfig(pool *pgxpool.Pool, pgOpts *pgstore.Options, store *pgstore.Store, reg *command.Registry, d *command.Dispatcher, logger *slog.Logger) command.ProcessConfig {
+	return command.ProcessConfig{
+		Store: store, Registry: reg, Commands: d,
+		Checkpoints: pgstore.NewCheckpoints(pool, pgOpts),
+		Locker:      pgstore.NewLocker(pool, &pgstore.LockOptions{Scope: pgOpts.Schema + "|"}),
+		Logger:      logger,
+	}
 }
 
 // stoppableLocker makes the context of a held lease also end when the

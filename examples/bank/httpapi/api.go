@@ -29,14 +29,14 @@ const maxBodyBytes = 64 << 10
 
 // Server serves the API. Build it with New.
 type Server struct {
-	cmds readside.Dispatcher
+	cmds command.Sender
 	q    *readside.Queries
 	log  *slog.Logger
 	mux  *http.ServeMux
 }
 
 // New returns the API: commands go to cmds, queries read through q.
-func New(cmds readside.Dispatcher, q *readside.Queries, logger *slog.Logger) *Server {
+func New(cmds command.Sender, q *readside.Queries, logger *slog.Logger) *Server {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}

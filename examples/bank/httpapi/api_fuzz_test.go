@@ -16,6 +16,7 @@ import (
 
 	"github.com/eventfold/eventfold/examples/bank/domain"
 	"github.com/eventfold/eventfold/examples/bank/httpapi"
+	"github.com/eventfold/eventfold/examples/bank/process"
 	"github.com/eventfold/eventfold/examples/bank/readside"
 )
 
@@ -64,7 +65,12 @@ func memoryAPI(tb testing.TB) http.Handler {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	tb.Cleanup(cancel)
-	for _, p := range append(readside.Projections(reg), readside.TransferProcess(reg, d, nil)) {
+	transferProcess, err := process.NewTransfers(command.ProcessConfig{Store: events, Registry: reg, Commands: d, Checkpoints: memstore.NewCheckpoints()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	go transferProcess.Run(ctx) //nolint:errcheck // ends with ctx
+	for _, p := range readside.Projections(reg) {
 		r, err := projection.NewRunner(projection.Config{Projection: p, Source: projection.LogSource(events, nil), Store: readModels})
 		if err != nil {
 			tb.Fatal(err)

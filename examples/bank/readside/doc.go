@@ -12,12 +12,8 @@
 //   - transfers: one document per transfer with its status, indexed by both
 //     of its accounts.
 //
-// The transfer process manager (TransferProcess) is a projection too, one
-// that writes no documents: it reacts to TransferRequested, MoneyWithdrawn
-// and MoneyDeposited by sending the next command of the transfer, and keeps
-// only its position in the log. Every command it sends carries an
-// idempotency key derived from the transfer, so replaying events after a
-// crash never moves money twice.
+// The transfer process manager is not a projection: it lives in package
+// process, keeps its position in PostgreSQL and writes nothing to Redis.
 //
 // Queries read Redis only. Given a consistency token (the position a command
 // returned), they first wait, for a bounded time, until the projection they

@@ -12,7 +12,6 @@ const (
 	AccountsName  = "accounts"
 	LedgerName    = "ledger"
 	TransfersName = "transfers"
-	ProcessName   = "transfer-process"
 )
 
 // Index names.

@@ -115,13 +115,29 @@ func Redis(t testing.TB) string {
 	prefix := Name(t) + ":"
 	t.Cleanup(func() {
 		defer c.Close()
-		ctx := context.Background()
-		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			c.Unlink(ctx, iter.Val())
-		}
+		WipeRedis(t, prefix)
 	})
 	return prefix
+}
+
+// WipeRedis deletes every key starting with prefix, as a Redis restart
+// without persistence loses them, and returns how many there were.
+func WipeRedis(t testing.TB, prefix string) int {
+	t.Helper()
+	opts, err := redis.ParseURL(RedisURL())
+	if err != nil {
+		t.Fatalf("EVENTFOLD_TEST_REDIS_URL: %v", err)
+	}
+	c := redis.NewClient(opts)
+	defer c.Close()
+	ctx := context.Background()
+	n := 0
+	iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		c.Unlink(ctx, iter.Val())
+		n++
+	}
+	return n
 }
 
 // NATS checks that NATS with JetStream is reachable and returns a stream

@@ -48,6 +48,7 @@ import (
 	"time"
 
 	"github.com/eventfold/eventfold/cli"
+	"github.com/eventfold/eventfold/command"
 	"github.com/eventfold/eventfold/examples/bank/app"
 	"github.com/eventfold/eventfold/projection"
 )
@@ -61,7 +62,10 @@ func opsOptions() cli.Options {
 		Defaults: cli.Defaults{PostgresURL: app.DefaultPostgresURL, Schema: app.DefaultSchema,
 			RedisURL: app.DefaultRedisURL, RedisPrefix: app.DefaultRedisPrefix, NATSURL: app.DefaultNATSURL},
 		Projections: func(ctx context.Context, deps cli.Deps) ([]projection.Config, error) {
-			return app.Projections(deps.Events, deps.Logger)
+			return app.Projections(deps.Logger)
+		},
+		Processes: func(ctx context.Context, deps cli.Deps) ([]*command.Process, error) {
+			return app.Processes(deps.Pool, deps.Schema, deps.Events, deps.Logger)
 		},
 	}
 }
