@@ -181,6 +181,13 @@ func (c *ShreddingCodec) Marshal(v any) ([]byte, error) {
 		if subject == "" {
 			return nil, fmt.Errorf("command: encrypt %s.%s: subject field %s is empty", rv.Type(), f.name, plan.subjectName(f))
 		}
+		fv := cp.Field(f.index)
+		if fv.Len() == 0 {
+			// Nothing to hide, so no key: a state rebuilt after a Forget
+			// copies empty fields into new events without making the
+			// forgotten subject a new key. nil stays nil, as JSON's null.
+			continue
+		}
 		key, ok := keys[subject]
 		if !ok {
 			if key, err = c.key(subject); err != nil {
@@ -188,11 +195,7 @@ func (c *ShreddingCodec) Marshal(v any) ([]byte, error) {
 			}
 			keys[subject] = key
 		}
-		fv := cp.Field(f.index)
 		if f.bytes {
-			if fv.IsNil() {
-				continue // nil stays nil, as JSON's null
-			}
 			sealed, err := seal(key, fv.Bytes(), aad(subject))
 			if err != nil {
 				return nil, err
