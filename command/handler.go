@@ -390,7 +390,7 @@ func (h *Handler[S, C, E]) decode(rec eventstore.Record) (E, bool, error) {
 	var zero E
 	v, err := h.reg.Decode(rec)
 	if err != nil {
-		if h.opts.SkipUnknownEvents && errors.Is(err, ErrUnknownEventType) {
+		if (h.opts.SkipUnknownEvents || rec.Type == SubjectForgottenType) && errors.Is(err, ErrUnknownEventType) {
 			return zero, false, nil
 		}
 		return zero, false, err

@@ -199,7 +199,7 @@ func (h *Handler[S, C, E]) streamSubjects(ctx context.Context, codec *ShreddingC
 			// The subject fields are never encrypted: decode without keys.
 			v, err := h.reg.decode(rec, codec.inner)
 			if err != nil {
-				if h.opts.SkipUnknownEvents && errors.Is(err, ErrUnknownEventType) {
+				if (h.opts.SkipUnknownEvents || rec.Type == SubjectForgottenType) && errors.Is(err, ErrUnknownEventType) {
 					continue
 				}
 				return nil, err
