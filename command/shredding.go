@@ -108,6 +108,16 @@ type ShreddingOptions struct {
 // base64 ciphertext, and a marked []byte as the base64 of a binary envelope,
 // so the event stays valid JSON with its other fields in clear.
 //
+// An empty marked value (an empty string, a nil or empty []byte) is stored
+// as it is and needs no key: a state rebuilt after a Forget, whose marked
+// values are empty, copies them into new events without making the
+// forgotten subject a new key.
+//
+// A Handler whose Registry uses a ShreddingCodec seals its snapshots under
+// the keys of the subjects its stream names, so a Forget makes them
+// unreadable too; Forget (the function) also clears read models through
+// projection hooks.
+//
 // Decoding a marked field whose subject's key is gone, or was forgotten and
 // replaced by a new key, gives the field's zero value, with no error: a
 // projection rebuilt after a Forget shows no personal data and does not stop.
