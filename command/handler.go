@@ -422,7 +422,9 @@ func (h *Handler[S, C, E]) loadSnapshot(ctx context.Context, streamID string) (S
 	data := snap.State
 	if codec := h.shredder(); codec != nil {
 		if data, err = h.openSnapshot(ctx, codec, snap); err != nil {
-			if !errors.Is(err, errSnapshotShredded) {
+			// A forgotten subject or a snapshot from before shredding is
+			// expected, not a failure.
+			if !errors.Is(err, errSnapshotShredded) && !errors.Is(err, errSnapshotInClear) {
 				h.logger.LogAttrs(ctx, slog.LevelWarn, "command: snapshot does not open, reading the whole stream",
 					slog.String("stream", streamID), slog.Int64("version", snap.Version), slog.String("error", err.Error()), LogAttrs(ctx))
 			}

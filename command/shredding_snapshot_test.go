@@ -202,4 +202,12 @@ func TestSealedSnapshots(t *testing.T) {
 	if s, n := loadReads(); n != 4 || s.Name != "" || s.Country != "FR" {
 		t.Errorf("Load after Forget(c-2) = %+v after reading %d events, want the whole stream read, no name", s, n)
 	}
+	// A corrupt sealed snapshot is a cache miss.
+	if err := snaps.Save(ctx, command.Snapshot{StreamID: stream, Version: 4, SchemaVersion: 1,
+		State: []byte("\x00eventfold/snapshot/v1\n\x09")}); err != nil {
+		t.Fatal(err)
+	}
+	if s, n := loadReads(); n != 4 || s.Country != "FR" {
+		t.Errorf("Load with a corrupt snapshot = %+v after reading %d events, want the whole stream read", s, n)
+	}
 }

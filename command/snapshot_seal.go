@@ -43,6 +43,10 @@ const sealedSnapshotMagic = "\x00eventfold/snapshot/v1\n"
 // longer opens: the subject was forgotten.
 var errSnapshotShredded = errors.New("a subject of the snapshot was forgotten")
 
+// errSnapshotInClear reports a snapshot saved without the sealed header,
+// before the Registry's codec shredded; the next save replaces it.
+var errSnapshotInClear = errors.New("snapshot saved in clear, not sealed")
+
 type sealedSnapshot struct {
 	subjects map[string][]byte // subject to wrapped data key, empty if keyless
 	body     []byte
@@ -51,7 +55,7 @@ type sealedSnapshot struct {
 func parseSealedSnapshot(data []byte) (sealedSnapshot, error) {
 	rest, ok := bytes.CutPrefix(data, []byte(sealedSnapshotMagic))
 	if !ok {
-		return sealedSnapshot{}, errors.New("saved in clear, not sealed")
+		return sealedSnapshot{}, errSnapshotInClear
 	}
 	bad := errors.New("malformed sealed snapshot")
 	next := func() ([]byte, bool) {
