@@ -97,7 +97,11 @@
 // [ShreddingCodec] over a [KeyStore] (memstore.NewKeys, pgstore.NewKeys).
 // Forgetting a subject's key makes those fields unreadable everywhere the
 // log is read, including projections rebuilt later, while the rest of each
-// event stays intact. docs/commands.md, "Forgetting personal data".
+// event stays intact; a Handler over such a Registry seals its snapshots
+// under the same keys, so they are forgotten too. [Forget] is the call an
+// application makes: it deletes the key and appends a [SubjectForgotten]
+// event that projections' forget hooks (projection.OnForget) apply to their
+// read models. docs/commands.md, "Forgetting personal data".
 //
 // # Errors
 //

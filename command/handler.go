@@ -397,7 +397,7 @@ func (h *Handler[S, C, E]) decode(rec eventstore.Record) (E, bool, error) {
 	var zero E
 	v, err := h.reg.Decode(rec)
 	if err != nil {
-		if h.opts.SkipUnknownEvents && errors.Is(err, ErrUnknownEventType) {
+		if (h.opts.SkipUnknownEvents || rec.Type == SubjectForgottenType) && errors.Is(err, ErrUnknownEventType) {
 			return zero, false, nil
 		}
 		return zero, false, err
@@ -411,7 +411,8 @@ func (h *Handler[S, C, E]) decode(rec eventstore.Record) (E, bool, error) {
 
 // loadSnapshot returns the state and version of streamID's snapshot if there
 // is a usable one. Snapshots are a cache, so failures fall back to a full
-// load.
+// load. With a shredding registry, only a sealed snapshot whose subjects all
+// still have their keys is usable (see sealSnapshot).
 func (h *Handler[S, C, E]) loadSnapshot(ctx context.Context, streamID string) (S, int64, bool) {
 	var zero S
 	snap, err := h.snaps.Store.Load(ctx, streamID)
@@ -425,8 +426,20 @@ func (h *Handler[S, C, E]) loadSnapshot(ctx context.Context, streamID string) (S
 	case snap.SchemaVersion != h.snaps.SchemaVersion || snap.Version <= 0:
 		return zero, 0, false
 	}
+	data := snap.State
+	if codec := h.shredder(); codec != nil {
+		if data, err = h.openSnapshot(ctx, codec, snap); err != nil {
+			// A forgotten subject or a snapshot from before shredding is
+			// expected, not a failure.
+			if !errors.Is(err, errSnapshotShredded) && !errors.Is(err, errSnapshotInClear) {
+				h.logger.LogAttrs(ctx, slog.LevelWarn, "command: snapshot does not open, reading the whole stream",
+					slog.String("stream", streamID), slog.Int64("version", snap.Version), slog.String("error", err.Error()), LogAttrs(ctx))
+			}
+			return zero, 0, false
+		}
+	}
 	var state S // not Initial: the snapshot holds the whole state
-	if err := h.snaps.Codec.Unmarshal(snap.State, &state); err != nil {
+	if err := h.snaps.Codec.Unmarshal(data, &state); err != nil {
 		h.logger.LogAttrs(ctx, slog.LevelWarn, "command: snapshot does not decode, reading the whole stream",
 			slog.String("stream", streamID), slog.Int64("version", snap.Version), slog.String("error", err.Error()), LogAttrs(ctx))
 		return zero, 0, false
@@ -438,6 +451,9 @@ func (h *Handler[S, C, E]) loadSnapshot(ctx context.Context, streamID string) (S
 // then, so a failure is logged, not returned.
 func (h *Handler[S, C, E]) saveSnapshot(ctx context.Context, streamID string, version int64, state S) {
 	data, err := h.snaps.Codec.Marshal(state)
+	if codec := h.shredder(); err == nil && codec != nil {
+		data, err = h.sealSnapshot(ctx, codec, streamID, version, data)
+	}
 	if err == nil {
 		err = h.snaps.Store.Save(ctx, Snapshot{StreamID: streamID, Version: version, SchemaVersion: h.snaps.SchemaVersion, State: data})
 	}

@@ -176,6 +176,12 @@ func (r *Registry) Encode(event any) (eventstore.Event, error) {
 // registered one, a missing upcaster or a content type other than the
 // codec's fail with a descriptive error. Decode never panics on bad data.
 func (r *Registry) Decode(rec eventstore.Record) (any, error) {
+	return r.decode(rec, r.codec)
+}
+
+// decode is Decode with codec, which must read the registry codec's content
+// type, in place of it.
+func (r *Registry) decode(rec eventstore.Record, codec Codec) (any, error) {
 	r.mu.RLock()
 	et, ok := r.byName[rec.Type]
 	r.mu.RUnlock()
@@ -210,7 +216,7 @@ func (r *Registry) Decode(rec eventstore.Record) (any, error) {
 		}
 	}
 	ptr := reflect.New(et.goType)
-	if err := r.codec.Unmarshal(data, ptr.Interface()); err != nil {
+	if err := codec.Unmarshal(data, ptr.Interface()); err != nil {
 		return nil, fmt.Errorf("command: decode %s: %w", where(), err)
 	}
 	return ptr.Elem().Interface(), nil

@@ -108,6 +108,16 @@ type ShreddingOptions struct {
 // base64 ciphertext, and a marked []byte as the base64 of a binary envelope,
 // so the event stays valid JSON with its other fields in clear.
 //
+// An empty marked value (an empty string, a nil or empty []byte) is stored
+// as it is and needs no key: a state rebuilt after a Forget, whose marked
+// values are empty, copies them into new events without making the
+// forgotten subject a new key.
+//
+// A Handler whose Registry uses a ShreddingCodec seals its snapshots under
+// the keys of the subjects its stream names, so a Forget makes them
+// unreadable too; Forget (the function) also clears read models through
+// projection hooks.
+//
 // Decoding a marked field whose subject's key is gone, or was forgotten and
 // replaced by a new key, gives the field's zero value, with no error: a
 // projection rebuilt after a Forget shows no personal data and does not stop.
@@ -181,6 +191,13 @@ func (c *ShreddingCodec) Marshal(v any) ([]byte, error) {
 		if subject == "" {
 			return nil, fmt.Errorf("command: encrypt %s.%s: subject field %s is empty", rv.Type(), f.name, plan.subjectName(f))
 		}
+		fv := cp.Field(f.index)
+		if fv.Len() == 0 {
+			// Nothing to hide, so no key: a state rebuilt after a Forget
+			// copies empty fields into new events without making the
+			// forgotten subject a new key. nil stays nil, as JSON's null.
+			continue
+		}
 		key, ok := keys[subject]
 		if !ok {
 			if key, err = c.key(subject); err != nil {
@@ -188,11 +205,7 @@ func (c *ShreddingCodec) Marshal(v any) ([]byte, error) {
 			}
 			keys[subject] = key
 		}
-		fv := cp.Field(f.index)
 		if f.bytes {
-			if fv.IsNil() {
-				continue // nil stays nil, as JSON's null
-			}
 			sealed, err := seal(key, fv.Bytes(), aad(subject))
 			if err != nil {
 				return nil, err

@@ -52,8 +52,9 @@ func ExampleShreddingCodec() {
 		fmt.Printf("%+v\n", e)
 	}
 	show()
-	// The customer asks to be forgotten.
-	if err := keys.Forget(ctx, "c-42"); err != nil {
+	// The customer asks to be forgotten: the key goes, and projections'
+	// forget hooks (projection.OnForget) apply the event Forget appends.
+	if _, err := command.Forget(ctx, keys, store, "c-42", nil); err != nil {
 		log.Fatal(err)
 	}
 	show()

@@ -97,6 +97,10 @@ type Snapshots struct {
 
 	// Codec encodes the state. Nil means JSONCodec, which only sees
 	// exported fields: the state must round-trip through the codec
-	// unchanged, or loads from snapshots will be wrong.
+	// unchanged, or loads from snapshots will be wrong. When the
+	// Handler's Registry encodes with a ShreddingCodec, the Handler also
+	// encrypts the encoded state under the keys of the subjects the
+	// stream names, so forgetting any of them makes the snapshot
+	// unreadable and the stream is loaded from its events.
 	Codec Codec
 }

@@ -68,6 +68,12 @@
 // [Rebuild] rebuilds the version being served as a new generation of it,
 // switching readers over like a new version; its Runners follow.
 //
+// # Forgetting a subject
+//
+// [Projection.OnForget] registers a hook that removes a subject's personal
+// data from the read model when command.Forget forgets the subject; the
+// Runner applies it in log order, atomically with its checkpoint.
+//
 // # Health
 //
 // A [HealthCheck] judges Runners or Groups by their Status for a liveness
