@@ -36,13 +36,8 @@ func ExampleProjection_OnForget() {
 
 	type Customer struct{ Email, Country string }
 	customers := readmodel.Model[Customer]{}
-	p := projection.New("customers", "1")
-	p.On("CustomerJoined", func(ctx context.Context, tx *projection.Tx, rec eventstore.Record) error {
-		v, err := reg.Decode(rec)
-		if err != nil {
-			return err
-		}
-		e := v.(CustomerJoined)
+	p := projection.New("customers", "1", reg)
+	projection.Handle(p, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e CustomerJoined) error {
 		return projection.Store(tx, customers, e.CustomerID, Customer{Email: e.Email, Country: e.Country})
 	})
 	p.OnForget(func(ctx context.Context, tx *projection.Tx, subject string) error {

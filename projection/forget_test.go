@@ -33,13 +33,8 @@ var members = readmodel.Model[member]{Indexes: []readmodel.Index[member]{
 // membersProjection keeps a document per member, holding and indexing the
 // e-mail, and forgets a member by rewriting the document without it.
 func membersProjection(reg *command.Registry) *projection.Projection {
-	p := projection.New("members", "1")
-	p.On("MemberJoined", func(ctx context.Context, tx *projection.Tx, rec eventstore.Record) error {
-		v, err := reg.Decode(rec)
-		if err != nil {
-			return err
-		}
-		e := v.(memberJoined)
+	p := projection.New("members", "1", reg)
+	projection.Handle(p, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e memberJoined) error {
 		return projection.Store(tx, members, e.MemberID, member{Name: e.Name, Email: e.Email, Club: e.Club})
 	})
 	p.OnForget(func(ctx context.Context, tx *projection.Tx, subject string) error {
@@ -140,7 +135,7 @@ func TestOnForget(t *testing.T) {
 
 func TestOnForgetRejectsAnEventWithoutSubject(t *testing.T) {
 	rm, es := memstore.NewReadModels(nil), memstore.New(nil)
-	p := projection.New("members", "1").OnForget(func(context.Context, *projection.Tx, string) error { return nil })
+	p := projection.New("members", "1", nil).OnForget(func(context.Context, *projection.Tx, string) error { return nil })
 	if _, err := es.Append(t.Context(), command.ForgottenStream, eventstore.Any, []eventstore.Event{
 		{Type: command.SubjectForgottenType, Data: []byte(`{"subject":""}`)}}); err != nil {
 		t.Fatal(err)

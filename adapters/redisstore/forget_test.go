@@ -50,13 +50,8 @@ func TestForgetReachesRedis(t *testing.T) {
 	if err := command.Register[memberJoined](reg, "MemberJoined", nil); err != nil {
 		t.Fatal(err)
 	}
-	p := projection.New("members", "1")
-	p.On("MemberJoined", func(ctx context.Context, tx *projection.Tx, rec eventstore.Record) error {
-		v, err := reg.Decode(rec)
-		if err != nil {
-			return err
-		}
-		e := v.(memberJoined)
+	p := projection.New("members", "1", reg)
+	projection.Handle(p, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e memberJoined) error {
 		return projection.Store(tx, members, e.MemberID, member{Name: e.Name, Email: e.Email, Club: e.Club})
 	})
 	p.OnForget(func(ctx context.Context, tx *projection.Tx, subject string) error {
