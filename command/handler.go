@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"reflect"
 
 	"github.com/eventfold/eventfold/eventstore"
@@ -84,6 +83,15 @@ type Options struct {
 	// NewID returns the ID given to a command that arrives without one.
 	// Nil means eventstore.NewEventID.
 	NewID func() string
+
+	// Refusals names the domain's errors by stable codes, for refusals
+	// recorded under idempotency keys (see Keyed): a refusal is stored
+	// with the code of the first entry, in code order, that its error
+	// matches (errors.Is), else with its Go type name; a replayed refusal
+	// unwraps to the entry its code names, so errors.Is(err,
+	// ErrInsufficientFunds) holds for it too. Codes are stored: keep them
+	// stable. Nil means no codes.
+	Refusals map[string]error
 }
 
 // Handler handles the commands of one Decider against an event store: it
@@ -95,14 +103,15 @@ type Options struct {
 // commands for the same stream take turns, in arrival order, so they
 // conflict only with writers in other processes or other Handlers.
 type Handler[S, C, E any] struct {
-	store   eventstore.Store
-	reg     *Registry
-	decider Decider[S, C, E]
-	opts    Options
-	logger  *slog.Logger
-	snaps   *Snapshots
-	handle  HandleFunc
-	queue   streamQueue[loaded[S]]
+	store    eventstore.Store
+	reg      *Registry
+	decider  Decider[S, C, E]
+	opts     Options
+	logger   *slog.Logger
+	snaps    *Snapshots
+	refusals []refusalCode // Options.Refusals in code order
+	handle   HandleFunc
+	queue    streamQueue[loaded[S]]
 }
 
 // NewHandler returns a Handler for decider that stores events in store,
@@ -136,6 +145,11 @@ func NewHandler[S, C, E any](store eventstore.Store, reg *Registry, decider Deci
 	if h.logger == nil {
 		h.logger = slog.New(slog.DiscardHandler)
 	}
+	refusals, err := refusalCodes(h.opts.Refusals)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	h.refusals = refusals
 	if s := h.opts.Snapshots; s != nil {
 		snaps := *s
 		if snaps.Store == nil {
@@ -199,10 +213,12 @@ func (h *Handler[S, C, E]) core(ctx context.Context, streamID string, c any) (Re
 	if k, ok := c.(Keyed); ok {
 		key = k.IdempotencyKey()
 	}
-	var keyed eventstore.KeyedAppender
+	var keys eventstore.OutcomeStore
+	var ckey eventstore.CommandKey
 	if key != "" {
-		if keyed, ok = h.store.(eventstore.KeyedAppender); !ok {
-			return Result{}, fmt.Errorf("%w (command %T, store %T)", ErrIdempotencyUnsupported, c, h.store)
+		var err error
+		if keys, ckey, err = h.commandKey(c, key); err != nil {
+			return Result{}, err
 		}
 	}
 	retry := h.opts.Retry
@@ -244,16 +260,14 @@ func (h *Handler[S, C, E]) core(ctx context.Context, streamID string, c any) (Re
 				continue
 			}
 			next, passOn = l, true
-			// A retried keyed command may fail or do nothing now because
-			// its first run already changed the state: the first outcome
-			// wins.
+			// A keyed refusal is recorded, and a key recorded before
+			// returns its first outcome: a retry may be refused or do
+			// nothing now because its first run changed the state.
 			if key != "" {
-				if res, ok, err := h.replay(ctx, keyed, key, streamID); err != nil || ok {
-					return res, err
-				}
+				return h.settleKeyed(ctx, keys, ckey, streamID, l, decideErr)
 			}
 			if decideErr != nil {
-				return Result{}, &RejectedError{Err: decideErr}
+				return Result{}, h.rejected(decideErr)
 			}
 			return Result{StreamVersion: l.version, Position: l.position}, nil
 		}
@@ -263,8 +277,10 @@ func (h *Handler[S, C, E]) core(ctx context.Context, streamID string, c any) (Re
 		}
 		expected := eventstore.Exact(l.version)
 		var res eventstore.AppendResult
+		var rec eventstore.KeyRecord
 		if key != "" {
-			res, err = keyed.AppendKeyed(ctx, key, streamID, expected, batch)
+			rec, err = keys.AppendCommand(ctx, ckey, streamID, expected, batch)
+			res = rec.Result
 		} else {
 			res, err = h.store.Append(ctx, streamID, expected, batch)
 		}
@@ -285,7 +301,7 @@ func (h *Handler[S, C, E]) core(ctx context.Context, streamID string, c any) (Re
 			return Result{}, fmt.Errorf("command: append to stream %q: %w", streamID, err)
 		}
 		if res.Replayed {
-			return Result{StreamVersion: res.StreamVersion, Position: res.Position, Replayed: true}, nil
+			return h.recorded(rec)
 		}
 		snapshot := h.snaps != nil && h.snaps.Policy(streamID, res.StreamVersion, l.snapVersion)
 		if snapshot || turn.queued() {
@@ -301,26 +317,6 @@ func (h *Handler[S, C, E]) core(ctx context.Context, streamID string, c any) (Re
 		}
 		return Result{StreamVersion: res.StreamVersion, Position: res.Position, Events: len(events)}, nil
 	}
-}
-
-// replay reports whether key was recorded by an earlier append and, if so,
-// that append's result. It relies on the KeyedAppender contract: a recorded
-// key returns the first result whatever the expected version, and an
-// append that fails its expected version stores nothing. The expected
-// version used here can never hold, so an unknown key stores nothing.
-func (h *Handler[S, C, E]) replay(ctx context.Context, keyed eventstore.KeyedAppender, key, streamID string) (Result, bool, error) {
-	probe := []eventstore.Event{{Type: "eventfold.command.probe", Data: []byte("{}")}}
-	res, err := keyed.AppendKeyed(ctx, key, streamID, eventstore.Exact(math.MaxInt64), probe)
-	switch {
-	case errors.Is(err, eventstore.ErrConcurrency):
-		return Result{}, false, nil
-	case err != nil:
-		return Result{}, false, fmt.Errorf("command: look up idempotency key: %w", err)
-	case !res.Replayed:
-		// Only a store breaking the KeyedAppender contract gets here.
-		return Result{}, false, fmt.Errorf("command: store %T appended a probe for key %q; it breaks the eventstore.KeyedAppender contract", keyed, key)
-	}
-	return Result{StreamVersion: res.StreamVersion, Position: res.Position, Replayed: true}, true, nil
 }
 
 func (h *Handler[S, C, E]) encode(ctx context.Context, events []E) ([]eventstore.Event, error) {
