@@ -69,6 +69,22 @@ func testOutcomeAppended(t *testing.T, cfg Config) {
 	if n := len(readStream(t, s, "acct")); n != 1 {
 		t.Errorf("stream has %d events, want 1", n)
 	}
+	// A key recorded without a hash (by AppendKeyed, or before the store
+	// kept hashes) is taken for any command.
+	plain, err := o.AppendKeyed(ctx, "cmd-plain", "acct", eventstore.Exact(1), []eventstore.Event{jsonEvent("A", 4)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, hash := range []string{hashA, hashB} {
+		k := eventstore.CommandKey{Key: "cmd-plain", Hash: hash}
+		got, err := o.AppendCommand(ctx, k, "acct", eventstore.Any, []eventstore.Event{jsonEvent("A", 5)})
+		if err != nil || !got.Result.Replayed || got.Result.Position != plain.Position || got.Hash != "" {
+			t.Errorf("AppendCommand with hash on a key without one = %+v, %v; want a replay of %+v", got, err, plain)
+		}
+		if got, err := o.RecordRefusal(ctx, k, "acct", eventstore.Refusal{Message: "no"}); err != nil || got.Refusal != nil || got.Result.Position != plain.Position {
+			t.Errorf("RecordRefusal with hash on a key without one = %+v, %v; want the append %+v", got, err, plain)
+		}
+	}
 }
 
 // A command key remembers its first outcome, a refusal, identically: every
