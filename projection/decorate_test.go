@@ -170,7 +170,9 @@ func TestDecorateStoreKeepsOutcomes(t *testing.T) {
 // outcomes and tenants included.
 func TestDecoratedStoreConformance(t *testing.T) {
 	eventstoretest.Run(t, eventstoretest.Config{
-		New: func(t testing.TB) eventstore.Store { return projection.DecorateStore(memstore.New(nil), projection.StoreHooks{}) },
+		New: func(t testing.TB) eventstore.Store {
+			return projection.DecorateStore(memstore.New(nil), projection.StoreHooks{})
+		},
 		ForTenant: func(s eventstore.Store, tenant string) (eventstore.Store, error) {
 			return eventstore.ForTenant(s, tenant)
 		},

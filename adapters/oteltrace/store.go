@@ -40,9 +40,9 @@ var w3c propagation.TraceContext
 // packages look for: eventstore.KeyedAppender, eventstore.OutcomeStore and
 // projection.HeadReader. It always implements projection.Notifier: through
 // inner's Changed when inner has one, otherwise by waking tailers after
-// each append made through the decorator. Its tenant views (eventstore.ForTenant and
-// eventstore.AllTenants of the result, when inner has them) are traced too.
-// A nil tp traces nothing.
+// each append made through the decorator. Its tenant views
+// (eventstore.ForTenant and eventstore.AllTenants of the result, when inner
+// has them) are traced too. A nil tp traces nothing.
 func Store(inner eventstore.Store, tp trace.TracerProvider) (eventstore.Store, error) {
 	if inner == nil {
 		return nil, errors.New("oteltrace: Store needs an event store")

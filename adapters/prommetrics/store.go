@@ -78,9 +78,9 @@ func (m *storeMetrics) observeAppend(start time.Time, n int, res eventstore.Appe
 // (their appends are counted too) and projection.HeadReader. It always
 // implements projection.Notifier: through inner's Changed when inner has
 // one, otherwise by waking tailers after each append made through the
-// decorator. Its tenant views
-// (eventstore.ForTenant and eventstore.AllTenants of the result, when inner
-// has them) are counted too.
+// decorator. Its tenant views (eventstore.ForTenant and
+// eventstore.AllTenants of the result, when inner has them) are counted
+// too.
 func Store(inner eventstore.Store, reg prometheus.Registerer, opts *Options) (eventstore.Store, error) {
 	if inner == nil {
 		return nil, errors.New("prommetrics: Store needs an event store")
