@@ -311,6 +311,7 @@ func newDispatcher(store *pgstore.Store, logger *slog.Logger) (*command.Dispatch
 	opts := &command.Options{
 		Middleware: []command.Middleware{command.Logging(logger), command.Validate},
 		Logger:     logger,
+		Refusals:   domain.Refusals(), // refusals replayed under keys match the domain errors
 	}
 	accounts, err := command.NewHandler(store, reg, domain.Accounts, opts)
 	if err != nil {
