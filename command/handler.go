@@ -209,19 +209,10 @@ func (h *Handler[S, C, E]) core(ctx context.Context, streamID string, c any) (Re
 	if !ok {
 		return Result{}, fmt.Errorf("command: handler for %s was given a %T (changed by middleware?)", reflect.TypeFor[C](), c)
 	}
-	var key string
-	if k, ok := c.(Keyed); ok {
-		key = k.IdempotencyKey()
+	keyed, err := h.keyOf(c)
+	if err != nil {
+		return Result{}, err
 	}
-	var keys eventstore.OutcomeStore
-	var ckey eventstore.CommandKey
-	if key != "" {
-		var err error
-		if keys, ckey, err = h.commandKey(c, key); err != nil {
-			return Result{}, err
-		}
-	}
-	retry := h.opts.Retry
 	turn, err := h.queue.acquire(ctx, streamID)
 	if err != nil {
 		return Result{}, fmt.Errorf("command: waiting for the command ahead on stream %q: %w", streamID, err)
@@ -263,8 +254,8 @@ func (h *Handler[S, C, E]) core(ctx context.Context, streamID string, c any) (Re
 			// A keyed refusal is recorded, and a key recorded before
 			// returns its first outcome: a retry may be refused or do
 			// nothing now because its first run changed the state.
-			if key != "" {
-				return h.settleKeyed(ctx, keys, ckey, streamID, l, decideErr)
+			if keyed != nil {
+				return h.settleKeyed(ctx, keyed, streamID, l, decideErr)
 			}
 			if decideErr != nil {
 				return Result{}, h.rejected(decideErr)
@@ -275,23 +266,9 @@ func (h *Handler[S, C, E]) core(ctx context.Context, streamID string, c any) (Re
 		if err != nil {
 			return Result{}, err
 		}
-		expected := eventstore.Exact(l.version)
-		var res eventstore.AppendResult
-		var rec eventstore.KeyRecord
-		if key != "" {
-			rec, err = keys.AppendCommand(ctx, ckey, streamID, expected, batch)
-			res = rec.Result
-		} else {
-			res, err = h.store.Append(ctx, streamID, expected, batch)
-		}
+		rec, err := h.append(ctx, keyed, streamID, eventstore.Exact(l.version), batch)
 		if errors.Is(err, eventstore.ErrConcurrency) {
-			if attempt >= retry.MaxAttempts {
-				return Result{}, fmt.Errorf("command: stream %q still conflicting after %d attempts: %w", streamID, attempt, err)
-			}
-			d := retry.delay(attempt)
-			h.logger.LogAttrs(ctx, slog.LevelWarn, "command: concurrency conflict, retrying",
-				slog.String("stream", streamID), slog.Int("attempt", attempt), slog.Duration("delay", d), LogAttrs(ctx))
-			if err := sleep(ctx, d); err != nil {
+			if err := h.awaitRetry(ctx, streamID, attempt, err); err != nil {
 				return Result{}, err
 			}
 			behind = true
@@ -300,23 +277,56 @@ func (h *Handler[S, C, E]) core(ctx context.Context, streamID string, c any) (Re
 		if err != nil {
 			return Result{}, fmt.Errorf("command: append to stream %q: %w", streamID, err)
 		}
+		res := rec.Result
 		if res.Replayed {
 			return h.recorded(rec)
 		}
-		snapshot := h.snaps != nil && h.snaps.Policy(streamID, res.StreamVersion, l.snapVersion)
-		if snapshot || turn.queued() {
-			after := loaded[S]{state: l.state, version: res.StreamVersion, position: res.Position, snapVersion: l.snapVersion}
-			for _, e := range events {
-				after.state = h.decider.Evolve(after.state, e)
-			}
-			if snapshot {
-				h.saveSnapshot(ctx, streamID, res.StreamVersion, after.state)
-				after.snapVersion = res.StreamVersion
-			}
-			next, passOn = after, true
-		}
+		next, passOn = h.after(ctx, streamID, l, res, events, turn.queued())
 		return Result{StreamVersion: res.StreamVersion, Position: res.Position, Events: len(events)}, nil
 	}
+}
+
+// append appends batch, with the command's key when it has one.
+func (h *Handler[S, C, E]) append(ctx context.Context, keyed *keyedCommand, streamID string,
+	expected eventstore.ExpectedVersion, batch []eventstore.Event) (eventstore.KeyRecord, error) {
+	if keyed != nil {
+		return keyed.store.AppendCommand(ctx, keyed.key, streamID, expected, batch)
+	}
+	res, err := h.store.Append(ctx, streamID, expected, batch)
+	return eventstore.KeyRecord{Result: res}, err
+}
+
+// awaitRetry waits before attempt+1 after the conflict err, or returns an
+// error when the RetryPolicy allows no more attempts or ctx ends.
+func (h *Handler[S, C, E]) awaitRetry(ctx context.Context, streamID string, attempt int, err error) error {
+	retry := h.opts.Retry
+	if attempt >= retry.MaxAttempts {
+		return fmt.Errorf("command: stream %q still conflicting after %d attempts: %w", streamID, attempt, err)
+	}
+	d := retry.delay(attempt)
+	h.logger.LogAttrs(ctx, slog.LevelWarn, "command: concurrency conflict, retrying",
+		slog.String("stream", streamID), slog.Int("attempt", attempt), slog.Duration("delay", d), LogAttrs(ctx))
+	return sleep(ctx, d)
+}
+
+// after returns the state after the command appended events, and whether
+// to hand it on: when a snapshot is due (which it saves) or a command is
+// queued behind this one.
+func (h *Handler[S, C, E]) after(ctx context.Context, streamID string, l loaded[S], res eventstore.AppendResult,
+	events []E, queued bool) (loaded[S], bool) {
+	snapshot := h.snaps != nil && h.snaps.Policy(streamID, res.StreamVersion, l.snapVersion)
+	if !snapshot && !queued {
+		return loaded[S]{}, false
+	}
+	after := loaded[S]{state: l.state, version: res.StreamVersion, position: res.Position, snapVersion: l.snapVersion}
+	for _, e := range events {
+		after.state = h.decider.Evolve(after.state, e)
+	}
+	if snapshot {
+		h.saveSnapshot(ctx, streamID, res.StreamVersion, after.state)
+		after.snapVersion = res.StreamVersion
+	}
+	return after, true
 }
 
 func (h *Handler[S, C, E]) encode(ctx context.Context, events []E) ([]eventstore.Event, error) {

@@ -94,24 +94,36 @@ type recordedRefusal struct {
 func (e *recordedRefusal) Error() string { return e.message }
 func (e *recordedRefusal) Unwrap() error { return e.sentinel }
 
-// commandKey returns the store and the key of a keyed command.
-func (h *Handler[S, C, E]) commandKey(cmd any, key string) (eventstore.OutcomeStore, eventstore.CommandKey, error) {
-	keys, err := eventstore.Outcomes(h.store)
+// keyedCommand is a command's idempotency key and the store that keeps the
+// key's outcome.
+type keyedCommand struct {
+	store eventstore.OutcomeStore
+	key   eventstore.CommandKey
+}
+
+// keyOf returns the key of a keyed command, or nil for a command without
+// one.
+func (h *Handler[S, C, E]) keyOf(cmd any) (*keyedCommand, error) {
+	k, ok := cmd.(Keyed)
+	if !ok || k.IdempotencyKey() == "" {
+		return nil, nil
+	}
+	store, err := eventstore.Outcomes(h.store)
 	if err != nil {
-		return nil, eventstore.CommandKey{}, fmt.Errorf("%w (command %T, store %T)", ErrIdempotencyUnsupported, cmd, h.store)
+		return nil, fmt.Errorf("%w (command %T, store %T)", ErrIdempotencyUnsupported, cmd, h.store)
 	}
 	hash, err := Hash(cmd)
 	if err != nil {
-		return nil, eventstore.CommandKey{}, err
+		return nil, err
 	}
-	return keys, eventstore.CommandKey{Key: key, Hash: hash}, nil
+	return &keyedCommand{store: store, key: eventstore.CommandKey{Key: k.IdempotencyKey(), Hash: hash}}, nil
 }
 
 // settleKeyed ends a keyed command that appends nothing: it records a
 // refusal (decideErr) under the key, or looks the key up for a no-op, which
 // is not recorded. A key recorded before returns its first outcome.
-func (h *Handler[S, C, E]) settleKeyed(ctx context.Context, keys eventstore.OutcomeStore, key eventstore.CommandKey,
-	streamID string, l loaded[S], decideErr error) (Result, error) {
+func (h *Handler[S, C, E]) settleKeyed(ctx context.Context, keyed *keyedCommand, streamID string, l loaded[S], decideErr error) (Result, error) {
+	keys, key := keyed.store, keyed.key
 	if decideErr == nil {
 		rec, ok, err := keys.LookupKey(ctx, key.Key)
 		if err != nil {
