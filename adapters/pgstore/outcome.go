@@ -10,6 +10,16 @@ import (
 	"github.com/eventfold/eventfold/eventstore"
 )
 
+// outcomeSQL returns the statements of LookupKey and RecordRefusal on the
+// schema q.
+func outcomeSQL(q string) (lookup, refuse string) {
+	lookup = "SELECT stream_version, transaction_id, global_position, command_hash, refusal_code, refusal_message FROM " + q +
+		".command_keys WHERE tenant_id = $1 AND command_key = $2"
+	refuse = "INSERT INTO " + q + ".command_keys (tenant_id, command_key, stream_id, stream_version, command_hash, refusal_code, refusal_message)" +
+		" VALUES ($1, $2, $3, 0, $4, $5, $6) ON CONFLICT (tenant_id, command_key) DO NOTHING"
+	return lookup, refuse
+}
+
 // keyRow is a row of command_keys, as append_events and lookupKeySQL
 // return it.
 type keyRow struct {

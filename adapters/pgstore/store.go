@@ -187,10 +187,7 @@ SELECT version, transaction_id, global_position FROM ins ORDER BY version DESC L
 	}
 	c.pruneKeysSQL = "DELETE FROM " + q + ".command_keys WHERE recorded_at < $1 AND tenant_id = $2"
 	c.pruneAllKeysSQL = "DELETE FROM " + q + ".command_keys WHERE recorded_at < $1"
-	c.lookupKeySQL = "SELECT stream_version, transaction_id, global_position, command_hash, refusal_code, refusal_message FROM " + q +
-		".command_keys WHERE tenant_id = $1 AND command_key = $2"
-	c.refuseKeySQL = "INSERT INTO " + q + ".command_keys (tenant_id, command_key, stream_id, stream_version, command_hash, refusal_code, refusal_message)" +
-		" VALUES ($1, $2, $3, 0, $4, $5, $6) ON CONFLICT (tenant_id, command_key) DO NOTHING"
+	c.lookupKeySQL, c.refuseKeySQL = outcomeSQL(q)
 	c.listStreamsSQL = "SELECT stream_id, " + q + ".stream_version(tenant_id, stream_id) FROM " + q +
 		".streams WHERE tenant_id = $3 AND stream_id > $1 ORDER BY stream_id LIMIT $2"
 	c.horizonSQL = "SELECT pg_snapshot_xmin(pg_current_snapshot())"
