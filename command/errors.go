@@ -24,7 +24,7 @@ var (
 
 	// ErrIdempotencyUnsupported reports a command carrying an idempotency
 	// key sent to a Handler whose store does not implement
-	// eventstore.KeyedAppender, so the key could not be honoured. Nothing
+	// eventstore.OutcomeStore, so the key could not be honoured. Nothing
 	// was appended. Check with errors.Is.
 	ErrIdempotencyUnsupported = errors.New("command: store does not support idempotency keys")
 

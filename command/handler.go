@@ -33,15 +33,19 @@ type Result struct {
 
 // Keyed is implemented by commands that carry an idempotency key, for
 // example one taken from an HTTP Idempotency-Key header or set by the
-// sender of an asynchronous command. A key that was already handled, by any
-// process sharing the event store, makes Handle return the first outcome
-// and append nothing. An empty key means the command is not idempotent.
+// sender of an asynchronous command. The key remembers the command's first
+// outcome, by any process sharing the event store: events appended, or a
+// refusal. Handling the key again appends nothing and returns that outcome
+// (a Result with Replayed set, or a [RejectedError] with Replayed set),
+// even when the command would be decided differently now. The same key
+// with a different command (another [Hash]) fails with [ErrKeyReused]. An
+// empty key means the command is not idempotent.
 //
-// Keys are global to the event store, not scoped to a stream or command
-// type: use random IDs (UUIDs) or prefix them. How long keys are remembered
-// is the store's retention policy. Keys need a store that implements
-// eventstore.KeyedAppender; with any other store a keyed command fails with
-// ErrIdempotencyUnsupported.
+// Keys are global to the event store (per tenant), not scoped to a stream
+// or command type: use random IDs (UUIDs) or prefix them. How long keys
+// are remembered is the store's retention policy. Keys need a store that
+// implements eventstore.OutcomeStore; with any other store a keyed command
+// fails with ErrIdempotencyUnsupported.
 type Keyed interface {
 	// IdempotencyKey returns the command's idempotency key, or "".
 	IdempotencyKey() string

@@ -19,7 +19,8 @@ import (
 // key: the hex SHA-256 of the command's Go type name (package name and
 // type, as %T prints it) and its JSON encoding. A retry must send a command
 // with the same hash; any other command under the same key fails with
-// ErrKeyReused. It fails when cmd does not encode to JSON.
+// ErrKeyReused. Fields that JSON leaves out (unexported, `json:"-"`) do not
+// count. It fails when cmd does not encode to JSON.
 func Hash(cmd any) (string, error) {
 	data, err := json.Marshal(cmd)
 	if err != nil {
