@@ -61,14 +61,32 @@
 //
 // # Idempotent commands
 //
-// A command implementing [Keyed] carries an idempotency key. When the store
-// implements eventstore.KeyedAppender, the key is recorded in the same
-// atomic append as the events; handling a command whose key was already
-// recorded, from any process and after restarts, appends nothing and
-// returns the first outcome with Result.Replayed set, even if the decision
-// would now be different. A keyed command sent to a store without
-// KeyedAppender fails with [ErrIdempotencyUnsupported] rather than being
-// silently handled twice.
+// A command implementing [Keyed] carries an idempotency key. The key
+// remembers the command's first outcome, in a store implementing
+// eventstore.OutcomeStore (memstore and pgstore do), across processes and
+// restarts, for the store's retention period:
+//
+//   - events appended: the key is recorded in the same atomic append; the
+//     same key later appends nothing and returns that result with
+//     Result.Replayed set;
+//   - a refusal (Decide returned an error): the key records its message
+//     and code; the same key later returns a [RejectedError] with the same
+//     message and Code, and Replayed set, without deciding again, even if
+//     the command would succeed now.
+//
+// With the key, the Handler stores [Hash] of the command (its Go type name
+// and JSON encoding). The same key with a different command fails with
+// [ErrKeyReused], naming the key, and appends nothing. A command that
+// changes nothing records no outcome; its key stays free.
+//
+// Options.Refusals names the domain's errors by stable codes, so that a
+// replayed refusal unwraps to the same sentinel: errors.Is(err,
+// ErrInsufficientFunds) holds for the first refusal and every replay. A
+// refusal whose error is not listed is stored with its Go type name as its
+// code and replays as its message only (it still matches [ErrRejected]).
+//
+// A keyed command sent to a store without OutcomeStore fails with
+// [ErrIdempotencyUnsupported] rather than being silently handled twice.
 //
 // # Middleware and dispatch
 //
@@ -107,6 +125,7 @@
 //
 // Errors are checked with errors.Is against [ErrUnknownEventType],
 // [ErrInvalidCommand], [ErrNoRoute], [ErrIdempotencyUnsupported],
-// [ErrSnapshotNotFound], and the eventstore sentinels (a conflict that
+// [ErrKeyReused], [ErrRejected], [ErrSnapshotNotFound], and the eventstore
+// sentinels (a conflict that
 // outlasts the retries matches eventstore.ErrConcurrency).
 package command

@@ -3,6 +3,8 @@ package command
 import (
 	"errors"
 	"fmt"
+
+	"github.com/eventfold/eventfold/eventstore"
 )
 
 var (
@@ -22,7 +24,7 @@ var (
 
 	// ErrIdempotencyUnsupported reports a command carrying an idempotency
 	// key sent to a Handler whose store does not implement
-	// eventstore.KeyedAppender, so the key could not be honoured. Nothing
+	// eventstore.OutcomeStore, so the key could not be honoured. Nothing
 	// was appended. Check with errors.Is.
 	ErrIdempotencyUnsupported = errors.New("command: store does not support idempotency keys")
 
@@ -37,13 +39,30 @@ var (
 	// [RejectedError] wraps the decider's own error, which errors.Is and
 	// errors.As still find.
 	ErrRejected = errors.New("command: rejected by the decider")
+
+	// ErrKeyReused reports an idempotency key (see [Keyed]) sent with a
+	// different command than the one first handled under it: their hashes
+	// ([Hash]) differ. Nothing was appended. The error names the key, never
+	// the command. It is eventstore.ErrKeyReused, so either matches.
+	ErrKeyReused = eventstore.ErrKeyReused
 )
 
 // RejectedError wraps an error returned by Decide. It matches ErrRejected,
 // unwraps to the decider's error, and prints exactly that error's message,
 // so callers see the domain's wording unchanged.
+//
+// A refusal of a keyed command is recorded under its key; the same key
+// later returns a RejectedError with the same message and Code, and
+// Replayed set. Its Err then holds the recorded message and unwraps to the
+// Options.Refusals error that Code names, if any.
 type RejectedError struct {
 	Err error
+	// Code is the refusal's stable name: the key of the Options.Refusals
+	// entry the decider's error matched, else the error's Go type name.
+	Code string
+	// Replayed reports a refusal recorded under the command's idempotency
+	// key by an earlier run, returned without deciding again.
+	Replayed bool
 }
 
 func (e *RejectedError) Error() string { return e.Err.Error() }

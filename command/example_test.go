@@ -161,6 +161,38 @@ func ExampleKeyed() {
 	// version 3 replayed true
 }
 
+// A refused withdrawal stays refused under its key, even after a deposit
+// that would let it through, and still matches the domain's error.
+func ExampleOptions_refusals() {
+	ctx := context.Background()
+	opts := &command.Options{Refusals: map[string]error{"insufficient_funds": ErrInsufficientFunds}}
+	h, err := command.NewHandler(memstore.New(nil), newRegistry(), account, opts)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := h.Handle(ctx, "acc-1", Open{Owner: "ada"}); err != nil {
+		log.Fatal(err)
+	}
+	withdraw := Withdraw{Amount: 7, Key: "request-9a0e"}
+	_, err = h.Handle(ctx, "acc-1", withdraw)
+	fmt.Println(err)
+	if _, err := h.Handle(ctx, "acc-1", Deposit{Amount: 10}); err != nil {
+		log.Fatal(err)
+	}
+	_, err = h.Handle(ctx, "acc-1", withdraw)
+	var rej *command.RejectedError
+	errors.As(err, &rej)
+	fmt.Println(err, rej.Code, rej.Replayed, errors.Is(err, ErrInsufficientFunds))
+
+	// The same key with another command is an error, not a replay.
+	_, err = h.Handle(ctx, "acc-1", Withdraw{Amount: 1, Key: "request-9a0e"})
+	fmt.Println(errors.Is(err, command.ErrKeyReused))
+	// Output:
+	// insufficient funds
+	// insufficient funds insufficient_funds true true
+	// true
+}
+
 func ExampleSnapshots() {
 	ctx := context.Background()
 	reg := command.NewRegistry(nil)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"reflect"
 
 	"github.com/eventfold/eventfold/eventstore"
@@ -34,19 +33,23 @@ type Result struct {
 
 // Keyed is implemented by commands that carry an idempotency key, for
 // example one taken from an HTTP Idempotency-Key header or set by the
-// sender of an asynchronous command. A key that was already handled, by any
-// process sharing the event store, makes Handle return the first outcome
-// and append nothing. An empty key means the command is not idempotent.
+// sender of an asynchronous command. The key remembers the command's first
+// outcome, by any process sharing the event store: events appended, or a
+// refusal. Handling the key again appends nothing and returns that outcome
+// (a Result with Replayed set, or a [RejectedError] with Replayed set),
+// even when the command would be decided differently now. The same key
+// with a different command (another [Hash]) fails with [ErrKeyReused]. An
+// empty key means the command is not idempotent.
 //
 // A command that does not implement Keyed (or returns "") may get its key
 // from the context instead ([WithIdempotencyKey]), as every command a
 // [Process] sends does.
 //
-// Keys are global to the event store, not scoped to a stream or command
-// type: use random IDs (UUIDs) or prefix them. How long keys are remembered
-// is the store's retention policy. Keys need a store that implements
-// eventstore.KeyedAppender; with any other store a keyed command fails with
-// ErrIdempotencyUnsupported.
+// Keys are global to the event store (per tenant), not scoped to a stream
+// or command type: use random IDs (UUIDs) or prefix them. How long keys
+// are remembered is the store's retention policy. Keys need a store that
+// implements eventstore.OutcomeStore; with any other store a keyed command
+// fails with ErrIdempotencyUnsupported.
 type Keyed interface {
 	// IdempotencyKey returns the command's idempotency key, or "".
 	IdempotencyKey() string
@@ -88,6 +91,15 @@ type Options struct {
 	// NewID returns the ID given to a command that arrives without one.
 	// Nil means eventstore.NewEventID.
 	NewID func() string
+
+	// Refusals names the domain's errors by stable codes, for refusals
+	// recorded under idempotency keys (see Keyed): a refusal is stored
+	// with the code of the first entry, in code order, that its error
+	// matches (errors.Is), else with its Go type name; a replayed refusal
+	// unwraps to the entry its code names, so errors.Is(err,
+	// ErrInsufficientFunds) holds for it too. Codes are stored: keep them
+	// stable. Nil means no codes.
+	Refusals map[string]error
 }
 
 // Handler handles the commands of one Decider against an event store: it
@@ -99,14 +111,15 @@ type Options struct {
 // commands for the same stream take turns, in arrival order, so they
 // conflict only with writers in other processes or other Handlers.
 type Handler[S, C, E any] struct {
-	store   eventstore.Store
-	reg     *Registry
-	decider Decider[S, C, E]
-	opts    Options
-	logger  *slog.Logger
-	snaps   *Snapshots
-	handle  HandleFunc
-	queue   streamQueue[loaded[S]]
+	store    eventstore.Store
+	reg      *Registry
+	decider  Decider[S, C, E]
+	opts     Options
+	logger   *slog.Logger
+	snaps    *Snapshots
+	refusals []refusalCode // Options.Refusals in code order
+	handle   HandleFunc
+	queue    streamQueue[loaded[S]]
 }
 
 // NewHandler returns a Handler for decider that stores events in store,
@@ -140,6 +153,11 @@ func NewHandler[S, C, E any](store eventstore.Store, reg *Registry, decider Deci
 	if h.logger == nil {
 		h.logger = slog.New(slog.DiscardHandler)
 	}
+	refusals, err := refusalCodes(h.opts.Refusals)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	h.refusals = refusals
 	if s := h.opts.Snapshots; s != nil {
 		snaps := *s
 		if snaps.Store == nil {
@@ -199,20 +217,10 @@ func (h *Handler[S, C, E]) core(ctx context.Context, streamID string, c any) (Re
 	if !ok {
 		return Result{}, fmt.Errorf("command: handler for %s was given a %T (changed by middleware?)", reflect.TypeFor[C](), c)
 	}
-	var key string
-	if k, ok := c.(Keyed); ok {
-		key = k.IdempotencyKey()
+	keyed, err := h.keyOf(ctx, c)
+	if err != nil {
+		return Result{}, err
 	}
-	if key == "" {
-		key = IdempotencyKey(ctx)
-	}
-	var keyed eventstore.KeyedAppender
-	if key != "" {
-		if keyed, ok = h.store.(eventstore.KeyedAppender); !ok {
-			return Result{}, fmt.Errorf("%w (command %T, store %T)", ErrIdempotencyUnsupported, c, h.store)
-		}
-	}
-	retry := h.opts.Retry
 	turn, err := h.queue.acquire(ctx, streamID)
 	if err != nil {
 		return Result{}, fmt.Errorf("command: waiting for the command ahead on stream %q: %w", streamID, err)
@@ -251,16 +259,14 @@ func (h *Handler[S, C, E]) core(ctx context.Context, streamID string, c any) (Re
 				continue
 			}
 			next, passOn = l, true
-			// A retried keyed command may fail or do nothing now because
-			// its first run already changed the state: the first outcome
-			// wins.
-			if key != "" {
-				if res, ok, err := h.replay(ctx, keyed, key, streamID); err != nil || ok {
-					return res, err
-				}
+			// A keyed refusal is recorded, and a key recorded before
+			// returns its first outcome: a retry may be refused or do
+			// nothing now because its first run changed the state.
+			if keyed != nil {
+				return h.settleKeyed(ctx, keyed, streamID, l, decideErr)
 			}
 			if decideErr != nil {
-				return Result{}, &RejectedError{Err: decideErr}
+				return Result{}, h.rejected(decideErr)
 			}
 			return Result{StreamVersion: l.version, Position: l.position}, nil
 		}
@@ -268,21 +274,9 @@ func (h *Handler[S, C, E]) core(ctx context.Context, streamID string, c any) (Re
 		if err != nil {
 			return Result{}, err
 		}
-		expected := eventstore.Exact(l.version)
-		var res eventstore.AppendResult
-		if key != "" {
-			res, err = keyed.AppendKeyed(ctx, key, streamID, expected, batch)
-		} else {
-			res, err = h.store.Append(ctx, streamID, expected, batch)
-		}
+		rec, err := h.append(ctx, keyed, streamID, eventstore.Exact(l.version), batch)
 		if errors.Is(err, eventstore.ErrConcurrency) {
-			if attempt >= retry.MaxAttempts {
-				return Result{}, fmt.Errorf("command: stream %q still conflicting after %d attempts: %w", streamID, attempt, err)
-			}
-			d := retry.delay(attempt)
-			h.logger.LogAttrs(ctx, slog.LevelWarn, "command: concurrency conflict, retrying",
-				slog.String("stream", streamID), slog.Int("attempt", attempt), slog.Duration("delay", d), LogAttrs(ctx))
-			if err := sleep(ctx, d); err != nil {
+			if err := h.awaitRetry(ctx, streamID, attempt, err); err != nil {
 				return Result{}, err
 			}
 			behind = true
@@ -291,43 +285,56 @@ func (h *Handler[S, C, E]) core(ctx context.Context, streamID string, c any) (Re
 		if err != nil {
 			return Result{}, fmt.Errorf("command: append to stream %q: %w", streamID, err)
 		}
+		res := rec.Result
 		if res.Replayed {
-			return Result{StreamVersion: res.StreamVersion, Position: res.Position, Replayed: true}, nil
+			return h.recorded(rec)
 		}
-		snapshot := h.snaps != nil && h.snaps.Policy(streamID, res.StreamVersion, l.snapVersion)
-		if snapshot || turn.queued() {
-			after := loaded[S]{state: l.state, version: res.StreamVersion, position: res.Position, snapVersion: l.snapVersion}
-			for _, e := range events {
-				after.state = h.decider.Evolve(after.state, e)
-			}
-			if snapshot {
-				h.saveSnapshot(ctx, streamID, res.StreamVersion, after.state)
-				after.snapVersion = res.StreamVersion
-			}
-			next, passOn = after, true
-		}
+		next, passOn = h.after(ctx, streamID, l, res, events, turn.queued())
 		return Result{StreamVersion: res.StreamVersion, Position: res.Position, Events: len(events)}, nil
 	}
 }
 
-// replay reports whether key was recorded by an earlier append and, if so,
-// that append's result. It relies on the KeyedAppender contract: a recorded
-// key returns the first result whatever the expected version, and an
-// append that fails its expected version stores nothing. The expected
-// version used here can never hold, so an unknown key stores nothing.
-func (h *Handler[S, C, E]) replay(ctx context.Context, keyed eventstore.KeyedAppender, key, streamID string) (Result, bool, error) {
-	probe := []eventstore.Event{{Type: "eventfold.command.probe", Data: []byte("{}")}}
-	res, err := keyed.AppendKeyed(ctx, key, streamID, eventstore.Exact(math.MaxInt64), probe)
-	switch {
-	case errors.Is(err, eventstore.ErrConcurrency):
-		return Result{}, false, nil
-	case err != nil:
-		return Result{}, false, fmt.Errorf("command: look up idempotency key: %w", err)
-	case !res.Replayed:
-		// Only a store breaking the KeyedAppender contract gets here.
-		return Result{}, false, fmt.Errorf("command: store %T appended a probe for key %q; it breaks the eventstore.KeyedAppender contract", keyed, key)
+// append appends batch, with the command's key when it has one.
+func (h *Handler[S, C, E]) append(ctx context.Context, keyed *keyedCommand, streamID string,
+	expected eventstore.ExpectedVersion, batch []eventstore.Event) (eventstore.KeyRecord, error) {
+	if keyed != nil {
+		return keyed.store.AppendCommand(ctx, keyed.key, streamID, expected, batch)
 	}
-	return Result{StreamVersion: res.StreamVersion, Position: res.Position, Replayed: true}, true, nil
+	res, err := h.store.Append(ctx, streamID, expected, batch)
+	return eventstore.KeyRecord{Result: res}, err
+}
+
+// awaitRetry waits before attempt+1 after the conflict err, or returns an
+// error when the RetryPolicy allows no more attempts or ctx ends.
+func (h *Handler[S, C, E]) awaitRetry(ctx context.Context, streamID string, attempt int, err error) error {
+	retry := h.opts.Retry
+	if attempt >= retry.MaxAttempts {
+		return fmt.Errorf("command: stream %q still conflicting after %d attempts: %w", streamID, attempt, err)
+	}
+	d := retry.delay(attempt)
+	h.logger.LogAttrs(ctx, slog.LevelWarn, "command: concurrency conflict, retrying",
+		slog.String("stream", streamID), slog.Int("attempt", attempt), slog.Duration("delay", d), LogAttrs(ctx))
+	return sleep(ctx, d)
+}
+
+// after returns the state after the command appended events, and whether
+// to hand it on: when a snapshot is due (which it saves) or a command is
+// queued behind this one.
+func (h *Handler[S, C, E]) after(ctx context.Context, streamID string, l loaded[S], res eventstore.AppendResult,
+	events []E, queued bool) (loaded[S], bool) {
+	snapshot := h.snaps != nil && h.snaps.Policy(streamID, res.StreamVersion, l.snapVersion)
+	if !snapshot && !queued {
+		return loaded[S]{}, false
+	}
+	after := loaded[S]{state: l.state, version: res.StreamVersion, position: res.Position, snapVersion: l.snapVersion}
+	for _, e := range events {
+		after.state = h.decider.Evolve(after.state, e)
+	}
+	if snapshot {
+		h.saveSnapshot(ctx, streamID, res.StreamVersion, after.state)
+		after.snapVersion = res.StreamVersion
+	}
+	return after, true
 }
 
 func (h *Handler[S, C, E]) encode(ctx context.Context, events []E) ([]eventstore.Event, error) {

@@ -444,7 +444,8 @@ func TestIdempotentCommand(t *testing.T) {
 	if res := handle(t, h, "acc-1", Withdraw{Amount: 6, Key: "k-2"}); res.Replayed || res.StreamVersion != 5 {
 		t.Errorf("Handle with a new key = %+v, want a fresh append at version 5", res)
 	}
-	// A domain error on the first run is not recorded: the key stays free.
+	// A domain error on the first run is returned as is (and recorded, see
+	// TestKeyedRefusalIsRemembered).
 	if _, err := h.Handle(t.Context(), "acc-1", Withdraw{Amount: 100, Key: "k-3"}); !errors.Is(err, ErrInsufficientFunds) {
 		t.Errorf("Handle = %v, want ErrInsufficientFunds", err)
 	}

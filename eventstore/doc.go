@@ -36,6 +36,17 @@
 // [AppendResult.Replayed] set, whatever the expected version says. Reusing
 // an ID in any other way fails with [ErrDuplicateEvent] and stores nothing.
 //
+// # Command keys and outcomes
+//
+// A [KeyedAppender] records a command key with the events it appends, so
+// that a whole command, decided again with new event IDs, is appended once.
+// An [OutcomeStore] keeps each key's first outcome, the events appended or
+// the domain's refusal ([Refusal]), with a hash of the command
+// ([CommandKey]): a key recorded before returns that record ([KeyRecord])
+// and stores nothing, and a different command under the key fails with
+// [ErrKeyReused]. Package command's Handler builds idempotent commands on
+// it.
+//
 // # Tenants
 //
 // A store may hold the streams of several tenants side by side ("conjoined"

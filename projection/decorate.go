@@ -24,8 +24,9 @@ type StoreHooks struct {
 
 // DecorateStore returns inner with hooks around its calls, for metrics,
 // tracing and the like. The result implements the optional interfaces inner
-// does that eventfold looks for: eventstore.KeyedAppender (its appends run
-// through the Append hook too) and HeadReader. It always implements
+// does that eventfold looks for: eventstore.KeyedAppender and
+// eventstore.OutcomeStore (their appends run through the Append hook too)
+// and HeadReader. It always implements
 // Notifier: through inner's Changed when inner has one, otherwise by waking
 // tailers after each successful append made through the decorator.
 //
@@ -39,6 +40,9 @@ func DecorateStore(inner eventstore.Store, hooks StoreHooks) eventstore.Store {
 	keyed, isKeyed := inner.(eventstore.KeyedAppender)
 	head, hasHead := inner.(HeadReader)
 	scoper, hasTenants := inner.(eventstore.TenantScoper)
+	if outcomes, ok := inner.(eventstore.OutcomeStore); ok {
+		return decorateOutcomes(&decoratedOutcomes{decoratedKeyed{s, keyed}, outcomes}, head, scoper)
+	}
 	switch {
 	case isKeyed && hasHead && hasTenants:
 		return &decoratedTenants{decoratedKeyedHead{decoratedKeyed{s, keyed}, head}, scoper}
@@ -186,5 +190,78 @@ func (s *decoratedTenants) StoreForTenant(tenant string) (eventstore.Store, erro
 }
 
 func (s *decoratedTenants) StoreForAllTenants() eventstore.Store {
+	return DecorateStore(s.scoper.StoreForAllTenants(), s.hooks)
+}
+
+// decoratedOutcomes forwards eventstore.OutcomeStore; AppendCommand runs
+// through the Append hook.
+type decoratedOutcomes struct {
+	decoratedKeyed
+	outcomes eventstore.OutcomeStore
+}
+
+// decorateOutcomes returns s with inner's HeadReader and TenantScoper (nil
+// when inner has none) kept.
+func decorateOutcomes(s *decoratedOutcomes, head HeadReader, scoper eventstore.TenantScoper) eventstore.Store {
+	switch {
+	case head != nil && scoper != nil:
+		return &decoratedOutcomesTenants{decoratedOutcomesHead{s, head}, scoper}
+	case head != nil:
+		return &decoratedOutcomesHead{s, head}
+	}
+	return s
+}
+
+var (
+	_ eventstore.OutcomeStore = (*decoratedOutcomes)(nil)
+	_ eventstore.OutcomeStore = (*decoratedOutcomesHead)(nil)
+	_ HeadReader              = (*decoratedOutcomesHead)(nil)
+	_ eventstore.OutcomeStore = (*decoratedOutcomesTenants)(nil)
+	_ eventstore.TenantScoper = (*decoratedOutcomesTenants)(nil)
+)
+
+func (s *decoratedOutcomes) AppendCommand(ctx context.Context, key eventstore.CommandKey, streamID string, expected eventstore.ExpectedVersion, events []eventstore.Event) (eventstore.KeyRecord, error) {
+	var rec eventstore.KeyRecord
+	_, err := s.append(ctx, streamID, events, func(ctx context.Context, events []eventstore.Event) (eventstore.AppendResult, error) {
+		var err error
+		rec, err = s.outcomes.AppendCommand(ctx, key, streamID, expected, events)
+		return rec.Result, err
+	})
+	return rec, err
+}
+
+func (s *decoratedOutcomes) RecordRefusal(ctx context.Context, key eventstore.CommandKey, streamID string, refusal eventstore.Refusal) (eventstore.KeyRecord, error) {
+	return s.outcomes.RecordRefusal(ctx, key, streamID, refusal)
+}
+
+func (s *decoratedOutcomes) LookupKey(ctx context.Context, key string) (eventstore.KeyRecord, bool, error) {
+	return s.outcomes.LookupKey(ctx, key)
+}
+
+type decoratedOutcomesHead struct {
+	*decoratedOutcomes
+	head HeadReader
+}
+
+func (s *decoratedOutcomesHead) Head(ctx context.Context) (eventstore.Position, error) {
+	return s.head.Head(ctx)
+}
+
+// decoratedOutcomesTenants keeps inner's tenant views, each decorated with
+// the same hooks.
+type decoratedOutcomesTenants struct {
+	decoratedOutcomesHead
+	scoper eventstore.TenantScoper
+}
+
+func (s *decoratedOutcomesTenants) StoreForTenant(tenant string) (eventstore.Store, error) {
+	v, err := s.scoper.StoreForTenant(tenant)
+	if err != nil {
+		return nil, err
+	}
+	return DecorateStore(v, s.hooks), nil
+}
+
+func (s *decoratedOutcomesTenants) StoreForAllTenants() eventstore.Store {
 	return DecorateStore(s.scoper.StoreForAllTenants(), s.hooks)
 }

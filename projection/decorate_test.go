@@ -8,6 +8,7 @@ import (
 
 	"github.com/eventfold/eventfold/adapters/memstore"
 	"github.com/eventfold/eventfold/eventstore"
+	"github.com/eventfold/eventfold/eventstore/eventstoretest"
 	"github.com/eventfold/eventfold/projection"
 )
 
@@ -117,4 +118,70 @@ func TestDecorateStoreTenants(t *testing.T) {
 	if _, err := eventstore.AllTenants(bare); !errors.Is(err, errors.ErrUnsupported) {
 		t.Errorf("AllTenants of a store without tenant views = %v, want errors.ErrUnsupported", err)
 	}
+}
+
+// keyedOnly has a memstore's AppendKeyed but not its command outcomes.
+type keyedOnly struct{ eventstore.KeyedAppender }
+
+// A decorated store keeps the command outcomes of the store it wraps, in
+// its tenant views too, and appends through AppendCommand run the hook.
+func TestDecorateStoreKeepsOutcomes(t *testing.T) {
+	ctx := t.Context()
+	appends := 0
+	hooks := projection.StoreHooks{Append: func(ctx context.Context, stream string, events []eventstore.Event,
+		next func(context.Context, []eventstore.Event) (eventstore.AppendResult, error)) (eventstore.AppendResult, error) {
+		appends++
+		return next(ctx, events)
+	}}
+	full := projection.DecorateStore(memstore.New(nil), hooks)
+	acme, err := eventstore.ForTenant(full, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]eventstore.Store{"default": full, "acme": acme} {
+		o, err := eventstore.Outcomes(s)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		key := eventstore.CommandKey{Key: "k", Hash: "h"}
+		if _, err := o.AppendCommand(ctx, key, "s", eventstore.NoStream, []eventstore.Event{{Type: "A", Data: []byte(`{}`)}}); err != nil {
+			t.Fatalf("%s: AppendCommand = %v", name, err)
+		}
+		if rec, err := o.RecordRefusal(ctx, eventstore.CommandKey{Key: "r"}, "s", eventstore.Refusal{Message: "no"}); err != nil || rec.Refusal == nil {
+			t.Errorf("%s: RecordRefusal = %+v, %v", name, rec, err)
+		}
+		if rec, ok, err := o.LookupKey(ctx, "k"); err != nil || !ok || rec.Hash != "h" {
+			t.Errorf("%s: LookupKey = %+v, %v, %v; want the append's record", name, rec, ok, err)
+		}
+	}
+	if appends != 2 {
+		t.Errorf("the Append hook ran %d times, want 2 (one AppendCommand per tenant)", appends)
+	}
+	keyed := projection.DecorateStore(keyedOnly{memstore.New(nil)}, hooks)
+	if _, ok := keyed.(eventstore.KeyedAppender); !ok {
+		t.Error("a keyed store lost KeyedAppender")
+	}
+	if _, err := eventstore.Outcomes(keyed); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("Outcomes of a decorated store without outcomes = %v, want ErrUnsupported", err)
+	}
+}
+
+// A decorated memstore passes the event store's conformance suite, command
+// outcomes and tenants included.
+func TestDecoratedStoreConformance(t *testing.T) {
+	eventstoretest.Run(t, eventstoretest.Config{
+		New: func(t testing.TB) eventstore.Store {
+			return projection.DecorateStore(memstore.New(nil), projection.StoreHooks{})
+		},
+		ForTenant: func(s eventstore.Store, tenant string) (eventstore.Store, error) {
+			return eventstore.ForTenant(s, tenant)
+		},
+		AllTenants: func(s eventstore.Store) eventstore.Store {
+			all, err := eventstore.AllTenants(s)
+			if err != nil {
+				panic(err)
+			}
+			return all
+		},
+	})
 }

@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -10,7 +11,7 @@ import (
 	"github.com/eventfold/eventfold/eventstore"
 )
 
-var _ eventstore.KeyedAppender = (*Store)(nil)
+var _ eventstore.OutcomeStore = (*Store)(nil)
 
 // Options configures a Store. A nil *Options means all defaults.
 type Options struct {
@@ -109,49 +110,140 @@ var _ eventstore.TenantScoper = (*Store)(nil)
 var errAllTenants = &eventstore.InvalidInputError{Field: "tenant",
 	Reason: "the all-tenants view only reads the global log; use ForTenant to append or read a stream"}
 
+// keyed is what the store keeps of a command key: its first outcome.
 type keyed struct {
-	result eventstore.AppendResult
+	record eventstore.KeyRecord
 	at     time.Time
 }
 
 // Append implements eventstore.Store.
 func (s *Store) Append(ctx context.Context, streamID string, expected eventstore.ExpectedVersion, events []eventstore.Event) (eventstore.AppendResult, error) {
-	return s.AppendKeyed(ctx, "", streamID, expected, events)
+	rec, err := s.append(ctx, eventstore.CommandKey{}, streamID, expected, events)
+	return rec.Result, err
 }
 
 // AppendKeyed implements eventstore.KeyedAppender. Keys are kept until
-// PruneCommandKeys removes them.
+// PruneCommandKeys removes them. A key that holds a refusal fails with an
+// error matching eventstore.ErrKeyRefused.
 func (s *Store) AppendKeyed(ctx context.Context, commandKey, streamID string, expected eventstore.ExpectedVersion, events []eventstore.Event) (eventstore.AppendResult, error) {
-	if len(commandKey) > eventstore.MaxStreamIDBytes {
-		return eventstore.AppendResult{}, &eventstore.InvalidInputError{Field: "command key", Reason: "is longer than 512 bytes"}
+	rec, err := s.append(ctx, eventstore.CommandKey{Key: commandKey}, streamID, expected, events)
+	if err == nil && rec.Refusal != nil {
+		return eventstore.AppendResult{}, fmt.Errorf("memstore: command key %q: %w", commandKey, eventstore.ErrKeyRefused)
 	}
-	if err := eventstore.ValidateAppend(streamID, expected, events, s.opts.MaxDataBytes); err != nil {
-		return eventstore.AppendResult{}, err
+	return rec.Result, err
+}
+
+// AppendCommand implements eventstore.OutcomeStore.
+func (s *Store) AppendCommand(ctx context.Context, key eventstore.CommandKey, streamID string, expected eventstore.ExpectedVersion, events []eventstore.Event) (eventstore.KeyRecord, error) {
+	if err := eventstore.ValidateCommandKey(key, nil); err != nil {
+		return eventstore.KeyRecord{}, err
+	}
+	return s.append(ctx, key, streamID, expected, events)
+}
+
+// RecordRefusal implements eventstore.OutcomeStore.
+func (s *Store) RecordRefusal(ctx context.Context, key eventstore.CommandKey, streamID string, refusal eventstore.Refusal) (eventstore.KeyRecord, error) {
+	if err := eventstore.ValidateCommandKey(key, &refusal); err != nil {
+		return eventstore.KeyRecord{}, err
+	}
+	if err := eventstore.ValidateStreamID(streamID); err != nil {
+		return eventstore.KeyRecord{}, err
 	}
 	if s.all {
-		return eventstore.AppendResult{}, errAllTenants
+		return eventstore.KeyRecord{}, errAllTenants
 	}
 	if err := ctx.Err(); err != nil {
-		return eventstore.AppendResult{}, err
+		return eventstore.KeyRecord{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rec, ok := s.recorded(key); ok {
+		return rec, rec.Check(key)
+	}
+	rec := eventstore.KeyRecord{Hash: key.Hash, Refusal: &refusal}
+	s.keys[streamKey{s.tenant, key.Key}] = keyed{record: rec, at: s.opts.Now().UTC()}
+	return rec, nil
+}
+
+// LookupKey implements eventstore.OutcomeStore.
+func (s *Store) LookupKey(ctx context.Context, key string) (eventstore.KeyRecord, bool, error) {
+	if err := eventstore.ValidateCommandKey(eventstore.CommandKey{Key: key}, nil); err != nil {
+		return eventstore.KeyRecord{}, false, err
+	}
+	if s.all {
+		return eventstore.KeyRecord{}, false, errAllTenants
+	}
+	if err := ctx.Err(); err != nil {
+		return eventstore.KeyRecord{}, false, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	rec, ok := s.recorded(eventstore.CommandKey{Key: key})
+	return rec, ok, nil
+}
+
+// recorded returns the record of key in the view's tenant, as a replay.
+// The caller holds mu.
+func (s *Store) recorded(key eventstore.CommandKey) (eventstore.KeyRecord, bool) {
+	k, ok := s.keys[streamKey{s.tenant, key.Key}]
+	if !ok || key.Key == "" {
+		return eventstore.KeyRecord{}, false
+	}
+	rec := k.record
+	if rec.Refusal != nil {
+		r := *rec.Refusal
+		rec.Refusal = &r
+	}
+	rec.Result.Replayed = true
+	return rec, true
+}
+
+// append appends events, recording key with them unless key.Key is empty.
+// A recorded key stores nothing and returns its record.
+func (s *Store) append(ctx context.Context, key eventstore.CommandKey, streamID string, expected eventstore.ExpectedVersion, events []eventstore.Event) (eventstore.KeyRecord, error) {
+	if len(key.Key) > eventstore.MaxStreamIDBytes {
+		return eventstore.KeyRecord{}, &eventstore.InvalidInputError{Field: "command key", Reason: "is longer than 512 bytes"}
+	}
+	if err := eventstore.ValidateAppend(streamID, expected, events, s.opts.MaxDataBytes); err != nil {
+		return eventstore.KeyRecord{}, err
+	}
+	if s.all {
+		return eventstore.KeyRecord{}, errAllTenants
+	}
+	if err := ctx.Err(); err != nil {
+		return eventstore.KeyRecord{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
-	if k, ok := s.keys[streamKey{s.tenant, commandKey}]; ok && commandKey != "" {
-		k.result.Replayed = true
-		return k.result, nil
+	if rec, ok := s.recorded(key); ok {
+		return rec, rec.Check(key)
 	}
 	if res, ok, err := s.replayed(streamID, events); ok || err != nil {
-		return res, err
+		return eventstore.KeyRecord{Result: res}, err
 	}
-	key := streamKey{s.tenant, streamID}
-	stream := s.streams[key]
+	sk := streamKey{s.tenant, streamID}
+	stream := s.streams[sk]
 	actual := int64(len(stream))
 	if !expected.Allows(actual) {
-		return eventstore.AppendResult{}, &eventstore.ConcurrencyError{StreamID: streamID, Expected: expected, Actual: actual}
+		return eventstore.KeyRecord{}, &eventstore.ConcurrencyError{StreamID: streamID, Expected: expected, Actual: actual}
 	}
-	s.commits++
 	now := s.opts.Now().UTC()
+	s.streams[sk] = s.store(streamID, stream, actual, events, now)
+	close(s.changed)
+	s.changed = make(chan struct{})
+	last := s.log[len(s.log)-1]
+	rec := eventstore.KeyRecord{Hash: key.Hash, Result: eventstore.AppendResult{StreamVersion: last.Version, Position: last.Position}}
+	if key.Key != "" {
+		s.keys[streamKey{s.tenant, key.Key}] = keyed{record: rec, at: now}
+	}
+	return rec, nil
+}
+
+// store adds events to the log as one commit after the actual events of
+// stream and returns the stream's new index list. The caller holds mu.
+func (s *Store) store(streamID string, stream []int, actual int64, events []eventstore.Event, now time.Time) []int {
+	s.commits++
 	for i, e := range events {
 		id := strings.ToLower(e.ID)
 		if id == "" {
@@ -173,15 +265,7 @@ func (s *Store) AppendKeyed(ctx context.Context, commandKey, streamID string, ex
 		stream = append(stream, len(s.log))
 		s.log = append(s.log, rec)
 	}
-	s.streams[key] = stream
-	close(s.changed)
-	s.changed = make(chan struct{})
-	last := s.log[len(s.log)-1]
-	res := eventstore.AppendResult{StreamVersion: last.Version, Position: last.Position}
-	if commandKey != "" {
-		s.keys[streamKey{s.tenant, commandKey}] = keyed{result: res, at: now}
-	}
-	return res, nil
+	return stream
 }
 
 // PruneCommandKeys forgets command keys recorded before cutoff and reports

@@ -2,6 +2,7 @@ package memstore_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/eventfold/eventfold/adapters/memstore"
 	"github.com/eventfold/eventfold/eventstore"
@@ -29,5 +30,25 @@ func TestHead(t *testing.T) {
 	}
 	if p, err := s.Head(t.Context()); err != nil || p != res.Position {
 		t.Errorf("Head = %v, %v; want %v", p, err, res.Position)
+	}
+}
+
+// Refusals recorded under command keys are pruned with the keys.
+func TestPruneCommandKeysPrunesRefusals(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := memstore.New(&memstore.Options{Now: func() time.Time { return now }})
+	ctx := t.Context()
+	key := eventstore.CommandKey{Key: "k", Hash: "h"}
+	if _, err := s.RecordRefusal(ctx, key, "s", eventstore.Refusal{Message: "no"}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.PruneCommandKeys(ctx, now); err != nil || n != 0 {
+		t.Fatalf("PruneCommandKeys(now) = %d, %v; want 0", n, err)
+	}
+	if n, err := s.PruneCommandKeys(ctx, now.Add(time.Second)); err != nil || n != 1 {
+		t.Fatalf("PruneCommandKeys(later) = %d, %v; want 1", n, err)
+	}
+	if _, ok, err := s.LookupKey(ctx, "k"); ok || err != nil {
+		t.Errorf("LookupKey after pruning = %v, %v; want not found", ok, err)
 	}
 }

@@ -336,6 +336,9 @@ func TestStoreKeepsOptionalInterfaces(t *testing.T) {
 	if _, ok := s.(eventstore.KeyedAppender); !ok {
 		t.Error("the decorated memstore is not a KeyedAppender")
 	}
+	if _, ok := s.(eventstore.OutcomeStore); !ok {
+		t.Error("the decorated memstore is not an OutcomeStore")
+	}
 	if _, ok := s.(projection.Notifier); !ok {
 		t.Error("the decorated memstore is not a Notifier")
 	}

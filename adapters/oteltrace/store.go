@@ -24,7 +24,7 @@ const (
 var w3c propagation.TraceContext
 
 // Store returns inner decorated with tracing from tracer provider tp. Each
-// Append (and AppendKeyed) runs in a producer span named
+// Append (and AppendKeyed and AppendCommand) runs in a producer span named
 // "eventfold.append", a child of the span in ctx, with the stream ID and
 // the number of events; a failed append records its error.
 //
@@ -37,12 +37,12 @@ var w3c propagation.TraceContext
 // carries one; ReadAll, the tail of projections and relays, gets none.
 //
 // The result implements the optional interfaces inner does that other
-// packages look for: eventstore.KeyedAppender and projection.HeadReader.
-// It always implements projection.Notifier: through inner's Changed when
-// inner has one, otherwise by waking tailers after each append made through
-// the decorator. Its tenant views (eventstore.ForTenant and
-// eventstore.AllTenants of the result, when inner has them) are traced too.
-// A nil tp traces nothing.
+// packages look for: eventstore.KeyedAppender, eventstore.OutcomeStore and
+// projection.HeadReader. It always implements projection.Notifier: through
+// inner's Changed when inner has one, otherwise by waking tailers after
+// each append made through the decorator. Its tenant views
+// (eventstore.ForTenant and eventstore.AllTenants of the result, when inner
+// has them) are traced too. A nil tp traces nothing.
 func Store(inner eventstore.Store, tp trace.TracerProvider) (eventstore.Store, error) {
 	if inner == nil {
 		return nil, errors.New("oteltrace: Store needs an event store")

@@ -2,6 +2,8 @@ package pgstore_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -149,6 +151,62 @@ func TestCommandIdempotencyAcrossStores(t *testing.T) {
 	}
 	if n != 6 || version != 2 || replayed.Load() != 7 {
 		t.Errorf("counter %d at version %d with %d replays, want 6 at version 2 with 7 replays", n, version, replayed.Load())
+	}
+}
+
+var errTooEarly = errors.New("counter is below the increment")
+
+// TestCommandRefusalAcrossStores: a keyed command refused through one
+// store (process) stays refused through another after the state changed so
+// that it would succeed, and its key fails for any other command.
+func TestCommandRefusalAcrossStores(t *testing.T) {
+	db, opts := migrated(t)
+	s1, err := pgstore.New(db, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := pgstore.New(db, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// increment By is refused while the counter is below By.
+	picky := counterDecider
+	picky.Decide = func(c increment, n int) ([]incremented, error) {
+		if n < c.By {
+			return nil, fmt.Errorf("%w: %d < %d", errTooEarly, n, c.By)
+		}
+		return []incremented{{By: c.By}}, nil
+	}
+	hopts := &command.Options{Refusals: map[string]error{"too_early": errTooEarly}}
+	newPicky := func(s eventstore.Store) *command.Handler[int, increment, incremented] {
+		h, err := command.NewHandler(s, counterRegistry(t), picky, hopts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	h1, h2 := newPicky(s1), newPicky(s2)
+	ctx := t.Context()
+	_, first := h1.Handle(ctx, "c", increment{By: 1, Key: "req-1"})
+	if !errors.Is(first, errTooEarly) {
+		t.Fatalf("first Handle = %v, want errTooEarly", first)
+	}
+	if _, err := h1.Handle(ctx, "c", increment{By: 0}); err != nil { // the counter is 0: allowed
+		t.Fatal(err)
+	}
+	if _, err := newCounter(t, s1, nil).Handle(ctx, "c", increment{By: 3}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := h2.Handle(ctx, "c", increment{By: 1, Key: "req-1"})
+	var rej *command.RejectedError
+	if !errors.As(err, &rej) || !rej.Replayed || rej.Code != "too_early" || err.Error() != first.Error() || !errors.Is(err, errTooEarly) {
+		t.Errorf("second store, same key = %+v, %v; want the first refusal %q, replayed, matching errTooEarly", res, err, first)
+	}
+	if _, err := h2.Handle(ctx, "c", increment{By: 2, Key: "req-1"}); !errors.Is(err, command.ErrKeyReused) {
+		t.Errorf("second store, same key, another command = %v; want ErrKeyReused", err)
+	}
+	if n, version, err := h1.Load(ctx, "c"); err != nil || n != 3 || version != 2 {
+		t.Errorf("counter %d at version %d (%v), want 3 at version 2: nothing appended for the key", n, version, err)
 	}
 }
 

@@ -1,6 +1,7 @@
 // Package pgstore is eventfold's PostgreSQL event store, built on pgx/v5. It
-// implements [eventstore.Store] and [eventstore.KeyedAppender] and passes
-// the conformance suite in eventstore/eventstoretest.
+// implements [eventstore.Store], [eventstore.KeyedAppender] and
+// [eventstore.OutcomeStore] and passes the conformance suite in
+// eventstore/eventstoretest.
 //
 // # Setting up
 //
@@ -12,7 +13,9 @@
 //
 // Tables live in their own PostgreSQL schema ("eventfold" unless
 // Options.Schema says otherwise): streams (one row per stream), events,
-// command_keys, and the append_events function. The index that looks events
+// command_keys (the first outcome of each keyed command: an append's
+// position or a refusal, and the command's hash), and the append_events
+// function. The index that looks events
 // up by correlation ID is opt-in: see CreateCorrelationIndex.
 //
 // # Appends

@@ -244,8 +244,8 @@ func (g *grouper) run(ctx context.Context, batch []*groupRequest) {
 
 // alone appends r through the ordinary path.
 func (g *grouper) alone(ctx context.Context, r *groupRequest) {
-	res, err := g.s.view(r.tenant, false).appendPrepared(ctx, r.stream, r.expected, nil, r.ids, r.uuids, r.types, r.contentTypes, r.data, r.meta)
-	r.done <- groupOutcome{res: res, err: err}
+	rec, err := g.s.view(r.tenant, false).appendPrepared(ctx, r.stream, r.expected, nil, r.ids, r.uuids, r.types, r.contentTypes, r.data, r.meta)
+	r.done <- groupOutcome{res: rec.Result, err: err}
 }
 
 // exec runs one append_events_group statement for batch and returns the

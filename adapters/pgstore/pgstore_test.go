@@ -246,8 +246,14 @@ func TestPruneCommandKeys(t *testing.T) {
 	if n, err := s.PruneCommandKeys(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
 		t.Fatalf("PruneCommandKeys(an hour ago) = %d, %v; want 0", n, err)
 	}
-	if n, err := s.PruneCommandKeys(ctx, time.Now().Add(time.Hour)); err != nil || n != 1 {
-		t.Fatalf("PruneCommandKeys(in an hour) = %d, %v; want 1", n, err)
+	if _, err := s.RecordRefusal(ctx, eventstore.CommandKey{Key: "k2", Hash: "h"}, "s", eventstore.Refusal{Message: "no"}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.PruneCommandKeys(ctx, time.Now().Add(time.Hour)); err != nil || n != 2 {
+		t.Fatalf("PruneCommandKeys(in an hour) = %d, %v; want 2 (an append and a refusal)", n, err)
+	}
+	if _, ok, err := s.LookupKey(ctx, "k2"); ok || err != nil {
+		t.Errorf("LookupKey of a pruned refusal = %v, %v; want not found", ok, err)
 	}
 	res, err := s.AppendKeyed(ctx, "k1", "s", eventstore.Any, ev())
 	if err != nil || res.Replayed || res.StreamVersion != 2 {

@@ -14,7 +14,7 @@ import (
 	"github.com/eventfold/eventfold/eventstore"
 )
 
-var _ eventstore.KeyedAppender = (*Store)(nil)
+var _ eventstore.OutcomeStore = (*Store)(nil)
 
 // DB is what a Store needs from PostgreSQL. *pgxpool.Pool, *pgx.Conn and
 // pgx.Tx all satisfy it; pass a pgx.Tx to append inside your own transaction
@@ -80,6 +80,8 @@ type core struct {
 	headSQL         [3]string // by viewKind
 	pruneKeysSQL    string
 	pruneAllKeysSQL string
+	lookupKeySQL    string
+	refuseKeySQL    string
 	listStreamsSQL  string
 	horizonSQL      string
 
@@ -137,8 +139,8 @@ func New(db DB, opts *Options) (*Store, error) {
 		}
 	}
 	q := pgx.Identifier{c.opts.Schema}.Sanitize()
-	c.appendSQL = "SELECT outcome, stream_version, transaction_id, global_position FROM " + q +
-		".append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+	c.appendSQL = "SELECT outcome, stream_version, transaction_id, global_position, command_hash, refusal_code, refusal_message FROM " + q +
+		".append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 	// The fast path (see appendExact): the events go in only next to a
 	// stored event $2, so a stream at any other version gets no row back,
 	// and a concurrent append that took the same versions first makes this
@@ -185,6 +187,7 @@ SELECT version, transaction_id, global_position FROM ins ORDER BY version DESC L
 	}
 	c.pruneKeysSQL = "DELETE FROM " + q + ".command_keys WHERE recorded_at < $1 AND tenant_id = $2"
 	c.pruneAllKeysSQL = "DELETE FROM " + q + ".command_keys WHERE recorded_at < $1"
+	c.lookupKeySQL, c.refuseKeySQL = outcomeSQL(q)
 	c.listStreamsSQL = "SELECT stream_id, " + q + ".stream_version(tenant_id, stream_id) FROM " + q +
 		".streams WHERE tenant_id = $3 AND stream_id > $1 ORDER BY stream_id LIMIT $2"
 	c.horizonSQL = "SELECT pg_snapshot_xmin(pg_current_snapshot())"
@@ -261,21 +264,49 @@ var errAllTenants = &eventstore.InvalidInputError{Field: "tenant",
 // Options.GroupCommit on, concurrent Appends share their round trip and
 // transaction (see GroupCommit for what a cancelled ctx then means).
 func (s *Store) Append(ctx context.Context, streamID string, expected eventstore.ExpectedVersion, events []eventstore.Event) (eventstore.AppendResult, error) {
-	return s.AppendKeyed(ctx, "", streamID, expected, events)
+	rec, err := s.append(ctx, nil, streamID, expected, events)
+	return rec.Result, err
 }
 
 // AppendKeyed implements eventstore.KeyedAppender: the command key is stored
 // in the append's transaction, in the command_keys table, until
-// PruneCommandKeys removes it.
+// PruneCommandKeys removes it. A key that holds a refusal fails with an
+// error matching eventstore.ErrKeyRefused.
 func (s *Store) AppendKeyed(ctx context.Context, commandKey, streamID string, expected eventstore.ExpectedVersion, events []eventstore.Event) (eventstore.AppendResult, error) {
-	if err := eventstore.ValidateAppend(streamID, expected, events, s.opts.MaxDataBytes); err != nil {
-		return eventstore.AppendResult{}, err
-	}
 	if err := validateKey(commandKey); err != nil {
 		return eventstore.AppendResult{}, err
 	}
+	var key *eventstore.CommandKey
+	if commandKey != "" {
+		key = &eventstore.CommandKey{Key: commandKey}
+	}
+	rec, err := s.append(ctx, key, streamID, expected, events)
+	if err == nil && rec.Refusal != nil {
+		return eventstore.AppendResult{}, fmt.Errorf("pgstore: command key %s: %w", quote(commandKey), eventstore.ErrKeyRefused)
+	}
+	return rec.Result, err
+}
+
+// AppendCommand implements eventstore.OutcomeStore: AppendKeyed that stores
+// the command's hash with the key, in the same statement.
+func (s *Store) AppendCommand(ctx context.Context, key eventstore.CommandKey, streamID string, expected eventstore.ExpectedVersion, events []eventstore.Event) (eventstore.KeyRecord, error) {
+	if err := eventstore.ValidateCommandKey(key, nil); err != nil {
+		return eventstore.KeyRecord{}, err
+	}
+	rec, err := s.append(ctx, &key, streamID, expected, events)
+	if err == nil && rec.Result.Replayed {
+		err = rec.Check(key)
+	}
+	return rec, err
+}
+
+// append appends events, with key unless it is nil.
+func (s *Store) append(ctx context.Context, key *eventstore.CommandKey, streamID string, expected eventstore.ExpectedVersion, events []eventstore.Event) (eventstore.KeyRecord, error) {
+	if err := eventstore.ValidateAppend(streamID, expected, events, s.opts.MaxDataBytes); err != nil {
+		return eventstore.KeyRecord{}, err
+	}
 	if s.all {
-		return eventstore.AppendResult{}, errAllTenants
+		return eventstore.KeyRecord{}, errAllTenants
 	}
 	n := len(events)
 	ids := make([]string, n)
@@ -302,33 +333,30 @@ func (s *Store) AppendKeyed(ctx context.Context, commandKey, streamID string, ex
 		if !e.Metadata.IsZero() {
 			b, err := encodeMetadata(e.Metadata)
 			if err != nil {
-				return eventstore.AppendResult{}, &eventstore.InvalidInputError{Field: fmt.Sprintf("events[%d].metadata", i), Reason: err.Error(), Err: err}
+				return eventstore.KeyRecord{}, &eventstore.InvalidInputError{Field: fmt.Sprintf("events[%d].metadata", i), Reason: err.Error(), Err: err}
 			}
 			meta[i] = b
 		}
 	}
-	if s.group != nil && commandKey == "" {
-		return s.group.append(ctx, &groupRequest{tenant: s.tenant, stream: streamID, expected: expected,
+	if s.group != nil && key == nil {
+		res, err := s.group.append(ctx, &groupRequest{tenant: s.tenant, stream: streamID, expected: expected,
 			ids: ids, uuids: uuids, types: types, contentTypes: contentTypes, data: data, meta: meta})
-	}
-	var key *string
-	if commandKey != "" {
-		key = &commandKey
+		return eventstore.KeyRecord{Result: res}, err
 	}
 	return s.appendPrepared(ctx, streamID, expected, key, ids, uuids, types, contentTypes, data, meta)
 }
 
 // appendPrepared appends on its own, in one round trip (two after a unique
 // violation on an event ID).
-func (s *Store) appendPrepared(ctx context.Context, streamID string, expected eventstore.ExpectedVersion, key *string,
-	ids []string, uuids []pgtype.UUID, types, contentTypes []string, data, meta [][]byte) (eventstore.AppendResult, error) {
+func (s *Store) appendPrepared(ctx context.Context, streamID string, expected eventstore.ExpectedVersion, key *eventstore.CommandKey,
+	ids []string, uuids []pgtype.UUID, types, contentTypes []string, data, meta [][]byte) (eventstore.KeyRecord, error) {
 	// A unique violation on an event ID means a retry of an earlier append
 	// (or a concurrent one that committed first), and on a command key a
 	// concurrent run of the same command: trying once more with the replay
 	// check on finds the first result.
 	checkReplay := false
 	for attempt := 0; ; attempt++ {
-		res, err := s.appendOnce(ctx, streamID, expected, key, checkReplay, ids, uuids, types, contentTypes, data, meta)
+		rec, err := s.appendOnce(ctx, streamID, expected, key, checkReplay, ids, uuids, types, contentTypes, data, meta)
 		var pgErr *pgconn.PgError
 		// 40001: a later transaction appended to the stream first (see
 		// 006_stream_order.sql); a new transaction gets a later ID. Inside
@@ -338,7 +366,7 @@ func (s *Store) appendPrepared(ctx context.Context, streamID string, expected ev
 		// exact version (which locks no stream row) as 40001 too.
 		if errors.As(err, &pgErr) && pgErr.Code == "40001" && !s.inTx && attempt < 20 {
 			if err := sleepBriefly(ctx, attempt); err != nil {
-				return res, err
+				return rec, err
 			}
 			continue
 		}
@@ -348,35 +376,44 @@ func (s *Store) appendPrepared(ctx context.Context, streamID string, expected ev
 				checkReplay = true
 				continue
 			}
-			return res, fmt.Errorf("pgstore: append to stream %s: an event ID is already stored by a different append: %w (%w)",
+			return rec, fmt.Errorf("pgstore: append to stream %s: an event ID is already stored by a different append: %w (%w)",
 				quote(streamID), eventstore.ErrDuplicateEvent, pgErr)
 		}
-		return res, err
+		return rec, err
 	}
 }
 
-func (s *Store) appendOnce(ctx context.Context, streamID string, expected eventstore.ExpectedVersion, key *string, checkReplay bool,
-	ids []string, uuids []pgtype.UUID, types, contentTypes []string, data, meta [][]byte) (eventstore.AppendResult, error) {
+func (s *Store) appendOnce(ctx context.Context, streamID string, expected eventstore.ExpectedVersion, key *eventstore.CommandKey, checkReplay bool,
+	ids []string, uuids []pgtype.UUID, types, contentTypes []string, data, meta [][]byte) (eventstore.KeyRecord, error) {
 	if expected > 0 && key == nil && !checkReplay && !s.inTx {
 		if res, ok, err := s.appendExact(ctx, streamID, expected, ids, uuids, types, contentTypes, data, meta); ok || err != nil {
-			return res, err
+			return eventstore.KeyRecord{Result: res}, err
+		}
+	}
+	var keyArg, hashArg *string
+	if key != nil {
+		keyArg = &key.Key
+		if key.Hash != "" {
+			hashArg = &key.Hash
 		}
 	}
 	var (
-		outcome  int
-		version  int64
-		txid     *uint64
-		position *int64
+		outcome int
+		row     keyRow
 	)
-	err := s.db.QueryRow(ctx, s.appendSQL, streamID, int64(expected), key, checkReplay, uuids, types, contentTypes, data, meta, s.tenant).
-		Scan(&outcome, &version, &txid, &position)
+	err := s.db.QueryRow(ctx, s.appendSQL, streamID, int64(expected), keyArg, checkReplay, uuids, types, contentTypes, data, meta, s.tenant, hashArg).
+		Scan(&outcome, &row.version, &row.txid, &row.position, &row.hash, &row.code, &row.message)
 	if err != nil {
-		return eventstore.AppendResult{}, s.backendError("append to stream "+quote(streamID), err)
+		return eventstore.KeyRecord{}, s.backendError("append to stream "+quote(streamID), err)
 	}
 	if outcome == 0 {
 		s.signals.notify(s.tenant)
 	}
-	return appendResult(streamID, expected, ids, outcome, version, txid, position)
+	if outcome == 2 && row.message != nil {
+		return row.record(streamID)
+	}
+	res, err := appendResult(streamID, expected, ids, outcome, row.version, row.txid, row.position)
+	return eventstore.KeyRecord{Hash: deref(row.hash), Result: res}, err
 }
 
 // appendExact is the fast path of an append at an exact version (what a

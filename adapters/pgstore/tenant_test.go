@@ -295,7 +295,6 @@ func TestRowLevelSecurity(t *testing.T) {
 	if _, err := keys.Key(ctx, "user-1"); err != nil {
 		t.Errorf("tenant a under RLS: Key: %v", err)
 	}
-
 	// Raw SQL, as any code with the application's connection could run it.
 	q := pgx.Identifier{schema}.Sanitize()
 	count := func(tenant *string, sql string) int {
@@ -351,6 +350,21 @@ func TestRowLevelSecurity(t *testing.T) {
 	tx.Rollback(ctx) //nolint:errcheck
 	if n := count(nil, "SELECT count(*) FROM "+q+".streams WHERE stream_id = 'renamed'"); n != 0 {
 		t.Errorf("tenant a's raw UPDATE of tenant b's stream changed %d rows", n)
+	}
+
+	// Refusals under command keys, and their lookup.
+	refused := eventstore.CommandKey{Key: "cmd-refused", Hash: "h"}
+	if _, err := a.RecordRefusal(ctx, refused, "acct", eventstore.Refusal{Code: "c", Message: "no"}); err != nil {
+		t.Errorf("tenant a under RLS: RecordRefusal: %v", err)
+	}
+	if rec, ok, err := a.LookupKey(ctx, "cmd-refused"); err != nil || !ok || rec.Refusal == nil || rec.Refusal.Message != "no" {
+		t.Errorf("tenant a under RLS: LookupKey = %+v, %v, %v; want its refusal", rec, ok, err)
+	}
+	if _, ok, err := mustTenant(t, s, "b").LookupKey(ctx, "cmd-refused"); ok || err != nil {
+		t.Errorf("tenant b under RLS: LookupKey of tenant a's key = %v, %v; want not found", ok, err)
+	}
+	if _, err := mustTenant(t, plain, "a").RecordRefusal(ctx, eventstore.CommandKey{Key: "forged"}, "acct", eventstore.Refusal{Message: "no"}); err == nil {
+		t.Error("a refusal recorded without the tenant setting succeeded under RLS")
 	}
 
 	// Stores that do not set the tenant are refused by PostgreSQL, whether

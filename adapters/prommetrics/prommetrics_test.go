@@ -221,6 +221,18 @@ func TestStoreCountsKeyedAppends(t *testing.T) {
 		value(t, reg, "eventfold_store_appends_total", "outcome", "replayed"); ok != 1 || replayed != 1 {
 		t.Errorf("after a keyed append and its retry: ok = %v, replayed = %v; want 1 and 1", ok, replayed)
 	}
+	// Appends of keyed commands through a command handler are counted too.
+	outcomes := s.(eventstore.OutcomeStore)
+	for range 2 {
+		if _, err := outcomes.AppendCommand(t.Context(), eventstore.CommandKey{Key: "key-2", Hash: "h"}, "s", eventstore.Any,
+			[]eventstore.Event{{Type: "T", Data: []byte(`{}`)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ok, replayed := value(t, reg, "eventfold_store_appends_total", "outcome", "ok"),
+		value(t, reg, "eventfold_store_appends_total", "outcome", "replayed"); ok != 2 || replayed != 2 {
+		t.Errorf("after a command's append and its retry: ok = %v, replayed = %v; want 2 and 2", ok, replayed)
+	}
 }
 
 // A tenant's view of the decorated store is counted with the others.

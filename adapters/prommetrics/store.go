@@ -74,12 +74,13 @@ func (m *storeMetrics) observeAppend(start time.Time, n int, res eventstore.Appe
 //	eventfold_store_read_duration_seconds{read}       histogram
 //
 // The result implements the optional interfaces inner does that other
-// packages look for: eventstore.KeyedAppender (its appends are counted too)
-// and projection.HeadReader. It always implements projection.Notifier:
-// through inner's Changed when inner has one, otherwise by waking tailers
-// after each append made through the decorator. Its tenant views
-// (eventstore.ForTenant and eventstore.AllTenants of the result, when inner
-// has them) are counted too.
+// packages look for: eventstore.KeyedAppender and eventstore.OutcomeStore
+// (their appends are counted too) and projection.HeadReader. It always
+// implements projection.Notifier: through inner's Changed when inner has
+// one, otherwise by waking tailers after each append made through the
+// decorator. Its tenant views (eventstore.ForTenant and
+// eventstore.AllTenants of the result, when inner has them) are counted
+// too.
 func Store(inner eventstore.Store, reg prometheus.Registerer, opts *Options) (eventstore.Store, error) {
 	if inner == nil {
 		return nil, errors.New("prommetrics: Store needs an event store")

@@ -105,12 +105,15 @@ type CommandProcessorOptions struct {
 
 // AckRefusals is the default CommandProcessorOptions.Ack. It drops the
 // failures that would fail the same way on every redelivery: a decider's
-// refusal (command.ErrRejected), a command that fails validation
-// (command.ErrInvalidCommand) and events the store refuses as invalid
-// (eventstore.ErrInvalidInput). Redelivering those would only loop.
+// refusal (command.ErrRejected, replayed refusals included), a command that
+// fails validation (command.ErrInvalidCommand), an idempotency key reused
+// for a different command (command.ErrKeyReused) and events the store
+// refuses as invalid (eventstore.ErrInvalidInput). Redelivering those would
+// only loop.
 func AckRefusals(_ context.Context, _ any, err error) bool {
 	return errors.Is(err, command.ErrRejected) ||
 		errors.Is(err, command.ErrInvalidCommand) ||
+		errors.Is(err, command.ErrKeyReused) ||
 		errors.Is(err, eventstore.ErrInvalidInput)
 }
 

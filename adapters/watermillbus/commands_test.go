@@ -220,6 +220,8 @@ func TestAckRefusals(t *testing.T) {
 		{&command.RejectedError{Err: errNotPositive}, true},
 		{&command.ValidationError{Command: "Credit", Err: errNotPositive}, true},
 		{fmt.Errorf("append: %w", eventstore.ErrInvalidInput), true},
+		{&command.RejectedError{Err: errNotPositive, Replayed: true}, true},
+		{&eventstore.KeyReusedError{Key: "k"}, true},
 		{&eventstore.ConcurrencyError{StreamID: "s"}, false},
 		{errors.New("connection refused"), false},
 	} {

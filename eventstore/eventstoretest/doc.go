@@ -11,8 +11,9 @@
 // The suite checks the whole contract of the port: round trips, every
 // expected-version rule, one winner among concurrent appenders to a stream,
 // parallel appenders to many streams, a complete and strictly ordered global
-// log, idempotent re-appends, and rejection of invalid input with nothing
-// stored. An adapter that passes needs no other tests of these semantics;
+// log, idempotent re-appends, command keys and the outcomes they keep
+// (eventstore.OutcomeStore, when implemented), and rejection of invalid
+// input with nothing stored. An adapter that passes needs no other tests of these semantics;
 // its own tests cover what is specific to its backend.
 //
 // Stores may make appended events visible to ReadAll with a delay (pgstore

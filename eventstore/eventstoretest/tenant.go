@@ -18,6 +18,7 @@ var tenantTests = []struct {
 	{"Tenants/Streams", testTenantStreams},
 	{"Tenants/ReadAllAndHead", testTenantReadAll},
 	{"Tenants/CommandKeys", testTenantCommandKeys},
+	{"Tenants/CommandOutcomes", testTenantOutcomes},
 	{"Tenants/EventIDs", testTenantEventIDs},
 	{"Tenants/InvalidTenant", testTenantInvalid},
 	{"Tenants/AllTenantsReadsOnly", testAllTenantsReadsOnly},
@@ -196,6 +197,47 @@ func testTenantCommandKeys(t *testing.T, cfg Config) {
 	}
 	if n := len(readStream(t, kb, "orders")); n != 1 {
 		t.Errorf("tenant-b: stream has %d events, want 1", n)
+	}
+}
+
+// Command outcomes are per tenant: a refusal recorded in one tenant is
+// unknown to the others, which record their own outcome for the same key,
+// and the all-tenants view records and looks up nothing.
+func testTenantOutcomes(t *testing.T, cfg Config) {
+	s := cfg.New(t)
+	oa, ok1 := forTenant(t, cfg, s, "tenant-a").(eventstore.OutcomeStore)
+	ob, ok2 := forTenant(t, cfg, s, "tenant-b").(eventstore.OutcomeStore)
+	if !ok1 || !ok2 {
+		return // the store keeps no outcomes: nothing to keep apart
+	}
+	ctx := ctxFor(t)
+	refusal := eventstore.Refusal{Code: "a", Message: "tenant-a refused"}
+	if _, err := oa.RecordRefusal(ctx, eventstore.CommandKey{Key: "cmd-1", Hash: hashA}, "orders", refusal); err != nil {
+		t.Fatal(err)
+	}
+	if rec, ok, err := ob.LookupKey(ctx, "cmd-1"); ok || err != nil {
+		t.Errorf("tenant-b: LookupKey of tenant-a's key = %+v, %v, %v; want not found", rec, ok, err)
+	}
+	if d, ok := s.(eventstore.OutcomeStore); ok {
+		if rec, found, err := d.LookupKey(ctx, "cmd-1"); found || err != nil {
+			t.Errorf("default tenant: LookupKey of tenant-a's key = %+v, %v, %v; want not found", rec, found, err)
+		}
+	}
+	// Another command under the same key in tenant-b is no reuse.
+	rec, err := ob.AppendCommand(ctx, eventstore.CommandKey{Key: "cmd-1", Hash: hashB}, "orders", eventstore.NoStream, []eventstore.Event{jsonEvent("B", 1)})
+	if err != nil || rec.Result.Replayed || rec.Refusal != nil {
+		t.Errorf("tenant-b: AppendCommand with tenant-a's key = %+v, %v; want a fresh append", rec, err)
+	}
+	if rec, ok, err := oa.LookupKey(ctx, "cmd-1"); err != nil || !ok || rec.Refusal == nil || *rec.Refusal != refusal {
+		t.Errorf("tenant-a: LookupKey = %+v, %v, %v; want its refusal", rec, ok, err)
+	}
+	if all, ok := cfg.AllTenants(s).(eventstore.OutcomeStore); ok {
+		if _, _, err := all.LookupKey(ctx, "cmd-1"); !errors.Is(err, eventstore.ErrInvalidInput) {
+			t.Errorf("all tenants: LookupKey = %v, want ErrInvalidInput", err)
+		}
+		if _, err := all.RecordRefusal(ctx, eventstore.CommandKey{Key: "cmd-2"}, "orders", refusal); !errors.Is(err, eventstore.ErrInvalidInput) {
+			t.Errorf("all tenants: RecordRefusal = %v, want ErrInvalidInput", err)
+		}
 	}
 }
 

@@ -347,6 +347,7 @@ func newDispatcher(store *pgstore.Store, reg *command.Registry, logger *slog.Log
 	opts := &command.Options{
 		Middleware: []command.Middleware{command.Logging(logger), command.Validate},
 		Logger:     logger,
+		Refusals:   domain.Refusals(), // refusals replayed under keys match the domain errors
 	}
 	accounts, err := command.NewHandler(store, reg, domain.Accounts, opts)
 	if err != nil {

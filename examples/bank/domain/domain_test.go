@@ -1,8 +1,10 @@
 package domain_test
 
 import (
+	"errors"
 	"testing"
 
+	"github.com/eventfold/eventfold/adapters/memstore"
 	"github.com/eventfold/eventfold/command"
 	"github.com/eventfold/eventfold/command/commandtest"
 
@@ -116,5 +118,37 @@ func TestValidation(t *testing.T) {
 		if err := c.Validate(); err != nil {
 			t.Errorf("%#v: Validate() = %v", c, err)
 		}
+	}
+}
+
+// A keyed Withdraw refused for insufficient funds stays refused, as
+// ErrInsufficientFunds, when the transfer process retries it after a
+// deposit: the retry must not move money the first attempt did not.
+func TestRefusedWithdrawStaysRefused(t *testing.T) {
+	ctx := t.Context()
+	store := memstore.New(nil)
+	h, err := command.NewHandler(store, registry(t), domain.Accounts, &command.Options{Refusals: domain.Refusals()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := domain.AccountStream("a1")
+	withdraw := domain.Withdraw{AccountID: "a1", Amount: 50, TransferID: "t1", Counterparty: "a2", Key: "transfer-t1-debit"}
+	if _, err := h.Handle(ctx, stream, domain.OpenAccount{AccountID: "a1", Owner: "ada"}); err != nil {
+		t.Fatal(err)
+	}
+	_, first := h.Handle(ctx, stream, withdraw)
+	if !errors.Is(first, domain.ErrInsufficientFunds) {
+		t.Fatalf("Withdraw = %v, want ErrInsufficientFunds", first)
+	}
+	if _, err := h.Handle(ctx, stream, domain.Deposit{AccountID: "a1", Amount: 100}); err != nil {
+		t.Fatal(err)
+	}
+	_, again := h.Handle(ctx, stream, withdraw)
+	var rej *command.RejectedError
+	if !errors.Is(again, domain.ErrInsufficientFunds) || !errors.As(again, &rej) || !rej.Replayed || again.Error() != first.Error() {
+		t.Errorf("retried Withdraw = %v, want the first refusal %q, replayed", again, first)
+	}
+	if a, _, err := h.Load(ctx, stream); err != nil || a.Balance != 100 {
+		t.Errorf("balance %d (%v), want 100: the retry moved money", a.Balance, err)
 	}
 }
