@@ -23,7 +23,9 @@ type Ledger struct {
 	// Transfers maps a transfer ID to its outcome: "pending", "completed"
 	// or "failed".
 	Transfers map[string]string
-	// Moved maps a transfer ID to the money it took out of its source
+	// Requested maps a transfer ID to its amount.
+	Requested map[string]int64
+	// Out and In map a transfer ID to the money it took out of its source
 	// (withdrawals less refunds) and put into its destination.
 	Out, In map[string]int64
 }
@@ -50,7 +52,8 @@ func Fold(t testing.TB, postgresURL, schema string) Ledger {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	l := Ledger{Balances: map[string]int64{}, Transfers: map[string]string{}, Out: map[string]int64{}, In: map[string]int64{}}
+	l := Ledger{Balances: map[string]int64{}, Transfers: map[string]string{}, Requested: map[string]int64{},
+		Out: map[string]int64{}, In: map[string]int64{}}
 	for rows.Next() {
 		var stream, typ string
 		var data []byte
@@ -91,6 +94,7 @@ func (l *Ledger) apply(stream, typ string, e loggedEvent) {
 		}
 	case "TransferRequested":
 		l.Transfers[id] = "pending"
+		l.Requested[id] = e.Amount
 	case "TransferCompleted":
 		l.Transfers[id] = "completed"
 	case "TransferFailed":
@@ -101,7 +105,7 @@ func (l *Ledger) apply(stream, typ string, e loggedEvent) {
 // Violations lists what breaks the bank's guarantees: money created or
 // lost, a failed transfer that moved money, a completed one that did not
 // move exactly its amount once, a transfer still pending.
-func (l Ledger) Violations(amounts map[string]int64) []string {
+func (l Ledger) Violations() []string {
 	var out []string
 	var total int64
 	for _, b := range l.Balances {
@@ -124,10 +128,52 @@ func (l Ledger) Violations(amounts map[string]int64) []string {
 				out = append(out, fmt.Sprintf("transfer %s failed but moved money: out %d, in %d", id, o, in))
 			}
 		case "completed":
-			if want, ok := amounts[id]; in != o || (ok && in != want) {
+			if want := l.Requested[id]; in != o || in != want {
 				out = append(out, fmt.Sprintf("transfer %s completed with out %d, in %d (amount %d)", id, o, in, want))
 			}
 		}
+	}
+	return out
+}
+
+// Pending lists the transfers not finished yet.
+func (l Ledger) Pending() []string {
+	var out []string
+	for id, st := range l.Transfers {
+		if st == "pending" {
+			out = append(out, id)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// CommandOutcomes reads every recorded command key of schema with its
+// outcome: the position its events took, or its refusal.
+func CommandOutcomes(t testing.TB, postgresURL, schema string) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, postgresURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	rows, err := pool.Query(ctx, "SELECT command_key, coalesce(global_position::text, ''), coalesce(refusal_code, ''),"+
+		" coalesce(refusal_message, ''), coalesce(command_hash, '') FROM "+pgx.Identifier{schema}.Sanitize()+".command_keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var key, pos, code, msg, hash string
+		if err := rows.Scan(&key, &pos, &code, &msg, &hash); err != nil {
+			t.Fatal(err)
+		}
+		out[key] = fmt.Sprintf("position %s refusal %q %q hash %s", pos, code, msg, hash)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

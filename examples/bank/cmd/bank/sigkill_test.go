@@ -1,0 +1,198 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/eventfold/eventfold/examples/bank/internal/banktest"
+	"github.com/eventfold/eventfold/examples/internal/servicetest"
+)
+
+// bankProcess is the bank binary running as its own OS process.
+type bankProcess struct {
+	cmd  *exec.Cmd
+	base string
+}
+
+// buildBank builds this command once per test into a temporary directory.
+func buildBank(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "bank")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startBank runs the binary with args and waits until its API answers.
+func startBank(t *testing.T, bin, addr string, args ...string) *bankProcess {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"-addr", addr}, args...)...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if !testing.Verbose() {
+		cmd.Stdout, cmd.Stderr = nil, nil
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &bankProcess{cmd: cmd, base: "http://" + addr}
+	t.Cleanup(func() { p.kill() })
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(p.base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bank %v never answered: %v", args, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// kill ends the process with SIGKILL: no deferred function, no clean-up.
+func (p *bankProcess) kill() {
+	if p.cmd.ProcessState == nil {
+		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+		_ = p.cmd.Wait()
+	}
+}
+
+// post sends a command and ignores what a dying process answers, or not.
+func post(base, path, body string) int {
+	resp, err := http.Post(base+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// The bank, as separate OS processes SIGKILLed again and again while
+// transfers run (from accounts funded only after the transfer was
+// requested, to accounts opened only after it), with the read models'
+// Redis keys wiped between some rounds: in the end, on a fold of the events
+// table, money is conserved, no failed transfer moved money, every
+// completed one moved its amount once, none is stuck, and no command key's
+// recorded outcome ever changed.
+func TestTransfersSurviveSIGKILL(t *testing.T) {
+	schema, prefix := servicetest.Postgres(t), servicetest.Redis(t)
+	bin := buildBank(t)
+	args := []string{"-schema", schema, "-prefix", prefix, "-postgres", servicetest.PostgresURL(), "-redis", servicetest.RedisURL()}
+	addr := freeAddr(t)
+	seen := map[string]string{}
+	checkOutcomes := func(round int) {
+		now := banktest.CommandOutcomes(t, servicetest.PostgresURL(), schema)
+		for key, first := range seen {
+			if now[key] != first {
+				t.Errorf("round %d: command key %s was %s, now %s", round, key, first, now[key])
+			}
+		}
+		maps.Copy(seen, now)
+	}
+	killAfter := []time.Duration{20, 50, 80, 120, 200, 300} // ms: mid-flight, at different steps
+	rounds, inFlight := len(killAfter), 0
+	for round, after := range killAfter {
+		bank := startBank(t, bin, addr, args...)
+		var wg sync.WaitGroup
+		for i := range 6 {
+			wg.Go(func() { transferScenario(bank.base, fmt.Sprintf("r%di%d", round, i)) })
+		}
+		time.Sleep(after * time.Millisecond)
+		bank.kill()
+		wg.Wait()
+		inFlight += len(banktest.Fold(t, servicetest.PostgresURL(), schema).Pending())
+		checkOutcomes(round)
+		if round%2 == 1 {
+			servicetest.WipeRedis(t, prefix)
+		}
+	}
+	bank := startBank(t, bin, addr, args...)
+	deadline := time.Now().Add(60 * time.Second)
+	var ledger banktest.Ledger
+	for {
+		ledger = banktest.Fold(t, servicetest.PostgresURL(), schema)
+		if len(ledger.Pending()) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // a process deciding again would act now
+	bank.kill()
+	checkOutcomes(rounds)
+	ledger = banktest.Fold(t, servicetest.PostgresURL(), schema)
+	for _, v := range ledger.Violations() {
+		t.Error(v)
+	}
+	failed, completed := 0, 0
+	for _, st := range ledger.Transfers {
+		switch st {
+		case "failed":
+			failed++
+		case "completed":
+			completed++
+		}
+	}
+	t.Logf("%d transfers: %d completed, %d failed; %d command keys; %d transfers pending at a kill", len(ledger.Transfers), completed, failed, len(seen), inFlight)
+	if failed == 0 || completed == 0 {
+		t.Errorf("the run exercised %d failed and %d completed transfers; want both", failed, completed)
+	}
+}
+
+// transferScenario drives one client: a transfer from an account funded
+// only afterwards, one to an account opened only afterwards, and one that
+// succeeds. Each step may hit a killed process; the next goes on.
+func transferScenario(base, id string) {
+	src, dst, late := "src-"+id, "dst-"+id, "late-"+id
+	post(base, "/accounts", `{"id":"`+src+`","owner":"o"}`)
+	post(base, "/accounts", `{"id":"`+dst+`","owner":"o"}`)
+	post(base, "/transfers", `{"id":"unfunded-`+id+`","from":"`+src+`","to":"`+dst+`","amount":40}`)
+	settled(base, "unfunded-"+id)
+	post(base, "/accounts/"+src+"/deposits", `{"amount":100}`)
+	post(base, "/transfers", `{"id":"missing-`+id+`","from":"`+src+`","to":"`+late+`","amount":30}`)
+	post(base, "/transfers", `{"id":"ok-`+id+`","from":"`+src+`","to":"`+dst+`","amount":20}`)
+	settled(base, "missing-"+id)
+	post(base, "/accounts", `{"id":"`+late+`","owner":"o"}`)
+}
+
+// settled waits, for a second at most, until transfer id is no longer
+// pending, so that the state it was decided on changes only afterwards.
+func settled(base, id string) {
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(base + "/transfers/" + id)
+		if err != nil {
+			return // the process was killed
+		}
+		var body struct{ Status string }
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err == nil && body.Status != "" && body.Status != "pending" {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
