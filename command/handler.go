@@ -42,7 +42,7 @@ type Result struct {
 // empty key means the command is not idempotent.
 //
 // A command that does not implement Keyed (or returns "") may get its key
-// from the context instead ([WithIdempotencyKey]), as every command a
+// from the context instead ([IdempotencyKey]), as every command a
 // [Process] sends does.
 //
 // Keys are global to the event store (per tenant), not scoped to a stream

@@ -13,16 +13,19 @@ const (
 	idempotencyKey
 )
 
-// WithIdempotencyKey returns a copy of ctx carrying an idempotency key for
-// the one command about to be handled, for commands that do not carry one
-// themselves ([Keyed]): a Handler then treats the command as keyed. A
-// [Process] sends every command this way. Do not reuse the context for a
-// second command.
-func WithIdempotencyKey(ctx context.Context, key string) context.Context {
+// withIdempotencyKey returns a copy of ctx carrying an idempotency key for
+// the one command about to be sent with it. Only a [Process] sets one, on
+// a context of its own for each command: a context key set by callers
+// would be inherited by every command sent with that context (see
+// docs/design.md, C6).
+func withIdempotencyKey(ctx context.Context, key string) context.Context {
 	return context.WithValue(ctx, idempotencyKey, key)
 }
 
-// IdempotencyKey returns the idempotency key carried by ctx, or "".
+// IdempotencyKey returns the idempotency key a [Process] gave the command
+// sent with ctx, or "". A Handler uses it for a command that carries no
+// key of its own; a transport that carries commands to another process
+// must carry this key along for the command to stay idempotent.
 func IdempotencyKey(ctx context.Context) string {
 	s, _ := ctx.Value(idempotencyKey).(string)
 	return s

@@ -228,7 +228,7 @@ func (s *Step) Record() eventstore.Record { return s.rec }
 // own: a command's own key takes precedence over the process's.
 func (s *Step) Send(ctx context.Context, cmd any) (Result, error) {
 	s.sent++
-	ctx = WithIdempotencyKey(ctx, s.p.cfg.Name+":"+s.rec.ID+":"+strconv.Itoa(s.sent))
+	ctx = withIdempotencyKey(ctx, s.p.cfg.Name+":"+s.rec.ID+":"+strconv.Itoa(s.sent))
 	corr := s.rec.Metadata.CorrelationID
 	if corr == "" {
 		corr = s.rec.ID
