@@ -113,7 +113,9 @@ func TestTransfersSurviveSIGKILL(t *testing.T) {
 		}
 		maps.Copy(seen, now)
 	}
-	killAfter := []time.Duration{20, 50, 80, 120, 200, 300} // ms: mid-flight, at different steps
+	// Each round kills the bank at a different moment after its first
+	// transfer is under way, so kills land between different steps.
+	killAfter := []time.Duration{0, 10, 30, 60, 100, 200} // ms
 	rounds, inFlight := len(killAfter), 0
 	for round, after := range killAfter {
 		bank := startBank(t, bin, addr, args...)
@@ -121,6 +123,7 @@ func TestTransfersSurviveSIGKILL(t *testing.T) {
 		for i := range 6 {
 			wg.Go(func() { transferScenario(bank.base, fmt.Sprintf("r%di%d", round, i)) })
 		}
+		waitForPending(t, schema, fmt.Sprintf("-r%di", round))
 		time.Sleep(after * time.Millisecond)
 		bank.kill()
 		wg.Wait()
@@ -130,7 +133,13 @@ func TestTransfersSurviveSIGKILL(t *testing.T) {
 			servicetest.WipeRedis(t, prefix)
 		}
 	}
+	// A last round runs to its end: the run has completed transfers too.
 	bank := startBank(t, bin, addr, args...)
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Go(func() { transferScenario(bank.base, fmt.Sprintf("last%d", i)) })
+	}
+	wg.Wait()
 	deadline := time.Now().Add(60 * time.Second)
 	var ledger banktest.Ledger
 	for {
@@ -159,6 +168,20 @@ func TestTransfersSurviveSIGKILL(t *testing.T) {
 	t.Logf("%d transfers: %d completed, %d failed; %d command keys; %d transfers pending at a kill", len(ledger.Transfers), completed, failed, len(seen), inFlight)
 	if failed == 0 || completed == 0 {
 		t.Errorf("the run exercised %d failed and %d completed transfers; want both", failed, completed)
+	}
+}
+
+// waitForPending waits, for 5 s at most, until a transfer whose ID holds
+// round is requested and not finished.
+func waitForPending(t *testing.T, schema, round string) {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, id := range banktest.Fold(t, servicetest.PostgresURL(), schema).Pending() {
+			if strings.Contains(id, round) {
+				return
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
