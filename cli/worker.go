@@ -92,7 +92,14 @@ func runWorker(ctx context.Context, deps Deps, leaser projection.Leaser, configs
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := g.Run(ctx); err != nil && ctx.Err() == nil {
+			err := g.Run(ctx)
+			switch {
+			case err == nil, ctx.Err() != nil:
+			case errors.Is(err, projection.ErrRetired):
+				// A newer version serves now (a blue-green switch): this
+				// one is done, and the others go on.
+				deps.Logger.Info("projection retired: a newer version is active", "projection", c.Projection.Name(), "version", c.Projection.Version())
+			default:
 				errs[i] = fmt.Errorf("projection %s: %w", c.Projection.Name(), err)
 				cancel() // one worker, one fate: let the supervisor restart it
 			}
