@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
 	"github.com/eventfold/eventfold/adapters/pgstore"
@@ -60,10 +61,7 @@ applying anything for a minute.`,
 				return err
 			}
 			defer leasePool.Close()
-			// Advisory locks are per database: scope the leases to the read
-			// models they guard, so that workers of other schemas or prefixes
-			// sharing the database do not wait for each other.
-			leaser := scopedLeaser{pgstore.NewLocker(leasePool, nil), cfg.schema + "|" + cfg.redisURL + "|" + cfg.redisPrefix + "|"}
+			leaser := Leaser(leasePool, cfg.schema, cfg.redisURL, cfg.redisPrefix)
 			return runWorker(ctx, deps, leaser, configs, healthListen)
 		},
 	}
@@ -184,6 +182,18 @@ func (c *config) projections(ctx context.Context, deps Deps, names []string) ([]
 		return nil, errNoProjections
 	}
 	return out, nil
+}
+
+// Leaser returns the projection.Leaser the worker command runs its Groups
+// with, over PostgreSQL advisory locks taken through pool (give it a pool of
+// its own: every lease holds a connection). An application that runs
+// projection.Groups in its own processes uses it with the same schema,
+// Redis URL and prefix, so that its replicas and workers share the
+// partitions. Advisory locks are per database, so the leases are scoped to
+// the read models they guard: processes of other schemas or prefixes
+// sharing the database do not wait for each other.
+func Leaser(pool *pgxpool.Pool, schema, redisURL, redisPrefix string) projection.Leaser {
+	return scopedLeaser{pgstore.NewLocker(pool, nil), schema + "|" + redisURL + "|" + redisPrefix + "|"}
 }
 
 // scopedLeaser prefixes every lease name with scope.
