@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
 	"github.com/eventfold/eventfold/adapters/pgstore"
@@ -63,10 +64,7 @@ applying anything for a minute.`,
 				return err
 			}
 			defer leasePool.Close()
-			// Advisory locks are per database: scope the leases to the read
-			// models they guard, so that workers of other schemas or prefixes
-			// sharing the database do not wait for each other.
-			leaser := scopedLeaser{pgstore.NewLocker(leasePool, nil), cfg.schema + "|" + cfg.redisURL + "|" + cfg.redisPrefix + "|"}
+			leaser := Leaser(leasePool, cfg.schema, cfg.redisURL, cfg.redisPrefix)
 			var processes []*command.Process
 			if cfg.opts.Processes != nil && len(only) == 0 {
 				if processes, err = cfg.opts.Processes(ctx, deps); err != nil {
@@ -110,7 +108,14 @@ func runWorker(ctx context.Context, deps Deps, leaser projection.Leaser, configs
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := g.Run(ctx); err != nil && ctx.Err() == nil {
+			err := g.Run(ctx)
+			switch {
+			case err == nil, ctx.Err() != nil:
+			case errors.Is(err, projection.ErrRetired):
+				// A newer version serves now (a blue-green switch): this
+				// one is done, and the others go on.
+				deps.Logger.Info("projection retired: a newer version is active", "projection", c.Projection.Name(), "version", c.Projection.Version())
+			default:
 				errs[i] = fmt.Errorf("projection %s: %w", c.Projection.Name(), err)
 				cancel() // one worker, one fate: let the supervisor restart it
 			}
@@ -199,6 +204,18 @@ func (c *config) projections(ctx context.Context, deps Deps, names []string) ([]
 		return nil, errNoProjections
 	}
 	return out, nil
+}
+
+// Leaser returns the projection.Leaser the worker command runs its Groups
+// with, over PostgreSQL advisory locks taken through pool (give it a pool of
+// its own: every lease holds a connection). An application that runs
+// projection.Groups in its own processes uses it with the same schema,
+// Redis URL and prefix, so that its replicas and workers share the
+// partitions. Advisory locks are per database, so the leases are scoped to
+// the read models they guard: processes of other schemas or prefixes
+// sharing the database do not wait for each other.
+func Leaser(pool *pgxpool.Pool, schema, redisURL, redisPrefix string) projection.Leaser {
+	return scopedLeaser{pgstore.NewLocker(pool, nil), schema + "|" + redisURL + "|" + redisPrefix + "|"}
 }
 
 // scopedLeaser prefixes every lease name with scope.

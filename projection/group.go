@@ -49,9 +49,10 @@ type Group struct {
 	cfg GroupConfig
 	log *slog.Logger
 
-	mu     sync.Mutex
-	owned  map[int]*groupMember
-	member int
+	mu      sync.Mutex
+	owned   map[int]*groupMember
+	member  int
+	retired bool // a partition's Runner retired: a newer version is active
 }
 
 type groupMember struct {
@@ -120,7 +121,9 @@ func (g *Group) lease(kind string, i int) string {
 }
 
 // Run takes part in the group until ctx ends, then stops this process's
-// Runners and gives their partitions up.
+// Runners and gives their partitions up. When a newer version of the
+// projection becomes active, the partitions' Runners retire and Run returns
+// ErrRetired once they have all stopped: the Group is done, not failed.
 func (g *Group) Run(ctx context.Context) error {
 	memberCtx, releaseMember, err := g.join(ctx)
 	if err != nil {
@@ -133,6 +136,9 @@ func (g *Group) Run(ctx context.Context) error {
 	t := time.NewTicker(g.cfg.Rebalance)
 	defer t.Stop()
 	for {
+		if g.hasRetired() {
+			return ErrRetired
+		}
 		if err := g.rebalance(ctx); err != nil && ctx.Err() == nil {
 			g.log.Warn("rebalance failed; trying again", "err", err)
 		}
@@ -194,6 +200,9 @@ func (g *Group) members(ctx context.Context) (int, error) {
 
 func (g *Group) rebalance(ctx context.Context) error {
 	g.reap()
+	if g.hasRetired() {
+		return nil // Run stops the rest
+	}
 	m, err := g.members(ctx)
 	if err != nil {
 		return err
@@ -235,7 +244,14 @@ func (g *Group) start(held context.Context, release func(), k int) error {
 	go func() {
 		defer close(m.done)
 		defer release() // only after the Runner has stopped
-		if err := r.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+		err := r.Run(runCtx)
+		switch {
+		case errors.Is(err, ErrRetired):
+			// The Runner logged it; stop taking partitions of this version.
+			g.mu.Lock()
+			g.retired = true
+			g.mu.Unlock()
+		case err != nil && !errors.Is(err, context.Canceled):
 			g.log.Warn("partition runner ended", "partition", k, "err", err)
 		}
 	}()
@@ -244,6 +260,13 @@ func (g *Group) start(held context.Context, release func(), k int) error {
 	g.mu.Unlock()
 	g.log.Info("took partition", "partition", k)
 	return nil
+}
+
+// hasRetired reports whether a partition's Runner retired.
+func (g *Group) hasRetired() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.retired
 }
 
 // reap forgets partitions whose Runner ended (lease lost, retired).

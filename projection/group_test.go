@@ -2,6 +2,7 @@ package projection_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -144,5 +145,39 @@ func TestNewGroupValidates(t *testing.T) {
 	_, err := projection.NewGroup(projection.GroupConfig{Config: projection.Config{Projection: balances("1"), Source: projection.LogSource(memstore.New(nil), nil), Store: memstore.NewReadModels(nil), Partitions: 2}})
 	if err == nil {
 		t.Fatal("NewGroup without a Leaser succeeded")
+	}
+}
+
+// When a newer version takes over, a Group of the old one retires: its Run
+// ends with ErrRetired once every partition has stopped, instead of
+// restarting runners that would only retire again.
+func TestGroupRetiresWhenANewerVersionIsActive(t *testing.T) {
+	es := memstore.New(nil)
+	rm := memstore.NewReadModels(nil)
+	last, _ := appendAccountsFrom(t, es, 0, 4, 2)
+	g, err := projection.NewGroup(projection.GroupConfig{
+		Config:    projection.Config{Projection: balances("1"), Source: projection.LogSource(es, nil), Store: rm, Partitions: 2},
+		Leaser:    &memLeaser{},
+		Rebalance: 5 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- g.Run(t.Context()) }()
+	waitFor(t, rm, "balances", last)
+
+	v2, _ := startRunner(t, projection.Config{Projection: balances("2"), Source: projection.LogSource(es, nil), Store: rm})
+	eventually(t, "version 2 to become active", func() bool { return v2.Status().Active })
+	select {
+	case err := <-done:
+		if !errors.Is(err, projection.ErrRetired) {
+			t.Fatalf("the version 1 group ended with %v, want ErrRetired", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the version 1 group did not retire: %s", g)
+	}
+	if owned := g.Owned(); len(owned) != 0 {
+		t.Errorf("a retired group still owns %v", owned)
 	}
 }

@@ -84,3 +84,15 @@ func (s *Snapshots) Save(ctx context.Context, snap command.Snapshot) error {
 	}
 	return nil
 }
+
+// Snapshots returns the snapshot store beside s: the same database, schema
+// and options, confined to s's tenant (the default tenant's for the
+// AllTenants view), so that a Handler over s can take its snapshots with
+// command.Options.Snapshots without naming the schema again.
+func (s *Store) Snapshots() *Snapshots {
+	snaps := NewSnapshots(s.raw, &s.opts)
+	if !s.all {
+		snaps.db.tenant = s.tenant
+	}
+	return snaps
+}

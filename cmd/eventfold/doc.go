@@ -25,13 +25,20 @@
 // one event and its commandtest tests, a projection with a Redis read model
 // and an index, an HTTP API whose commands return consistency tokens and whose
 // queries wait for them, an end-to-end test against PostgreSQL and Redis, a
-// README and a Makefile. It then runs go mod tidy there. Flags:
+// README and a Makefile. Its replicas share the projections (projection.Group
+// over cli.Leaser). It then runs go mod tidy there. Flags:
 //
 //	--aggregate Name   the aggregate (default Order)
 //	--dir path         where to write (default: last element of the module path)
 //	--replace path     add a replace of github.com/eventfold/eventfold to path
 //	                   (a local checkout of the framework)
 //	--no-tidy          do not run go mod tidy
+//
+// Without --replace, new tells from its own source path where eventfold is:
+// run from a checkout (go run ./cmd/eventfold, or a binary built there), it
+// replaces the module with that checkout; run as a published version, it
+// requires that version; otherwise (a -trimpath build of a checkout) it
+// stops and asks for --replace.
 //
 // The templates live in templates/ and are embedded in the binary.
 package main

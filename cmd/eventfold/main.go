@@ -14,6 +14,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"text/template"
 	"unicode"
@@ -45,9 +46,20 @@ func options(stdout, stderr io.Writer) cli.Options {
 // newCommand hands its arguments to the scaffolder, which parses its own
 // flags (and keeps accepting them before and after the module path).
 func newCommand(stdout, stderr io.Writer) *cobra.Command {
-	return &cobra.Command{
-		Use:                "new <module path> [--aggregate Name] [--dir path] [--replace path] [--no-tidy]",
-		Short:              "Scaffold a tested application",
+	cmd := &cobra.Command{
+		Use:   "new <module path> [flags]",
+		Short: "Scaffold a tested application",
+		Long: `Write a small, complete application into a new folder: a decider with its
+tests, a projection with a Redis read model, an HTTP API with consistency
+tokens, an end-to-end test, a README and a Makefile; then run go mod tidy.
+
+Run from a checkout of eventfold (go run ./cmd/eventfold, or a binary built
+there), it points the application at that checkout with a replace directive
+unless --replace says otherwise; run from a published version, it requires
+that version.
+
+Flags:
+` + flagHelp(),
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			for _, a := range args {
@@ -58,20 +70,46 @@ func newCommand(stdout, stderr io.Writer) *cobra.Command {
 			return run(append([]string{"new"}, args...), stdout, stderr)
 		},
 	}
+	// The connection flags of the other commands do not apply to new.
+	cmd.SetHelpFunc(func(c *cobra.Command, _ []string) {
+		fmt.Fprintf(c.OutOrStdout(), "%s\n\nUsage:\n  %s\n", c.Long, c.UseLine())
+	})
+	return cmd
 }
 
 const usage = `usage: eventfold new <module path> [--aggregate Name] [--dir path] [--replace path] [--no-tidy]`
+
+// newOptions are new's flags.
+type newOptions struct {
+	aggregate, dir, replace string
+	noTidy                  bool
+}
+
+func newFlags(o *newOptions) *flag.FlagSet {
+	fset := flag.NewFlagSet("new", flag.ContinueOnError)
+	fset.StringVar(&o.aggregate, "aggregate", "Order", "name of the aggregate, an exported Go name such as `Order`")
+	fset.StringVar(&o.dir, "dir", "", "folder to write the application to, which must not exist or be empty\n(default: last element of the module path)")
+	fset.StringVar(&o.replace, "replace", "", "`path` of a local eventfold checkout to use through a replace directive\n(default: the checkout this command runs from, if any)")
+	fset.BoolVar(&o.noTidy, "no-tidy", false, "do not run go mod tidy in the new application")
+	return fset
+}
+
+// flagHelp describes new's flags.
+func flagHelp() string {
+	var b strings.Builder
+	fset := newFlags(&newOptions{})
+	fset.SetOutput(&b)
+	fset.PrintDefaults()
+	return strings.TrimRight(strings.ReplaceAll(b.String(), "  -", "  --"), "\n")
+}
 
 func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "new" {
 		return errors.New(usage)
 	}
-	fset := flag.NewFlagSet("new", flag.ContinueOnError)
+	var o newOptions
+	fset := newFlags(&o)
 	fset.SetOutput(stderr)
-	aggregate := fset.String("aggregate", "Order", "name of the aggregate, in Go's exported form")
-	dir := fset.String("dir", "", "folder to write the application to (default: last element of the module path)")
-	replace := fset.String("replace", "", "path of a local eventfold checkout to use through a replace directive")
-	noTidy := fset.Bool("no-tidy", false, "do not run go mod tidy in the new application")
 	// Accept flags before and after the module path.
 	rest := args[1:]
 	var positional []string
@@ -88,26 +126,29 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if len(positional) != 1 {
 		return errors.New(usage)
 	}
-	p, err := newParams(positional[0], *aggregate, *replace)
+	p, err := newParams(positional[0], o.aggregate, o.replace)
 	if err != nil {
 		return err
 	}
-	if *dir == "" {
-		*dir = path.Base(p.Module)
+	if o.dir == "" {
+		o.dir = path.Base(p.Module)
 	}
-	if err := generate(*dir, p); err != nil {
+	if err := generate(o.dir, p); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s to %s\n", p.Module, *dir)
-	if !*noTidy {
+	fmt.Fprintf(stdout, "wrote %s to %s\n", p.Module, o.dir)
+	if p.Replace != "" {
+		fmt.Fprintf(stdout, "it uses eventfold from %s (a replace directive in go.mod)\n", p.Replace)
+	}
+	if !o.noTidy {
 		cmd := exec.Command("go", "mod", "tidy")
-		cmd.Dir = *dir
+		cmd.Dir = o.dir
 		cmd.Stdout, cmd.Stderr = stdout, stderr
 		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("go mod tidy in %s: %w", *dir, err)
+			return fmt.Errorf("go mod tidy in %s: %w", o.dir, err)
 		}
 	}
-	fmt.Fprintf(stdout, "next: cd %s && make test && make run\n", *dir)
+	fmt.Fprintf(stdout, "next: cd %s && make test && make run\n", o.dir)
 	return nil
 }
 
@@ -118,7 +159,15 @@ type params struct {
 	Name    string // Order
 	Lower   string // order
 	Plural  string // orders
-	Replace string // absolute path of the framework, or ""
+	Article string // "an", as in "an order"
+	framework
+}
+
+// framework says where the application gets eventfold from: a replace
+// directive to a checkout, or a published version (neither: the latest).
+type framework struct {
+	Replace string // absolute path of a checkout, or ""
+	Version string // a published version, such as v1.4.0, or ""
 }
 
 var (
@@ -136,25 +185,103 @@ func newParams(module, aggregate, replace string) (params, error) {
 	p := params{Module: module, Name: aggregate}
 	p.Lower = string(unicode.ToLower(rune(aggregate[0]))) + aggregate[1:]
 	p.Lower = strings.ToLower(p.Lower)
-	p.Plural = p.Lower + "s"
-	if strings.HasSuffix(p.Lower, "s") {
-		p.Plural = p.Lower + "es"
-	}
+	p.Plural = plural(p.Lower)
+	p.Article = article(p.Lower)
 	p.App = strings.NewReplacer(".", "", "-", "", "_", "", "~", "").Replace(path.Base(module))
 	if p.App == "" || !unicode.IsLetter(rune(p.App[0])) {
 		p.App = "app"
 	}
-	if replace != "" {
-		abs, err := filepath.Abs(replace)
+	if replace == "" {
+		// Where this command's own source is tells which eventfold it is.
+		_, file, _, _ := runtime.Caller(0)
+		fw, err := frameworkFrom(file)
 		if err != nil {
 			return params{}, err
 		}
-		if _, err := os.Stat(filepath.Join(abs, "go.mod")); err != nil {
-			return params{}, fmt.Errorf("--replace %s: not a module: %w", replace, err)
-		}
-		p.Replace = filepath.ToSlash(abs)
+		p.framework = fw
+		return p, nil
 	}
+	abs, err := filepath.Abs(replace)
+	if err != nil {
+		return params{}, err
+	}
+	if _, err := os.Stat(filepath.Join(abs, "go.mod")); err != nil {
+		return params{}, fmt.Errorf("--replace %s: not a module: %w", replace, err)
+	}
+	p.Replace = filepath.ToSlash(abs)
 	return p, nil
+}
+
+// frameworkModule is eventfold's module path.
+const frameworkModule = "github.com/eventfold/eventfold"
+
+// frameworkFrom tells where eventfold is from the path of this file as the
+// compiler saw it: inside a checkout (replace it), inside the module cache
+// (that published version), or neither, for example a -trimpath build of a
+// checkout or a binary whose checkout has moved, which is an error.
+func frameworkFrom(source string) (framework, error) {
+	slashed := filepath.ToSlash(source)
+	if i := strings.Index(slashed, frameworkModule+"@"); i >= 0 {
+		version, _, _ := strings.Cut(slashed[i+len(frameworkModule)+1:], "/")
+		return framework{Version: version}, nil
+	}
+	if filepath.IsAbs(source) {
+		for dir := filepath.Dir(source); ; dir = filepath.Dir(dir) {
+			if isFramework(filepath.Join(dir, "go.mod")) {
+				return framework{Replace: filepath.ToSlash(dir)}, nil
+			}
+			if filepath.Dir(dir) == dir {
+				break
+			}
+		}
+	}
+	return framework{}, fmt.Errorf("cannot tell which eventfold checkout this command was built from (its source was %s): "+
+		"pass --replace with the path of an eventfold checkout", source)
+}
+
+// isFramework reports whether gomod is eventfold's go.mod.
+func isFramework(gomod string) bool {
+	b, err := os.ReadFile(gomod)
+	if err != nil {
+		return false
+	}
+	for line := range strings.Lines(string(b)) {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "module" {
+			return strings.Trim(f[1], `"`) == frameworkModule
+		}
+	}
+	return false
+}
+
+// plural returns the English plural of a lower-case noun.
+func plural(noun string) string {
+	switch {
+	case strings.HasSuffix(noun, "y") && len(noun) > 1 && !strings.ContainsRune("aeiou", rune(noun[len(noun)-2])):
+		return noun[:len(noun)-1] + "ies"
+	case strings.HasSuffix(noun, "s"), strings.HasSuffix(noun, "x"), strings.HasSuffix(noun, "z"),
+		strings.HasSuffix(noun, "ch"), strings.HasSuffix(noun, "sh"):
+		return noun + "es"
+	}
+	return noun + "s"
+}
+
+// article returns "a" or "an" for a lower-case noun, by its sound where
+// the first letter misleads (a unit, an hour).
+func article(noun string) string {
+	for _, p := range []string{"uni", "use", "usu", "uti", "ure", "eu", "one", "once"} {
+		if strings.HasPrefix(noun, p) {
+			return "a"
+		}
+	}
+	for _, p := range []string{"hour", "honest", "honor", "honour", "heir"} {
+		if strings.HasPrefix(noun, p) {
+			return "an"
+		}
+	}
+	if strings.ContainsRune("aeiou", rune(noun[0])) {
+		return "an"
+	}
+	return "a"
 }
 
 // generate writes every template to dir, which must not exist or be empty.

@@ -349,7 +349,11 @@ func newDispatcher(store *pgstore.Store, reg *command.Registry, logger *slog.Log
 		Logger:     logger,
 		Refusals:   domain.Refusals(), // refusals replayed under keys match the domain errors
 	}
-	accounts, err := command.NewHandler(store, reg, domain.Accounts, opts)
+	// An account lives long and takes many commands: load it from a
+	// snapshot (every 100 events) rather than from its first event.
+	accountOpts := *opts
+	accountOpts.Snapshots = &command.Snapshots{Store: store.Snapshots()}
+	accounts, err := command.NewHandler(store, reg, domain.Accounts, &accountOpts)
 	if err != nil {
 		return nil, fmt.Errorf("app: accounts handler: %w", err)
 	}
@@ -395,7 +399,9 @@ func (a *App) Handler() http.Handler { return a.api }
 
 // Run runs the background workers of the mode (projections, process
 // manager, relay) until ctx ends, then returns nil. A worker that stops
-// with an error ends Run with that error.
+// with an error ends Run with that error. Run lasts until ctx ends even
+// when the mode has no workers (api) or they have all retired, so that a
+// process serving the API can wait on it.
 func (a *App) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -419,7 +425,11 @@ func (a *App) Run(ctx context.Context) error {
 		})
 	}
 	wg.Wait()
-	return first
+	if first != nil {
+		return first
+	}
+	<-ctx.Done()
+	return nil
 }
 
 // Close releases the connections.

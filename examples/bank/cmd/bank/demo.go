@@ -43,7 +43,7 @@ func runDemo(ctx context.Context, cfg app.Config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	srv := newServer(a.Handler(), cfg.Wait)
 	go srv.Serve(ln) //nolint:errcheck // ends with Close below
 	defer srv.Close()
 

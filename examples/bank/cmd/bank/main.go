@@ -133,7 +133,7 @@ func serve(ctx context.Context, cfg app.Config, addr string) error {
 		if err != nil {
 			return err
 		}
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+		srv := newServer(h, cfg.Wait)
 		go func() { errc <- srv.Serve(ln) }()
 		defer func() {
 			sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -144,6 +144,8 @@ func serve(ctx context.Context, cfg app.Config, addr string) error {
 	} else {
 		cfg.Logger.Info("bank running", "mode", cfg.Mode)
 	}
+	// Run lasts until ctx ends, in every mode; the server until Shutdown.
+	// Whichever ends first, with an error, ends the process.
 	select {
 	case err := <-errc:
 		if err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -152,4 +154,18 @@ func serve(ctx context.Context, cfg app.Config, addr string) error {
 	case <-ctx.Done():
 	}
 	return nil
+}
+
+// newServer returns the API's server. Every phase of a connection has a
+// deadline, so slow or idle clients cannot hold connections forever; a
+// response may take as long as a query waits for a consistency token
+// (wait), and then some.
+func newServer(h http.Handler, wait time.Duration) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      max(wait, 5*time.Second) + 30*time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
 }

@@ -4,14 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,66 +14,13 @@ import (
 	"github.com/eventfold/eventfold/examples/internal/servicetest"
 )
 
-// bankProcess is the bank binary running as its own OS process.
-type bankProcess struct {
-	cmd  *exec.Cmd
-	base string
-}
-
-// buildBank builds this command once per test into a temporary directory.
-func buildBank(t *testing.T) string {
+// startServing starts a bank running everything (-mode=all) on addr and
+// waits until it serves.
+func startServing(t *testing.T, bin, addr string, args ...string) *bankProcess {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "bank")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// startBank runs the binary with args and waits until its API answers.
-func startBank(t *testing.T, bin, addr string, args ...string) *bankProcess {
-	t.Helper()
-	cmd := exec.Command(bin, append([]string{"-addr", addr}, args...)...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if !testing.Verbose() {
-		cmd.Stdout, cmd.Stderr = nil, nil
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &bankProcess{cmd: cmd, base: "http://" + addr}
-	t.Cleanup(func() { p.kill() })
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get(p.base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			return p
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("bank %v never answered: %v", args, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// kill ends the process with SIGKILL: no deferred function, no clean-up.
-func (p *bankProcess) kill() {
-	if p.cmd.ProcessState == nil {
-		_ = p.cmd.Process.Signal(syscall.SIGKILL)
-		_ = p.cmd.Wait()
-	}
+	p := startBank(t, bin, append([]string{"-mode=all", "-addr", addr}, args...)...)
+	p.waitServing(t, "http://"+addr)
+	return p
 }
 
 // post sends a command and ignores what a dying process answers, or not.
@@ -118,10 +60,10 @@ func TestTransfersSurviveSIGKILL(t *testing.T) {
 	killAfter := []time.Duration{0, 10, 30, 60, 100, 200} // ms
 	rounds, inFlight := len(killAfter), 0
 	for round, after := range killAfter {
-		bank := startBank(t, bin, addr, args...)
+		bank := startServing(t, bin, addr, args...)
 		var wg sync.WaitGroup
 		for i := range 6 {
-			wg.Go(func() { transferScenario(bank.base, fmt.Sprintf("r%di%d", round, i)) })
+			wg.Go(func() { transferScenario("http://"+addr, fmt.Sprintf("r%di%d", round, i)) })
 		}
 		waitForPending(t, schema, fmt.Sprintf("-r%di", round))
 		time.Sleep(after * time.Millisecond)
@@ -134,10 +76,10 @@ func TestTransfersSurviveSIGKILL(t *testing.T) {
 		}
 	}
 	// A last round runs to its end: the run has completed transfers too.
-	bank := startBank(t, bin, addr, args...)
+	bank := startServing(t, bin, addr, args...)
 	var wg sync.WaitGroup
 	for i := range 3 {
-		wg.Go(func() { transferScenario(bank.base, fmt.Sprintf("last%d", i)) })
+		wg.Go(func() { transferScenario("http://"+addr, fmt.Sprintf("last%d", i)) })
 	}
 	wg.Wait()
 	deadline := time.Now().Add(60 * time.Second)
