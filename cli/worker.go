@@ -66,7 +66,8 @@ applying anything for a minute.`,
 			// Advisory locks are per database: scope the leases to the read
 			// models they guard, so that workers of other schemas or prefixes
 			// sharing the database do not wait for each other.
-			leaser := scopedLeaser{pgstore.NewLocker(leasePool, nil), cfg.schema + "|" + cfg.redisURL + "|" + cfg.redisPrefix + "|"}
+			// The scope shows up in lock errors: no password in it.
+			leaser := scopedLeaser{pgstore.NewLocker(leasePool, nil), cfg.schema + "|" + Redact(cfg.redisURL) + "|" + cfg.redisPrefix + "|"}
 			var processes []*command.Process
 			if cfg.opts.Processes != nil && len(only) == 0 {
 				if processes, err = cfg.opts.Processes(ctx, deps); err != nil {
