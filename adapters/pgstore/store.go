@@ -29,7 +29,10 @@ type DB interface {
 // Options configures a Store. A nil *Options means all defaults.
 type Options struct {
 	// Schema is the PostgreSQL schema holding the tables. Default
-	// DefaultSchema ("eventfold"). Migrate must have run for it.
+	// DefaultSchema ("eventfold"). Migrate must have run for it. Any name
+	// of at most MaxSchemaBytes of UTF-8 without NUL bytes works, quotes
+	// and dollar signs included; every function taking Options rejects
+	// others (see ValidateSchema) rather than let PostgreSQL truncate them.
 	Schema string
 	// MaxDataBytes limits one event's data. Zero means
 	// eventstore.DefaultMaxDataBytes (1 MiB).
@@ -126,6 +129,9 @@ func New(db DB, opts *Options) (*Store, error) {
 	}
 	if c.opts.Schema == "" {
 		c.opts.Schema = DefaultSchema
+	}
+	if err := ValidateSchema(c.opts.Schema); err != nil {
+		return nil, fmt.Errorf("pgstore: New: %w", err)
 	}
 	if c.opts.ReadAllLimit <= 0 {
 		c.opts.ReadAllLimit = 500

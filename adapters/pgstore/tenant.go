@@ -204,9 +204,9 @@ func EnableRowLevelSecurity(ctx context.Context, db DB, opts *RowLevelSecurityOp
 	if opts != nil {
 		o = *opts
 	}
-	schema := o.Schema
-	if schema == "" {
-		schema = DefaultSchema
+	schema, err := schemaOf(&Options{Schema: o.Schema})
+	if err != nil {
+		return fmt.Errorf("pgstore: enable row-level security: %w", err)
 	}
 	force := "NO FORCE"
 	if o.Force {
