@@ -44,7 +44,7 @@ func TestSchemaNamesPostgreSQLWouldAlter(t *testing.T) {
 			_, _, checks["Keys.Lookup"] = pgstore.NewKeys(pool, opts).Lookup(ctx, "s")
 			checks["Keys.Forget"] = pgstore.NewKeys(pool, opts).Forget(ctx, "s")
 			_, checks["Snapshots.Load"] = pgstore.NewSnapshots(pool, opts).Load(ctx, "s")
-			checks["Snapshots.Save"] = pgstore.NewSnapshots(pool, opts).Save(ctx, command.Snapshot{StreamID: "s", Version: 1, State: []byte(`{}`)})
+			checks["Snapshots.Save"] = pgstore.NewSnapshots(pool, opts).Save(ctx, command.Snapshot{StreamID: "s", Version: 1, SchemaVersion: 1, State: []byte(`{}`)})
 			for call, err := range checks {
 				if !errors.Is(err, eventstore.ErrInvalidInput) || !strings.Contains(err.Error(), "schema") {
 					t.Errorf("%s with schema %q = %v, want ErrInvalidInput naming the schema", call, schema, err)

@@ -45,9 +45,10 @@ type Options struct {
 	GroupCommit GroupCommit
 	// RowLevelSecurity makes every statement of a tenant's view
 	// (ForTenant) set the PostgreSQL setting eventfold.tenant to its tenant
-	// first, in the same transaction and round trip, for the policies
-	// EnableRowLevelSecurity creates. The default tenant is then out of
-	// reach: its calls fail, so use named tenants only. It needs a DB that
+	// first, local to the transaction and in the same round trip, for the
+	// policies EnableRowLevelSecurity creates: the setting never reaches
+	// later statements on a pooled connection. The default tenant is then
+	// out of reach: its calls fail, so use named tenants only. It needs a DB that
 	// can send batches (*pgxpool.Pool, *pgx.Conn and pgx.Tx can). Off by
 	// default. See docs/tenancy.md.
 	RowLevelSecurity bool
