@@ -188,8 +188,9 @@ type RowLevelSecurityOptions struct {
 // and subject_keys. A policy on each lets a role see and write only rows
 // whose tenant_id equals the setting TenantSetting, which a Store sets when
 // Options.RowLevelSecurity is on. The policies stop SQL that forgets the
-// tenant, not SQL that sets one: any code on the connection may set it. Where the setting is unset or empty no row
-// is visible and nothing can be written: the default tenant ("") is out of
+// tenant, not SQL that sets one: any code on the connection may set it.
+// Where the setting is unset or empty no row is visible and nothing can be
+// written: the default tenant ("") is out of
 // reach of a role bound by the policies, so under row-level security every
 // tenant needs a name. (PostgreSQL reads a custom setting that a session
 // once set locally as empty, not unset, so empty cannot stand for the
