@@ -15,6 +15,9 @@ const module = "github.com/eventfold/eventfold"
 
 var ports = []string{"eventstore", "command", "projection", "readmodel"}
 
+// uuidModule is the one outside package ports may import, for event IDs.
+const uuidModule = "github.com/google/uuid"
+
 // adapterDeps names the one outside dependency each adapter may import
 // (an import path prefix). memstore may import none.
 var adapterDeps = map[string]string{
@@ -96,7 +99,7 @@ func isPort(path string) bool {
 }
 
 // TestImportRules enforces the layering of docs/design.md: ports import only
-// the standard library and each other; conformance suites add go-cmp;
+// the standard library, each other and github.com/google/uuid; conformance suites add go-cmp;
 // adapters import ports and their one dependency, never each other.
 func TestImportRules(t *testing.T) {
 	for _, f := range moduleFiles(t) {
@@ -111,12 +114,12 @@ func TestImportRules(t *testing.T) {
 			where := f.dir + "/" + f.name
 			switch {
 			case isPortName(top) && rest == "":
-				if !isPort(imp) {
-					t.Errorf("%s: port imports %s; ports may import only the standard library and other ports", where, imp)
+				if !isPort(imp) && imp != uuidModule {
+					t.Errorf("%s: port imports %s; ports may import only the standard library, other ports and %s", where, imp, uuidModule)
 				}
 			case isPortName(top):
-				if !isPort(imp) && imp != "github.com/google/go-cmp/cmp" {
-					t.Errorf("%s: conformance suite imports %s; suites may import the standard library, ports and go-cmp", where, imp)
+				if !isPort(imp) && imp != uuidModule && imp != "github.com/google/go-cmp/cmp" {
+					t.Errorf("%s: conformance suite imports %s; suites may import the standard library, ports, %s and go-cmp", where, imp, uuidModule)
 				}
 			case top == "adapters":
 				name, _, _ := strings.Cut(rest, "/")

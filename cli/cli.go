@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -135,8 +136,12 @@ func Command(opts Options) *cobra.Command {
 			def, fromEnv = v, true
 		}
 		root.PersistentFlags().StringVar(s.dst(cfg), s.flag, def, s.usage+" (env "+s.env+")")
-		if fromEnv { // never print a password taken from the environment
+		// Help shows defaults: never a password, whether from the
+		// environment or from the application's Defaults.
+		if fromEnv {
 			root.PersistentFlags().Lookup(s.flag).DefValue = "$" + s.env
+		} else {
+			root.PersistentFlags().Lookup(s.flag).DefValue = Redact(def)
 		}
 	}
 	for _, b := range builtins {
@@ -259,7 +264,11 @@ func (c *config) store(ctx context.Context) (*pgstore.Store, func(), error) {
 func (c *config) readModels(ctx context.Context) (*redisstore.Store, func(), error) {
 	opts, err := redis.ParseURL(c.redisURL)
 	if err != nil {
-		return nil, nil, fmt.Errorf("redis: %w", err)
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err // a *url.Error quotes the whole URL, password included
+		}
+		return nil, nil, fmt.Errorf("redis URL %s: %w", Redact(c.redisURL), err)
 	}
 	client := redis.NewClient(opts)
 	if err := client.Ping(ctx).Err(); err != nil {

@@ -215,7 +215,8 @@ func (c *config) projections(ctx context.Context, deps Deps, names []string) ([]
 // the read models they guard: processes of other schemas or prefixes
 // sharing the database do not wait for each other.
 func Leaser(pool *pgxpool.Pool, schema, redisURL, redisPrefix string) projection.Leaser {
-	return scopedLeaser{pgstore.NewLocker(pool, nil), schema + "|" + redisURL + "|" + redisPrefix + "|"}
+	// The scope shows up in lock errors: no password in it.
+	return scopedLeaser{pgstore.NewLocker(pool, nil), schema + "|" + Redact(redisURL) + "|" + redisPrefix + "|"}
 }
 
 // scopedLeaser prefixes every lease name with scope.

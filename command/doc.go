@@ -88,6 +88,13 @@
 // A keyed command sent to a store without OutcomeStore fails with
 // [ErrIdempotencyUnsupported] rather than being silently handled twice.
 //
+// # Input from outside
+//
+// [DecodeJSON] reads a command from an HTTP body or a message strictly:
+// repeated keys, keys in another case than the field's JSON name, unknown
+// keys and invalid UTF-8, which encoding/json alone accepts, are
+// [*JSONError]s matching [ErrInvalidCommand].
+//
 // # Middleware and dispatch
 //
 // [Middleware] wraps every command a Handler handles: [Validate] rejects

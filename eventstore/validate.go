@@ -22,6 +22,9 @@ const (
 	// readmodel limit on a namespace's tenant, so every tenant's events can
 	// be projected into namespaces of that tenant.
 	MaxTenantBytes = 256
+	// MaxMetadataBytes is the most metadata one event carries: the bytes of
+	// its correlation ID, causation ID and every Extra key and value.
+	MaxMetadataBytes = 64 << 10
 )
 
 // ValidateTenant checks a tenant ID given to a store's tenant scope: not
@@ -56,9 +59,9 @@ func validateName(field, s string, max int) error {
 // ValidateAppend checks the arguments of an Append before anything is
 // written: the stream ID, the expected version, the batch size, and every
 // event's ID, type, content type, data (at most maxDataBytes, and valid JSON
-// when the content type is JSON) and metadata. A maxDataBytes of 0 means
-// DefaultMaxDataBytes. It returns an *InvalidInputError naming the first
-// problem.
+// when the content type is JSON) and metadata (at most MaxMetadataBytes). A
+// maxDataBytes of 0 means DefaultMaxDataBytes. It returns an
+// *InvalidInputError naming the first problem.
 func ValidateAppend(streamID string, expected ExpectedVersion, events []Event, maxDataBytes int) error {
 	if err := ValidateStreamID(streamID); err != nil {
 		return err
@@ -136,10 +139,23 @@ func validateMetadata(field string, m Metadata) error {
 	if err := check("causation_id", m.CausationID); err != nil {
 		return err
 	}
+	size := len(m.CorrelationID) + len(m.CausationID)
 	for k, v := range m.Extra {
+		size += len(k) + len(v)
+		if size > MaxMetadataBytes {
+			return invalid(field, fmt.Sprintf("is more than the limit of %d bytes (correlation ID, causation ID and every extra key and value)", MaxMetadataBytes))
+		}
 		if k == "" || !utf8.ValidString(k) || !utf8.ValidString(v) || strings.IndexByte(k, 0) >= 0 || strings.IndexByte(v, 0) >= 0 {
-			return invalid(field+".extra", fmt.Sprintf("entry %q must have a non-empty key and valid UTF-8 without NUL bytes", k))
+			return invalid(field+".extra", fmt.Sprintf("entry %q must have a non-empty key and valid UTF-8 without NUL bytes", truncated(k)))
 		}
 	}
 	return nil
+}
+
+// truncated shortens a hostile key for an error message.
+func truncated(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
 }

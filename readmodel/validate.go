@@ -13,6 +13,10 @@ const (
 	MaxIDBytes = 1024
 	// MaxCheckpointBytes limits Batch.Checkpoint.
 	MaxCheckpointBytes = 4096
+	// MaxValueBytes limits an index entry's Value, in its encoding (see
+	// Value.Key): a String of s takes len(s)+3 bytes, one more for each NUL
+	// byte of s; numbers and times take 9.
+	MaxValueBytes = 1024
 )
 
 // Validate reports whether ns can name a namespace: Projection must not be
@@ -57,8 +61,8 @@ func validateIndexName(field, name string) error {
 
 // Validate reports whether b can be applied: every write has a valid ID and
 // a non-zero revision, deletes carry no data or entries, entries name an
-// index and have a non-zero value, and the checkpoint is within
-// MaxCheckpointBytes.
+// index and have a non-zero value of at most MaxValueBytes, and the
+// checkpoint is within MaxCheckpointBytes.
 func (b Batch) Validate() error {
 	if len(b.Checkpoint) > MaxCheckpointBytes {
 		return invalid("checkpoint", "is longer than "+strconv.Itoa(MaxCheckpointBytes)+" bytes")
@@ -81,6 +85,10 @@ func (b Batch) Validate() error {
 			}
 			if e.Value.IsZero() {
 				return invalid(fmt.Sprintf("writes[%d].entries[%d].value", i, j), "is the zero Value")
+			}
+			if n := len(e.Value.Key()); n > MaxValueBytes {
+				return invalid(fmt.Sprintf("writes[%d].entries[%d].value", i, j),
+					fmt.Sprintf("is %d bytes encoded, more than the limit of %d", n, MaxValueBytes))
 			}
 		}
 	}

@@ -18,20 +18,20 @@ var _ command.Checkpoints = (*Checkpoints)(nil)
 // autocommit statement, so it never holds back readers of the log.
 type Checkpoints struct {
 	db      DB
+	err     error // an invalid Options.Schema, returned by every call
 	loadSQL string
 	saveSQL string
 }
 
 // NewCheckpoints returns Checkpoints in the schema named by opts.Schema
-// (default "eventfold"). Migrate must have run.
+// (default "eventfold"). Migrate must have run. With an invalid schema name
+// (see ValidateSchema), every call fails with that error.
 func NewCheckpoints(db DB, opts *Options) *Checkpoints {
-	schema := DefaultSchema
-	if opts != nil && opts.Schema != "" {
-		schema = opts.Schema
-	}
+	schema, err := schemaOf(opts)
 	q := pgx.Identifier{schema}.Sanitize()
 	return &Checkpoints{
 		db:      db,
+		err:     err,
 		loadSQL: "SELECT transaction_id, global_position FROM " + q + ".checkpoints WHERE name = $1",
 		// Never move a checkpoint backwards, so a deposed writer cannot
 		// undo its successor's progress.
@@ -45,6 +45,9 @@ func NewCheckpoints(db DB, opts *Options) *Checkpoints {
 // Load returns the checkpoint called name, or the zero Position if none was
 // saved.
 func (c *Checkpoints) Load(ctx context.Context, name string) (eventstore.Position, error) {
+	if c.err != nil {
+		return eventstore.Position{}, c.err
+	}
 	var txid uint64
 	var pos int64
 	err := c.db.QueryRow(ctx, c.loadSQL, name).Scan(&txid, &pos)
@@ -60,6 +63,9 @@ func (c *Checkpoints) Load(ctx context.Context, name string) (eventstore.Positio
 // Save stores pos as the checkpoint called name, unless the stored one is
 // already later.
 func (c *Checkpoints) Save(ctx context.Context, name string, pos eventstore.Position) error {
+	if c.err != nil {
+		return c.err
+	}
 	if _, err := c.db.Exec(ctx, c.saveSQL, name, pos.Commit, int64(pos.Sequence)); err != nil {
 		return fmt.Errorf("pgstore: save checkpoint %q: %w", name, err)
 	}

@@ -12,7 +12,7 @@
 //	store, err := pgstore.New(pool, nil)
 //
 // Tables live in their own PostgreSQL schema ("eventfold" unless
-// Options.Schema says otherwise): streams (one row per stream), events,
+// Options.Schema says otherwise; see ValidateSchema): streams (one row per stream), events,
 // command_keys (the first outcome of each keyed command: an append's
 // position or a refusal, and the command's hash), and the append_events
 // function. The index that looks events

@@ -25,6 +25,7 @@ var _ command.KeyStore = (*Keys)(nil)
 // The Keys NewKeys returns hold the default tenant's subjects; ForTenant
 // returns another tenant's.
 type Keys struct {
+	err       error // an invalid Options.Schema, returned by every call
 	db        scoped
 	lookupSQL string
 	insertSQL string
@@ -34,13 +35,14 @@ type Keys struct {
 // NewKeys returns Keys in the schema named by opts.Schema (default
 // "eventfold"). Migrate must have run. It never closes db. With
 // opts.RowLevelSecurity on, db must be able to send batches (see Options).
+//
+// With an invalid schema name (see ValidateSchema), every call fails with
+// that error.
 func NewKeys(db DB, opts *Options) *Keys {
-	schema := DefaultSchema
-	if opts != nil && opts.Schema != "" {
-		schema = opts.Schema
-	}
+	schema, err := schemaOf(opts)
 	q := pgx.Identifier{schema}.Sanitize()
 	return &Keys{
+		err:       err,
 		db:        scoped{db: db, set: opts != nil && opts.RowLevelSecurity},
 		lookupSQL: "SELECT key FROM " + q + ".subject_keys WHERE tenant_id = $2 AND subject = $1",
 		insertSQL: "INSERT INTO " + q + ".subject_keys (subject, key, tenant_id) VALUES ($1, $2, $3)" +
@@ -66,6 +68,9 @@ func (k *Keys) ForTenant(tenant string) (*Keys, error) {
 // INSERT … ON CONFLICT DO NOTHING; the loser of a race for the first key
 // reads the winner's.
 func (k *Keys) Key(ctx context.Context, subject string) ([]byte, error) {
+	if k.err != nil {
+		return nil, k.err
+	}
 	if err := command.ValidateSubject(subject); err != nil {
 		return nil, err
 	}
@@ -91,6 +96,9 @@ func (k *Keys) Key(ctx context.Context, subject string) ([]byte, error) {
 
 // Lookup implements command.KeyStore.
 func (k *Keys) Lookup(ctx context.Context, subject string) ([]byte, bool, error) {
+	if k.err != nil {
+		return nil, false, k.err
+	}
 	if err := command.ValidateSubject(subject); err != nil {
 		return nil, false, err
 	}
@@ -111,6 +119,9 @@ func (k *Keys) lookup(ctx context.Context, subject string) ([]byte, bool, error)
 
 // Forget implements command.KeyStore. It deletes the subject's row.
 func (k *Keys) Forget(ctx context.Context, subject string) error {
+	if k.err != nil {
+		return k.err
+	}
 	if err := command.ValidateSubject(subject); err != nil {
 		return err
 	}

@@ -10,8 +10,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/eventfold/eventfold/eventstore"
 )
 
 //go:embed schema/*.sql
@@ -20,6 +23,40 @@ var schemaFiles embed.FS
 // DefaultSchema is the PostgreSQL schema that holds eventfold's tables when
 // Options.Schema is empty.
 const DefaultSchema = "eventfold"
+
+// MaxSchemaBytes is the longest schema name, in bytes: PostgreSQL silently
+// truncates longer identifiers, which would make two schema names share
+// one schema.
+const MaxSchemaBytes = 63
+
+// ValidateSchema checks a schema name given in Options.Schema: at most
+// MaxSchemaBytes, valid UTF-8 and free of NUL bytes (which PostgreSQL
+// cannot hold). Any other character, quotes and dollar signs included, is
+// allowed. The empty name stands for DefaultSchema. It returns an
+// *eventstore.InvalidInputError.
+func ValidateSchema(name string) error {
+	reason := ""
+	switch {
+	case len(name) > MaxSchemaBytes:
+		reason = fmt.Sprintf("%q is %d bytes long, more than PostgreSQL's limit of %d", name, len(name), MaxSchemaBytes)
+	case !utf8.ValidString(name):
+		reason = fmt.Sprintf("%q is not valid UTF-8", name)
+	case strings.IndexByte(name, 0) >= 0:
+		reason = fmt.Sprintf("%q contains a NUL byte", name)
+	default:
+		return nil
+	}
+	return &eventstore.InvalidInputError{Field: "schema", Reason: reason}
+}
+
+// schemaOf returns the schema opts names, DefaultSchema when none, or an
+// error naming what is wrong with it.
+func schemaOf(opts *Options) (string, error) {
+	if opts == nil || opts.Schema == "" {
+		return DefaultSchema, nil
+	}
+	return opts.Schema, ValidateSchema(opts.Schema)
+}
 
 type migration struct {
 	version int
@@ -56,9 +93,9 @@ func migrations() ([]migration, error) {
 // yet recorded in the schema_migrations table, and commits them all or none.
 // New never migrates; call Migrate at deployment or start-up.
 func Migrate(ctx context.Context, db DB, opts *Options) error {
-	schema := DefaultSchema
-	if opts != nil && opts.Schema != "" {
-		schema = opts.Schema
+	schema, err := schemaOf(opts)
+	if err != nil {
+		return fmt.Errorf("pgstore: migrate: %w", err)
 	}
 	all, err := migrations()
 	if err != nil {
@@ -94,7 +131,7 @@ func Migrate(ctx context.Context, db DB, opts *Options) error {
 		if m.version <= current {
 			continue
 		}
-		if _, err := tx.Exec(ctx, strings.ReplaceAll(m.sql, "{{schema}}", quoted)); err != nil {
+		if _, err := tx.Exec(ctx, schemaSQL(m.sql, quoted)); err != nil {
 			return fmt.Errorf("pgstore: migrate: %s: %w", m.name, err)
 		}
 		if _, err := tx.Exec(ctx, "INSERT INTO "+quoted+".schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name); err != nil {
@@ -105,4 +142,15 @@ func Migrate(ctx context.Context, db DB, opts *Options) error {
 		return fmt.Errorf("pgstore: migrate: %w", err)
 	}
 	return nil
+}
+
+// schemaSQL puts the quoted schema name into a migration's text. Function
+// bodies are dollar-quoted ($$ in the files); a schema name may itself hold
+// $$, so the bodies get a tag the name does not contain.
+func schemaSQL(sql, quoted string) string {
+	tag := "$eventfold$"
+	for i := 0; strings.Contains(quoted, tag); i++ {
+		tag = "$eventfold" + strconv.Itoa(i) + "$"
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(sql, "$$", tag), "{{schema}}", quoted)
 }

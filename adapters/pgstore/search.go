@@ -25,13 +25,13 @@ func CreateCorrelationIndex(ctx context.Context, db DB, opts *Options) error {
 	if _, ok := db.(pgx.Tx); ok {
 		return errors.New("pgstore: CreateCorrelationIndex: db is a transaction; CREATE INDEX CONCURRENTLY needs a pool or a connection")
 	}
-	schema := DefaultSchema
-	if opts != nil && opts.Schema != "" {
-		schema = opts.Schema
+	schema, err := schemaOf(opts)
+	if err != nil {
+		return fmt.Errorf("pgstore: create correlation index: %w", err)
 	}
 	index := pgx.Identifier{schema, correlationIndex}.Sanitize()
 	var valid bool
-	err := db.QueryRow(ctx, `SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+	err = db.QueryRow(ctx, `SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
 		JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`, schema, correlationIndex).Scan(&valid)
 	switch {
 	case err == nil && valid:

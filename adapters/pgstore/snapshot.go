@@ -18,6 +18,7 @@ var _ command.SnapshotStore = (*Snapshots)(nil)
 // autocommit statement. The Snapshots NewSnapshots returns hold the default
 // tenant's streams; ForTenant returns another tenant's.
 type Snapshots struct {
+	err     error // an invalid Options.Schema, returned by every call
 	db      scoped
 	loadSQL string
 	saveSQL string
@@ -26,14 +27,15 @@ type Snapshots struct {
 // NewSnapshots returns Snapshots in the schema named by opts.Schema
 // (default "eventfold"). Migrate must have run. It never closes db. With
 // opts.RowLevelSecurity on, db must be able to send batches (see Options).
+//
+// With an invalid schema name (see ValidateSchema), every call fails with
+// that error.
 func NewSnapshots(db DB, opts *Options) *Snapshots {
-	schema := DefaultSchema
-	if opts != nil && opts.Schema != "" {
-		schema = opts.Schema
-	}
+	schema, err := schemaOf(opts)
 	rls := opts != nil && opts.RowLevelSecurity
 	q := pgx.Identifier{schema}.Sanitize()
 	return &Snapshots{
+		err:     err,
 		db:      scoped{db: db, set: rls},
 		loadSQL: "SELECT stream_version, schema_version, state FROM " + q + ".snapshots WHERE tenant_id = $2 AND stream_id = $1",
 		// Never replace a snapshot with an older one, whatever order
@@ -59,6 +61,9 @@ func (s *Snapshots) ForTenant(tenant string) (*Snapshots, error) {
 
 // Load implements command.SnapshotStore.
 func (s *Snapshots) Load(ctx context.Context, streamID string) (command.Snapshot, error) {
+	if s.err != nil {
+		return command.Snapshot{}, s.err
+	}
 	snap := command.Snapshot{StreamID: streamID}
 	err := s.db.QueryRow(ctx, s.loadSQL, streamID, s.db.tenant).Scan(&snap.Version, &snap.SchemaVersion, &snap.State)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -72,6 +77,9 @@ func (s *Snapshots) Load(ctx context.Context, streamID string) (command.Snapshot
 
 // Save implements command.SnapshotStore.
 func (s *Snapshots) Save(ctx context.Context, snap command.Snapshot) error {
+	if s.err != nil {
+		return s.err
+	}
 	if err := command.ValidateSnapshot(snap); err != nil {
 		return err
 	}

@@ -29,7 +29,10 @@ type DB interface {
 // Options configures a Store. A nil *Options means all defaults.
 type Options struct {
 	// Schema is the PostgreSQL schema holding the tables. Default
-	// DefaultSchema ("eventfold"). Migrate must have run for it.
+	// DefaultSchema ("eventfold"). Migrate must have run for it. Any name
+	// of at most MaxSchemaBytes of UTF-8 without NUL bytes works, quotes
+	// and dollar signs included; every function taking Options rejects
+	// others (see ValidateSchema) rather than let PostgreSQL truncate them.
 	Schema string
 	// MaxDataBytes limits one event's data. Zero means
 	// eventstore.DefaultMaxDataBytes (1 MiB).
@@ -42,9 +45,10 @@ type Options struct {
 	GroupCommit GroupCommit
 	// RowLevelSecurity makes every statement of a tenant's view
 	// (ForTenant) set the PostgreSQL setting eventfold.tenant to its tenant
-	// first, in the same transaction and round trip, for the policies
-	// EnableRowLevelSecurity creates. The default tenant is then out of
-	// reach: its calls fail, so use named tenants only. It needs a DB that
+	// first, local to the transaction and in the same round trip, for the
+	// policies EnableRowLevelSecurity creates: the setting never reaches
+	// later statements on a pooled connection. The default tenant is then
+	// out of reach: its calls fail, so use named tenants only. It needs a DB that
 	// can send batches (*pgxpool.Pool, *pgx.Conn and pgx.Tx can). Off by
 	// default. See docs/tenancy.md.
 	RowLevelSecurity bool
@@ -126,6 +130,9 @@ func New(db DB, opts *Options) (*Store, error) {
 	}
 	if c.opts.Schema == "" {
 		c.opts.Schema = DefaultSchema
+	}
+	if err := ValidateSchema(c.opts.Schema); err != nil {
+		return nil, fmt.Errorf("pgstore: New: %w", err)
 	}
 	if c.opts.ReadAllLimit <= 0 {
 		c.opts.ReadAllLimit = 500

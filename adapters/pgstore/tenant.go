@@ -187,8 +187,10 @@ type RowLevelSecurityOptions struct {
 // tenant-owned tables of a schema: streams, events, command_keys, snapshots
 // and subject_keys. A policy on each lets a role see and write only rows
 // whose tenant_id equals the setting TenantSetting, which a Store sets when
-// Options.RowLevelSecurity is on. Where the setting is unset or empty no row
-// is visible and nothing can be written: the default tenant ("") is out of
+// Options.RowLevelSecurity is on. The policies stop SQL that forgets the
+// tenant, not SQL that sets one: any code on the connection may set it.
+// Where the setting is unset or empty no row is visible and nothing can be
+// written: the default tenant ("") is out of
 // reach of a role bound by the policies, so under row-level security every
 // tenant needs a name. (PostgreSQL reads a custom setting that a session
 // once set locally as empty, not unset, so empty cannot stand for the
@@ -204,9 +206,9 @@ func EnableRowLevelSecurity(ctx context.Context, db DB, opts *RowLevelSecurityOp
 	if opts != nil {
 		o = *opts
 	}
-	schema := o.Schema
-	if schema == "" {
-		schema = DefaultSchema
+	schema, err := schemaOf(&Options{Schema: o.Schema})
+	if err != nil {
+		return fmt.Errorf("pgstore: enable row-level security: %w", err)
 	}
 	force := "NO FORCE"
 	if o.Force {

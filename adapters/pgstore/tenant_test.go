@@ -11,7 +11,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/eventfold/eventfold/adapters/pgstore"
 	"github.com/eventfold/eventfold/command"
@@ -396,47 +395,10 @@ type narrowDB struct{ pgstore.DB }
 // made by scripts/services.sh) sees and writes only the tenant it sets; the
 // owner, as a relay or Migrate runs, still sees every tenant.
 func TestRowLevelSecurityAsApplicationRole(t *testing.T) {
-	owner, schema := testenv.Schema(t)
+	owner, app, schema := applicationRole(t, 0)
 	ctx := t.Context()
-	var member bool
-	err := owner.QueryRow(ctx, "SELECT pg_has_role(current_user, 'eventfold_app', 'MEMBER')").Scan(&member)
-	if err == nil && !member {
-		err = errors.New("the test role is not a member of eventfold_app")
-	}
-	if err != nil {
-		testenv.Unavailable(t, "PostgreSQL role eventfold_app", err)
-	}
 	opts := &pgstore.Options{Schema: schema, RowLevelSecurity: true}
-	if err := pgstore.Migrate(ctx, owner, opts); err != nil {
-		t.Fatal(err)
-	}
-	if err := pgstore.EnableRowLevelSecurity(ctx, owner, &pgstore.RowLevelSecurityOptions{Schema: schema}); err != nil {
-		t.Fatal(err)
-	}
 	q := pgx.Identifier{schema}.Sanitize()
-	for _, grant := range []string{ // docs/tenancy.md, step 2
-		"GRANT USAGE ON SCHEMA " + q + " TO eventfold_app",
-		"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA " + q + " TO eventfold_app",
-		"GRANT USAGE ON ALL SEQUENCES IN SCHEMA " + q + " TO eventfold_app",
-		"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA " + q + " TO eventfold_app",
-	} {
-		if _, err := owner.Exec(ctx, grant); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cfg, err := pgxpool.ParseConfig(testenv.PostgresURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
-		_, err := c.Exec(ctx, "SET ROLE eventfold_app")
-		return err
-	}
-	app, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(app.Close)
 	s, err := pgstore.New(app, opts)
 	if err != nil {
 		t.Fatal(err)

@@ -503,6 +503,8 @@ func testInvalidInput(t *testing.T, cfg Config) {
 		{"bad event ID", "kept", eventstore.Any, []eventstore.Event{{ID: "not-a-uuid", Type: "A", Data: []byte(`{}`)}}},
 		{"duplicate IDs in batch", "kept", eventstore.Any, []eventstore.Event{{ID: id, Type: "A", Data: []byte(`{}`)}, {ID: id, Type: "A", Data: []byte(`{}`)}}},
 		{"metadata invalid UTF-8", "kept", eventstore.Any, []eventstore.Event{{Type: "A", Data: []byte(`{}`), Metadata: eventstore.Metadata{CorrelationID: "\xff"}}}},
+		{"metadata over limit", "kept", eventstore.Any, []eventstore.Event{{Type: "A", Data: []byte(`{}`), Metadata: extraOfSize(eventstore.MaxMetadataBytes + 1)}}},
+		{"metadata entries over limit", "kept", eventstore.Any, []eventstore.Event{{Type: "A", Data: []byte(`{}`), Metadata: manyExtras(eventstore.MaxMetadataBytes/16 + 1)}}},
 	}
 	for _, c := range cases {
 		_, err := s.Append(ctx, c.stream, c.expected, c.events)
@@ -527,9 +529,25 @@ func testInvalidInput(t *testing.T, cfg Config) {
 	if _, err := s.ReadAll(ctx, eventstore.Position{}, -1); !errors.Is(err, eventstore.ErrInvalidInput) {
 		t.Errorf("ReadAll with limit -1 = %v, want ErrInvalidInput", err)
 	}
-	// A payload right at the limit is accepted.
-	mustAppend(t, s, "kept", eventstore.Exact(1), eventstore.Event{Type: "Big", Data: bigJSON(eventstore.DefaultMaxDataBytes)})
+	// Data and metadata right at their limits are accepted.
+	mustAppend(t, s, "kept", eventstore.Exact(1), eventstore.Event{Type: "Big", Data: bigJSON(eventstore.DefaultMaxDataBytes),
+		Metadata: extraOfSize(eventstore.MaxMetadataBytes)})
 	checkLog(t, readAllUntil(t, cfg, s, 2), 2)
+}
+
+// extraOfSize returns metadata of exactly n bytes as MaxMetadataBytes counts
+// them: one Extra entry with a one-byte key.
+func extraOfSize(n int) eventstore.Metadata {
+	return eventstore.Metadata{Extra: map[string]string{"k": strings.Repeat("x", n-1)}}
+}
+
+// manyExtras returns metadata of n entries of 16 bytes each.
+func manyExtras(n int) eventstore.Metadata {
+	m := eventstore.Metadata{Extra: make(map[string]string, n)}
+	for i := range n {
+		m.Extra[fmt.Sprintf("key-%08d", i)] = "value"
+	}
+	return m
 }
 
 // bigJSON returns a JSON string value of exactly n bytes.

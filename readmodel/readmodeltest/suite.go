@@ -56,6 +56,7 @@ func Run(t *testing.T, cfg Config) {
 		{"Index/MultiValued", testIndexMultiValued},
 		{"Index/Unknown", testIndexUnknown},
 		{"Index/InvalidQuery", testIndexInvalidQuery},
+		{"Index/ValueLimit", testIndexValueLimit},
 		{"Namespace/Isolation", testNamespaceIsolation},
 		{"Namespace/State", testNamespaceState},
 		{"Namespace/Drop", testNamespaceDrop},
@@ -270,6 +271,7 @@ func testInvalidInput(t *testing.T, cfg Config) {
 		{"DeleteWithData", good, readmodel.Batch{Writes: []readmodel.Write{{ID: "a", Revision: rev(1), Delete: true, Data: []byte("x")}}}},
 		{"EmptyIndexName", good, readmodel.Batch{Writes: []readmodel.Write{put("a", 1, "", entry("", readmodel.Int(1)))}}},
 		{"ZeroValue", good, readmodel.Batch{Writes: []readmodel.Write{put("a", 1, "", entry("ix", readmodel.Value{}))}}},
+		{"LongValue", good, readmodel.Batch{Writes: []readmodel.Write{put("a", 1, "", entry("ix", stringValueOfSize(readmodel.MaxValueBytes+1)))}}},
 		{"LongCheckpoint", good, readmodel.Batch{Checkpoint: strings.Repeat("c", readmodel.MaxCheckpointBytes+1)}},
 		// A bad write after a good one: nothing is written.
 		{"SecondWriteBad", good, readmodel.Batch{Writes: []readmodel.Write{put("ok", 1, "x"), put("", 1, "")}}},
@@ -841,6 +843,38 @@ func testIndexInvalidQuery(t *testing.T, cfg Config) {
 			t.Errorf("%s: Query = %v, want ErrInvalidInput", tc.name, err)
 		}
 	}
+}
+
+// testIndexValueLimit checks that an index value of MaxValueBytes is stored
+// and found, and that one byte more is rejected with nothing written.
+func testIndexValueLimit(t *testing.T, cfg Config) {
+	s := cfg.New(t)
+	n := ns("orders")
+	atLimit := stringValueOfSize(readmodel.MaxValueBytes)
+	apply(t, s, n, put("o1", 1, "", entry("big", atLimit)))
+	if diff := cmp.Diff([]string{"o1"}, queryAll(t, s, n, readmodel.Equal("big", atLimit))); diff != "" {
+		t.Errorf("Query of a value at the limit mismatch (-want +got):\n%s", diff)
+	}
+	over := stringValueOfSize(readmodel.MaxValueBytes + 1)
+	_, err := s.Apply(context.Background(), n, readmodel.Batch{Writes: []readmodel.Write{
+		put("o2", 1, "", entry("big", readmodel.Int(1))),
+		put("o3", 1, "", entry("big", over)),
+	}})
+	var ie *readmodel.InvalidInputError
+	if !errors.Is(err, readmodel.ErrInvalidInput) || !errors.As(err, &ie) || ie.Field != "writes[1].entries[0].value" {
+		t.Fatalf("Apply with a value over the limit = %v, want an InvalidInputError on writes[1].entries[0].value", err)
+	}
+	wantMissing(t, s, n, "o2")
+	wantMissing(t, s, n, "o3")
+}
+
+// stringValueOfSize returns a string Value whose encoding is n bytes long.
+func stringValueOfSize(n int) readmodel.Value {
+	v := readmodel.String(strings.Repeat("v", n-3)) // a tag byte and a two-byte terminator
+	if len(v.Key()) != n {
+		panic(fmt.Sprintf("readmodeltest: value encoding is %d bytes, want %d", len(v.Key()), n))
+	}
+	return v
 }
 
 // isolated lists namespaces that a careless key scheme would merge.

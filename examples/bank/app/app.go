@@ -20,6 +20,7 @@ import (
 	"github.com/eventfold/eventfold/adapters/pgstore"
 	"github.com/eventfold/eventfold/adapters/redisstore"
 	"github.com/eventfold/eventfold/adapters/watermillbus"
+	"github.com/eventfold/eventfold/cli"
 	"github.com/eventfold/eventfold/command"
 	"github.com/eventfold/eventfold/projection"
 
@@ -118,7 +119,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	a.closers = append(a.closers, pool.Close)
 	if err := pool.Ping(ctx); err != nil {
-		return nil, fmt.Errorf("app: postgres %s: %w", redactURL(cfg.PostgresURL), err)
+		return nil, fmt.Errorf("app: postgres %s: %w", cli.Redact(cfg.PostgresURL), err)
 	}
 	pgOpts := &pgstore.Options{Schema: cfg.Schema}
 	if err := pgstore.Migrate(ctx, pool, pgOpts); err != nil {
@@ -164,7 +165,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	ropts, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
 		// The parser's error quotes the whole URL, password included.
-		return nil, fmt.Errorf("app: redis url %s: not a valid redis:// or rediss:// URL", redactURL(cfg.RedisURL))
+		return nil, fmt.Errorf("app: redis url %s: not a valid redis:// or rediss:// URL", cli.Redact(cfg.RedisURL))
 	}
 	rdb := redis.NewClient(ropts)
 	a.closers = append(a.closers, func() { rdb.Close() })
@@ -438,14 +439,4 @@ func (a *App) Close() {
 		a.closers[i]()
 	}
 	a.closers = nil
-}
-
-// redactURL drops the password from a connection URL for messages.
-func redactURL(u string) string {
-	if at := strings.LastIndex(u, "@"); at >= 0 {
-		if i := strings.Index(u, "://"); i >= 0 && i < at {
-			return u[:i+3] + "…" + u[at:]
-		}
-	}
-	return u
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -293,31 +292,24 @@ func (s *Server) pageRequest(w http.ResponseWriter, r *http.Request) (readside.P
 	return pr, true
 }
 
-// decode reads a JSON body into v, strictly: unknown fields, trailing data,
-// wrong types and oversized bodies are 400s.
+// decode reads a JSON body into v with command.DecodeJSON: repeated keys,
+// keys in another case than the field's, unknown fields, invalid UTF-8,
+// trailing data, wrong types and oversized bodies are 400s.
 func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil && dec.More() {
-		err = errors.New("unexpected data after the JSON object")
-	} else if err == nil {
-		if _, terr := dec.Token(); terr != io.EOF {
-			err = errors.New("unexpected data after the JSON object")
-		}
+	err := command.DecodeJSON(http.MaxBytesReader(w, r.Body, maxBodyBytes), v)
+	if err == nil {
+		return true
 	}
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		switch {
-		case errors.As(err, &tooBig):
-			err = fmt.Errorf("body larger than %d bytes", maxBodyBytes)
-		case errors.Is(err, io.EOF):
-			err = errors.New("empty body: want a JSON object")
-		}
-		s.fail(w, r, badRequest("body: "+err.Error()))
-		return false
+	var tooBig *http.MaxBytesError
+	var bad *command.JSONError
+	switch {
+	case errors.As(err, &tooBig):
+		err = fmt.Errorf("body larger than %d bytes", maxBodyBytes)
+	case errors.As(err, &bad):
+		err = bad
 	}
-	return true
+	s.fail(w, r, badRequest("body: "+err.Error()))
+	return false
 }
 
 // printable reports whether s is 1 to max printable ASCII characters.

@@ -99,9 +99,19 @@ func parseFlags() (cfg app.Config, addr string, demo bool) {
 	}
 	flag.StringVar(&cfg.Mode, "mode", env("BANK_MODE", app.ModeAll), "what to run: all, api, projector or relay (BANK_MODE)")
 	flag.StringVar(&addr, "addr", env("BANK_ADDR", "127.0.0.1:8080"), "HTTP listen address of the API (BANK_ADDR)")
-	flag.StringVar(&cfg.PostgresURL, "postgres", env("EVENTFOLD_POSTGRES_URL", app.DefaultPostgresURL), "PostgreSQL URL (EVENTFOLD_POSTGRES_URL)")
-	flag.StringVar(&cfg.RedisURL, "redis", env("EVENTFOLD_REDIS_URL", app.DefaultRedisURL), "Redis URL (EVENTFOLD_REDIS_URL)")
-	flag.StringVar(&cfg.NATSURL, "nats", env("EVENTFOLD_NATS_URL", app.DefaultNATSURL), "NATS URL, for -mode=relay and -mode=projector (EVENTFOLD_NATS_URL)")
+	// Help shows the defaults of connection strings without a password:
+	// one from the environment as the variable's name, any other redacted.
+	connFlag := func(dst *string, name, envName, def, usage string) {
+		flag.StringVar(dst, name, env(envName, def), usage+" ("+envName+")")
+		if os.Getenv(envName) != "" {
+			flag.Lookup(name).DefValue = "$" + envName
+		} else {
+			flag.Lookup(name).DefValue = cli.Redact(def)
+		}
+	}
+	connFlag(&cfg.PostgresURL, "postgres", "EVENTFOLD_POSTGRES_URL", app.DefaultPostgresURL, "PostgreSQL URL or key/value connection string")
+	connFlag(&cfg.RedisURL, "redis", "EVENTFOLD_REDIS_URL", app.DefaultRedisURL, "Redis URL")
+	connFlag(&cfg.NATSURL, "nats", "EVENTFOLD_NATS_URL", app.DefaultNATSURL, "NATS URL, for -mode=relay and -mode=projector")
 	flag.StringVar(&cfg.Schema, "schema", env("BANK_SCHEMA", app.DefaultSchema), "PostgreSQL schema of the event store (BANK_SCHEMA)")
 	flag.StringVar(&cfg.RedisPrefix, "prefix", env("BANK_REDIS_PREFIX", app.DefaultRedisPrefix), "prefix of the read models' Redis keys (BANK_REDIS_PREFIX)")
 	flag.StringVar(&cfg.Topic, "topic", env("BANK_TOPIC", app.DefaultTopic), "JetStream stream carrying the events (BANK_TOPIC)")
