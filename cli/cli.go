@@ -68,6 +68,12 @@ type Options struct {
 	// own lease, so running many workers runs each process once. Nil means
 	// none.
 	Processes func(ctx context.Context, deps Deps) ([]*command.Process, error)
+	// Registry is the application's event registry. With it, streams show
+	// and the console show events as deciders and projections read them:
+	// brought to the current schema version by its upcasters, still
+	// encoded, so fields a ShreddingCodec sealed stay sealed. Nil shows
+	// events as stored.
+	Registry *command.Registry
 	// Commands are added to the root command beside the built-in ones (the
 	// eventfold binary adds its scaffolder this way).
 	Commands []*cobra.Command

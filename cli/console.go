@@ -61,7 +61,7 @@ requests for any other.`,
 				return err
 			}
 			srv, err := console.New(console.Config{Events: consoleEvents{store}, ReadModels: rm, Token: token,
-				Tenant: tenant, SampleEvery: sampleEvery, Logger: log})
+				Tenant: tenant, SampleEvery: sampleEvery, Registry: cfg.opts.Registry, Logger: log})
 			if err != nil {
 				return err
 			}

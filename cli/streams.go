@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/eventfold/eventfold/adapters/pgstore"
+	"github.com/eventfold/eventfold/command"
 	"github.com/eventfold/eventfold/eventstore"
 )
 
@@ -83,10 +84,11 @@ func streamsCommand(cfg *config) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			notes := upcastAll(cfg.opts.Registry, recs)
 			if showJSON {
-				return writeJSON(cmd.OutOrStdout(), recordsJSON(recs))
+				return writeJSON(cmd.OutOrStdout(), recordsJSON(recs, notes))
 			}
-			return writeRecords(cmd.OutOrStdout(), recs)
+			return writeRecords(cmd.OutOrStdout(), recs, notes)
 		},
 	}
 	show.Flags().Int64Var(&from, "from", 1, "first version to print")
@@ -109,23 +111,44 @@ type recordJSON struct {
 	RecordedAt  time.Time           `json:"recorded_at"`
 	Metadata    eventstore.Metadata `json:"metadata"`
 	Data        any                 `json:"data"`
+	// Note says why the event is shown as stored, not upcast.
+	Note string `json:"note,omitempty"`
 }
 
-func recordsJSON(recs []eventstore.Record) []recordJSON {
+// upcastAll brings recs to their types' current schema versions with reg,
+// in place, and returns, by index, why an event stays as stored. A nil reg
+// leaves every event as stored.
+func upcastAll(reg *command.Registry, recs []eventstore.Record) map[int]string {
+	if reg == nil {
+		return nil
+	}
+	notes := map[int]string{}
+	for i, r := range recs {
+		up, err := reg.UpcastRecord(r)
+		if err != nil {
+			notes[i] = "shown as stored: " + err.Error()
+			continue
+		}
+		recs[i] = up
+	}
+	return notes
+}
+
+func recordsJSON(recs []eventstore.Record, notes map[int]string) []recordJSON {
 	out := make([]recordJSON, 0, len(recs))
-	for _, r := range recs {
+	for i, r := range recs {
 		var data any = r.Data // []byte marshals as base64
 		if (r.ContentType == "" || r.ContentType == eventstore.ContentTypeJSON) && json.Valid(r.Data) {
 			data = json.RawMessage(r.Data)
 		}
 		out = append(out, recordJSON{ID: r.ID, Stream: r.StreamID, Version: r.Version, Position: r.Position.String(),
-			Type: r.Type, ContentType: r.ContentType, RecordedAt: r.RecordedAt, Metadata: r.Metadata, Data: data})
+			Type: r.Type, ContentType: r.ContentType, RecordedAt: r.RecordedAt, Metadata: r.Metadata, Data: data, Note: notes[i]})
 	}
 	return out
 }
 
-func writeRecords(w io.Writer, recs []eventstore.Record) error {
-	for _, r := range recs {
+func writeRecords(w io.Writer, recs []eventstore.Record, notes map[int]string) error {
+	for i, r := range recs {
 		fmt.Fprintf(w, "#%d %s  position %s  %s\n", r.Version, r.Type, r.Position, r.RecordedAt.UTC().Format(time.RFC3339Nano))
 		if r.Metadata.CorrelationID != "" || r.Metadata.CausationID != "" {
 			fmt.Fprintf(w, "   correlation %s  causation %s\n", r.Metadata.CorrelationID, r.Metadata.CausationID)
@@ -134,6 +157,9 @@ func writeRecords(w io.Writer, recs []eventstore.Record) error {
 			fmt.Fprintf(w, "   %s\n", r.Data)
 		} else {
 			fmt.Fprintf(w, "   (%d bytes of %s)\n", len(r.Data), r.ContentType)
+		}
+		if n := notes[i]; n != "" {
+			fmt.Fprintf(w, "   (%s)\n", n)
 		}
 	}
 	return nil

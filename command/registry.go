@@ -182,44 +182,76 @@ func (r *Registry) Decode(rec eventstore.Record) (any, error) {
 // decode is Decode with codec, which must read the registry codec's content
 // type, in place of it.
 func (r *Registry) decode(rec eventstore.Record, codec Codec) (any, error) {
+	et, data, err := r.upcast(rec)
+	if err != nil {
+		return nil, err
+	}
+	ptr := reflect.New(et.goType)
+	if err := codec.Unmarshal(data, ptr.Interface()); err != nil {
+		return nil, fmt.Errorf("command: decode %s: %w", describe(rec), err)
+	}
+	return ptr.Elem().Interface(), nil
+}
+
+// UpcastRecord returns rec with its data brought to the current schema
+// version of its type by the registered upcasters, still encoded, and its
+// Metadata.Extra[SchemaKey] set to that version. Tools that show stored
+// events (the console, eventfold streams show) use it to show them as
+// deciders and projections read them, without decoding them: fields a
+// ShreddingCodec sealed stay sealed. It fails as Decode does for an
+// unregistered type, another content type or a broken upcaster chain.
+func (r *Registry) UpcastRecord(rec eventstore.Record) (eventstore.Record, error) {
+	et, data, err := r.upcast(rec)
+	if err != nil {
+		return rec, err
+	}
+	extra := make(map[string]string, len(rec.Metadata.Extra)+1)
+	for k, v := range rec.Metadata.Extra {
+		extra[k] = v
+	}
+	extra[SchemaKey] = strconv.Itoa(et.version)
+	rec.Data, rec.Metadata.Extra = data, extra
+	return rec, nil
+}
+
+// upcast finds rec's registered type and runs its data through the
+// upcasters from the stored schema version to the current one.
+func (r *Registry) upcast(rec eventstore.Record) (*eventType, []byte, error) {
 	r.mu.RLock()
 	et, ok := r.byName[rec.Type]
 	r.mu.RUnlock()
 	if !ok {
-		return nil, &UnknownEventTypeError{Name: rec.Type}
-	}
-	where := func() string {
-		return fmt.Sprintf("event %q (stream %q, version %d)", rec.Type, rec.StreamID, rec.Version)
+		return nil, nil, &UnknownEventTypeError{Name: rec.Type}
 	}
 	ct := rec.ContentType
 	if ct == "" {
 		ct = eventstore.ContentTypeJSON
 	}
 	if ct != r.codec.ContentType() {
-		return nil, fmt.Errorf("command: decode %s: content type %q, but the codec reads %q", where(), ct, r.codec.ContentType())
+		return nil, nil, fmt.Errorf("command: decode %s: content type %q, but the codec reads %q", describe(rec), ct, r.codec.ContentType())
 	}
 	version, err := SchemaVersion(rec.Metadata)
 	if err != nil {
-		return nil, fmt.Errorf("command: decode %s: %w", where(), err)
+		return nil, nil, fmt.Errorf("command: decode %s: %w", describe(rec), err)
 	}
 	if version > et.version {
-		return nil, fmt.Errorf("command: decode %s: stored schema version %d is newer than the registered version %d", where(), version, et.version)
+		return nil, nil, fmt.Errorf("command: decode %s: stored schema version %d is newer than the registered version %d", describe(rec), version, et.version)
 	}
 	data := rec.Data
 	for v := version; v < et.version; v++ {
 		up := et.upcasters[v]
 		if up == nil {
-			return nil, fmt.Errorf("command: decode %s: no upcaster from schema version %d to %d", where(), v, v+1)
+			return nil, nil, fmt.Errorf("command: decode %s: no upcaster from schema version %d to %d", describe(rec), v, v+1)
 		}
 		if data, err = up(data); err != nil {
-			return nil, fmt.Errorf("command: decode %s: upcast from schema version %d: %w", where(), v, err)
+			return nil, nil, fmt.Errorf("command: decode %s: upcast from schema version %d: %w", describe(rec), v, err)
 		}
 	}
-	ptr := reflect.New(et.goType)
-	if err := codec.Unmarshal(data, ptr.Interface()); err != nil {
-		return nil, fmt.Errorf("command: decode %s: %w", where(), err)
-	}
-	return ptr.Elem().Interface(), nil
+	return et, data, nil
+}
+
+func describe(rec eventstore.Record) string {
+	return fmt.Sprintf("event %q (stream %q, version %d)", rec.Type, rec.StreamID, rec.Version)
 }
 
 // SchemaVersion returns the schema version recorded in m.Extra[SchemaKey],

@@ -211,3 +211,37 @@ func TestUpcastThroughHandler(t *testing.T) {
 		t.Errorf("the v1 event was rewritten: %s", recs[0].Data)
 	}
 }
+
+// UpcastRecord shows a stored event as readers see it: upcast, still
+// encoded, the stored record untouched.
+func TestUpcastRecord(t *testing.T) {
+	type qtyV1 struct {
+		Qty int `json:"qty"`
+	}
+	type stockAdded struct {
+		Quantity int `json:"quantity"`
+	}
+	reg := command.NewRegistry(nil)
+	if err := command.Register[stockAdded](reg, "StockAdded", &command.EventOptions{
+		Version: 2,
+		Upcasters: map[int]command.UpcastFunc{1: command.Upcast(command.JSONCodec{}, func(v qtyV1) (stockAdded, error) {
+			return stockAdded{Quantity: v.Qty}, nil
+		})},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	stored := eventstore.Record{Type: "StockAdded", Data: []byte(`{"qty":10}`), Metadata: eventstore.Metadata{Extra: map[string]string{"k": "v"}}}
+	up, err := reg.UpcastRecord(stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(up.Data) != `{"quantity":10}` || up.Metadata.Extra[command.SchemaKey] != "2" || up.Metadata.Extra["k"] != "v" {
+		t.Errorf("UpcastRecord = %s %v", up.Data, up.Metadata.Extra)
+	}
+	if string(stored.Data) != `{"qty":10}` || len(stored.Metadata.Extra) != 1 {
+		t.Errorf("UpcastRecord changed the stored record: %s %v", stored.Data, stored.Metadata.Extra)
+	}
+	if _, err := reg.UpcastRecord(eventstore.Record{Type: "Other"}); !errors.Is(err, command.ErrUnknownEventType) {
+		t.Errorf("UpcastRecord of an unregistered type = %v, want ErrUnknownEventType", err)
+	}
+}

@@ -281,6 +281,8 @@ type eventJSON struct {
 	RecordedAt  time.Time           `json:"recorded_at"`
 	Metadata    eventstore.Metadata `json:"metadata"`
 	Data        any                 `json:"data"`
+	// Note says why the event is shown as stored rather than upcast.
+	Note string `json:"note,omitempty"`
 	// Projections says, in the correlation view, which projections have
 	// passed the event: "applied" or "pending", by projection key.
 	Projections []projectionProgress `json:"projections,omitempty"`
@@ -290,6 +292,22 @@ type projectionProgress struct {
 	Name   string `json:"name"`
 	Tenant string `json:"tenant"`
 	State  string `json:"state"`
+}
+
+// eventJSON shows r, upcast by the registry when the console has one.
+func (s *Server) eventJSON(r eventstore.Record) eventJSON {
+	var note string
+	if reg := s.cfg.Registry; reg != nil {
+		up, err := reg.UpcastRecord(r)
+		if err != nil {
+			note = "shown as stored: " + err.Error()
+		} else {
+			r = up
+		}
+	}
+	e := toEventJSON(r)
+	e.Note = note
+	return e
 }
 
 func toEventJSON(r eventstore.Record) eventJSON {
@@ -332,7 +350,7 @@ func (s *Server) getStream(r *http.Request) (any, error) {
 	}
 	events := make([]eventJSON, 0, len(recs))
 	for _, rec := range recs {
-		events = append(events, toEventJSON(rec))
+		events = append(events, s.eventJSON(rec))
 	}
 	return map[string]any{"tenant": sc.tenant, "stream": id, "events": events, "more": more}, nil
 }
@@ -374,7 +392,7 @@ func (s *Server) getCorrelation(r *http.Request) (any, error) {
 	commands := []*commandJSON{}
 	byID := map[string]*commandJSON{}
 	for _, rec := range recs {
-		e := toEventJSON(rec)
+		e := s.eventJSON(rec)
 		for _, p := range ps {
 			if p.Tenant != rec.Tenant {
 				continue // another tenant's read model never receives it

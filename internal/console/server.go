@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eventfold/eventfold/command"
 	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/readmodel"
 )
@@ -82,6 +83,10 @@ type Config struct {
 	// HistorySize is how many samples are kept per projection. Default
 	// 360 (half an hour at the default interval).
 	HistorySize int
+	// Registry, when set, shows events as deciders and projections read
+	// them: brought to the current schema version by its upcasters, still
+	// encoded, so sealed personal data stays sealed.
+	Registry *command.Registry
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
 }

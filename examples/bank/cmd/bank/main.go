@@ -50,12 +50,17 @@ import (
 	"github.com/eventfold/eventfold/cli"
 	"github.com/eventfold/eventfold/command"
 	"github.com/eventfold/eventfold/examples/bank/app"
+	"github.com/eventfold/eventfold/examples/bank/domain"
 	"github.com/eventfold/eventfold/projection"
 )
 
 // opsOptions mounts the operational command line with the bank's
-// projections.
-func opsOptions() cli.Options {
+// projections, process manager and event registry.
+func opsOptions() (cli.Options, error) {
+	reg, err := domain.NewRegistry()
+	if err != nil {
+		return cli.Options{}, err
+	}
 	return cli.Options{
 		Use:   "bank",
 		Short: "Operate eventfold's example bank (with no subcommand it serves the bank; -h lists its flags)",
@@ -67,12 +72,18 @@ func opsOptions() cli.Options {
 		Processes: func(ctx context.Context, deps cli.Deps) ([]*command.Process, error) {
 			return app.Processes(deps.Pool, deps.Schema, deps.Events, deps.Logger)
 		},
-	}
+		Registry: reg, // streams show and the console show events upcast
+	}, nil
 }
 
 func main() {
 	if len(os.Args) > 1 && !strings.HasPrefix(os.Args[1], "-") {
-		cli.Main(opsOptions())
+		opts, err := opsOptions()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bank:", err)
+			os.Exit(1)
+		}
+		cli.Main(opts)
 		return
 	}
 	cfg, addr, demo := parseFlags()

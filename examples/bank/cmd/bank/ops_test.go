@@ -15,7 +15,10 @@ func TestOpsCommandsKnowTheBanksProjections(t *testing.T) {
 	servicetest.Postgres(t)
 	servicetest.Redis(t)
 	var out, errOut bytes.Buffer
-	opts := opsOptions()
+	opts, err := opsOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts.Stdout, opts.Stderr = &out, &errOut
 	if err := cli.Execute(t.Context(), []string{"worker", "--help"}, opts); err != nil || !strings.Contains(out.String(), "--only") {
 		t.Fatalf("worker --help: %v\n%s", err, out.String())
@@ -25,7 +28,7 @@ func TestOpsCommandsKnowTheBanksProjections(t *testing.T) {
 		t.Fatalf("projections rebuild --help: %v\n%s", err, out.String())
 	}
 	args := []string{"worker", "--only", "nope", "--postgres-url", servicetest.PostgresURL(), "--redis-url", servicetest.RedisURL()}
-	err := cli.Execute(t.Context(), args, opts)
+	err = cli.Execute(t.Context(), args, opts)
 	if err == nil || !strings.Contains(err.Error(), "accounts, ledger, transfers") {
 		t.Errorf("worker --only nope: %v; want the list of the bank's projections", err)
 	}
