@@ -24,9 +24,20 @@ const (
 	MetadataRecordedAt    = "eventfold_recorded_at"
 	MetadataCorrelationID = "correlation_id" // Watermill's middleware.CorrelationIDMetadataKey
 	MetadataCausationID   = "causation_id"
-	// MetadataExtraPrefix prefixes the event's free-form metadata entries.
+	// MetadataExtraPrefix prefixes an entry of the event's free-form
+	// metadata whose key is reserved (see IsReservedKey), so it does not
+	// collide with eventfold's own. Every other entry keeps its key.
 	MetadataExtraPrefix = "eventfold_x_"
+	// metadataPrefix begins every key eventfold reserves for itself.
+	metadataPrefix = "eventfold_"
 )
+
+// IsReservedKey reports whether a message metadata key is eventfold's own:
+// it begins with "eventfold_", or is MetadataCorrelationID or
+// MetadataCausationID. Every other key is the event's free-form metadata.
+func IsReservedKey(key string) bool {
+	return strings.HasPrefix(key, metadataPrefix) || key == MetadataCorrelationID || key == MetadataCausationID
+}
 
 // NewMessage returns the message for rec. prev is the position of the
 // event before rec in the log (the zero Position when unknown).
@@ -50,7 +61,10 @@ func NewMessage(rec eventstore.Record, prev eventstore.Position) *message.Messag
 		md.Set(MetadataCausationID, rec.Metadata.CausationID)
 	}
 	for k, v := range rec.Metadata.Extra {
-		md.Set(MetadataExtraPrefix+k, v)
+		if IsReservedKey(k) {
+			k = MetadataExtraPrefix + k
+		}
+		md.Set(k, v)
 	}
 	return msg
 }
@@ -96,13 +110,23 @@ func Record(msg *message.Message) (rec eventstore.Record, prev eventstore.Positi
 	}
 	rec.Metadata.CorrelationID = md.Get(MetadataCorrelationID)
 	rec.Metadata.CausationID = md.Get(MetadataCausationID)
-	for k, v := range md {
-		if name, ok := strings.CutPrefix(k, MetadataExtraPrefix); ok {
-			if rec.Metadata.Extra == nil {
-				rec.Metadata.Extra = map[string]string{}
-			}
-			rec.Metadata.Extra[name] = v
-		}
-	}
+	rec.Metadata.Extra = extraMetadata(md)
 	return rec, prev, nil
+}
+
+// extraMetadata returns the entries of md that are not eventfold's own, and
+// those under MetadataExtraPrefix without it; nil when there are none.
+func extraMetadata(md message.Metadata) map[string]string {
+	var extra map[string]string
+	for k, v := range md {
+		name, prefixed := strings.CutPrefix(k, MetadataExtraPrefix)
+		if !prefixed && IsReservedKey(k) {
+			continue
+		}
+		if extra == nil {
+			extra = map[string]string{}
+		}
+		extra[name] = v
+	}
+	return extra
 }
