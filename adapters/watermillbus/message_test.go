@@ -16,7 +16,7 @@ func TestMessageRoundTrip(t *testing.T) {
 		ContentType: eventstore.ContentTypeJSON, Version: 7,
 		Position:   eventstore.Position{Commit: 900, Sequence: 12},
 		RecordedAt: time.Date(2026, 11, 25, 1, 2, 3, 456789000, time.UTC),
-		Metadata:   eventstore.Metadata{CorrelationID: "corr", CausationID: "cause", Extra: map[string]string{
+		Metadata: eventstore.Metadata{CorrelationID: "corr", CausationID: "cause", Extra: map[string]string{
 			"user": "ada", "correlation_id": "extra corr", "eventfold_type": "extra type", "eventfold_x_k": "v"}},
 	}
 	prev := eventstore.Position{Commit: 899, Sequence: 40}
