@@ -24,6 +24,13 @@ const (
 	MetadataRecordedAt    = "eventfold_recorded_at"
 	MetadataCorrelationID = "correlation_id" // Watermill's middleware.CorrelationIDMetadataKey
 	MetadataCausationID   = "causation_id"
+	// MetadataEventID is the event ID of a message whose UUID is not the
+	// event ID: an event appended by a Publisher, which a LogSubscriber
+	// delivers under the published message's UUID.
+	MetadataEventID = "eventfold_event_id"
+	// MetadataMessageUUID is the key, in an event's free-form metadata, of
+	// the UUID of the Watermill message a Publisher appended it for.
+	MetadataMessageUUID = "eventfold_message_uuid"
 	// MetadataExtraPrefix prefixes an entry of the event's free-form
 	// metadata whose key is reserved (see IsReservedKey), so it does not
 	// collide with eventfold's own. Every other entry keeps its key.
@@ -69,6 +76,20 @@ func NewMessage(rec eventstore.Record, prev eventstore.Position) *message.Messag
 	return msg
 }
 
+// newPublishedMessage returns the message for rec that a LogSubscriber
+// delivers: the one NewMessage makes, except that an event a Publisher
+// appended comes under the published message's UUID (see
+// MetadataEventID).
+func newPublishedMessage(rec eventstore.Record, prev eventstore.Position) *message.Message {
+	msg := NewMessage(rec, prev)
+	if id := rec.Metadata.Extra[MetadataMessageUUID]; id != "" && id != rec.ID {
+		msg.UUID = id
+		msg.Metadata.Set(MetadataEventID, rec.ID)
+		delete(msg.Metadata, MetadataExtraPrefix+MetadataMessageUUID)
+	}
+	return msg
+}
+
 // Record decodes an event message made by NewMessage. It returns the
 // record and the position of the event before it in the log. A message
 // without MetadataTenant is the default tenant's.
@@ -81,6 +102,9 @@ func Record(msg *message.Message) (rec eventstore.Record, prev eventstore.Positi
 		return fail(MetadataBatch, "is set: a batch envelope, decoded by Records")
 	}
 	rec.ID = msg.UUID
+	if id := md.Get(MetadataEventID); id != "" {
+		rec.ID = id
+	}
 	rec.Data = msg.Payload
 	if rec.Tenant = md.Get(MetadataTenant); rec.Tenant != "" && eventstore.ValidateTenant(rec.Tenant) != nil {
 		return fail(MetadataTenant, "is not a valid tenant ID")
@@ -111,6 +135,12 @@ func Record(msg *message.Message) (rec eventstore.Record, prev eventstore.Positi
 	rec.Metadata.CorrelationID = md.Get(MetadataCorrelationID)
 	rec.Metadata.CausationID = md.Get(MetadataCausationID)
 	rec.Metadata.Extra = extraMetadata(md)
+	if rec.ID != msg.UUID {
+		if rec.Metadata.Extra == nil {
+			rec.Metadata.Extra = map[string]string{}
+		}
+		rec.Metadata.Extra[MetadataMessageUUID] = msg.UUID
+	}
 	return rec, prev, nil
 }
 

@@ -119,26 +119,27 @@ func (s *LogSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *me
 	s.cancel[id] = cancel
 	s.wg.Add(1)
 	s.mu.Unlock()
-	end := func() {
+	release := func() {
 		cancel()
 		s.mu.Lock()
 		delete(s.cancel, id)
 		s.mu.Unlock()
-		s.wg.Done()
 	}
 
 	from := eventstore.Position{}
 	if s.opts.From != nil {
 		var err error
 		if from, err = s.opts.From(ctx, topic); err != nil {
-			end()
+			release()
+			s.wg.Done()
 			return nil, err
 		}
 	}
 	out := make(chan *message.Message)
 	go func() {
-		defer end()
+		defer s.wg.Done()
 		defer close(out)
+		defer release() // before the channel closes, so no trace of it is left
 		err := s.deliver(ctx, topic, from, out)
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("log subscription stopped", "topic", topic, "err", err)
@@ -228,7 +229,7 @@ func (s *LogSubscriber) send(ctx context.Context, rec eventstore.Record, prev ev
 func (s *LogSubscriber) sendOnce(ctx context.Context, rec eventstore.Record, prev eventstore.Position, out chan<- *message.Message) (bool, error) {
 	msgCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	msg := NewMessage(rec, prev)
+	msg := newPublishedMessage(rec, prev)
 	msg.SetContext(msgCtx)
 	select {
 	case out <- msg:
