@@ -242,3 +242,28 @@ func TestLogSubscriberStopsWhileRetrying(t *testing.T) {
 		t.Fatal("the channel is still open 1s after the context ended")
 	}
 }
+
+// A subscription that ends after failed reads stops the Router handler
+// reading it, and a Router whose handlers have all stopped closes: the
+// failure reaches whoever runs the Router.
+func TestLogSubscriberFailureStopsRouter(t *testing.T) {
+	pool, schema := testenv.Schema(t)
+	store, err := pgstore.New(pool, &pgstore.Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := watermillbus.NewLogSubscriber(store, &watermillbus.LogSubscriberOptions{ReadRetries: 2, MaxRetryDelay: 10 * time.Millisecond})
+	defer sub.Close()
+	router, err := message.NewRouter(message.RouterConfig{}, watermill.NopLogger{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	router.AddConsumerHandler("h", watermillbus.TopicAll, sub, func(*message.Message) error { return nil })
+	done := make(chan error, 1)
+	go func() { done <- router.Run(t.Context()) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the Router still runs 10s after its subscription failed")
+	}
+}
