@@ -8,8 +8,10 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/eventfold/eventfold/adapters/memstore"
+	"github.com/eventfold/eventfold/adapters/pgstore"
 	"github.com/eventfold/eventfold/adapters/watermillbus"
 	"github.com/eventfold/eventfold/eventstore"
+	"github.com/eventfold/eventfold/internal/testenv"
 )
 
 // A published message becomes an event of the stream named by the topic,
@@ -65,7 +67,22 @@ func TestPublisherAppendsMessages(t *testing.T) {
 // Publishing a message again stores nothing, alone or in a batch with new
 // ones; the same message published to two topics is an event of each.
 func TestPublisherIsIdempotent(t *testing.T) {
-	store := memstore.New(nil)
+	t.Run("memstore", func(t *testing.T) { testPublisherIsIdempotent(t, memstore.New(nil)) })
+	t.Run("pgstore", func(t *testing.T) {
+		pool, schema := testenv.Schema(t)
+		opts := &pgstore.Options{Schema: schema}
+		if err := pgstore.Migrate(t.Context(), pool, opts); err != nil {
+			t.Fatal(err)
+		}
+		store, err := pgstore.New(pool, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		testPublisherIsIdempotent(t, store)
+	})
+}
+
+func testPublisherIsIdempotent(t *testing.T, store eventstore.Store) {
 	pub := watermillbus.NewPublisher(store, nil)
 	a := message.NewMessage(watermill.NewUUID(), []byte(`1`))
 	b := message.NewMessage(watermill.NewUUID(), []byte(`2`))
