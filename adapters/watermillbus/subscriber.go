@@ -108,6 +108,9 @@ var ErrClosed = errors.New("watermillbus: subscriber closed")
 // ends, the subscriber is closed, or reading the log failed ReadRetries
 // times in a row (logged at Error).
 func (s *LogSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	if topic == "" {
+		return nil, fmt.Errorf("watermillbus: subscribe: the topic is empty (TopicAll is the whole log)")
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()

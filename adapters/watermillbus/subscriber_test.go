@@ -139,6 +139,9 @@ func TestLogSubscriberTopicIsStreamCategory(t *testing.T) {
 	}
 	sub := watermillbus.NewLogSubscriber(store, nil)
 	defer sub.Close()
+	if _, err := sub.Subscribe(t.Context(), ""); err == nil {
+		t.Error("Subscribe to an empty topic succeeded")
+	}
 	for topic, want := range map[string][]string{
 		"order":               {"order-1", "order", "order-2-a", "order-2"},
 		"order-2":             {"order-2-a", "order-2"},
