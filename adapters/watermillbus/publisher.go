@@ -1,7 +1,6 @@
 package watermillbus
 
 import (
-	"context"
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
@@ -128,7 +127,7 @@ func (p *Publisher) append(topic, stream string, msgs []*message.Message) error 
 	_, err := p.store.Append(ctx, stream, eventstore.Any, events)
 	if len(events) > 1 && errors.Is(err, eventstore.ErrDuplicateEvent) {
 		for i := range events {
-			if err := p.appendOne(msgs[i].Context(), stream, events[i]); err != nil {
+			if err := p.appendOne(msgs[i], stream, events[i]); err != nil {
 				return err
 			}
 		}
@@ -140,9 +139,9 @@ func (p *Publisher) append(topic, stream string, msgs []*message.Message) error 
 	return nil
 }
 
-func (p *Publisher) appendOne(ctx context.Context, stream string, ev eventstore.Event) error {
-	if _, err := p.store.Append(ctx, stream, eventstore.Any, []eventstore.Event{ev}); err != nil {
-		return fmt.Errorf("watermillbus: publish message %s to stream %q: %w", ev.ID, stream, err)
+func (p *Publisher) appendOne(msg *message.Message, stream string, ev eventstore.Event) error {
+	if _, err := p.store.Append(msg.Context(), stream, eventstore.Any, []eventstore.Event{ev}); err != nil {
+		return fmt.Errorf("watermillbus: publish message %s to stream %q: %w", msg.UUID, stream, err)
 	}
 	return nil
 }
