@@ -196,7 +196,7 @@ func TestTraceCrossesWatermill(t *testing.T) {
 		t.Fatalf("ReadAll: %v, %v", recs, err)
 	}
 	msg := watermillbus.NewMessage(recs[0], eventstore.Position{})
-	if msg.Metadata.Get(watermillbus.MetadataExtraPrefix+oteltrace.TraceParentKey) == "" {
+	if msg.Metadata.Get(oteltrace.TraceParentKey) == "" {
 		t.Fatalf("message metadata has no trace parent: %v", msg.Metadata)
 	}
 

@@ -14,7 +14,7 @@ import (
 
 // Keys of the trace context in eventstore.Metadata.Extra, as defined by the
 // W3C Trace Context recommendation. Over Watermill they travel as the
-// message metadata "eventfold_x_traceparent" and "eventfold_x_tracestate".
+// message metadata of the same names.
 const (
 	TraceParentKey = "traceparent"
 	TraceStateKey  = "tracestate"

@@ -24,9 +24,27 @@ const (
 	MetadataRecordedAt    = "eventfold_recorded_at"
 	MetadataCorrelationID = "correlation_id" // Watermill's middleware.CorrelationIDMetadataKey
 	MetadataCausationID   = "causation_id"
-	// MetadataExtraPrefix prefixes the event's free-form metadata entries.
+	// MetadataEventID is the event ID of a message whose UUID is not the
+	// event ID: an event appended by a Publisher, which a LogSubscriber
+	// delivers under the published message's UUID.
+	MetadataEventID = "eventfold_event_id"
+	// MetadataMessageUUID is the key, in an event's free-form metadata, of
+	// the UUID of the Watermill message a Publisher appended it for.
+	MetadataMessageUUID = "eventfold_message_uuid"
+	// MetadataExtraPrefix prefixes an entry of the event's free-form
+	// metadata whose key is reserved (see IsReservedKey), so it does not
+	// collide with eventfold's own. Every other entry keeps its key.
 	MetadataExtraPrefix = "eventfold_x_"
+	// metadataPrefix begins every key eventfold reserves for itself.
+	metadataPrefix = "eventfold_"
 )
+
+// IsReservedKey reports whether a message metadata key is eventfold's own:
+// it begins with "eventfold_", or is MetadataCorrelationID or
+// MetadataCausationID. Every other key is the event's free-form metadata.
+func IsReservedKey(key string) bool {
+	return strings.HasPrefix(key, metadataPrefix) || key == MetadataCorrelationID || key == MetadataCausationID
+}
 
 // NewMessage returns the message for rec. prev is the position of the
 // event before rec in the log (the zero Position when unknown).
@@ -50,7 +68,24 @@ func NewMessage(rec eventstore.Record, prev eventstore.Position) *message.Messag
 		md.Set(MetadataCausationID, rec.Metadata.CausationID)
 	}
 	for k, v := range rec.Metadata.Extra {
-		md.Set(MetadataExtraPrefix+k, v)
+		if IsReservedKey(k) {
+			k = MetadataExtraPrefix + k
+		}
+		md.Set(k, v)
+	}
+	return msg
+}
+
+// newPublishedMessage returns the message for rec that a LogSubscriber
+// delivers: the one NewMessage makes, except that an event a Publisher
+// appended comes under the published message's UUID (see
+// MetadataEventID).
+func newPublishedMessage(rec eventstore.Record, prev eventstore.Position) *message.Message {
+	msg := NewMessage(rec, prev)
+	if id := rec.Metadata.Extra[MetadataMessageUUID]; id != "" && id != rec.ID {
+		msg.UUID = id
+		msg.Metadata.Set(MetadataEventID, rec.ID)
+		delete(msg.Metadata, MetadataExtraPrefix+MetadataMessageUUID)
 	}
 	return msg
 }
@@ -67,6 +102,9 @@ func Record(msg *message.Message) (rec eventstore.Record, prev eventstore.Positi
 		return fail(MetadataBatch, "is set: a batch envelope, decoded by Records")
 	}
 	rec.ID = msg.UUID
+	if id := md.Get(MetadataEventID); id != "" {
+		rec.ID = id
+	}
 	rec.Data = msg.Payload
 	if rec.Tenant = md.Get(MetadataTenant); rec.Tenant != "" && eventstore.ValidateTenant(rec.Tenant) != nil {
 		return fail(MetadataTenant, "is not a valid tenant ID")
@@ -96,13 +134,29 @@ func Record(msg *message.Message) (rec eventstore.Record, prev eventstore.Positi
 	}
 	rec.Metadata.CorrelationID = md.Get(MetadataCorrelationID)
 	rec.Metadata.CausationID = md.Get(MetadataCausationID)
-	for k, v := range md {
-		if name, ok := strings.CutPrefix(k, MetadataExtraPrefix); ok {
-			if rec.Metadata.Extra == nil {
-				rec.Metadata.Extra = map[string]string{}
-			}
-			rec.Metadata.Extra[name] = v
+	rec.Metadata.Extra = extraMetadata(md)
+	if rec.ID != msg.UUID {
+		if rec.Metadata.Extra == nil {
+			rec.Metadata.Extra = map[string]string{}
 		}
+		rec.Metadata.Extra[MetadataMessageUUID] = msg.UUID
 	}
 	return rec, prev, nil
+}
+
+// extraMetadata returns the entries of md that are not eventfold's own, and
+// those under MetadataExtraPrefix without it; nil when there are none.
+func extraMetadata(md message.Metadata) map[string]string {
+	var extra map[string]string
+	for k, v := range md {
+		name, prefixed := strings.CutPrefix(k, MetadataExtraPrefix)
+		if !prefixed && IsReservedKey(k) {
+			continue
+		}
+		if extra == nil {
+			extra = map[string]string{}
+		}
+		extra[name] = v
+	}
+	return extra
 }

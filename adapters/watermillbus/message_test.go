@@ -16,12 +16,17 @@ func TestMessageRoundTrip(t *testing.T) {
 		ContentType: eventstore.ContentTypeJSON, Version: 7,
 		Position:   eventstore.Position{Commit: 900, Sequence: 12},
 		RecordedAt: time.Date(2026, 11, 25, 1, 2, 3, 456789000, time.UTC),
-		Metadata:   eventstore.Metadata{CorrelationID: "corr", CausationID: "cause", Extra: map[string]string{"user": "ada"}},
+		Metadata: eventstore.Metadata{CorrelationID: "corr", CausationID: "cause", Extra: map[string]string{
+			"user": "ada", "correlation_id": "extra corr", "eventfold_type": "extra type", "eventfold_x_k": "v"}},
 	}
 	prev := eventstore.Position{Commit: 899, Sequence: 40}
 	msg := watermillbus.NewMessage(rec, prev)
 	if msg.UUID != rec.ID || msg.Metadata.Get("correlation_id") != "corr" {
 		t.Errorf("message UUID %q, correlation %q", msg.UUID, msg.Metadata.Get("correlation_id"))
+	}
+	// Free-form entries keep their keys unless eventfold reserves them.
+	if msg.Metadata.Get("user") != "ada" || msg.Metadata.Get("eventfold_x_correlation_id") != "extra corr" {
+		t.Errorf("message metadata %v", msg.Metadata)
 	}
 	got, gotPrev, err := watermillbus.Record(msg)
 	if err != nil {

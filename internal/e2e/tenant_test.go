@@ -105,7 +105,7 @@ func TestTenantsEndToEnd(t *testing.T) {
 
 	globex, _ := e.store.ForTenant("globex")
 	sources := map[string]projection.Source{
-		"acme":   watermillbus.NewSource(watermillbus.NewLogSubscriber(e.store.AllTenants(), nil), "log", nil),
+		"acme":   watermillbus.NewSource(watermillbus.NewLogSubscriber(e.store.AllTenants(), nil), watermillbus.TopicAll, nil),
 		"globex": projection.LogSource(globex, nil),
 	}
 	for tenant, src := range sources {
