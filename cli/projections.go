@@ -141,8 +141,13 @@ one, for example one being rebuilt.`,
 				}
 				lines = append(lines, ls...)
 			}
-			for _, name := range names {
-				faults, err := projection.Faults(ctx, rm, name, tenant)
+			seen := map[[2]string]bool{}
+			for _, t := range targets {
+				if seen[[2]string{t.name, t.tenant}] {
+					continue
+				}
+				seen[[2]string{t.name, t.tenant}] = true
+				faults, err := projection.Faults(ctx, rm, t.name, t.tenant)
 				if err != nil {
 					return err
 				}
@@ -263,7 +268,7 @@ func projectionStatus(cmd *cobra.Command, rm readmodel.Reader, name, tenant, ver
 // a version the table does not show (one being rebuilt).
 func attachFault(lines []partitionStatus, f projection.FaultReport) []partitionStatus {
 	for i := range lines {
-		if lines[i].Projection == f.Projection && lines[i].Version == f.Version && lines[i].Partition == f.Partition {
+		if lines[i].Projection == f.Projection && lines[i].Tenant == f.Tenant && lines[i].Version == f.Version && lines[i].Partition == f.Partition {
 			lines[i].Fault = &f
 			return lines
 		}
