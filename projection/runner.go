@@ -103,14 +103,17 @@ const (
 	StateRunning    State = "running"
 	StateRebuilding State = "rebuilding"
 	StateFaulted    State = "faulted"
-	StateRetired    State = "retired"
-	StateStopped    State = "stopped"
+	// StateUnavailable: the read-model store or the log has been failing
+	// for a while (Status.UnavailableSince); the Runner keeps retrying and
+	// resumes by itself. It is not a fault: nothing is wrong with an event.
+	StateUnavailable State = "store unavailable"
+	StateRetired     State = "retired"
+	StateStopped     State = "stopped"
 )
 
 // Fault describes why a projection is faulted: an event whose handler
-// keeps failing (Event is set; the Runner waits for Retry or Skip), or a
-// read-model store or log that stays unreachable (Event is the zero
-// Record; the Runner keeps retrying and clears the fault by itself).
+// keeps failing. The Runner waits for Retry or Skip. (A read-model store or
+// log that stays unreachable is no fault: see StateUnavailable.)
 type Fault struct {
 	Event    eventstore.Record
 	Err      string
@@ -148,6 +151,9 @@ type Status struct {
 	// LastError is the last transient error (for example Redis
 	// unreachable), cleared by the next success.
 	LastError string
+	// UnavailableSince is when the transient errors began, while State is
+	// StateUnavailable; zero otherwise.
+	UnavailableSince time.Time
 }
 
 // ErrRetired is returned by Run when a newer version of the projection has
@@ -226,11 +232,11 @@ func (r *Runner) Status() Status {
 	if s.Fault != nil {
 		f := *s.Fault
 		s.Fault = &f
-	} else if r.failures > 0 && (r.failures >= r.cfg.MaxAttempts || time.Since(r.failingSince) >= storeFaultAfter) {
+	} else if r.failures > 0 && (r.failures >= r.cfg.MaxAttempts || time.Since(r.failingSince) >= unavailableAfter) {
 		// The store or the log has been failing for a while (a call may
 		// still be hanging): show it, while the Runner keeps retrying.
-		s.State = StateFaulted
-		s.Fault = &Fault{Err: "read-model store or log unavailable: " + s.LastError, Attempts: r.failures, Since: r.failingSince}
+		s.State = StateUnavailable
+		s.UnavailableSince = r.failingSince
 	}
 	s.EventsPerSecond = r.rate.perSecond()
 	if s.LagEvents > 0 && s.EventsPerSecond > 0 {
@@ -249,7 +255,7 @@ func (r *Runner) Skip() error { return r.control(false) }
 
 func (r *Runner) control(retry bool) error {
 	r.mu.Lock()
-	faulted := r.status.Fault != nil // only event faults are stored; store faults clear themselves
+	faulted := r.status.Fault != nil
 	r.mu.Unlock()
 	if !faulted {
 		return ErrNotFaulted
@@ -322,9 +328,9 @@ func (r *Runner) Run(ctx context.Context) error {
 }
 
 // noteError records a transient error. While errors go on (for
-// MaxAttempts in a row, or for storeFaultAfter), Status reports
-// StateFaulted with a store fault (Fault.Event is zero); the Runner keeps
-// retrying and the next success clears it.
+// MaxAttempts in a row, or for unavailableAfter), Status reports
+// StateUnavailable; the Runner keeps retrying and the next success clears
+// it.
 func (r *Runner) noteError(err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -335,13 +341,14 @@ func (r *Runner) noteError(err error) {
 	}
 }
 
-// storeFaultAfter is how long transient errors may go on before Status
-// shows the projection faulted.
-const storeFaultAfter = time.Second
+// unavailableAfter is how long transient errors may go on before Status
+// shows the store unavailable. A HealthCheck judges how long is too long
+// (HealthOptions.UnavailableAfter).
+const unavailableAfter = time.Second
 
 // noteSuccess clears what noteError recorded. The caller holds r.mu.
 func (r *Runner) noteSuccess() {
-	if r.failures > 0 && time.Since(r.failingSince) >= storeFaultAfter {
+	if r.failures > 0 && time.Since(r.failingSince) >= unavailableAfter {
 		r.log.Info("read-model store and log reachable again; resuming", "after", time.Since(r.failingSince).Round(time.Millisecond))
 	}
 	r.status.LastError = ""

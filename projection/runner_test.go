@@ -617,10 +617,10 @@ func (f *flakyStore) GetMany(ctx context.Context, ns readmodel.Namespace, ids []
 	return f.Store.GetMany(ctx, ns, ids)
 }
 
-// TestStoreOutageFaultsThenRecovers cuts the read-model store: the runner
-// retries, shows a store fault after MaxAttempts, and recovers by itself
-// when the store is back, losing nothing.
-func TestStoreOutageFaultsThenRecovers(t *testing.T) {
+// TestStoreOutageIsUnavailableThenRecovers cuts the read-model store: the
+// runner retries, shows the store unavailable after MaxAttempts, and
+// recovers by itself when the store is back, losing nothing.
+func TestStoreOutageIsUnavailableThenRecovers(t *testing.T) {
 	es := memstore.New(nil)
 	store := &flakyStore{Store: memstore.NewReadModels(nil)}
 	token, streams := appendAccounts(t, es, 5, 2)
@@ -631,20 +631,20 @@ func TestStoreOutageFaultsThenRecovers(t *testing.T) {
 	store.down.Store(true)
 	token, more := appendAccountsFrom(t, es, 100, 3, 1)
 	streams = append(streams, more...)
-	eventually(t, "a store fault", func() bool { return r.Status().State == projection.StateFaulted })
+	eventually(t, "the store unavailable", func() bool { return r.Status().State == projection.StateUnavailable })
 	st := r.Status()
-	if st.Fault == nil || st.Fault.Event.ID != "" || !strings.Contains(st.Fault.Err, "connection refused") || st.LastError == "" {
-		t.Fatalf("Status during the outage = %+v; want a store fault naming the error", st)
+	if st.Fault != nil || st.UnavailableSince.IsZero() || !strings.Contains(st.LastError, "connection refused") {
+		t.Fatalf("Status during the outage = %+v; want no fault, UnavailableSince and the error", st)
 	}
 	if err := r.Retry(); !errors.Is(err, projection.ErrNotFaulted) {
-		t.Errorf("Retry during a store fault = %v; want ErrNotFaulted (it clears by itself)", err)
+		t.Errorf("Retry while the store is unavailable = %v; want ErrNotFaulted (it clears by itself)", err)
 	}
 
 	store.down.Store(false)
 	waitFor(t, store, "balances", token)
-	eventually(t, "the fault to clear", func() bool {
+	eventually(t, "the outage to clear", func() bool {
 		s := r.Status()
-		return s.Fault == nil && s.State != projection.StateFaulted && s.LastError == ""
+		return s.State != projection.StateUnavailable && s.UnavailableSince.IsZero() && s.LastError == ""
 	})
 	ns, _ := projection.Active(t.Context(), store, "balances", "")
 	if diff := cmp.Diff(fold(t, es), readAll(t, store, ns, streams)); diff != "" {

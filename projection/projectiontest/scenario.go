@@ -212,5 +212,4 @@ func (f *sliceFeed) Next(ctx context.Context, max int) ([]eventstore.Record, err
 }
 
 func (f *sliceFeed) Commit(context.Context, eventstore.Position) error { return nil }
-func (f *sliceFeed) Close() error                                    { return nil }
-
+func (f *sliceFeed) Close() error                                      { return nil }
