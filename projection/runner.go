@@ -182,6 +182,7 @@ type Runner struct {
 	failures     int       // transient errors in a row
 	failingSince time.Time // when they began
 	behindSince  time.Time // when the log's head moved past Position
+	faultEnded   chan struct{} // closed when the current Fault's wait ends
 	registered   bool      // recorded in the catalog (catalog.go)
 }
 
@@ -246,25 +247,42 @@ func (r *Runner) Status() Status {
 }
 
 // Retry makes a faulted Runner run the failed event's handler again (after
-// a fix, say). It returns ErrNotFaulted when there is no fault.
-func (r *Runner) Retry() error { return r.control(true) }
+// a fix, say). It waits until the Runner takes the request: it returns
+// ErrNotFaulted when there is no fault (or it was resolved meanwhile, from
+// another process say), and an error matching ErrNoAnswer and ctx's error
+// when ctx ends first, or the Runner stops, while it is still faulted.
+func (r *Runner) Retry(ctx context.Context) error { return r.control(ctx, true) }
 
 // Skip makes a faulted Runner pass over the failed event without applying
-// it, and log that it did. It returns ErrNotFaulted when there is no fault.
-func (r *Runner) Skip() error { return r.control(false) }
+// it, and log that it did. It waits like Retry and fails like it.
+func (r *Runner) Skip(ctx context.Context) error { return r.control(ctx, false) }
 
-func (r *Runner) control(retry bool) error {
+func (r *Runner) control(ctx context.Context, retry bool) error {
 	r.mu.Lock()
-	faulted := r.status.Fault != nil
+	fault, ended := r.status.Fault, r.faultEnded
 	r.mu.Unlock()
-	if !faulted {
+	if fault == nil {
 		return ErrNotFaulted
+	}
+	action := ActionSkip
+	if retry {
+		action = ActionRetry
 	}
 	select {
 	case r.ctrl <- retry:
 		return nil
-	case <-time.After(5 * time.Second):
-		return ErrNotFaulted
+	case <-ended:
+		r.mu.Lock()
+		still := r.status.Fault == fault
+		r.mu.Unlock()
+		if still {
+			return fmt.Errorf("%w: the runner stopped while faulted, before taking the %s request", ErrNoAnswer, action)
+		}
+		return fmt.Errorf("%w: the fault was resolved before this %s request", ErrNotFaulted, action)
+	case <-ctx.Done():
+		// Faulted but busy, for example publishing its fault to a slow
+		// read-model store: not "not faulted".
+		return fmt.Errorf("%w: the faulted runner did not take the %s request: %w", ErrNoAnswer, action, ctx.Err())
 	}
 }
 
@@ -682,7 +700,10 @@ func (r *Runner) fault(ctx context.Context, rec eventstore.Record, err error, at
 	prev := r.status.State
 	r.status.State = StateFaulted
 	r.status.Fault = f
+	ended := make(chan struct{})
+	r.faultEnded = ended
 	r.mu.Unlock()
+	defer close(ended)
 	r.log.Error("projection faulted: an event keeps failing; retry or skip it", eventstore.LogAttrs(rec),
 		"attempts", attempts, "err", err)
 	retry, cerr := r.awaitOperator(ctx, rec, *f) // control.go

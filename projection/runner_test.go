@@ -324,7 +324,7 @@ func TestPoisonEventFaultsOnePartition(t *testing.T) {
 	if f == nil || f.Event.StreamID != poisoned || f.Event.Type != "Deposited" || f.Err == "" || f.Attempts != 2 {
 		t.Fatalf("Fault = %+v; want the poisoned Deposited event after 2 attempts", f)
 	}
-	if err := runners[1-bad].Retry(); !errors.Is(err, projection.ErrNotFaulted) {
+	if err := runners[1-bad].Retry(t.Context()); !errors.Is(err, projection.ErrNotFaulted) {
 		t.Errorf("Retry on a healthy partition = %v, want ErrNotFaulted", err)
 	}
 	// The other partition reaches the end of the log meanwhile.
@@ -341,7 +341,7 @@ func TestPoisonEventFaultsOnePartition(t *testing.T) {
 	}
 
 	broken.Store(false)
-	if err := runners[bad].Retry(); err != nil {
+	if err := runners[bad].Retry(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, rm, "balances", token)
@@ -365,7 +365,7 @@ func TestSkipPassesOverThePoisonEvent(t *testing.T) {
 	for r.Status().State != projection.StateFaulted {
 		time.Sleep(time.Millisecond)
 	}
-	if err := r.Skip(); err != nil {
+	if err := r.Skip(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, rm, "balances", token)
@@ -636,7 +636,7 @@ func TestStoreOutageIsUnavailableThenRecovers(t *testing.T) {
 	if st.Fault != nil || st.UnavailableSince.IsZero() || !strings.Contains(st.LastError, "connection refused") {
 		t.Fatalf("Status during the outage = %+v; want no fault, UnavailableSince and the error", st)
 	}
-	if err := r.Retry(); !errors.Is(err, projection.ErrNotFaulted) {
+	if err := r.Retry(t.Context()); !errors.Is(err, projection.ErrNotFaulted) {
 		t.Errorf("Retry while the store is unavailable = %v; want ErrNotFaulted (it clears by itself)", err)
 	}
 
@@ -724,4 +724,62 @@ func TestTypedHandlerRetryAndDecodeFailure(t *testing.T) {
 	if string(doc.Data) != `"x,y"` {
 		t.Errorf("document a = %s; the retry's event was not decoded afresh", doc.Data)
 	}
+}
+
+// slowControlStore holds the runner's writes to the control namespace (the
+// published fault) until release is closed: the runner is faulted but busy.
+type slowControlStore struct {
+	readmodel.Store
+	release chan struct{}
+}
+
+func (s *slowControlStore) Apply(ctx context.Context, ns readmodel.Namespace, b readmodel.Batch) (readmodel.Result, error) {
+	if ns.Version == "$control" {
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+			return readmodel.Result{}, ctx.Err()
+		}
+	}
+	return s.Store.Apply(ctx, ns, b)
+}
+
+// TestRetryOfABusyFaultedRunner: a faulted Runner still publishing its
+// fault does not take a Retry at once; Retry waits for it, and answers
+// ErrNoAnswer (not ErrNotFaulted) when ctx ends first.
+func TestRetryOfABusyFaultedRunner(t *testing.T) {
+	es := memstore.New(nil)
+	rm := &slowControlStore{Store: memstore.NewReadModels(nil), release: make(chan struct{})}
+	var broken atomic.Bool
+	broken.Store(true)
+	p := balances("1")
+	p.On("Bad", func(context.Context, *projection.Tx, eventstore.Record) error {
+		if broken.Load() {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	if _, err := es.Append(t.Context(), "a", eventstore.NoStream, []eventstore.Event{
+		{Type: "Opened", Data: []byte(`{"owner":"x"}`)}, {Type: "Bad", Data: []byte(`{}`)}, {Type: "Deposited", Data: []byte(`{"amount":7}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	token := lastPosition(t, es)
+	r, _ := startRunner(t, projection.Config{Projection: p, Source: projection.LogSource(es, nil), Store: rm, MaxAttempts: 1})
+	eventually(t, "a fault", func() bool { return r.Status().State == projection.StateFaulted })
+	broken.Store(false)
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	if err := r.Retry(ctx); !errors.Is(err, projection.ErrNoAnswer) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Retry of a faulted runner busy publishing its fault = %v; want ErrNoAnswer and the deadline", err)
+	}
+	if st := r.Status(); st.State != projection.StateFaulted {
+		t.Fatalf("after a Retry that was not taken: %s, want still faulted", st.State)
+	}
+	go func() { time.Sleep(100 * time.Millisecond); close(rm.release) }()
+	ctx, cancel = context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := r.Retry(ctx); err != nil { // waits until the runner is free
+		t.Fatalf("Retry once the runner is free = %v", err)
+	}
+	waitFor(t, rm, "balances", token)
 }

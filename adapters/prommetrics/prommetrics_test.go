@@ -496,7 +496,7 @@ func TestProjectionMetrics(t *testing.T) {
 	if got := value(t, reg, "eventfold_projection_retries_total", append(labels, "stage", "handler")...); got != 2 {
 		t.Errorf("retries_total{stage=handler} = %v, want 2", got)
 	}
-	if err := runner.Skip(); err != nil {
+	if err := runner.Skip(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, "the fault is cleared", func() bool { return runner.Status().Fault == nil })
