@@ -179,11 +179,11 @@ type Runner struct {
 	mu           sync.Mutex
 	status       Status
 	rate         rateMeter
-	failures     int       // transient errors in a row
-	failingSince time.Time // when they began
-	behindSince  time.Time // when the log's head moved past Position
+	failures     int           // transient errors in a row
+	failingSince time.Time     // when they began
+	behindSince  time.Time     // when the log's head moved past Position
 	faultEnded   chan struct{} // closed when the current Fault's wait ends
-	registered   bool      // recorded in the catalog (catalog.go)
+	registered   bool          // recorded in the catalog (catalog.go)
 }
 
 // NewRunner validates cfg and returns a Runner.
