@@ -68,5 +68,6 @@
 // Store.HeldBack counts the committed events that readers cannot see yet
 // and names the open transactions holding them back (`eventfold horizon`
 // prints it, and `eventfold projections status` warns when anything is
-// held back).
+// held back), and since when, also when PostgreSQL hides the holders'
+// details from the store's role (HorizonHolder.Hidden).
 package pgstore
