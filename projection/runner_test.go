@@ -783,3 +783,25 @@ func TestRetryOfABusyFaultedRunner(t *testing.T) {
 	}
 	waitFor(t, rm, "balances", token)
 }
+
+// Retry of a Runner that stopped while faulted answers at once that no
+// runner took it, rather than waiting for ctx or calling it not faulted.
+func TestRetryOfAStoppedFaultedRunner(t *testing.T) {
+	es := memstore.New(nil)
+	rm := memstore.NewReadModels(nil)
+	p := balances("1")
+	p.On("Bad", func(context.Context, *projection.Tx, eventstore.Record) error { return errors.New("always fails") })
+	if _, err := es.Append(t.Context(), "a", eventstore.NoStream, []eventstore.Event{{Type: "Bad", Data: []byte(`{}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	r, stop := startRunner(t, projection.Config{Projection: p, Source: projection.LogSource(es, nil), Store: rm, MaxAttempts: 1})
+	eventually(t, "a fault", func() bool { return r.Status().State == projection.StateFaulted })
+	_ = stop()
+	start := time.Now()
+	if err := r.Retry(t.Context()); !errors.Is(err, projection.ErrNoAnswer) || errors.Is(err, projection.ErrNotFaulted) {
+		t.Errorf("Retry of a stopped faulted runner = %v; want ErrNoAnswer", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Retry of a stopped faulted runner took %s", d)
+	}
+}
