@@ -233,9 +233,11 @@ func (r *Runner) Status() Status {
 	if s.Fault != nil {
 		f := *s.Fault
 		s.Fault = &f
-	} else if r.failures > 0 && (r.failures >= r.cfg.MaxAttempts || time.Since(r.failingSince) >= unavailableAfter) {
+	} else if r.failures > 0 && (r.failures >= r.cfg.MaxAttempts || time.Since(r.failingSince) >= unavailableAfter) &&
+		s.State != StateStopped && s.State != StateRetired {
 		// The store or the log has been failing for a while (a call may
-		// still be hanging): show it, while the Runner keeps retrying.
+		// still be hanging): show it, while the Runner keeps retrying. A
+		// Runner that has returned retries nothing: it shows as stopped.
 		s.State = StateUnavailable
 		s.UnavailableSince = r.failingSince
 	}

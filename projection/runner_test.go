@@ -624,7 +624,7 @@ func TestStoreOutageIsUnavailableThenRecovers(t *testing.T) {
 	es := memstore.New(nil)
 	store := &flakyStore{Store: memstore.NewReadModels(nil)}
 	token, streams := appendAccounts(t, es, 5, 2)
-	r, _ := startRunner(t, projection.Config{Projection: balances("1"), Source: projection.LogSource(es, nil), Store: store,
+	r, stop := startRunner(t, projection.Config{Projection: balances("1"), Source: projection.LogSource(es, nil), Store: store,
 		MaxAttempts: 3, Backoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
 	waitFor(t, store, "balances", token)
 
@@ -639,6 +639,14 @@ func TestStoreOutageIsUnavailableThenRecovers(t *testing.T) {
 	if err := r.Retry(t.Context()); !errors.Is(err, projection.ErrNotFaulted) {
 		t.Errorf("Retry while the store is unavailable = %v; want ErrNotFaulted (it clears by itself)", err)
 	}
+	if err := stop(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run = %v", err)
+	}
+	if st := r.Status(); st.State != projection.StateStopped {
+		t.Errorf("a runner stopped during an outage shows %q, want %q: it retries nothing", st.State, projection.StateStopped)
+	}
+	r, _ = startRunner(t, projection.Config{Projection: balances("1"), Source: projection.LogSource(es, nil), Store: store,
+		MaxAttempts: 3, Backoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
 
 	store.down.Store(false)
 	waitFor(t, store, "balances", token)
