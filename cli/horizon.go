@@ -60,8 +60,9 @@ func printHeldBack(w io.Writer, hb pgstore.HeldBack, now time.Time) error {
 		_, err := fmt.Fprintln(w, "nothing is held back: readers of the log see every committed event")
 		return err
 	}
-	fmt.Fprintf(w, "%s held back from readers of the log by %s, oldest first:\n\n",
-		plural(hb.Events, "committed event is", "committed events are"), plural(int64(len(hb.Holders)), "open transaction", "open transactions"))
+	fmt.Fprintf(w, "%s held back from readers of the log for %s by %s, oldest first:\n\n",
+		plural(hb.Events, "committed event is", "committed events are"), now.Sub(hb.HeldSince()).Round(time.Second),
+		plural(int64(len(hb.Holders)), "open transaction", "open transactions"))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PID\tPREPARED\tDATABASE\tUSER\tAPPLICATION\tSTATE\tOPEN FOR\tXID AGE\tQUERY")
 	for _, h := range hb.Holders {
@@ -69,11 +70,21 @@ func printHeldBack(w io.Writer, hb pgstore.HeldBack, now time.Time) error {
 		if len(query) > 60 {
 			query = query[:57] + "..."
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", h.PID, h.PreparedID, h.Database, h.User, h.Application, h.State,
-			now.Sub(h.Started).Round(time.Second), h.XIDAge, query)
+		state, open := h.State, now.Sub(h.Started).Round(time.Second).String()
+		if h.Hidden {
+			state, open = "(hidden)", "?"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", h.PID, h.PreparedID, h.Database, h.User, h.Application, state,
+			open, h.XIDAge, query)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if n := hb.HiddenHolders(); n > 0 {
+		fmt.Fprintf(w, "\nPostgreSQL hides the state, start and query of %s from this role: it shows them only to\n"+
+			"the holder's role and to members of pg_read_all_stats. The log has been held back at least since\n"+
+			"the oldest held-back event was recorded, %s.\n",
+			plural(int64(n), "transaction", "transactions"), hb.Since.UTC().Format(time.RFC3339))
 	}
 	_, err := fmt.Fprintln(w, "\nEnd a transaction with SELECT pg_terminate_backend(PID), or a prepared one with\nCOMMIT PREPARED 'ID' or ROLLBACK PREPARED 'ID'. Set idle_in_transaction_session_timeout\nso a forgotten one ends by itself.")
 	return err

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eventfold/eventfold/adapters/pgstore"
 	"github.com/eventfold/eventfold/eventstore"
@@ -47,5 +48,33 @@ func TestHorizon(t *testing.T) {
 	}
 	if out := mustCLI(t, append([]string{"horizon", "--tenant", "acme"}, pg...)...); !strings.Contains(out, "nothing is held back") {
 		t.Errorf("horizon --tenant acme, whose log has no events:\n%s", out)
+	}
+}
+
+// When PostgreSQL hides the holder from the store's role (its state and
+// start read NULL), horizon and projections status say so and measure the
+// hold from the oldest held-back event instead of printing "0s".
+func TestHorizonWithHiddenHolder(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	hb := pgstore.HeldBack{Events: 3, Since: now.Add(-14 * time.Minute), Holders: []pgstore.HorizonHolder{
+		{PID: 4242, Database: "eventfold", User: "reporter", XIDAge: 3, Hidden: true},
+	}}
+	var out strings.Builder
+	if err := printHeldBack(&out, hb, now); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"held back from readers of the log for 14m0s", "(hidden)", "hides", "pg_read_all_stats"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("horizon lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), " 0s ") {
+		t.Errorf("horizon shows a hidden holder open for 0s:\n%s", out.String())
+	}
+	line := heldBackLine(hb, now, "eventfold")
+	for _, want := range []string{"3 committed events", "pid 4242", "hidden", "held back for 14m0s"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("projections status HELD BACK line lacks %q:\n%s", want, line)
+		}
 	}
 }

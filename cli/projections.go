@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/eventfold/eventfold/adapters/pgstore"
 	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/projection"
 	"github.com/eventfold/eventfold/readmodel"
@@ -141,8 +142,13 @@ one, for example one being rebuilt.`,
 				}
 				lines = append(lines, ls...)
 			}
-			for _, name := range names {
-				faults, err := projection.Faults(ctx, rm, name, tenant)
+			seen := map[[2]string]bool{}
+			for _, t := range targets {
+				if seen[[2]string{t.name, t.tenant}] {
+					continue
+				}
+				seen[[2]string{t.name, t.tenant}] = true
+				faults, err := projection.Faults(ctx, rm, t.name, t.tenant)
 				if err != nil {
 					return err
 				}
@@ -173,10 +179,7 @@ one, for example one being rebuilt.`,
 				return err
 			}
 			if hb.Events > 0 && len(hb.Holders) > 0 {
-				h := hb.Holders[0]
-				fmt.Fprintf(cmd.OutOrStdout(), "\nHELD BACK: %s not visible to any projection yet, behind %s\n  (oldest: pid %d, %s, open for %s); details: %s horizon\n",
-					plural(hb.Events, "committed event is", "committed events are"), plural(int64(len(hb.Holders)), "open transaction", "open transactions"),
-					h.PID, h.State, time.Since(h.Started).Round(time.Second), cmd.Root().Name())
+				fmt.Fprint(cmd.OutOrStdout(), heldBackLine(hb, time.Now(), cmd.Root().Name()))
 			}
 			for _, l := range lines {
 				if f := l.Fault; f != nil {
@@ -263,11 +266,23 @@ func projectionStatus(cmd *cobra.Command, rm readmodel.Reader, name, tenant, ver
 // a version the table does not show (one being rebuilt).
 func attachFault(lines []partitionStatus, f projection.FaultReport) []partitionStatus {
 	for i := range lines {
-		if lines[i].Projection == f.Projection && lines[i].Version == f.Version && lines[i].Partition == f.Partition {
+		if lines[i].Projection == f.Projection && lines[i].Tenant == f.Tenant && lines[i].Version == f.Version && lines[i].Partition == f.Partition {
 			lines[i].Fault = &f
 			return lines
 		}
 	}
 	return append(lines, partitionStatus{Projection: f.Projection, Tenant: f.Tenant, Version: f.Version, Partition: f.Partition,
 		Partitions: f.Partition + 1, Position: "(faulted)", Head: "-", Fault: &f})
+}
+
+// heldBackLine is the HELD BACK paragraph of projections status.
+func heldBackLine(hb pgstore.HeldBack, now time.Time, command string) string {
+	h := hb.Holders[0]
+	oldest := fmt.Sprintf("pid %d, %s, open for %s", h.PID, h.State, now.Sub(h.Started).Round(time.Second))
+	if h.Hidden {
+		oldest = fmt.Sprintf("pid %d of user %s, its state and start hidden from this role", h.PID, h.User)
+	}
+	return fmt.Sprintf("\nHELD BACK: %s not visible to any projection yet, held back for %s behind %s\n  (oldest: %s); details: %s horizon\n",
+		plural(hb.Events, "committed event is", "committed events are"), now.Sub(hb.HeldSince()).Round(time.Second),
+		plural(int64(len(hb.Holders)), "open transaction", "open transactions"), oldest, command)
 }

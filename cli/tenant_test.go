@@ -72,6 +72,12 @@ func TestTenantFlag(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
+	// Without names, status shows the fault of every catalogued projection.
+	for _, args := range [][]string{{"projections", "status"}, {"projections", "status", "--tenant", "acme"}} {
+		if out, err := run(args...); err != nil || !strings.Contains(out, "FAULTED orders version 1 partition 0") {
+			t.Errorf("%s while acme's orders is faulted: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
 	if _, err := run("projections", "skip", "orders"); err == nil {
 		t.Error("skip without --tenant found acme's fault")
 	}

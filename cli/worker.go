@@ -42,7 +42,8 @@ runs in one worker at a time.
 
 --health-listen serves GET /healthz for a liveness or readiness probe:
 200 while every partition this worker holds is healthy, 503 (with the
-reasons, as JSON) when one is faulted, stopped, or behind the head without
+reasons, as JSON) when one is faulted, stopped, unable to reach its
+read-model store or the log for 30 seconds, or behind the head without
 applying anything for a minute.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

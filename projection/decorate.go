@@ -24,33 +24,56 @@ type StoreHooks struct {
 
 // DecorateStore returns inner with hooks around its calls, for metrics,
 // tracing and the like. The result implements the optional interfaces inner
-// does that eventfold looks for: eventstore.KeyedAppender and
-// eventstore.OutcomeStore (their appends run through the Append hook too)
-// and HeadReader. It always implements
-// Notifier: through inner's Changed when inner has one, otherwise by waking
-// tailers after each successful append made through the decorator.
-//
-// When inner also implements eventstore.TenantScoper (with both of the
-// above, as memstore and pgstore do), so does the result, and its tenant
-// views are inner's views decorated with the same hooks: reach them with
-// eventstore.ForTenant and eventstore.AllTenants.
+// does that eventfold looks for, in any combination: eventstore.KeyedAppender
+// and eventstore.OutcomeStore (their appends run through the Append hook
+// too), HeadReader and eventstore.TenantScoper, whose tenant views (reached
+// with eventstore.ForTenant and eventstore.AllTenants) are inner's views
+// decorated with the same hooks. It always implements Notifier: through
+// inner's Changed when inner has one, otherwise by waking tailers after each
+// successful append made through the decorator.
 func DecorateStore(inner eventstore.Store, hooks StoreHooks) eventstore.Store {
 	s := &decorated{inner: inner, hooks: hooks}
 	s.notifier, _ = inner.(Notifier)
-	keyed, isKeyed := inner.(eventstore.KeyedAppender)
-	head, hasHead := inner.(HeadReader)
-	scoper, hasTenants := inner.(eventstore.TenantScoper)
-	if outcomes, ok := inner.(eventstore.OutcomeStore); ok {
-		return decorateOutcomes(&decoratedOutcomes{decoratedKeyed{s, keyed}, outcomes}, head, scoper)
+	base := decorateAppendsAndHead(s)
+	scoper, ok := inner.(eventstore.TenantScoper)
+	if !ok {
+		return base
 	}
-	switch {
-	case isKeyed && hasHead && hasTenants:
-		return &decoratedTenants{decoratedKeyedHead{decoratedKeyed{s, keyed}, head}, scoper}
-	case isKeyed && hasHead:
-		return &decoratedKeyedHead{decoratedKeyed{s, keyed}, head}
-	case isKeyed:
-		return &decoratedKeyed{s, keyed}
-	case hasHead:
+	views := tenantViews{scoper: scoper, viewHooks: hooks}
+	switch b := base.(type) {
+	case *decoratedOutcomesHead:
+		return &decoratedOutcomesHeadTenants{b, views}
+	case *decoratedOutcomes:
+		return &decoratedOutcomesTenants{b, views}
+	case *decoratedKeyedHead:
+		return &decoratedKeyedHeadTenants{b, views}
+	case *decoratedKeyed:
+		return &decoratedKeyedTenants{b, views}
+	case *decoratedHead:
+		return &decoratedHeadTenants{b, views}
+	}
+	return &decoratedTenants{s, views}
+}
+
+// decorateAppendsAndHead returns s with inner's KeyedAppender or
+// OutcomeStore, and HeadReader, kept.
+func decorateAppendsAndHead(s *decorated) eventstore.Store {
+	head, hasHead := s.inner.(HeadReader)
+	if outcomes, ok := s.inner.(eventstore.OutcomeStore); ok {
+		o := &decoratedOutcomes{&decoratedKeyed{s, outcomes}, outcomes}
+		if hasHead {
+			return &decoratedOutcomesHead{o, head}
+		}
+		return o
+	}
+	if keyed, ok := s.inner.(eventstore.KeyedAppender); ok {
+		k := &decoratedKeyed{s, keyed}
+		if hasHead {
+			return &decoratedKeyedHead{k, head}
+		}
+		return k
+	}
+	if hasHead {
 		return &decoratedHead{s, head}
 	}
 	return s
@@ -76,9 +99,6 @@ var (
 	_ HeadReader               = (*decoratedHead)(nil)
 	_ eventstore.KeyedAppender = (*decoratedKeyedHead)(nil)
 	_ HeadReader               = (*decoratedKeyedHead)(nil)
-	_ eventstore.TenantScoper  = (*decoratedTenants)(nil)
-	_ eventstore.KeyedAppender = (*decoratedTenants)(nil)
-	_ HeadReader               = (*decoratedTenants)(nil)
 )
 
 func (s *decorated) append(ctx context.Context, streamID string, events []eventstore.Event,
@@ -166,7 +186,7 @@ func (s *decoratedHead) Head(ctx context.Context) (eventstore.Position, error) {
 }
 
 type decoratedKeyedHead struct {
-	decoratedKeyed
+	*decoratedKeyed
 	head HeadReader
 }
 
@@ -174,51 +194,12 @@ func (s *decoratedKeyedHead) Head(ctx context.Context) (eventstore.Position, err
 	return s.head.Head(ctx)
 }
 
-// decoratedTenants keeps inner's tenant views, each decorated with the same
-// hooks.
-type decoratedTenants struct {
-	decoratedKeyedHead
-	scoper eventstore.TenantScoper
-}
-
-func (s *decoratedTenants) StoreForTenant(tenant string) (eventstore.Store, error) {
-	v, err := s.scoper.StoreForTenant(tenant)
-	if err != nil {
-		return nil, err
-	}
-	return DecorateStore(v, s.hooks), nil
-}
-
-func (s *decoratedTenants) StoreForAllTenants() eventstore.Store {
-	return DecorateStore(s.scoper.StoreForAllTenants(), s.hooks)
-}
-
 // decoratedOutcomes forwards eventstore.OutcomeStore; AppendCommand runs
 // through the Append hook.
 type decoratedOutcomes struct {
-	decoratedKeyed
+	*decoratedKeyed
 	outcomes eventstore.OutcomeStore
 }
-
-// decorateOutcomes returns s with inner's HeadReader and TenantScoper (nil
-// when inner has none) kept.
-func decorateOutcomes(s *decoratedOutcomes, head HeadReader, scoper eventstore.TenantScoper) eventstore.Store {
-	switch {
-	case head != nil && scoper != nil:
-		return &decoratedOutcomesTenants{decoratedOutcomesHead{s, head}, scoper}
-	case head != nil:
-		return &decoratedOutcomesHead{s, head}
-	}
-	return s
-}
-
-var (
-	_ eventstore.OutcomeStore = (*decoratedOutcomes)(nil)
-	_ eventstore.OutcomeStore = (*decoratedOutcomesHead)(nil)
-	_ HeadReader              = (*decoratedOutcomesHead)(nil)
-	_ eventstore.OutcomeStore = (*decoratedOutcomesTenants)(nil)
-	_ eventstore.TenantScoper = (*decoratedOutcomesTenants)(nil)
-)
 
 func (s *decoratedOutcomes) AppendCommand(ctx context.Context, key eventstore.CommandKey, streamID string, expected eventstore.ExpectedVersion, events []eventstore.Event) (eventstore.KeyRecord, error) {
 	var rec eventstore.KeyRecord
@@ -247,21 +228,67 @@ func (s *decoratedOutcomesHead) Head(ctx context.Context) (eventstore.Position, 
 	return s.head.Head(ctx)
 }
 
-// decoratedOutcomesTenants keeps inner's tenant views, each decorated with
+// tenantViews implements eventstore.TenantScoper for every decorated store
+// whose inner store has tenant views: each view is inner's, decorated with
 // the same hooks.
-type decoratedOutcomesTenants struct {
-	decoratedOutcomesHead
-	scoper eventstore.TenantScoper
+type tenantViews struct {
+	scoper    eventstore.TenantScoper
+	viewHooks StoreHooks
 }
 
-func (s *decoratedOutcomesTenants) StoreForTenant(tenant string) (eventstore.Store, error) {
-	v, err := s.scoper.StoreForTenant(tenant)
+func (v tenantViews) StoreForTenant(tenant string) (eventstore.Store, error) {
+	view, err := v.scoper.StoreForTenant(tenant)
 	if err != nil {
 		return nil, err
 	}
-	return DecorateStore(v, s.hooks), nil
+	return DecorateStore(view, v.viewHooks), nil
 }
 
-func (s *decoratedOutcomesTenants) StoreForAllTenants() eventstore.Store {
-	return DecorateStore(s.scoper.StoreForAllTenants(), s.hooks)
+func (v tenantViews) StoreForAllTenants() eventstore.Store {
+	return DecorateStore(v.scoper.StoreForAllTenants(), v.viewHooks)
 }
+
+// One type per combination: a type assertion sees only the methods a
+// type has.
+type (
+	decoratedTenants struct {
+		*decorated
+		tenantViews
+	}
+	decoratedHeadTenants struct {
+		*decoratedHead
+		tenantViews
+	}
+	decoratedKeyedTenants struct {
+		*decoratedKeyed
+		tenantViews
+	}
+	decoratedKeyedHeadTenants struct {
+		*decoratedKeyedHead
+		tenantViews
+	}
+	decoratedOutcomesTenants struct {
+		*decoratedOutcomes
+		tenantViews
+	}
+	decoratedOutcomesHeadTenants struct {
+		*decoratedOutcomesHead
+		tenantViews
+	}
+)
+
+var (
+	_ eventstore.TenantScoper  = (*decoratedTenants)(nil)
+	_ eventstore.TenantScoper  = (*decoratedHeadTenants)(nil)
+	_ HeadReader               = (*decoratedHeadTenants)(nil)
+	_ eventstore.TenantScoper  = (*decoratedKeyedTenants)(nil)
+	_ eventstore.KeyedAppender = (*decoratedKeyedTenants)(nil)
+	_ eventstore.TenantScoper  = (*decoratedKeyedHeadTenants)(nil)
+	_ HeadReader               = (*decoratedKeyedHeadTenants)(nil)
+	_ eventstore.OutcomeStore  = (*decoratedOutcomes)(nil)
+	_ eventstore.TenantScoper  = (*decoratedOutcomesTenants)(nil)
+	_ eventstore.OutcomeStore  = (*decoratedOutcomesTenants)(nil)
+	_ eventstore.TenantScoper  = (*decoratedOutcomesHeadTenants)(nil)
+	_ eventstore.OutcomeStore  = (*decoratedOutcomesHeadTenants)(nil)
+	_ HeadReader               = (*decoratedOutcomesHeadTenants)(nil)
+)

@@ -185,3 +185,89 @@ func TestDecoratedStoreConformance(t *testing.T) {
 		},
 	})
 }
+
+// tenantViews gives a third-party store memstore's tenant views and nothing
+// else of it.
+type tenantViews struct{ ms *memstore.Store }
+
+func (v tenantViews) StoreForTenant(tenant string) (eventstore.Store, error) {
+	return v.ms.StoreForTenant(tenant)
+}
+func (v tenantViews) StoreForAllTenants() eventstore.Store { return v.ms.StoreForAllTenants() }
+
+type (
+	tenantsOnly struct {
+		eventstore.Store
+		tenantViews
+	}
+	keyedTenants struct {
+		eventstore.KeyedAppender
+		tenantViews
+	}
+	headTenants struct {
+		eventstore.Store
+		projection.HeadReader
+		tenantViews
+	}
+	keyedHeadTenant struct {
+		eventstore.KeyedAppender
+		projection.HeadReader
+		tenantViews
+	}
+	outcomeTenants struct {
+		eventstore.OutcomeStore
+		tenantViews
+	}
+)
+
+// Every combination of optional interfaces keeps the tenant views of a
+// multi-tenant store, decorated with the hooks, and keeps exactly the
+// optional interfaces the store has.
+func TestDecorateStoreKeepsTenantsOfAnyStore(t *testing.T) {
+	ctx := t.Context()
+	appends := 0
+	hooks := projection.StoreHooks{Append: func(ctx context.Context, stream string, events []eventstore.Event,
+		next func(context.Context, []eventstore.Event) (eventstore.AppendResult, error)) (eventstore.AppendResult, error) {
+		appends++
+		return next(ctx, events)
+	}}
+	ms := memstore.New(nil)
+	views := tenantViews{ms}
+	for name, inner := range map[string]eventstore.Store{
+		"tenants only":      tenantsOnly{ms, views},
+		"keyed":             keyedTenants{ms, views},
+		"head":              headTenants{ms, ms, views},
+		"keyed and head":    keyedHeadTenant{ms, ms, views},
+		"outcomes, no head": outcomeTenants{ms, views},
+		"memstore":          ms,
+	} {
+		s := projection.DecorateStore(inner, hooks)
+		for iface, has := range map[string][2]bool{
+			"TenantScoper":  {is[eventstore.TenantScoper](inner), is[eventstore.TenantScoper](s)},
+			"KeyedAppender": {is[eventstore.KeyedAppender](inner), is[eventstore.KeyedAppender](s)},
+			"OutcomeStore":  {is[eventstore.OutcomeStore](inner), is[eventstore.OutcomeStore](s)},
+			"HeadReader":    {is[projection.HeadReader](inner), is[projection.HeadReader](s)},
+		} {
+			if has[0] != has[1] {
+				t.Errorf("%s: the store implements %s: %v; decorated: %v", name, iface, has[0], has[1])
+			}
+		}
+		acme, err := eventstore.ForTenant(s, "acme")
+		if err != nil {
+			t.Errorf("%s: ForTenant of the decorated store = %v", name, err)
+			continue
+		}
+		before := appends
+		if _, err := acme.Append(ctx, "order-"+name, eventstore.NoStream, []eventstore.Event{{Type: "A", Data: []byte(`{}`)}}); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if appends != before+1 {
+			t.Errorf("%s: an append through acme's view did not run the hook", name)
+		}
+		if _, err := eventstore.AllTenants(s); err != nil {
+			t.Errorf("%s: AllTenants of the decorated store = %v", name, err)
+		}
+	}
+}
+
+func is[I any](s eventstore.Store) bool { _, ok := s.(I); return ok }

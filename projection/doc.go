@@ -63,7 +63,8 @@
 // [Runner.Retry] or passes over the event with [Runner.Skip], which is
 // logged; from another process, [Control] does the same through the
 // read-model store, where a faulted Runner publishes its fault ([Faults]).
-// Transient store errors are retried with backoff and never skip anything.
+// Transient store errors are retried with backoff and never skip anything;
+// while they go on the partition is in [StateUnavailable], not faulted.
 //
 // [Rebuild] rebuilds the version being served as a new generation of it,
 // switching readers over like a new version; its Runners follow.
@@ -77,9 +78,11 @@
 // # Health
 //
 // A [HealthCheck] judges Runners or Groups by their Status for a liveness
-// or readiness probe: unhealthy when faulted, stopped, or behind the head
-// with nothing applied for a while ([HealthOptions.StallAfter], a minute by
-// default), and optionally when lagging more than [HealthOptions.MaxLag].
+// or readiness probe: unhealthy when faulted, stopped, unable to reach its
+// store for a while ([HealthOptions.UnavailableAfter], 30 seconds by
+// default), or behind the head with nothing applied for a while
+// ([HealthOptions.StallAfter], a minute by default), and optionally when
+// lagging more than [HealthOptions.MaxLag].
 // A projection that is behind but advancing, as after a deploy, stays
 // healthy. It is an http.Handler answering 200 or 503 with JSON.
 package projection

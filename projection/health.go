@@ -16,6 +16,10 @@ import (
 // without applying anything before a HealthCheck calls it stalled.
 const DefaultStallAfter = time.Minute
 
+// DefaultUnavailableAfter is how long a projection's read-model store or
+// log may stay unreachable before a HealthCheck calls it unhealthy.
+const DefaultUnavailableAfter = 30 * time.Second
+
 // HealthOptions configures a HealthCheck. A nil *HealthOptions means all
 // defaults.
 type HealthOptions struct {
@@ -28,14 +32,20 @@ type HealthOptions struct {
 	// advances. Zero means no limit: a projection catching up after a
 	// deploy or a rebuild is not an outage as long as it moves.
 	MaxLag time.Duration
+	// UnavailableAfter is how long a partition may stay in
+	// StateUnavailable (its read-model store or log unreachable, the
+	// runner retrying) before it counts as unhealthy. Shorter outages,
+	// a Redis failover say, are not worth restarting a process for.
+	// Zero means DefaultUnavailableAfter.
+	UnavailableAfter time.Duration
 }
 
 // HealthCheck tells whether projections are healthy, for a liveness or
-// readiness probe. A partition is unhealthy when it is faulted (a failing
-// event, or a read-model store or log that stays unreachable), when its
-// runner has stopped, when it is behind the head and has not applied
-// anything for HealthOptions.StallAfter, or when it lags more than
-// HealthOptions.MaxLag. A partition that is behind but advancing is
+// readiness probe. A partition is unhealthy when it is faulted (stopped on
+// a failing event), when its runner has stopped, when its read-model store
+// or log has been unreachable for HealthOptions.UnavailableAfter, when it
+// is behind the head and has not applied anything for
+// HealthOptions.StallAfter, or when it lags more than HealthOptions.MaxLag. A partition that is behind but advancing is
 // healthy. Stalls are seen across calls: each call notes every partition's
 // position, so call it periodically (a probe does). A HealthCheck is safe
 // for concurrent use; it serves HTTP too (see ServeHTTP).
@@ -74,6 +84,9 @@ func NewHealthCheck(statuses func() []Status, opts *HealthOptions) (*HealthCheck
 	if h.opts.StallAfter <= 0 {
 		h.opts.StallAfter = DefaultStallAfter
 	}
+	if h.opts.UnavailableAfter <= 0 {
+		h.opts.UnavailableAfter = DefaultUnavailableAfter
+	}
 	return h, nil
 }
 
@@ -98,6 +111,9 @@ type PartitionHealth struct {
 	State      State   `json:"state"`
 	LagEvents  uint64  `json:"lag_events"`
 	LagSeconds float64 `json:"lag_seconds"`
+	// UnavailableSeconds is how long its read-model store or log has been
+	// unreachable, in StateUnavailable.
+	UnavailableSeconds float64 `json:"unavailable_seconds,omitempty"`
 	// Problem says why the partition is unhealthy; empty when it is not.
 	Problem string `json:"problem,omitempty"`
 }
@@ -148,6 +164,9 @@ func (h *HealthCheck) Report() Report {
 		}
 		p := PartitionHealth{Projection: s.Projection, Version: s.Version, Tenant: s.Tenant, Partition: s.Partition,
 			State: s.State, LagEvents: s.LagEvents, LagSeconds: s.LagTime.Seconds()}
+		if s.State == StateUnavailable {
+			p.UnavailableSeconds = now.Sub(s.UnavailableSince).Seconds()
+		}
 		switch still := now.Sub(prev.since); {
 		case s.State == StateFaulted:
 			p.Problem = "faulted"
@@ -156,6 +175,12 @@ func (h *HealthCheck) Report() Report {
 			}
 		case s.State == StateStopped:
 			p.Problem = "stopped: its runner has returned (cancelled, or retired by a newer version)"
+		case s.State == StateUnavailable && now.Sub(s.UnavailableSince) >= h.opts.UnavailableAfter:
+			p.Problem = fmt.Sprintf("store unavailable for %s (more than %s); the runner keeps retrying: %s",
+				now.Sub(s.UnavailableSince).Round(time.Second), h.opts.UnavailableAfter, s.LastError)
+		case s.State == StateUnavailable:
+			// Judged by UnavailableAfter alone: an outage stalls every
+			// partition, which is not a further problem.
 		case s.LagEvents > 0 && still >= h.opts.StallAfter:
 			p.Problem = fmt.Sprintf("stalled: %d events behind the head and nothing applied for %s"+
 				" (if appends succeed, an open transaction may hold the log back: eventfold horizon)",

@@ -46,6 +46,14 @@ func TestHealthCheckVerdicts(t *testing.T) {
 	step("moving again", time.Second, func(s *Status) { s.Position.Sequence = 40 }, "")
 	step("lagging beyond MaxLag while moving", time.Second, func(s *Status) { s.Position.Sequence = 50; s.LagTime = 11 * time.Minute }, "lagging")
 	step("caught up after all", time.Second, func(s *Status) { s.LagEvents, s.LagTime = 0, 0 }, "")
+	step("store unavailable, briefly", time.Second, func(s *Status) {
+		s.State, s.UnavailableSince, s.LastError = StateUnavailable, now, "connection refused"
+	}, "")
+	step("store unavailable for 20 s, a stall as well", 20*time.Second, func(s *Status) { s.LagEvents = 100 }, "")
+	step("store unavailable for 31 s", 11*time.Second, nil, "store unavailable for 31s (more than 30s)")
+	step("store back, caught up", time.Second, func(s *Status) {
+		s.State, s.UnavailableSince, s.LastError, s.LagEvents = StateRunning, time.Time{}, "", 0
+	}, "")
 	step("faulted", time.Second, func(s *Status) { s.State = StateFaulted; s.Fault = &Fault{Err: "decode OrderPlaced"} }, "faulted: decode OrderPlaced")
 	step("stopped", time.Second, func(s *Status) { s.State, s.Fault = StateStopped, nil }, "stopped")
 }

@@ -3,6 +3,9 @@ package projection_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,4 +69,65 @@ func TestHealthCheckOfRunners(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestStoreOutageIsUnavailableNotFaulted cuts the read-model store: the
+// runner keeps retrying and reports StateUnavailable, never a fault; a
+// health check stays 200 until the outage outlasts UnavailableAfter, then
+// answers 503 naming the outage.
+func TestStoreOutageIsUnavailableNotFaulted(t *testing.T) {
+	es := memstore.New(nil)
+	store := &flakyStore{Store: memstore.NewReadModels(nil)}
+	token, _ := appendAccounts(t, es, 3, 1)
+	r, _ := startRunner(t, projection.Config{Projection: balances("1"), Source: projection.LogSource(es, nil), Store: store,
+		Backoff: time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	waitFor(t, store, "balances", token)
+	const threshold = 3 * time.Second
+	h, err := projection.NewHealthCheck(projection.RunnerStatuses(r), &projection.HealthOptions{UnavailableAfter: threshold})
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe := func() (int, string) {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/healthz", nil))
+		return w.Code, w.Body.String()
+	}
+
+	store.down.Store(true)
+	cut := time.Now()
+	token, _ = appendAccountsFrom(t, es, 100, 2, 1)
+	sawUnavailable := false
+	for time.Since(cut) < 2*time.Second {
+		st := r.Status()
+		if st.State == projection.StateFaulted || st.Fault != nil {
+			t.Fatalf("Status %s into the outage = %s %+v; want not faulted", time.Since(cut).Round(time.Millisecond), st.State, st.Fault)
+		}
+		if st.State == projection.StateUnavailable {
+			sawUnavailable = true
+			if st.UnavailableSince.Before(cut) || st.LastError == "" {
+				t.Errorf("Status during the outage = %+v; want UnavailableSince after the cut and LastError", st)
+			}
+		}
+		if code, body := probe(); code != http.StatusOK {
+			t.Fatalf("/healthz %s into the outage = %d %s; want 200", time.Since(cut).Round(time.Millisecond), code, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !sawUnavailable {
+		t.Errorf("Status never showed %q during a 2 s outage", projection.StateUnavailable)
+	}
+	eventually(t, "the health check to give up on the store", func() bool { code, _ := probe(); return code != http.StatusOK })
+	if d := time.Since(cut); d < threshold {
+		t.Errorf("/healthz failed %s into the outage, before UnavailableAfter %s", d, threshold)
+	}
+	if code, body := probe(); code != http.StatusServiceUnavailable || !strings.Contains(body, "store unavailable for") || !strings.Contains(body, "connection refused") {
+		t.Errorf("/healthz after the threshold = %d %s; want 503 naming the outage and its error", code, body)
+	}
+
+	store.down.Store(false)
+	waitFor(t, store, "balances", token)
+	eventually(t, "health back", func() bool {
+		code, _ := probe()
+		return code == http.StatusOK && r.Status().State != projection.StateUnavailable
+	})
 }

@@ -34,7 +34,7 @@ func TestLogLinesCarryTheEventsCorrelationID(t *testing.T) {
 	for r.Status().State != projection.StateFaulted {
 		time.Sleep(time.Millisecond)
 	}
-	if err := r.Skip(); err != nil {
+	if err := r.Skip(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, rm, "balances", token)

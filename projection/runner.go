@@ -103,14 +103,17 @@ const (
 	StateRunning    State = "running"
 	StateRebuilding State = "rebuilding"
 	StateFaulted    State = "faulted"
-	StateRetired    State = "retired"
-	StateStopped    State = "stopped"
+	// StateUnavailable: the read-model store or the log has been failing
+	// for a while (Status.UnavailableSince); the Runner keeps retrying and
+	// resumes by itself. It is not a fault: nothing is wrong with an event.
+	StateUnavailable State = "store unavailable"
+	StateRetired     State = "retired"
+	StateStopped     State = "stopped"
 )
 
 // Fault describes why a projection is faulted: an event whose handler
-// keeps failing (Event is set; the Runner waits for Retry or Skip), or a
-// read-model store or log that stays unreachable (Event is the zero
-// Record; the Runner keeps retrying and clears the fault by itself).
+// keeps failing. The Runner waits for Retry or Skip. (A read-model store or
+// log that stays unreachable is no fault: see StateUnavailable.)
 type Fault struct {
 	Event    eventstore.Record
 	Err      string
@@ -148,6 +151,9 @@ type Status struct {
 	// LastError is the last transient error (for example Redis
 	// unreachable), cleared by the next success.
 	LastError string
+	// UnavailableSince is when the transient errors began, while State is
+	// StateUnavailable; zero otherwise.
+	UnavailableSince time.Time
 }
 
 // ErrRetired is returned by Run when a newer version of the projection has
@@ -173,10 +179,11 @@ type Runner struct {
 	mu           sync.Mutex
 	status       Status
 	rate         rateMeter
-	failures     int       // transient errors in a row
-	failingSince time.Time // when they began
-	behindSince  time.Time // when the log's head moved past Position
-	registered   bool      // recorded in the catalog (catalog.go)
+	failures     int           // transient errors in a row
+	failingSince time.Time     // when they began
+	behindSince  time.Time     // when the log's head moved past Position
+	faultEnded   chan struct{} // closed when the current Fault's wait ends
+	registered   bool          // recorded in the catalog (catalog.go)
 }
 
 // NewRunner validates cfg and returns a Runner.
@@ -226,11 +233,13 @@ func (r *Runner) Status() Status {
 	if s.Fault != nil {
 		f := *s.Fault
 		s.Fault = &f
-	} else if r.failures > 0 && (r.failures >= r.cfg.MaxAttempts || time.Since(r.failingSince) >= storeFaultAfter) {
+	} else if r.failures > 0 && (r.failures >= r.cfg.MaxAttempts || time.Since(r.failingSince) >= unavailableAfter) &&
+		s.State != StateStopped && s.State != StateRetired {
 		// The store or the log has been failing for a while (a call may
-		// still be hanging): show it, while the Runner keeps retrying.
-		s.State = StateFaulted
-		s.Fault = &Fault{Err: "read-model store or log unavailable: " + s.LastError, Attempts: r.failures, Since: r.failingSince}
+		// still be hanging): show it, while the Runner keeps retrying. A
+		// Runner that has returned retries nothing: it shows as stopped.
+		s.State = StateUnavailable
+		s.UnavailableSince = r.failingSince
 	}
 	s.EventsPerSecond = r.rate.perSecond()
 	if s.LagEvents > 0 && s.EventsPerSecond > 0 {
@@ -240,25 +249,42 @@ func (r *Runner) Status() Status {
 }
 
 // Retry makes a faulted Runner run the failed event's handler again (after
-// a fix, say). It returns ErrNotFaulted when there is no fault.
-func (r *Runner) Retry() error { return r.control(true) }
+// a fix, say). It waits until the Runner takes the request: it returns
+// ErrNotFaulted when there is no fault (or it was resolved meanwhile, from
+// another process say), and an error matching ErrNoAnswer and ctx's error
+// when ctx ends first, or the Runner stops, while it is still faulted.
+func (r *Runner) Retry(ctx context.Context) error { return r.control(ctx, true) }
 
 // Skip makes a faulted Runner pass over the failed event without applying
-// it, and log that it did. It returns ErrNotFaulted when there is no fault.
-func (r *Runner) Skip() error { return r.control(false) }
+// it, and log that it did. It waits like Retry and fails like it.
+func (r *Runner) Skip(ctx context.Context) error { return r.control(ctx, false) }
 
-func (r *Runner) control(retry bool) error {
+func (r *Runner) control(ctx context.Context, retry bool) error {
 	r.mu.Lock()
-	faulted := r.status.Fault != nil // only event faults are stored; store faults clear themselves
+	fault, ended := r.status.Fault, r.faultEnded
 	r.mu.Unlock()
-	if !faulted {
+	if fault == nil {
 		return ErrNotFaulted
+	}
+	action := ActionSkip
+	if retry {
+		action = ActionRetry
 	}
 	select {
 	case r.ctrl <- retry:
 		return nil
-	case <-time.After(5 * time.Second):
-		return ErrNotFaulted
+	case <-ended:
+		r.mu.Lock()
+		still := r.status.Fault == fault
+		r.mu.Unlock()
+		if still {
+			return fmt.Errorf("%w: the runner stopped while faulted, before taking the %s request", ErrNoAnswer, action)
+		}
+		return fmt.Errorf("%w: the fault was resolved before this %s request", ErrNotFaulted, action)
+	case <-ctx.Done():
+		// Faulted but busy, for example publishing its fault to a slow
+		// read-model store: not "not faulted".
+		return fmt.Errorf("%w: the faulted runner did not take the %s request: %w", ErrNoAnswer, action, ctx.Err())
 	}
 }
 
@@ -322,9 +348,9 @@ func (r *Runner) Run(ctx context.Context) error {
 }
 
 // noteError records a transient error. While errors go on (for
-// MaxAttempts in a row, or for storeFaultAfter), Status reports
-// StateFaulted with a store fault (Fault.Event is zero); the Runner keeps
-// retrying and the next success clears it.
+// MaxAttempts in a row, or for unavailableAfter), Status reports
+// StateUnavailable; the Runner keeps retrying and the next success clears
+// it.
 func (r *Runner) noteError(err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -335,13 +361,14 @@ func (r *Runner) noteError(err error) {
 	}
 }
 
-// storeFaultAfter is how long transient errors may go on before Status
-// shows the projection faulted.
-const storeFaultAfter = time.Second
+// unavailableAfter is how long transient errors may go on before Status
+// shows the store unavailable. A HealthCheck judges how long is too long
+// (HealthOptions.UnavailableAfter).
+const unavailableAfter = time.Second
 
 // noteSuccess clears what noteError recorded. The caller holds r.mu.
 func (r *Runner) noteSuccess() {
-	if r.failures > 0 && time.Since(r.failingSince) >= storeFaultAfter {
+	if r.failures > 0 && time.Since(r.failingSince) >= unavailableAfter {
 		r.log.Info("read-model store and log reachable again; resuming", "after", time.Since(r.failingSince).Round(time.Millisecond))
 	}
 	r.status.LastError = ""
@@ -675,7 +702,10 @@ func (r *Runner) fault(ctx context.Context, rec eventstore.Record, err error, at
 	prev := r.status.State
 	r.status.State = StateFaulted
 	r.status.Fault = f
+	ended := make(chan struct{})
+	r.faultEnded = ended
 	r.mu.Unlock()
+	defer close(ended)
 	r.log.Error("projection faulted: an event keeps failing; retry or skip it", eventstore.LogAttrs(rec),
 		"attempts", attempts, "err", err)
 	retry, cerr := r.awaitOperator(ctx, rec, *f) // control.go

@@ -324,7 +324,7 @@ func TestPoisonEventFaultsOnePartition(t *testing.T) {
 	if f == nil || f.Event.StreamID != poisoned || f.Event.Type != "Deposited" || f.Err == "" || f.Attempts != 2 {
 		t.Fatalf("Fault = %+v; want the poisoned Deposited event after 2 attempts", f)
 	}
-	if err := runners[1-bad].Retry(); !errors.Is(err, projection.ErrNotFaulted) {
+	if err := runners[1-bad].Retry(t.Context()); !errors.Is(err, projection.ErrNotFaulted) {
 		t.Errorf("Retry on a healthy partition = %v, want ErrNotFaulted", err)
 	}
 	// The other partition reaches the end of the log meanwhile.
@@ -341,7 +341,7 @@ func TestPoisonEventFaultsOnePartition(t *testing.T) {
 	}
 
 	broken.Store(false)
-	if err := runners[bad].Retry(); err != nil {
+	if err := runners[bad].Retry(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, rm, "balances", token)
@@ -365,7 +365,7 @@ func TestSkipPassesOverThePoisonEvent(t *testing.T) {
 	for r.Status().State != projection.StateFaulted {
 		time.Sleep(time.Millisecond)
 	}
-	if err := r.Skip(); err != nil {
+	if err := r.Skip(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, rm, "balances", token)
@@ -617,34 +617,42 @@ func (f *flakyStore) GetMany(ctx context.Context, ns readmodel.Namespace, ids []
 	return f.Store.GetMany(ctx, ns, ids)
 }
 
-// TestStoreOutageFaultsThenRecovers cuts the read-model store: the runner
-// retries, shows a store fault after MaxAttempts, and recovers by itself
-// when the store is back, losing nothing.
-func TestStoreOutageFaultsThenRecovers(t *testing.T) {
+// TestStoreOutageIsUnavailableThenRecovers cuts the read-model store: the
+// runner retries, shows the store unavailable after MaxAttempts, and
+// recovers by itself when the store is back, losing nothing.
+func TestStoreOutageIsUnavailableThenRecovers(t *testing.T) {
 	es := memstore.New(nil)
 	store := &flakyStore{Store: memstore.NewReadModels(nil)}
 	token, streams := appendAccounts(t, es, 5, 2)
-	r, _ := startRunner(t, projection.Config{Projection: balances("1"), Source: projection.LogSource(es, nil), Store: store,
+	r, stop := startRunner(t, projection.Config{Projection: balances("1"), Source: projection.LogSource(es, nil), Store: store,
 		MaxAttempts: 3, Backoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
 	waitFor(t, store, "balances", token)
 
 	store.down.Store(true)
 	token, more := appendAccountsFrom(t, es, 100, 3, 1)
 	streams = append(streams, more...)
-	eventually(t, "a store fault", func() bool { return r.Status().State == projection.StateFaulted })
+	eventually(t, "the store unavailable", func() bool { return r.Status().State == projection.StateUnavailable })
 	st := r.Status()
-	if st.Fault == nil || st.Fault.Event.ID != "" || !strings.Contains(st.Fault.Err, "connection refused") || st.LastError == "" {
-		t.Fatalf("Status during the outage = %+v; want a store fault naming the error", st)
+	if st.Fault != nil || st.UnavailableSince.IsZero() || !strings.Contains(st.LastError, "connection refused") {
+		t.Fatalf("Status during the outage = %+v; want no fault, UnavailableSince and the error", st)
 	}
-	if err := r.Retry(); !errors.Is(err, projection.ErrNotFaulted) {
-		t.Errorf("Retry during a store fault = %v; want ErrNotFaulted (it clears by itself)", err)
+	if err := r.Retry(t.Context()); !errors.Is(err, projection.ErrNotFaulted) {
+		t.Errorf("Retry while the store is unavailable = %v; want ErrNotFaulted (it clears by itself)", err)
 	}
+	if err := stop(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run = %v", err)
+	}
+	if st := r.Status(); st.State != projection.StateStopped {
+		t.Errorf("a runner stopped during an outage shows %q, want %q: it retries nothing", st.State, projection.StateStopped)
+	}
+	r, _ = startRunner(t, projection.Config{Projection: balances("1"), Source: projection.LogSource(es, nil), Store: store,
+		MaxAttempts: 3, Backoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
 
 	store.down.Store(false)
 	waitFor(t, store, "balances", token)
-	eventually(t, "the fault to clear", func() bool {
+	eventually(t, "the outage to clear", func() bool {
 		s := r.Status()
-		return s.Fault == nil && s.State != projection.StateFaulted && s.LastError == ""
+		return s.State != projection.StateUnavailable && s.UnavailableSince.IsZero() && s.LastError == ""
 	})
 	ns, _ := projection.Active(t.Context(), store, "balances", "")
 	if diff := cmp.Diff(fold(t, es), readAll(t, store, ns, streams)); diff != "" {
@@ -723,5 +731,85 @@ func TestTypedHandlerRetryAndDecodeFailure(t *testing.T) {
 	}
 	if string(doc.Data) != `"x,y"` {
 		t.Errorf("document a = %s; the retry's event was not decoded afresh", doc.Data)
+	}
+}
+
+// slowControlStore holds the runner's writes to the control namespace (the
+// published fault) until release is closed: the runner is faulted but busy.
+type slowControlStore struct {
+	readmodel.Store
+	release chan struct{}
+}
+
+func (s *slowControlStore) Apply(ctx context.Context, ns readmodel.Namespace, b readmodel.Batch) (readmodel.Result, error) {
+	if ns.Version == "$control" {
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+			return readmodel.Result{}, ctx.Err()
+		}
+	}
+	return s.Store.Apply(ctx, ns, b)
+}
+
+// TestRetryOfABusyFaultedRunner: a faulted Runner still publishing its
+// fault does not take a Retry at once; Retry waits for it, and answers
+// ErrNoAnswer (not ErrNotFaulted) when ctx ends first.
+func TestRetryOfABusyFaultedRunner(t *testing.T) {
+	es := memstore.New(nil)
+	rm := &slowControlStore{Store: memstore.NewReadModels(nil), release: make(chan struct{})}
+	var broken atomic.Bool
+	broken.Store(true)
+	p := balances("1")
+	p.On("Bad", func(context.Context, *projection.Tx, eventstore.Record) error {
+		if broken.Load() {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	if _, err := es.Append(t.Context(), "a", eventstore.NoStream, []eventstore.Event{
+		{Type: "Opened", Data: []byte(`{"owner":"x"}`)}, {Type: "Bad", Data: []byte(`{}`)}, {Type: "Deposited", Data: []byte(`{"amount":7}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	token := lastPosition(t, es)
+	r, _ := startRunner(t, projection.Config{Projection: p, Source: projection.LogSource(es, nil), Store: rm, MaxAttempts: 1})
+	eventually(t, "a fault", func() bool { return r.Status().State == projection.StateFaulted })
+	broken.Store(false)
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	if err := r.Retry(ctx); !errors.Is(err, projection.ErrNoAnswer) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Retry of a faulted runner busy publishing its fault = %v; want ErrNoAnswer and the deadline", err)
+	}
+	if st := r.Status(); st.State != projection.StateFaulted {
+		t.Fatalf("after a Retry that was not taken: %s, want still faulted", st.State)
+	}
+	go func() { time.Sleep(100 * time.Millisecond); close(rm.release) }()
+	ctx, cancel = context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := r.Retry(ctx); err != nil { // waits until the runner is free
+		t.Fatalf("Retry once the runner is free = %v", err)
+	}
+	waitFor(t, rm, "balances", token)
+}
+
+// Retry of a Runner that stopped while faulted answers at once that no
+// runner took it, rather than waiting for ctx or calling it not faulted.
+func TestRetryOfAStoppedFaultedRunner(t *testing.T) {
+	es := memstore.New(nil)
+	rm := memstore.NewReadModels(nil)
+	p := balances("1")
+	p.On("Bad", func(context.Context, *projection.Tx, eventstore.Record) error { return errors.New("always fails") })
+	if _, err := es.Append(t.Context(), "a", eventstore.NoStream, []eventstore.Event{{Type: "Bad", Data: []byte(`{}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	r, stop := startRunner(t, projection.Config{Projection: p, Source: projection.LogSource(es, nil), Store: rm, MaxAttempts: 1})
+	eventually(t, "a fault", func() bool { return r.Status().State == projection.StateFaulted })
+	_ = stop()
+	start := time.Now()
+	if err := r.Retry(t.Context()); !errors.Is(err, projection.ErrNoAnswer) || errors.Is(err, projection.ErrNotFaulted) {
+		t.Errorf("Retry of a stopped faulted runner = %v; want ErrNoAnswer", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Retry of a stopped faulted runner took %s", d)
 	}
 }

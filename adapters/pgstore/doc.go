@@ -30,7 +30,10 @@
 // table, and only then inserts the events. A writer that loses writes no
 // event row and takes no position. Appends to different streams never wait
 // for each other. A stream's version is its last event's
-// (docs/design.md §14).
+// (docs/design.md §14). The events table enforces the order itself (a
+// trigger of migration 012): a plain INSERT of a version whose predecessor
+// is not stored fails with SQLSTATE 23514, and one that would list the
+// stream out of order in the log with 40001.
 //
 // Pass a pgx.Tx to New to append inside your own transaction. Keep such
 // transactions short; see "Long transactions" below. An append in your
@@ -68,5 +71,6 @@
 // Store.HeldBack counts the committed events that readers cannot see yet
 // and names the open transactions holding them back (`eventfold horizon`
 // prints it, and `eventfold projections status` warns when anything is
-// held back).
+// held back), and since when, also when PostgreSQL hides the holders'
+// details from the store's role (HorizonHolder.Hidden).
 package pgstore

@@ -1,8 +1,13 @@
 package pgstore_test
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/eventfold/eventfold/adapters/pgstore"
 	"github.com/eventfold/eventfold/eventstore"
@@ -97,5 +102,96 @@ func TestHeldBackNamesTheOpenTransaction(t *testing.T) {
 	}
 	if recs, err := store.AllTenants().ReadAll(ctx, head, 10); err != nil || len(recs) != 3 {
 		t.Errorf("ReadAll after the rollback = %d records, %v; want the 3 held back", len(recs), err)
+	}
+}
+
+// appRoleStore returns a store on schema whose connections run as role
+// eventfold_app (made by scripts/services.sh), with the grants an
+// application role has.
+func appRoleStore(t *testing.T, owner *pgxpool.Pool, schema string) *pgstore.Store {
+	t.Helper()
+	ctx := t.Context()
+	var member bool
+	err := owner.QueryRow(ctx, "SELECT pg_has_role(current_user, 'eventfold_app', 'MEMBER')").Scan(&member)
+	if err == nil && !member {
+		err = errors.New("the test role is not a member of eventfold_app")
+	}
+	if err != nil {
+		testenv.Unavailable(t, "PostgreSQL role eventfold_app", err)
+	}
+	q := pgx.Identifier{schema}.Sanitize()
+	for _, grant := range []string{
+		"GRANT USAGE ON SCHEMA " + q + " TO eventfold_app",
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA " + q + " TO eventfold_app",
+		"GRANT USAGE ON ALL SEQUENCES IN SCHEMA " + q + " TO eventfold_app",
+		"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA " + q + " TO eventfold_app",
+	} {
+		if _, err := owner.Exec(ctx, grant); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := pgxpool.ParseConfig(testenv.PostgresURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		_, err := c.Exec(ctx, "SET ROLE eventfold_app")
+		return err
+	}
+	app, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(app.Close)
+	s, err := pgstore.New(app, &pgstore.Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestHeldBackByAnotherRole: PostgreSQL hides the state and start of
+// another role's transaction in pg_stat_activity. The store, running as
+// eventfold_app, still measures how long the log has been held back, from
+// the oldest held-back event, and says the holder's details are hidden.
+func TestHeldBackByAnotherRole(t *testing.T) {
+	owner, schema := testenv.Schema(t)
+	ctx := t.Context()
+	if err := pgstore.Migrate(ctx, owner, &pgstore.Options{Schema: schema}); err != nil {
+		t.Fatal(err)
+	}
+	app := appRoleStore(t, owner, schema)
+	pid, _ := testenv.HoldLog(t, owner) // held by the test's own role
+	held := time.Now()
+	if _, err := app.Append(ctx, "after", eventstore.NoStream, []eventstore.Event{{Type: "E", Data: []byte(`{}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+
+	n, since, err := app.AllTenants().HeldBackEvents(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("HeldBackEvents as another role = %d, %v; want 1", n, err)
+	}
+	if d := time.Since(since); d < time.Second || since.Before(held.Add(-time.Minute)) {
+		t.Errorf("HeldBackEvents as another role: held back since %s (%s ago); want since the append, 1.5 s ago", since, d.Round(time.Millisecond))
+	}
+	hb, err := app.AllTenants().HeldBack(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found *pgstore.HorizonHolder
+	for i := range hb.Holders {
+		if hb.Holders[i].PID == pid {
+			found = &hb.Holders[i]
+		}
+	}
+	if found == nil {
+		t.Fatalf("holders %+v do not include the open transaction's backend %d", hb.Holders, pid)
+	}
+	if !found.Hidden || !found.Started.IsZero() || found.State != "" || found.Query != "" || found.User == "" {
+		t.Errorf("holder seen by another role = %+v; want it marked hidden, its user, and no made-up start time, state or query", *found)
+	}
+	if hb.Since.IsZero() || time.Since(hb.Since) < time.Second {
+		t.Errorf("HeldBack.Since = %s; want the held-back event's time, 1.5 s ago", hb.Since)
 	}
 }

@@ -12,8 +12,10 @@ import (
 type HeldBackSource interface {
 	// HeldBackEvents returns the number of committed events that readers
 	// of the log cannot see yet because an older transaction is still
-	// open, and when the longest-running such transaction began (zero when
-	// none is).
+	// open, and since when the log has been held back: when the
+	// longest-running such transaction began, or, when that is hidden from
+	// the store's role, when the oldest held-back event was recorded (zero
+	// when nothing is held back).
 	HeldBackEvents(ctx context.Context) (events int64, oldestSince time.Time, err error)
 }
 
@@ -32,7 +34,7 @@ var _ prometheus.Collector = (*HeldBackCollector)(nil)
 // NewHeldBackCollector returns a collector of
 //
 //	eventfold_log_held_back_events   committed events readers cannot see yet
-//	eventfold_log_held_back_seconds  how long the oldest transaction holding them has been open
+//	eventfold_log_held_back_seconds  how long the log has been held back (the oldest holder's age, when visible)
 //	eventfold_log_held_back_up       1 when the last scrape could ask the store
 //
 // Projections and relays stop while eventfold_log_held_back_events is
@@ -43,7 +45,7 @@ var _ prometheus.Collector = (*HeldBackCollector)(nil)
 func NewHeldBackCollector(source HeldBackSource) *HeldBackCollector {
 	return &HeldBackCollector{
 		events:  prometheus.NewDesc("eventfold_log_held_back_events", "Committed events that readers of the log cannot see yet, behind an open transaction.", nil, nil),
-		seconds: prometheus.NewDesc("eventfold_log_held_back_seconds", "How long the oldest transaction holding back the log has been open; 0 when none is.", nil, nil),
+		seconds: prometheus.NewDesc("eventfold_log_held_back_seconds", "How long the log has been held back: the age of the oldest transaction holding it, or, when that is hidden from the store's role, of the oldest held-back event; 0 when nothing is held back.", nil, nil),
 		up:      prometheus.NewDesc("eventfold_log_held_back_up", "1 when the last scrape could read the held-back events from the store.", nil, nil),
 		source:  source,
 		timeout: 5 * time.Second,

@@ -3,6 +3,7 @@ package prommetrics
 import (
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/eventfold/eventfold/projection"
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,6 +72,7 @@ var _ prometheus.Collector = (*ProjectionCollector)(nil)
 //	eventfold_projection_events_per_second    recent apply rate
 //	eventfold_projection_remaining_seconds    estimated time to catch up
 //	eventfold_projection_faulted              1 while stopped on a failing event
+//	eventfold_projection_unavailable_seconds  how long the read-model store or log has been unreachable
 //	eventfold_projection_active               1 when readers are served from this version
 //	eventfold_projection_state{state}         1 for the current state, 0 for the others
 //
@@ -93,19 +95,20 @@ var (
 	descRate      = gaugeDesc("eventfold_projection_events_per_second", "Recent apply rate of the projection.")
 	descRemaining = gaugeDesc("eventfold_projection_remaining_seconds", "Estimated time to catch up; 0 when caught up or unknown.")
 	descFaulted   = gaugeDesc("eventfold_projection_faulted", "1 while the projection is stopped on an event whose handler keeps failing.")
+	descUnavail   = gaugeDesc("eventfold_projection_unavailable_seconds", "How long the projection's read-model store or log has been unreachable (the runner retrying); 0 while reachable.")
 	descActive    = gaugeDesc("eventfold_projection_active", "1 when readers are served from this version of the projection.")
 	descState     = gaugeDesc("eventfold_projection_state", "1 for the runner's current state, 0 for the others.", "state")
 )
 
 var states = []projection.State{
 	projection.StateStarting, projection.StateCatchingUp, projection.StateRunning,
-	projection.StateRebuilding, projection.StateFaulted, projection.StateRetired, projection.StateStopped,
+	projection.StateRebuilding, projection.StateFaulted, projection.StateUnavailable, projection.StateRetired, projection.StateStopped,
 }
 
 // Describe implements prometheus.Collector.
 func (c *ProjectionCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPosition, descHead, descLagEvents, descLagTime, descRate,
-		descRemaining, descFaulted, descActive, descState} {
+		descRemaining, descFaulted, descUnavail, descActive, descState} {
 		ch <- d
 	}
 }
@@ -125,6 +128,11 @@ func (c *ProjectionCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descRate, st.EventsPerSecond)
 		gauge(descRemaining, st.Remaining.Seconds())
 		gauge(descFaulted, boolFloat(st.Fault != nil))
+		unavailable := 0.0
+		if !st.UnavailableSince.IsZero() {
+			unavailable = time.Since(st.UnavailableSince).Seconds()
+		}
+		gauge(descUnavail, unavailable)
 		gauge(descActive, boolFloat(st.Active))
 		for _, s := range states {
 			gauge(descState, boolFloat(st.State == s), string(s))

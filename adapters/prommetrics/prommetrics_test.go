@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -495,12 +496,76 @@ func TestProjectionMetrics(t *testing.T) {
 	if got := value(t, reg, "eventfold_projection_retries_total", append(labels, "stage", "handler")...); got != 2 {
 		t.Errorf("retries_total{stage=handler} = %v, want 2", got)
 	}
-	if err := runner.Skip(); err != nil {
+	if err := runner.Skip(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, "the fault is cleared", func() bool { return runner.Status().Fault == nil })
 	if got := value(t, reg, "eventfold_projection_faulted", labels...); got != 0 {
 		t.Errorf("faulted = %v after Skip, want 0", got)
+	}
+	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", problems, err)
+	}
+}
+
+// downStore is a read-model store that is unreachable while down is set.
+type downStore struct {
+	readmodel.Store
+	down atomic.Bool
+}
+
+func (d *downStore) Apply(ctx context.Context, ns readmodel.Namespace, b readmodel.Batch) (readmodel.Result, error) {
+	if d.down.Load() {
+		return readmodel.Result{}, errors.New("dial tcp 127.0.0.1:6379: connection refused")
+	}
+	return d.Store.Apply(ctx, ns, b)
+}
+
+// An unreachable read-model store is not a fault: faulted stays 0 while
+// the state and unavailable_seconds show the outage.
+func TestProjectionMetricsOfAStoreOutage(t *testing.T) {
+	ctx := t.Context()
+	reg := prometheus.NewPedanticRegistry()
+	events := memstore.New(nil)
+	p := projection.New("balances", "2", nil)
+	p.On("Deposited", func(ctx context.Context, tx *projection.Tx, rec eventstore.Record) error {
+		tx.Put(rec.StreamID, rec.Data)
+		return nil
+	})
+	store := &downStore{Store: memstore.NewReadModels(nil)}
+	runner, err := projection.NewRunner(projection.Config{Projection: p, Source: projection.LogSource(events, nil), Store: store,
+		Backoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Register(prommetrics.NewProjectionCollector(runner)); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- runner.Run(runCtx) }()
+	t.Cleanup(func() { stop(); <-done })
+	waitUntil(t, "the runner is active", func() bool { return runner.Status().Active })
+
+	store.down.Store(true)
+	if _, err := events.Append(ctx, "acc-1", eventstore.Any, []eventstore.Event{{Type: "Deposited", Data: []byte(`{}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	labels := []string{"projection", "balances", "version", "2", "tenant", "", "partition", "0"}
+	time.Sleep(1500 * time.Millisecond)
+	if got := value(t, reg, "eventfold_projection_faulted", labels...); got != 0 {
+		t.Errorf("faulted = %v during a store outage, want 0", got)
+	}
+	if got := value(t, reg, "eventfold_projection_state", append(labels, "state", "store unavailable")...); got != 1 {
+		t.Errorf("state{state=store unavailable} = %v during a store outage, want 1", got)
+	}
+	if got := value(t, reg, "eventfold_projection_unavailable_seconds", labels...); got < 1 {
+		t.Errorf("unavailable_seconds = %v 1.5 s into a store outage, want at least 1", got)
+	}
+	store.down.Store(false)
+	waitUntil(t, "the runner resumes", func() bool { return runner.Status().LagEvents == 0 && runner.Status().LastError == "" })
+	if got := value(t, reg, "eventfold_projection_unavailable_seconds", labels...); got != 0 {
+		t.Errorf("unavailable_seconds = %v after the outage, want 0", got)
 	}
 	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
 		t.Errorf("lint: %v %v", problems, err)

@@ -116,8 +116,8 @@ func (s *Server) getTenants(r *http.Request) (any, error) {
 // projections page warns while anything is held back.
 type HeldBackReporter interface {
 	// HeldBackEvents returns the number of committed events readers cannot
-	// see yet and when the longest-running transaction holding them back
-	// began (zero when none is).
+	// see yet and since when the log has been held back (zero when it is
+	// not).
 	HeldBackEvents(ctx context.Context) (events int64, oldestSince time.Time, err error)
 }
 
@@ -126,8 +126,9 @@ type heldBackJSON struct {
 	// Supported says whether the store can tell at all.
 	Supported bool  `json:"supported"`
 	Events    int64 `json:"events"`
-	// OldestOpenSeconds is how long the oldest transaction holding the
-	// events back has been open.
+	// OldestOpenSeconds is how long the log has been held back: the
+	// oldest holder's age, or the oldest held-back event's when the
+	// holder's start is hidden from the store's role.
 	OldestOpenSeconds float64 `json:"oldest_open_seconds"`
 }
 
