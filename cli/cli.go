@@ -199,7 +199,7 @@ type Deps struct {
 }
 
 func migrateCommand(cfg *config) *cobra.Command {
-	var correlationIndex bool
+	var correlationIndex, versionOrder bool
 	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Create or upgrade the event store's tables (idempotent, safe from many processes)",
@@ -221,11 +221,19 @@ func migrateCommand(cfg *config) *cobra.Command {
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "events are indexed by correlation ID\n")
 			}
+			if versionOrder {
+				if err := pgstore.EnforceVersionOrder(cmd.Context(), pool, opts); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "the events table refuses versions out of order, whoever writes them\n")
+			}
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&correlationIndex, "correlation-index", false,
 		"also index the events by correlation ID, for the console's correlation search (each append then costs one more index insert)")
+	cmd.Flags().BoolVar(&versionOrder, "enforce-version-order", false,
+		"also make the events table refuse a stream's versions out of order from any writer, such as a migration tool (each append then costs about a third more server CPU)")
 	return cmd
 }
 

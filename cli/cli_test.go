@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/eventfold/eventfold/adapters/pgstore"
 	"github.com/eventfold/eventfold/adapters/redisstore"
 	"github.com/eventfold/eventfold/eventstore"
@@ -56,6 +58,20 @@ func TestMigrateAndStreams(t *testing.T) {
 	}
 	if out := mustCLI(t, append([]string{"migrate", "--correlation-index"}, pg...)...); !strings.Contains(out, "indexed by correlation ID") || !indexed() {
 		t.Errorf("migrate --correlation-index printed %q; index built: %v", out, indexed())
+	}
+	enforced := func() bool {
+		var enabled string
+		if err := pool.QueryRow(t.Context(), "SELECT tgenabled FROM pg_trigger WHERE tgname = 'events_version_order' AND tgrelid = $1::regclass",
+			pgx.Identifier{schema, "events"}.Sanitize()).Scan(&enabled); err != nil {
+			t.Fatal(err)
+		}
+		return enabled != "D"
+	}
+	if enforced() {
+		t.Error("migrate alone enforces the version order")
+	}
+	if out := mustCLI(t, append([]string{"migrate", "--enforce-version-order"}, pg...)...); !strings.Contains(out, "refuses versions out of order") || !enforced() {
+		t.Errorf("migrate --enforce-version-order printed %q; enforced: %v", out, enforced())
 	}
 
 	store, err := pgstore.New(pool, &pgstore.Options{Schema: schema})

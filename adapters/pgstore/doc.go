@@ -30,10 +30,11 @@
 // table, and only then inserts the events. A writer that loses writes no
 // event row and takes no position. Appends to different streams never wait
 // for each other. A stream's version is its last event's
-// (docs/design.md §14). The events table enforces the order itself (a
-// trigger of migration 012): a plain INSERT of a version whose predecessor
-// is not stored fails with SQLSTATE 23514, and one that would list the
-// stream out of order in the log with 40001.
+// (docs/design.md §14). [EnforceVersionOrder] makes the events table
+// enforce the order itself, for other writers: a plain INSERT of a version
+// whose predecessor is not stored then fails with SQLSTATE 23514, and one
+// that would list the stream out of order in the log with 40001. It is off
+// by default because every append pays for it.
 //
 // Pass a pgx.Tx to New to append inside your own transaction. Keep such
 // transactions short; see "Long transactions" below. An append in your

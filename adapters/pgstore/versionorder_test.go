@@ -27,6 +27,9 @@ func TestDirectInsertsKeepStreamVersionOrder(t *testing.T) {
 	if err := pgstore.Migrate(ctx, pool, opts); err != nil {
 		t.Fatal(err)
 	}
+	if err := pgstore.EnforceVersionOrder(ctx, pool, opts); err != nil {
+		t.Fatal(err)
+	}
 	store, err := pgstore.New(pool, opts)
 	if err != nil {
 		t.Fatal(err)
