@@ -1,4 +1,4 @@
-// Command bench runs eventfold's benchmark scenarios (tracker issue 8)
+// Command bench runs eventfold's benchmark scenarios (docs/performance.md)
 // against the PostgreSQL and Redis servers of this machine and prints one
 // table row per scenario, cell and baseline: eventfold's figure, the
 // baseline's figure from the same run, and their ratio. It also writes the

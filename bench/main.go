@@ -179,7 +179,7 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	return c, nil
 }
 
-// scenarios lists every scenario of the issue, in order; those that need
+// scenarios lists every scenario, in order; those that need
 // parts of eventfold that do not exist yet are listed as pending.
 func scenarios(c config) []harness.Scenario {
 	opts := &appendbench.Options{Writers: c.writers, Variants: c.variants}
