@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"text/tabwriter"
@@ -15,22 +13,6 @@ import (
 	"github.com/eventfold/eventfold/projection"
 	"github.com/eventfold/eventfold/readmodel"
 )
-
-// The documents below are written by package projection, which does not
-// export their shape; these mirrors decode only the fields the status needs.
-// The active-version pointer: document "pointer" of namespace
-// {Projection: name, Version: "$active", Tenant: tenant}.
-type activePointer struct {
-	Version    string    `json:"version"`
-	Partitions int       `json:"partitions"`
-	SwitchedAt time.Time `json:"switched_at"`
-}
-
-// A partition's checkpoint: document "$checkpoint/<partition>" of the
-// version's namespace.
-type checkpointDoc struct {
-	Position eventstore.Position `json:"position"`
-}
 
 // partitionStatus is one line of projections status.
 type partitionStatus struct {
@@ -204,58 +186,22 @@ one, for example one being rebuilt.`,
 }
 
 func projectionStatus(cmd *cobra.Command, rm readmodel.Reader, name, tenant, version string, partitions int, head eventstore.Position) ([]partitionStatus, error) {
-	ctx := cmd.Context()
-	var ptr activePointer
-	doc, err := rm.Get(ctx, readmodel.Namespace{Projection: name, Version: "$active", Tenant: tenant}, "pointer")
-	switch {
-	case errors.Is(err, readmodel.ErrNotFound):
-	case err != nil:
-		return nil, err
-	default:
-		if err := json.Unmarshal(doc.Data, &ptr); err != nil {
-			return nil, fmt.Errorf("projection %q: active pointer: %w", name, err)
-		}
-	}
-	if version == "" {
-		ns, err := projection.Active(ctx, rm, name, tenant)
-		if errors.Is(err, projection.ErrNotReady) {
-			return []partitionStatus{{Projection: name, Tenant: tenant, Version: "-", Partitions: max(partitions, 1), Head: head.String()}}, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		version = ns.Version
-	}
-	if partitions == 0 {
-		partitions = max(ptr.Partitions, 1)
-	}
-	ns := readmodel.Namespace{Projection: name, Version: version, Tenant: tenant}
-	ids := make([]string, partitions)
-	for i := range ids {
-		ids[i] = "$checkpoint/" + strconv.Itoa(i)
-	}
-	docs, err := rm.GetMany(ctx, ns, ids)
+	in, err := projection.Inspect(cmd.Context(), rm, name, tenant, version, partitions)
 	if err != nil {
 		return nil, err
 	}
-	found := map[string]eventstore.Position{}
-	for _, d := range docs {
-		var cp checkpointDoc
-		if err := json.Unmarshal(d.Data, &cp); err != nil {
-			return nil, fmt.Errorf("projection %q version %q: %s: %w", name, version, d.ID, err)
-		}
-		found[d.ID] = cp.Position
+	if in.Version == "" {
+		return []partitionStatus{{Projection: name, Tenant: tenant, Version: "-", Partitions: max(partitions, 1), Head: head.String()}}, nil
 	}
-	lines := make([]partitionStatus, partitions)
-	for i := range lines {
-		pos, ok := found[ids[i]]
-		l := partitionStatus{Projection: name, Tenant: tenant, Version: version, Active: ptr.Version == version,
-			Partition: i, Partitions: partitions, Position: pos.String(), Head: head.String(), Ready: ok}
+	lines := make([]partitionStatus, len(in.Partitions))
+	for i, cp := range in.Partitions {
+		l := partitionStatus{Projection: name, Tenant: tenant, Version: in.Version, Active: in.Active == in.Version,
+			Partition: i, Partitions: len(in.Partitions), Position: cp.Position.String(), Head: head.String(), Ready: cp.Committed}
 		if l.Active {
-			l.SwitchedAt = ptr.SwitchedAt
+			l.SwitchedAt = in.SwitchedAt
 		}
-		if ok && pos.Sequence < head.Sequence {
-			l.LagEvents = head.Sequence - pos.Sequence
+		if cp.Committed && cp.Position.Sequence < head.Sequence {
+			l.LagEvents = head.Sequence - cp.Position.Sequence
 		}
 		lines[i] = l
 	}

@@ -96,3 +96,33 @@ func TestCatalogMarksAllTenantsProjections(t *testing.T) {
 		{Name: "default", Version: "1", Partitions: 1},
 	}, cmpopts.IgnoreFields(projection.CatalogEntry{}, "RecordedAt"))
 }
+
+// Inspect tells operators' tools the active version and each partition's
+// checkpoint without their knowing the Runner's documents.
+func TestInspect(t *testing.T) {
+	es := memstore.New(nil)
+	rm := memstore.NewReadModels(nil)
+	token, _ := appendAccounts(t, es, 4, 2)
+	for part := range 2 {
+		startRunner(t, projection.Config{Projection: balances("1"), Source: projection.LogSource(es, nil), Store: rm, Partitions: 2, Partition: part})
+	}
+	waitFor(t, rm, "balances", token)
+	in, err := projection.Inspect(t.Context(), rm, "balances", "", "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Active != "1" || in.Version != "1" || in.SwitchedAt.IsZero() || len(in.Partitions) != 2 {
+		t.Fatalf("Inspect = %+v, want version 1 active with 2 partitions", in)
+	}
+	for i, p := range in.Partitions {
+		if !p.Committed || p.Position.IsZero() {
+			t.Errorf("partition %d = %+v, want a committed checkpoint", i, p)
+		}
+	}
+	if in, err := projection.Inspect(t.Context(), rm, "balances", "", "2", 3); err != nil || in.Active != "1" || len(in.Partitions) != 3 || in.Partitions[0].Committed {
+		t.Errorf("Inspect of version 2, never built = %+v, %v; want 3 uncommitted partitions", in, err)
+	}
+	if in, err := projection.Inspect(t.Context(), rm, "nope", "", "", 0); err != nil || in.Active != "" || in.Version != "" || in.Partitions != nil {
+		t.Errorf("Inspect of an unknown projection = %+v, %v; want nothing active", in, err)
+	}
+}

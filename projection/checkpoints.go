@@ -2,8 +2,9 @@ package projection
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/readmodel"
@@ -17,28 +18,85 @@ import (
 // ErrNotReady when no version is active. Tests and operators use it to see
 // how far a read model has got; queries use [WaitFor] instead.
 func Checkpoints(ctx context.Context, r readmodel.Reader, projection, tenant string) ([]eventstore.Position, error) {
-	p, ok, err := readPointer(ctx, r, projection, tenant)
+	in, err := Inspect(ctx, r, projection, tenant, "", 0)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
+	if in.Active == "" {
 		return nil, fmt.Errorf("%w: %q has no active version", ErrNotReady, projection)
 	}
-	ns := readmodel.Namespace{Projection: projection, Version: p.Version, Tenant: tenant}
-	cps := make([]eventstore.Position, max(p.Partitions, 1))
-	for i := range cps {
-		doc, err := r.Get(ctx, ns, checkpointID(i))
-		if errors.Is(err, readmodel.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		var cp checkpoint
-		if err := jsonUnmarshal(doc.Data, &cp); err != nil {
-			return nil, fmt.Errorf("projection: checkpoint %d of %s: %w", i, ns, err)
-		}
-		cps[i] = cp.Position
+	cps := make([]eventstore.Position, len(in.Partitions))
+	for i, p := range in.Partitions {
+		cps[i] = p.Position
 	}
 	return cps, nil
+}
+
+// Inspection is what the read-model store holds about one projection: the
+// version serving readers and, for one version, each partition's
+// checkpoint. Operators' tools (eventfold projections status, the console)
+// read it instead of the documents behind it, which are the Runner's own.
+type Inspection struct {
+	// Active is the version readers are served from; "" when none is ready.
+	Active string
+	// SwitchedAt is when Active began serving.
+	SwitchedAt time.Time
+	// Version is the version inspected: the one asked for, or Active.
+	Version string
+	// Partitions holds the checkpoint of each of Version's partitions.
+	Partitions []PartitionCheckpoint
+}
+
+// PartitionCheckpoint is one partition's checkpoint.
+type PartitionCheckpoint struct {
+	// Position is the position up to which the partition has applied the
+	// log; zero until it commits its first batch.
+	Position eventstore.Position
+	// Committed reports whether the partition has committed a batch.
+	Committed bool
+}
+
+// Inspect reads what the store holds about projection (for tenant, "" for
+// none): its active version and the checkpoints of version's partitions.
+// An empty version inspects the active one, and partitions 0 takes the
+// number the active version records. With no active version and no
+// version asked for, it returns an Inspection without partitions.
+func Inspect(ctx context.Context, r readmodel.Reader, projection, tenant, version string, partitions int) (Inspection, error) {
+	p, ok, err := readPointer(ctx, r, projection, tenant)
+	if err != nil {
+		return Inspection{}, err
+	}
+	in := Inspection{}
+	if ok {
+		in.Active, in.SwitchedAt = p.Version, p.SwitchedAt
+	}
+	in.Version = version
+	if version == "" {
+		if !ok {
+			return in, nil
+		}
+		in.Version = p.Version
+	}
+	if partitions <= 0 {
+		partitions = max(p.Partitions, 1)
+	}
+	ns := readmodel.Namespace{Projection: projection, Version: in.Version, Tenant: tenant}
+	ids := make([]string, partitions)
+	for i := range ids {
+		ids[i] = checkpointID(i)
+	}
+	docs, err := r.GetMany(ctx, ns, ids)
+	if err != nil {
+		return Inspection{}, err
+	}
+	in.Partitions = make([]PartitionCheckpoint, partitions)
+	for _, d := range docs {
+		i := slices.Index(ids, d.ID)
+		var cp checkpoint
+		if err := jsonUnmarshal(d.Data, &cp); err != nil {
+			return Inspection{}, fmt.Errorf("projection: checkpoint %d of %s: %w", i, ns, err)
+		}
+		in.Partitions[i] = PartitionCheckpoint{Position: cp.Position, Committed: true}
+	}
+	return in, nil
 }
