@@ -347,7 +347,7 @@ func (s *Store) appendPrepared(ctx context.Context, streamID string, expected ev
 		rec, err := s.appendOnce(ctx, streamID, expected, key, checkReplay, ids, uuids, types, contentTypes, data, meta)
 		var pgErr *pgconn.PgError
 		// 40001: a later transaction appended to the stream first (see
-		// 006_stream_order.sql); a new transaction gets a later ID. Inside
+		// schema/functions/append_events.sql); a new transaction gets a later ID. Inside
 		// the caller's own transaction there is nothing to retry: the
 		// error says so and the caller retries the transaction.
 		// append_events reports losing a version to an append at an
@@ -408,7 +408,7 @@ func (s *Store) appendOnce(ctx context.Context, streamID string, expected events
 // command handler sends): one plain INSERT of the events at the versions
 // after expected, taken only when event number expected is stored, with no
 // function call, no stream row and no probe for a replay
-// (009_version_from_events.sql). It reports ok=false, having written
+// (schema/009_version_from_events.sql). It reports ok=false, having written
 // nothing, when the stream is not at the expected version, either because
 // event expected is missing or because a concurrent append took the next
 // version first (a unique violation on events_stream_version, after waiting
@@ -416,8 +416,7 @@ func (s *Store) appendOnce(ctx context.Context, streamID string, expected events
 // a conflict from a retried append. A reused event ID fails with the unique
 // violation appendPrepared already handles.
 //
-// It skips the stream-order check of append_events (006_stream_order.sql)
-// because it only runs in a transaction of its own: its snapshot saw the
+// It skips the stream-order check of append_events because it only runs in a transaction of its own: its snapshot saw the
 // expected version committed, and its transaction ID is taken after that,
 // so it is above the ID of every earlier append to the stream.
 func (s *Store) appendExact(ctx context.Context, streamID string, expected eventstore.ExpectedVersion,
