@@ -149,7 +149,9 @@ func functions(files fs.FS) ([]function, error) {
 // each run takes a transaction-level advisory lock for the schema, applies
 // the numbered migrations not yet recorded in the schema_migrations table,
 // then each function whose file's hash differs from the one recorded in
-// schema_functions, and commits them all or none. New never migrates; call
+// schema_functions, and commits them all or none. A schema that a newer
+// release migrated (one with migrations this release does not know) is
+// left as it is. New never migrates; call
 // Migrate at deployment or start-up.
 func Migrate(ctx context.Context, db DB, opts *Options) error {
 	return migrate(ctx, db, opts, schemaFiles)
@@ -184,11 +186,17 @@ func migrate(ctx context.Context, db DB, opts *Options, files fs.FS) error {
 	if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+quoted); err != nil {
 		return fmt.Errorf("pgstore: migrate: %w", err)
 	}
-	if err := applyMigrations(ctx, tx, quoted, all); err != nil {
+	current, err := applyMigrations(ctx, tx, quoted, all)
+	if err != nil {
 		return err
 	}
-	if err := applyFunctions(ctx, tx, quoted, fns); err != nil {
-		return err
+	// A schema a newer release migrated keeps that release's functions:
+	// an older process starting during a rolling deploy must not put its
+	// own definitions back.
+	if len(all) == 0 || current <= all[len(all)-1].version {
+		if err := applyFunctions(ctx, tx, quoted, fns); err != nil {
+			return err
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("pgstore: migrate: %w", err)
@@ -197,30 +205,31 @@ func migrate(ctx context.Context, db DB, opts *Options, files fs.FS) error {
 }
 
 // applyMigrations applies the migrations above the highest version recorded
-// in schema_migrations, in order, and records them.
-func applyMigrations(ctx context.Context, tx pgx.Tx, quoted string, all []migration) error {
+// in schema_migrations, in order, and records them. It returns the version
+// the schema had.
+func applyMigrations(ctx context.Context, tx pgx.Tx, quoted string, all []migration) (int, error) {
 	if _, err := tx.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+quoted+`.schema_migrations (
 		version    int PRIMARY KEY,
 		name       text NOT NULL,
 		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-		return fmt.Errorf("pgstore: migrate: %w", err)
+		return 0, fmt.Errorf("pgstore: migrate: %w", err)
 	}
 	var current int
 	if err := tx.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM "+quoted+".schema_migrations").Scan(&current); err != nil {
-		return fmt.Errorf("pgstore: migrate: %w", err)
+		return 0, fmt.Errorf("pgstore: migrate: %w", err)
 	}
 	for _, m := range all {
 		if m.version <= current {
 			continue
 		}
 		if _, err := tx.Exec(ctx, schemaSQL(m.sql, quoted)); err != nil {
-			return fmt.Errorf("pgstore: migrate: %s: %w", m.name, err)
+			return 0, fmt.Errorf("pgstore: migrate: %s: %w", m.name, err)
 		}
 		if _, err := tx.Exec(ctx, "INSERT INTO "+quoted+".schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name); err != nil {
-			return fmt.Errorf("pgstore: migrate: %s: %w", m.name, err)
+			return 0, fmt.Errorf("pgstore: migrate: %s: %w", m.name, err)
 		}
 	}
-	return nil
+	return current, nil
 }
 
 // applyFunctions runs each function file whose hash differs from the one

@@ -2,8 +2,11 @@ package pgstore_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -150,8 +153,9 @@ func diffLines(t *testing.T, got, want []string) {
 }
 
 // TestMigrateFunctions checks that a second Migrate recreates nothing, that
-// a changed function file is applied again (and only that one), and that
-// the record of a function whose file is gone goes.
+// a changed function file is applied again (and only that one), that the
+// record of a function whose file is gone goes, and that an older release
+// leaves a newer release's functions alone.
 func TestMigrateFunctions(t *testing.T) {
 	pool, schema := testenv.Schema(t)
 	ctx := t.Context()
@@ -199,6 +203,17 @@ func TestMigrateFunctions(t *testing.T) {
 	}
 	if _, ok := after["events_follow_stream"]; ok {
 		t.Error("the record of events_follow_stream, whose file is gone, is kept")
+	}
+
+	// A schema a newer release migrated keeps that release's functions.
+	if _, err := pool.Exec(ctx, "INSERT INTO "+pgx.Identifier{schema, "schema_migrations"}.Sanitize()+" (version, name) VALUES (999, '999_newer.sql')"); err != nil {
+		t.Fatal(err)
+	}
+	if err := pgstore.Migrate(ctx, pool, opts); err != nil {
+		t.Fatal(err)
+	}
+	if err := pool.QueryRow(ctx, "SELECT "+pgx.Identifier{schema}.Sanitize()+".stream_version('', 'none')").Scan(&version); err != nil || version != 1000 {
+		t.Errorf("stream_version after an older release's Migrate = %d, %v; want the newer definition's 1000", version, err)
 	}
 }
 
@@ -266,5 +281,50 @@ func TestMigrateIncludeOfMissingFunction(t *testing.T) {
 	err := pgstore.MigrateFS(context.Background(), nil, nil, files)
 	if err == nil || !strings.Contains(err.Error(), "nowhere") {
 		t.Errorf("Migrate with an include of a missing function = %v, want an error naming it", err)
+	}
+}
+
+// TestFunctionChangesComeWithAMigration keeps the rule that lets an older
+// release's Migrate leave a newer release's functions alone: a release
+// that changes a function file also adds a numbered migration (a comment is
+// enough). testdata/functions.sum records each file's hash and the highest
+// migration when one last changed.
+func TestFunctionChangesComeWithAMigration(t *testing.T) {
+	b, err := os.ReadFile("testdata/functions.sum")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recorded := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if k, v, ok := strings.Cut(line, " "); ok && !strings.HasPrefix(line, "#") {
+			recorded[k] = v
+		}
+	}
+	migrations, err := fs.Glob(pgstore.SchemaFiles, "schema/[0-9]*.sql")
+	if err != nil || len(migrations) == 0 {
+		t.Fatal(migrations, err)
+	}
+	highest := strings.TrimLeft(strings.SplitN(path.Base(migrations[len(migrations)-1]), "_", 2)[0], "0")
+	files, err := fs.Glob(pgstore.SchemaFiles, "schema/functions/*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum strings.Builder
+	changed := false
+	for _, f := range files {
+		b, err := fs.ReadFile(pgstore.SchemaFiles, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name, hash := strings.TrimSuffix(path.Base(f), ".sql"), fmt.Sprintf("%x", sha256.Sum256(b))
+		fmt.Fprintf(&sum, "%s %s\n", name, hash)
+		changed = changed || recorded[name] != hash
+	}
+	changed = changed || len(recorded) != len(files)+1 // a file added or removed
+	switch {
+	case changed && recorded["version"] == highest:
+		t.Errorf("a function file changed without a new numbered migration: add one (a comment is enough), so that an older release's Migrate leaves the new definition alone")
+	case changed:
+		t.Errorf("testdata/functions.sum is out of date; its lines after the comment are:\nversion %s\n%s", highest, sum.String())
 	}
 }
