@@ -1,8 +1,8 @@
 -- append_events runs an append in one statement, so one round trip, within
 -- the tenant p_tenant (command keys, the stream row, the version check and
--- the inserted events all carry it). The client sends it every append but
--- the lock-free one at an exact version outside a caller's transaction,
--- and that one's conflicts and replays:
+-- the inserted events all carry it). The client calls it for every append
+-- but the lock-free one at an exact version outside a caller's transaction,
+-- and for that one's conflicts and replays:
 --  1. a recorded command key: return its first outcome (outcome 2) with the
 --     key's command hash and refusal (a refusal has no position). A
 --     recorded key appends nothing, whatever its hash: the client compares
