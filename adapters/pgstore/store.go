@@ -40,9 +40,6 @@ type Options struct {
 	// ReadAllLimit is the batch size of ReadAll when called with limit 0.
 	// Zero means 500.
 	ReadAllLimit int
-	// GroupCommit coalesces concurrent appends into one statement and one
-	// transaction (see GroupCommit). The zero value leaves it off.
-	GroupCommit GroupCommit
 	// RowLevelSecurity makes every statement of a tenant's view
 	// (ForTenant) set the PostgreSQL setting eventfold.tenant to its tenant
 	// first, local to the transaction and in the same round trip, for the
@@ -68,8 +65,8 @@ type Store struct {
 	all    bool // the AllTenants view: reads the whole log, appends nothing
 }
 
-// core is what every view of one Store shares: the connection, the
-// statements and the group committer.
+// core is what every view of one Store shares: the connection and the
+// statements.
 type core struct {
 	raw  DB
 	opts Options
@@ -88,8 +85,6 @@ type core struct {
 	refuseKeySQL    string
 	listStreamsSQL  string
 	horizonSQL      string
-
-	group *grouper // nil unless Options.GroupCommit is on
 
 	inTx bool // db is the caller's transaction
 
@@ -198,15 +193,8 @@ SELECT version, transaction_id, global_position FROM ins ORDER BY version DESC L
 	c.listStreamsSQL = "SELECT stream_id, " + q + ".stream_version(tenant_id, stream_id) FROM " + q +
 		".streams WHERE tenant_id = $3 AND stream_id > $1 ORDER BY stream_id LIMIT $2"
 	c.horizonSQL = "SELECT pg_snapshot_xmin(pg_current_snapshot())"
-	if err := c.opts.GroupCommit.validate(); err != nil {
-		return nil, err
-	}
 	_, c.inTx = db.(pgx.Tx)
-	s := c.view("", false)
-	if c.opts.GroupCommit.Enabled && !c.inTx {
-		c.group = newGrouper(s, q)
-	}
-	return s, nil
+	return c.view("", false), nil
 }
 
 func (c *core) view(tenant string, all bool) *Store {
@@ -217,7 +205,7 @@ func (c *core) view(tenant string, all bool) *Store {
 // ForTenant returns a view of the store confined to tenant: every call on
 // it (Append, AppendKeyed, ReadStream, ReadAll, Head, Changed, ListStreams,
 // PruneCommandKeys) reads and writes only that tenant's rows. It shares the
-// Store's connection, statements and group commit, so views are cheap; make
+// Store's connection and statements, so views are cheap; make
 // one per request if that is convenient. It fails with an error matching
 // eventstore.ErrInvalidInput when tenant is not a valid tenant ID
 // (eventstore.ValidateTenant).
@@ -267,9 +255,7 @@ var _ eventstore.TenantScoper = (*Store)(nil)
 var errAllTenants = &eventstore.InvalidInputError{Field: "tenant",
 	Reason: "the all-tenants view only reads the global log; use ForTenant to append or read a stream"}
 
-// Append implements eventstore.Store in one round trip. With
-// Options.GroupCommit on, concurrent Appends share their round trip and
-// transaction (see GroupCommit for what a cancelled ctx then means).
+// Append implements eventstore.Store in one round trip.
 func (s *Store) Append(ctx context.Context, streamID string, expected eventstore.ExpectedVersion, events []eventstore.Event) (eventstore.AppendResult, error) {
 	rec, err := s.append(ctx, nil, streamID, expected, events)
 	return rec.Result, err
@@ -345,11 +331,6 @@ func (s *Store) append(ctx context.Context, key *eventstore.CommandKey, streamID
 			meta[i] = b
 		}
 	}
-	if s.group != nil && key == nil {
-		res, err := s.group.append(ctx, &groupRequest{tenant: s.tenant, stream: streamID, expected: expected,
-			ids: ids, uuids: uuids, types: types, contentTypes: contentTypes, data: data, meta: meta})
-		return eventstore.KeyRecord{Result: res}, err
-	}
 	return s.appendPrepared(ctx, streamID, expected, key, ids, uuids, types, contentTypes, data, meta)
 }
 
@@ -366,7 +347,7 @@ func (s *Store) appendPrepared(ctx context.Context, streamID string, expected ev
 		rec, err := s.appendOnce(ctx, streamID, expected, key, checkReplay, ids, uuids, types, contentTypes, data, meta)
 		var pgErr *pgconn.PgError
 		// 40001: a later transaction appended to the stream first (see
-		// 006_stream_order.sql); a new transaction gets a later ID. Inside
+		// schema/functions/append_events.sql); a new transaction gets a later ID. Inside
 		// the caller's own transaction there is nothing to retry: the
 		// error says so and the caller retries the transaction.
 		// append_events reports losing a version to an append at an
@@ -427,7 +408,7 @@ func (s *Store) appendOnce(ctx context.Context, streamID string, expected events
 // command handler sends): one plain INSERT of the events at the versions
 // after expected, taken only when event number expected is stored, with no
 // function call, no stream row and no probe for a replay
-// (009_version_from_events.sql). It reports ok=false, having written
+// (schema/009_version_from_events.sql). It reports ok=false, having written
 // nothing, when the stream is not at the expected version, either because
 // event expected is missing or because a concurrent append took the next
 // version first (a unique violation on events_stream_version, after waiting
@@ -435,8 +416,7 @@ func (s *Store) appendOnce(ctx context.Context, streamID string, expected events
 // a conflict from a retried append. A reused event ID fails with the unique
 // violation appendPrepared already handles.
 //
-// It skips the stream-order check of append_events (006_stream_order.sql)
-// because it only runs in a transaction of its own: its snapshot saw the
+// It skips the stream-order check of append_events because it only runs in a transaction of its own: its snapshot saw the
 // expected version committed, and its transaction ID is taken after that,
 // so it is above the ID of every earlier append to the stream.
 func (s *Store) appendExact(ctx context.Context, streamID string, expected eventstore.ExpectedVersion,
@@ -534,7 +514,7 @@ func isVersionTaken(err error) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "events_stream_version"
 }
 
-// appendResult turns one row of append_events or append_events_group into
+// appendResult turns one row of append_events into
 // the caller's result.
 func appendResult(streamID string, expected eventstore.ExpectedVersion, ids []string, outcome int, version int64, txid *uint64, position *int64) (eventstore.AppendResult, error) {
 	switch outcome {

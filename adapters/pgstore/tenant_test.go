@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -172,45 +171,6 @@ func TestTenantExtras(t *testing.T) {
 	}
 	if _, ok, _ := keys.Lookup(ctx, "user-1"); ok {
 		t.Error("default tenant sees a key of subject user-1")
-	}
-}
-
-// Group commit puts appends of several tenants into one statement; each
-// lands in its own tenant's stream.
-func TestTenantGroupCommit(t *testing.T) {
-	s := newStore(t, groupOptions(2))
-	ctx := t.Context()
-	tenants := []string{"a", "b", "c"}
-	const writers, appends = 4, 15
-	var wg sync.WaitGroup
-	for _, tenant := range tenants {
-		ts := mustTenant(t, s, tenant)
-		for w := range writers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range appends {
-					if _, err := ts.Append(ctx, "same", eventstore.Any, oneEvent(w*100+i)); err != nil {
-						t.Errorf("tenant %s: %v", tenant, err)
-						return
-					}
-				}
-			}()
-		}
-	}
-	wg.Wait()
-	for _, tenant := range tenants {
-		ts := mustTenant(t, s, tenant)
-		recs, err := ts.ReadStream(ctx, "same", 0, eventstore.Forward, 0)
-		if err != nil || len(recs) != writers*appends {
-			t.Errorf("tenant %s: stream has %d events, %v; want %d", tenant, len(recs), err, writers*appends)
-		}
-		for i, r := range recs {
-			if r.Tenant != tenant || r.Version != int64(i+1) {
-				t.Errorf("tenant %s: record %d has tenant %q version %d", tenant, i, r.Tenant, r.Version)
-				break
-			}
-		}
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/eventfold/eventfold/adapters/pgstore"
 	"github.com/eventfold/eventfold/bench/harness"
 )
 
@@ -18,7 +17,6 @@ type Scenario struct {
 	events   int
 	writers  []int
 	variants bool
-	group    pgstore.GroupCommit
 }
 
 var _ harness.Scenario = (*Scenario)(nil)
@@ -31,10 +29,6 @@ type Options struct {
 	// Variants adds contenders that take eventfold's append apart (see
 	// variants.go), for analysis; they are not baselines.
 	Variants bool
-	// GroupCommit, when Enabled, adds the contender "eventfold pgstore
-	// (group commit)": pgstore with these group-commit settings, on
-	// eventfold's tables. Off by default.
-	GroupCommit pgstore.GroupCommit
 }
 
 // New returns scenario 1 (events 1) or 2 (events 10), or any other batch
@@ -52,7 +46,6 @@ func New(events int, opts *Options) *Scenario {
 	}
 	if opts != nil {
 		s.variants = opts.Variants
-		s.group = opts.GroupCommit
 	}
 	return s
 }
@@ -107,12 +100,6 @@ func (s *Scenario) Setup(ctx context.Context, env *harness.Env) (*harness.Plan, 
 	if err != nil {
 		return nil, err
 	}
-	var group *eventfoldTarget
-	if s.group.Enabled {
-		if group, err = newEventfoldGroup(ef, s.group); err != nil {
-			return nil, err
-		}
-	}
 	var withCorrelation *eventsOnlyTarget
 	if s.variants {
 		if withCorrelation, err = newEventsWithCorrelationIndex(ctx, ef); err != nil {
@@ -137,9 +124,6 @@ func (s *Scenario) Setup(ctx context.Context, env *harness.Env) (*harness.Plan, 
 				{Name: rawName, Run: s.measure(raw, w)},
 				{Name: "watermill-sql Publish", Run: s.measure(wm, w)},
 			},
-		}
-		if group != nil {
-			cell.Baselines = append(cell.Baselines, harness.Contender{Name: "eventfold pgstore (group commit)", Run: s.measure(group, w)})
 		}
 		if s.variants {
 			cell.Baselines = append(cell.Baselines,

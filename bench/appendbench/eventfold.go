@@ -31,16 +31,6 @@ func newEventfold(ctx context.Context, pool *pgxpool.Pool, schema string, events
 	return &eventfoldTarget{pool: pool, schema: schema, store: store, events: events}, nil
 }
 
-// newEventfoldGroup is ef with group commit on (pgstore.GroupCommit), on
-// the same tables.
-func newEventfoldGroup(ef *eventfoldTarget, gc pgstore.GroupCommit) (*eventfoldTarget, error) {
-	store, err := pgstore.New(ef.pool, &pgstore.Options{Schema: ef.schema, GroupCommit: gc})
-	if err != nil {
-		return nil, fmt.Errorf("appendbench: eventfold store with group commit: %w", err)
-	}
-	return &eventfoldTarget{pool: ef.pool, schema: ef.schema, store: store, events: ef.events}, nil
-}
-
 func (t *eventfoldTarget) reset(ctx context.Context) error {
 	return truncate(ctx, t.pool, t.schema, "events", "streams", "command_keys")
 }
