@@ -83,14 +83,22 @@ func (m *stallMeter) get() (time.Duration, time.Time) {
 
 // TestNATSClusterLeaderKill runs the relay and a projection runner on a
 // three-node JetStream cluster of their own, with the stream and the
-// durable consumer replicated on all three (R3), while a writer appends
-// without pause. It kills the stream's leader with SIGKILL mid-run, keeps
-// writing, restarts the node, and then checks that the relay published up
-// to the head of the log and that the read model equals a fold of the
-// store: no event lost, none applied twice. It restarts none of the shared
-// services.
+// durable consumer replicated on all three (R3), while writers append
+// without pause. It kills the node that leads the stream (or, in the second
+// case, the consumer) with SIGKILL mid-run, keeps writing, restarts the
+// node, and then checks that the relay published up to the head of the log
+// and that the read model equals a fold of the store: no event lost, none
+// applied twice. It restarts none of the shared services.
 func TestNATSClusterLeaderKill(t *testing.T) {
 	chaosOnly(t, "it kills servers of a NATS cluster under load for most of a minute")
+	for _, asset := range []string{"stream", "consumer"} {
+		t.Run(asset+"_leader", func(t *testing.T) { clusterLeaderKill(t, asset) })
+	}
+}
+
+// clusterLeaderKill runs one case of TestNATSClusterLeaderKill, killing
+// the leader of asset ("stream" or "consumer").
+func clusterLeaderKill(t *testing.T, asset string) {
 	cluster := testenv.NATSCluster(t, clusterReplicas)
 	e := setup(t)
 	topic := "eventfold_cluster_" + strings.TrimPrefix(e.opts.Schema, "t_")
@@ -150,11 +158,38 @@ func TestNATSClusterLeaderKill(t *testing.T) {
 
 	w := startWriters(e.store, 2, 1_000_000, 5*time.Millisecond)
 	time.Sleep(3 * time.Second)
-	leader, killedAt := killStreamLeader(t, js, cluster, topic)
+	leaderOf := func(wait time.Duration) (ofStream, ofConsumer string) {
+		if si, err := js.StreamInfo(topic, nc.MaxWait(wait)); err == nil && si.Cluster != nil {
+			ofStream = si.Cluster.Leader
+		}
+		if ci, err := js.ConsumerInfo(topic, consumer.Durable, nc.MaxWait(wait)); err == nil && ci.Cluster != nil {
+			ofConsumer = ci.Cluster.Leader
+		}
+		return ofStream, ofConsumer
+	}
+	streamLeader, consumerLeader := leaderOf(5 * time.Second)
+	victim := streamLeader
+	if asset == "consumer" {
+		victim = consumerLeader
+	}
+	leader := cluster.Index(victim)
+	if leader < 0 {
+		t.Fatalf("the %s has no leader among the nodes (stream leader %q, consumer leader %q)", asset, streamLeader, consumerLeader)
+	}
 	_, before := relay.Active()
-	newLeader := waitNewLeader(t, js, topic, cluster.Name(leader))
-	t.Logf("stream leader %s killed with the relay at %s; %s leads %v later", cluster.Name(leader), before,
-		newLeader, time.Since(killedAt).Round(time.Millisecond))
+	cluster.Kill(leader)
+	killedAt := time.Now()
+	testenv.Eventually(t, 30*time.Second, func() bool {
+		s, c := leaderOf(500 * time.Millisecond)
+		if asset == "consumer" {
+			s = c
+		}
+		return s != "" && s != victim
+	}, "the %s elected no new leader after %s died", asset, victim)
+	newStreamLeader, newConsumerLeader := leaderOf(5 * time.Second)
+	t.Logf("killed %s, which led the %s (stream leader %s, consumer leader %s), with the relay at %s; "+
+		"%v later the stream is led by %s, the consumer by %s", victim, asset, streamLeader, consumerLeader, before,
+		time.Since(killedAt).Round(time.Millisecond), newStreamLeader, newConsumerLeader)
 	time.Sleep(3 * time.Second)
 	restartedAt := time.Now()
 	cluster.Restart(leader)
@@ -208,40 +243,6 @@ func newClusterSubscriber(t *testing.T, urls string, connOpts []nc.Option, c nat
 	}
 	t.Cleanup(func() { sub.Close() })
 	return sub
-}
-
-// killStreamLeader SIGKILLs the node that leads stream and returns its
-// number and when it died.
-func killStreamLeader(t *testing.T, js nc.JetStreamContext, cluster *testenv.NATSServers, stream string) (int, time.Time) {
-	t.Helper()
-	si, err := js.StreamInfo(stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if si.Cluster == nil || cluster.Index(si.Cluster.Leader) < 0 {
-		t.Fatalf("stream %s has no leader among the nodes: %+v", stream, si.Cluster)
-	}
-	leader := cluster.Index(si.Cluster.Leader)
-	if ci, err := js.ConsumerInfo(stream, stream+"_tallies"); err == nil && ci.Cluster != nil {
-		t.Logf("before the kill: stream leader %s, consumer leader %s", si.Cluster.Leader, ci.Cluster.Leader)
-	}
-	cluster.Kill(leader)
-	return leader, time.Now()
-}
-
-// waitNewLeader waits until stream has a leader other than old.
-func waitNewLeader(t *testing.T, js nc.JetStreamContext, stream, old string) string {
-	t.Helper()
-	var leader string
-	testenv.Eventually(t, 30*time.Second, func() bool {
-		si, err := js.StreamInfo(stream, nc.MaxWait(500*time.Millisecond))
-		if err != nil || si.Cluster == nil {
-			return false
-		}
-		leader = si.Cluster.Leader
-		return leader != "" && leader != old
-	}, "stream %s elected no new leader after %s died", stream, old)
-	return leader
 }
 
 // reportClusterRun logs what the leader kill cost, and fails the test if
