@@ -15,6 +15,7 @@ import (
 	"github.com/eventfold/eventfold/adapters/natsjs"
 	"github.com/eventfold/eventfold/adapters/pgstore"
 	"github.com/eventfold/eventfold/adapters/watermillbus"
+	"github.com/eventfold/eventfold/eventstore"
 	tallies "github.com/eventfold/eventfold/internal/tally"
 	"github.com/eventfold/eventfold/internal/testenv"
 	"github.com/eventfold/eventfold/projection"
@@ -49,20 +50,21 @@ func (p *countingPublisher) errors() []string {
 	return append([]string(nil), p.errs...)
 }
 
-// stallMeter samples the relay's published position and keeps the longest
-// time it stood still while writes went on.
+// stallMeter samples a position (the relay's published one, a runner's
+// applied one) and keeps the longest time it stood still while writes went
+// on.
 type stallMeter struct {
 	mu      sync.Mutex
 	longest time.Duration
 	at      time.Time // when the longest stall began
 }
 
-func (m *stallMeter) watch(ctx context.Context, relay *watermillbus.Relay) {
-	_, last := relay.Active()
+func (m *stallMeter) watch(ctx context.Context, position func() eventstore.Position) {
+	last := position()
 	since := time.Now()
 	for ctx.Err() == nil {
 		time.Sleep(10 * time.Millisecond)
-		_, pos := relay.Active()
+		pos := position()
 		if pos != last {
 			last, since = pos, time.Now()
 			continue
@@ -149,12 +151,13 @@ func clusterLeaderKill(t *testing.T, asset string) {
 	t.Cleanup(func() { cancel(); <-relayDone })
 	rn := startRunner(t, watermillbus.NewSource(counting, topic, nil), e.rm, 100)
 	var status statusLog
-	var stall stallMeter
+	var relayStall, projectionStall stallMeter
 	wctx, stopWatch := context.WithCancel(t.Context())
 	defer stopWatch()
 	go status.watch(wctx, rn, 10*time.Millisecond)
 	sctx, stopStall := context.WithCancel(wctx)
-	go stall.watch(sctx, relay)
+	go relayStall.watch(sctx, func() eventstore.Position { _, pos := relay.Active(); return pos })
+	go projectionStall.watch(sctx, func() eventstore.Position { return rn.Status().Position })
 
 	w := startWriters(e.store, 2, 1_000_000, 5*time.Millisecond)
 	time.Sleep(3 * time.Second)
@@ -208,7 +211,7 @@ func clusterLeaderKill(t *testing.T, asset string) {
 	}, "the relay did not publish up to the last append %s", last)
 	tallies.Check(t, e.store, e.rm, last)
 	stopWatch()
-	reportClusterRun(t, e, js, topic, time.Since(start), pub, counting, &stall, killedAt, &status)
+	reportClusterRun(t, e, js, topic, time.Since(start), pub, counting, [2]*stallMeter{&relayStall, &projectionStall}, killedAt, &status)
 }
 
 func newClusterPublisher(t *testing.T, urls string, connOpts []nc.Option) *countingPublisher {
@@ -249,7 +252,7 @@ func newClusterSubscriber(t *testing.T, urls string, connOpts []nc.Option, c nat
 // the stream holds an event twice or misses one, or the subscriber missed
 // one.
 func reportClusterRun(t *testing.T, e *env, js nc.JetStreamContext, stream string, catchUp time.Duration,
-	pub *countingPublisher, sub *countingSubscriber, stall *stallMeter, killedAt time.Time, status *statusLog) {
+	pub *countingPublisher, sub *countingSubscriber, stalls [2]*stallMeter, killedAt time.Time, status *statusLog) {
 	t.Helper()
 	_, ids := e.fold(t)
 	si, err := js.StreamInfo(stream)
@@ -271,11 +274,14 @@ func reportClusterRun(t *testing.T, e *env, js nc.JetStreamContext, stream strin
 	if missing > 0 {
 		t.Errorf("%d of %d events never reached the subscriber", missing, len(ids))
 	}
-	longest, at := stall.get()
 	errs := pub.errors()
 	_, dups := sub.duplicates()
-	t.Logf("%d events; the relay published nothing for %v from %v after the kill; %d publish errors %q",
-		len(ids), longest.Round(time.Millisecond), at.Sub(killedAt).Round(time.Millisecond), len(errs), firstN(errs, 3))
+	relayStall, relayAt := stalls[0].get()
+	projStall, projAt := stalls[1].get()
+	t.Logf("%d events; the relay published nothing for %v from %v after the kill (%d publish errors %q); "+
+		"the projection applied nothing for %v from %v after the kill",
+		len(ids), relayStall.Round(time.Millisecond), relayAt.Sub(killedAt).Round(time.Millisecond), len(errs), firstN(errs, 3),
+		projStall.Round(time.Millisecond), projAt.Sub(killedAt).Round(time.Millisecond))
 	t.Logf("the projection caught up %v after the writes ended; %d duplicate deliveries dropped by the Source; runner: %s",
 		catchUp.Round(time.Millisecond), dups, status)
 }
