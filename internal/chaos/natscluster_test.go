@@ -92,7 +92,7 @@ func (m *stallMeter) get() (time.Duration, time.Time) {
 // and that the read model equals a fold of the store: no event lost, none
 // applied twice. It restarts none of the shared services.
 func TestNATSClusterLeaderKill(t *testing.T) {
-	chaosOnly(t, "it kills servers of a NATS cluster under load for most of a minute")
+	chaosOnly(t, "it kills servers of a NATS cluster under load for half a minute")
 	for _, asset := range []string{"stream", "consumer"} {
 		t.Run(asset+"_leader", func(t *testing.T) { clusterLeaderKill(t, asset) })
 	}
