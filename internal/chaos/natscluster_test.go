@@ -101,45 +101,96 @@ func TestNATSClusterLeaderKill(t *testing.T) {
 // clusterLeaderKill runs one case of TestNATSClusterLeaderKill, killing
 // the leader of asset ("stream" or "consumer").
 func clusterLeaderKill(t *testing.T, asset string) {
-	cluster := testenv.NATSCluster(t, clusterReplicas)
-	e := setup(t)
-	topic := "eventfold_cluster_" + strings.TrimPrefix(e.opts.Schema, "t_")
-	urls := strings.Join(cluster.URLs(), ",")
+	r := startClusterRun(t)
+	var status statusLog
+	var relayStall, projectionStall stallMeter
+	wctx, stopWatch := context.WithCancel(t.Context())
+	defer stopWatch()
+	go status.watch(wctx, r.rn, 10*time.Millisecond)
+	sctx, stopStall := context.WithCancel(wctx)
+	go relayStall.watch(sctx, func() eventstore.Position { _, pos := r.relay.Active(); return pos })
+	go projectionStall.watch(sctx, func() eventstore.Position { return r.rn.Status().Position })
+
+	w := startWriters(r.e.store, 2, 1_000_000, 5*time.Millisecond)
+	time.Sleep(3 * time.Second)
+	_, before := r.relay.Active()
+	victim, killedAt := r.killLeader(t, asset)
+	time.Sleep(3 * time.Second)
+	restartedAt := time.Now()
+	r.cluster.Restart(victim)
+	t.Logf("%s restarted and healthy in %v", r.cluster.Name(victim), time.Since(restartedAt).Round(time.Millisecond))
+	time.Sleep(2 * time.Second)
+	last := w.finish()
+	stopStall()
+	if len(w.failed) > 0 || w.errs > 0 {
+		t.Fatalf("appends failed with PostgreSQL up: %q", w.sample)
+	}
+	if !before.Before(last) {
+		t.Fatal("no append after the kill: the test did not test anything")
+	}
+
+	start := time.Now()
+	testenv.Eventually(t, 30*time.Second, func() bool {
+		_, pos := r.relay.Active()
+		return pos == last
+	}, "the relay did not publish up to the last append %s", last)
+	tallies.Check(t, r.e.store, r.e.rm, last)
+	stopWatch()
+	reportClusterRun(t, r, time.Since(start), [2]*stallMeter{&relayStall, &projectionStall}, killedAt, &status)
+}
+
+// clusterRun is the relay and a tally runner on a NATS cluster of their
+// own.
+type clusterRun struct {
+	cluster  *testenv.NATSServers
+	e        *env
+	js       nc.JetStreamContext
+	topic    string
+	consumer natsjs.Consumer
+	pub      *countingPublisher
+	sub      *countingSubscriber
+	relay    *watermillbus.Relay
+	rn       *runner
+}
+
+// startClusterRun starts the cluster, creates the R3 stream and its R3
+// durable consumer, and runs the relay and the runner until the test ends.
+func startClusterRun(t *testing.T) *clusterRun {
+	t.Helper()
+	r := &clusterRun{cluster: testenv.NATSCluster(t, clusterReplicas), e: setup(t)}
+	r.topic = "eventfold_cluster_" + strings.TrimPrefix(r.e.opts.Schema, "t_")
+	urls := strings.Join(r.cluster.URLs(), ",")
 	// Clients know every node and move to another when theirs dies.
 	connOpts := []nc.Option{nc.ReconnectWait(100 * time.Millisecond), nc.MaxReconnects(-1), nc.Timeout(time.Second)}
-
 	conn, err := nc.Connect(urls, connOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(conn.Close)
-	js, err := conn.JetStream(nc.MaxWait(5 * time.Second))
-	if err != nil {
+	if r.js, err = conn.JetStream(nc.MaxWait(5 * time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := js.AddStream(&nc.StreamConfig{Name: topic, Subjects: []string{topic}, Replicas: clusterReplicas}); err != nil {
+	if _, err := r.js.AddStream(&nc.StreamConfig{Name: r.topic, Subjects: []string{r.topic}, Replicas: clusterReplicas}); err != nil {
 		t.Fatalf("create the R%d stream: %v", clusterReplicas, err)
 	}
 	// One message unacknowledged at a time: watermill-nats v2.1.3 can
 	// panic when a subscription ends (the runner reopening its feed) while
 	// nats.go holds further messages for it. Its handler waits for each
 	// ack anyway, so this costs no throughput.
-	consumer := natsjs.Consumer{Stream: topic, Subject: topic, Durable: topic + "_tallies", QueueGroup: topic + "_tallies",
-		AckWait: 2 * time.Second, MaxAckPending: 1}
-	info, err := natsjs.EnsureConsumer(t.Context(), js, consumer)
+	r.consumer = natsjs.Consumer{Stream: r.topic, Subject: r.topic, Durable: r.topic + "_tallies",
+		QueueGroup: r.topic + "_tallies", AckWait: 2 * time.Second, MaxAckPending: 1}
+	info, err := natsjs.EnsureConsumer(t.Context(), r.js, r.consumer)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if info.Cluster == nil || len(info.Cluster.Replicas) != clusterReplicas-1 {
 		t.Fatalf("the consumer is not replicated on %d nodes: %+v", clusterReplicas, info.Cluster)
 	}
+	r.pub = newClusterPublisher(t, urls, connOpts)
+	r.sub = &countingSubscriber{Subscriber: newClusterSubscriber(t, urls, connOpts, r.consumer), deliveries: map[string]int{}}
 
-	pub := newClusterPublisher(t, urls, connOpts)
-	sub := newClusterSubscriber(t, urls, connOpts, consumer)
-	counting := &countingSubscriber{Subscriber: sub, deliveries: map[string]int{}}
-
-	relay, err := watermillbus.NewRelay(watermillbus.RelayConfig{
-		Store: e.store, Publisher: pub, Topic: topic, Checkpoints: pgstore.NewCheckpoints(e.pool, e.opts),
+	r.relay, err = watermillbus.NewRelay(watermillbus.RelayConfig{
+		Store: r.e.store, Publisher: r.pub, Topic: r.topic, Checkpoints: pgstore.NewCheckpoints(r.e.pool, r.e.opts),
 		Poll: projection.LogOptions{MaxPoll: 20 * time.Millisecond},
 	})
 	if err != nil {
@@ -147,71 +198,54 @@ func clusterLeaderKill(t *testing.T, asset string) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	relayDone := make(chan struct{})
-	go func() { defer close(relayDone); relay.Run(ctx) }() //nolint:errcheck
+	go func() { defer close(relayDone); r.relay.Run(ctx) }() //nolint:errcheck
 	t.Cleanup(func() { cancel(); <-relayDone })
-	rn := startRunner(t, watermillbus.NewSource(counting, topic, nil), e.rm, 100)
-	var status statusLog
-	var relayStall, projectionStall stallMeter
-	wctx, stopWatch := context.WithCancel(t.Context())
-	defer stopWatch()
-	go status.watch(wctx, rn, 10*time.Millisecond)
-	sctx, stopStall := context.WithCancel(wctx)
-	go relayStall.watch(sctx, func() eventstore.Position { _, pos := relay.Active(); return pos })
-	go projectionStall.watch(sctx, func() eventstore.Position { return rn.Status().Position })
+	r.rn = startRunner(t, watermillbus.NewSource(r.sub, r.topic, nil), r.e.rm, 100)
+	return r
+}
 
-	w := startWriters(e.store, 2, 1_000_000, 5*time.Millisecond)
-	time.Sleep(3 * time.Second)
-	leaderOf := func(wait time.Duration) (ofStream, ofConsumer string) {
-		if si, err := js.StreamInfo(topic, nc.MaxWait(wait)); err == nil && si.Cluster != nil {
-			ofStream = si.Cluster.Leader
-		}
-		if ci, err := js.ConsumerInfo(topic, consumer.Durable, nc.MaxWait(wait)); err == nil && ci.Cluster != nil {
-			ofConsumer = ci.Cluster.Leader
-		}
-		return ofStream, ofConsumer
+// leaders returns the nodes that lead the stream and the consumer, or ""
+// where JetStream does not answer within wait.
+func (r *clusterRun) leaders(wait time.Duration) (ofStream, ofConsumer string) {
+	if si, err := r.js.StreamInfo(r.topic, nc.MaxWait(wait)); err == nil && si.Cluster != nil {
+		ofStream = si.Cluster.Leader
 	}
-	streamLeader, consumerLeader := leaderOf(5 * time.Second)
+	if ci, err := r.js.ConsumerInfo(r.topic, r.consumer.Durable, nc.MaxWait(wait)); err == nil && ci.Cluster != nil {
+		ofConsumer = ci.Cluster.Leader
+	}
+	return ofStream, ofConsumer
+}
+
+// killLeader SIGKILLs the node that leads asset ("stream" or "consumer"),
+// waits until another node leads it, and returns the killed node and when
+// it died.
+func (r *clusterRun) killLeader(t *testing.T, asset string) (int, time.Time) {
+	t.Helper()
+	streamLeader, consumerLeader := r.leaders(5 * time.Second)
 	victim := streamLeader
 	if asset == "consumer" {
 		victim = consumerLeader
 	}
-	leader := cluster.Index(victim)
-	if leader < 0 {
+	node := r.cluster.Index(victim)
+	if node < 0 {
 		t.Fatalf("the %s has no leader among the nodes (stream leader %q, consumer leader %q)", asset, streamLeader, consumerLeader)
 	}
-	_, before := relay.Active()
-	cluster.Kill(leader)
+	_, at := r.relay.Active()
+	r.cluster.Kill(node)
 	killedAt := time.Now()
 	testenv.Eventually(t, 30*time.Second, func() bool {
-		s, c := leaderOf(500 * time.Millisecond)
+		s, c := r.leaders(500 * time.Millisecond)
 		if asset == "consumer" {
 			s = c
 		}
 		return s != "" && s != victim
 	}, "the %s elected no new leader after %s died", asset, victim)
-	newStreamLeader, newConsumerLeader := leaderOf(5 * time.Second)
+	elected := time.Since(killedAt)
+	newStreamLeader, newConsumerLeader := r.leaders(5 * time.Second)
 	t.Logf("killed %s, which led the %s (stream leader %s, consumer leader %s), with the relay at %s; "+
-		"%v later the stream is led by %s, the consumer by %s", victim, asset, streamLeader, consumerLeader, before,
-		time.Since(killedAt).Round(time.Millisecond), newStreamLeader, newConsumerLeader)
-	time.Sleep(3 * time.Second)
-	restartedAt := time.Now()
-	cluster.Restart(leader)
-	t.Logf("%s restarted and healthy in %v", cluster.Name(leader), time.Since(restartedAt).Round(time.Millisecond))
-	time.Sleep(2 * time.Second)
-	last := w.finish()
-	stopStall()
-	if len(w.failed) > 0 || w.errs > 0 {
-		t.Fatalf("appends failed with PostgreSQL up: %q", w.sample)
-	}
-
-	start := time.Now()
-	testenv.Eventually(t, 30*time.Second, func() bool {
-		_, pos := relay.Active()
-		return pos == last
-	}, "the relay did not publish up to the last append %s", last)
-	tallies.Check(t, e.store, e.rm, last)
-	stopWatch()
-	reportClusterRun(t, e, js, topic, time.Since(start), pub, counting, [2]*stallMeter{&relayStall, &projectionStall}, killedAt, &status)
+		"%v later the stream is led by %s, the consumer by %s", victim, asset, streamLeader, consumerLeader, at,
+		elected.Round(time.Millisecond), newStreamLeader, newConsumerLeader)
+	return node, killedAt
 }
 
 func newClusterPublisher(t *testing.T, urls string, connOpts []nc.Option) *countingPublisher {
@@ -251,11 +285,12 @@ func newClusterSubscriber(t *testing.T, urls string, connOpts []nc.Option, c nat
 // reportClusterRun logs what the leader kill cost, and fails the test if
 // the stream holds an event twice or misses one, or the subscriber missed
 // one.
-func reportClusterRun(t *testing.T, e *env, js nc.JetStreamContext, stream string, catchUp time.Duration,
-	pub *countingPublisher, sub *countingSubscriber, stalls [2]*stallMeter, killedAt time.Time, status *statusLog) {
+func reportClusterRun(t *testing.T, r *clusterRun, catchUp time.Duration, stalls [2]*stallMeter, killedAt time.Time,
+	status *statusLog) {
 	t.Helper()
-	_, ids := e.fold(t)
-	si, err := js.StreamInfo(stream)
+	_, ids := r.e.fold(t)
+	sub := r.sub
+	si, err := r.js.StreamInfo(r.topic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +309,7 @@ func reportClusterRun(t *testing.T, e *env, js nc.JetStreamContext, stream strin
 	if missing > 0 {
 		t.Errorf("%d of %d events never reached the subscriber", missing, len(ids))
 	}
-	errs := pub.errors()
+	errs := r.pub.errors()
 	_, dups := sub.duplicates()
 	relayStall, relayAt := stalls[0].get()
 	projStall, projAt := stalls[1].get()
