@@ -45,12 +45,7 @@ func TestMain(m *testing.M) {
 // addresses the restart commands use.
 func requireChaos(t *testing.T) {
 	t.Helper()
-	if os.Getenv(chaosEnv) != "1" {
-		if testenv.Required() {
-			t.Fatalf("chaos test run without %s=1 where services are required: run it alone with `make chaos`", chaosEnv)
-		}
-		t.Skipf("chaos test: it restarts PostgreSQL, Redis, NATS and RabbitMQ, which breaks tests running beside it; run it alone with `make chaos` (%s=1)", chaosEnv)
-	}
+	chaosOnly(t, "it restarts PostgreSQL, Redis, NATS and RabbitMQ, which breaks tests running beside it")
 	for _, c := range []struct{ name, url, hostport string }{
 		{"EVENTFOLD_TEST_POSTGRES_URL", testenv.PostgresURL(), "127.0.0.1:5432"},
 		{"EVENTFOLD_TEST_REDIS_URL", testenv.RedisURL(), "127.0.0.1:6379"},
@@ -66,6 +61,20 @@ func requireChaos(t *testing.T) {
 		if err := s.probe(); err != nil {
 			t.Fatalf("%s is required by the chaos tests but does not answer: %v", s.name, err)
 		}
+	}
+}
+
+// chaosOnly skips the test unless EVENTFOLD_CHAOS=1 (it fails instead
+// where services are required), saying why it is a chaos test. A test that
+// runs its own servers and restarts none of the shared ones calls it
+// instead of requireChaos.
+func chaosOnly(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv(chaosEnv) != "1" {
+		if testenv.Required() {
+			t.Fatalf("chaos test run without %s=1 where services are required: run it alone with `make chaos`", chaosEnv)
+		}
+		t.Skipf("chaos test: %s; run it alone with `make chaos` (%s=1)", why, chaosEnv)
 	}
 }
 

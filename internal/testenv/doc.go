@@ -7,4 +7,8 @@
 // A test that cannot reach a server is skipped, unless CI=true or
 // EVENTFOLD_REQUIRE_SERVICES=1 is set (make test sets it): then it fails,
 // so a missing service can never pass a run silently.
+//
+// For clustered servers, which the shared ones are not, RedisCluster and
+// NATSCluster start the test's own processes on free ports of 127.0.0.1;
+// they die with the test binary.
 package testenv
