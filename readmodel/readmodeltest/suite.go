@@ -66,6 +66,10 @@ func Run(t *testing.T, cfg Config) {
 		{"Concurrent", testConcurrent},
 		{"Model", testModel},
 		{"ReadOnly", testReadOnly},
+		{"Apply/ReaderSeesWholeBatches", testReaderSeesWholeBatches},
+		{"Apply/RefusedKeepsCheckpoint", testRefusedBatchKeepsCheckpoint},
+		{"Index/PagingTies", testPagingTies},
+		{"Namespace/RebuildAfterDrop", testRebuildAfterDrop},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
