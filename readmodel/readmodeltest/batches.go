@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"time"
 	"testing"
 
 	"github.com/eventfold/eventfold/readmodel"
@@ -25,9 +27,10 @@ func testReaderSeesWholeBatches(t *testing.T, cfg Config) {
 	ids := []string{"a", "b", "c"}
 	done := make(chan struct{})
 	errs := make(chan error, 2)
+	var reads atomic.Int64
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		for ctx.Err() == nil {
+		for {
 			select {
 			case <-done:
 				return
@@ -37,9 +40,15 @@ func testReaderSeesWholeBatches(t *testing.T, cfg Config) {
 				errs <- err
 				return
 			}
+			reads.Add(1)
 		}
 	})
 	for k := uint64(1); k <= batches; k++ {
+		// Let the reader in between batches, so that its reads overlap
+		// the next Apply even on a store that applies in microseconds.
+		for r, until := reads.Load(), time.Now().Add(100*time.Millisecond); reads.Load() == r && time.Now().Before(until); {
+			time.Sleep(20 * time.Microsecond)
+		}
 		var ws []write
 		for _, id := range ids {
 			ws = append(ws, put(id, k, fmt.Sprint(k), entry("rev", readmodel.Uint(k))))
@@ -56,19 +65,24 @@ func testReaderSeesWholeBatches(t *testing.T, cfg Config) {
 	}
 }
 
-// readWholeBatch reads the documents, then the index, then the state, and
-// checks that they come from whole batches.
+// readWholeBatch reads a document, the documents, the index, then the
+// state, and checks that they come from whole batches.
 func readWholeBatch(ctx context.Context, s readmodel.Reader, n readmodel.Namespace, ids []string) error {
+	seen := uint64(0)
+	if d, err := s.Get(ctx, n, ids[0]); err == nil {
+		seen = d.Revision.Sequence
+	} else if !errors.Is(err, readmodel.ErrNotFound) {
+		return fmt.Errorf("Get while applying = %w", err)
+	}
 	got, err := s.GetMany(ctx, n, ids)
 	if err != nil {
 		return fmt.Errorf("GetMany while applying = %w", err)
 	}
-	seen := uint64(0)
 	for _, d := range got {
 		if len(got) != len(ids) || d.Revision != got[0].Revision {
 			return fmt.Errorf("GetMany while applying saw part of a batch: %v", docs(got))
 		}
-		seen = d.Revision.Sequence
+		seen = max(seen, d.Revision.Sequence)
 	}
 	p, err := s.Query(ctx, n, readmodel.All("rev"))
 	if err != nil {
