@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/eventfold/eventfold/readmodel"
 	"github.com/google/go-cmp/cmp"
