@@ -721,7 +721,10 @@ func testReadAllPaging(t *testing.T, cfg Config) {
 	all := readAllUntil(t, cfg, s, 25)
 	var paged []eventstore.Record
 	var after eventstore.Position
-	for {
+	for pages := 0; ; pages++ {
+		if pages > len(all) {
+			t.Fatalf("ReadAll with limit 7 still returns events after %d pages of a log of %d", pages, len(all))
+		}
 		page, err := s.ReadAll(ctxFor(t), after, 7)
 		if err != nil {
 			t.Fatalf("ReadAll(%v, 7) = %v", after, err)

@@ -676,6 +676,9 @@ func testIndexPagination(t *testing.T, cfg Config) {
 			q.Limit, q.Descending = limit, desc
 			var got []string
 			for pages := 0; ; pages++ {
+				if pages > len(ids) {
+					t.Fatalf("desc=%v limit=%d: still a cursor after %d pages of %d documents", desc, limit, pages, len(ids))
+				}
 				p, err := s.Query(ctx, n, q)
 				if err != nil {
 					t.Fatal(err)
