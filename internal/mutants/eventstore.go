@@ -56,7 +56,7 @@ type shared struct {
 	hidden   map[uint64]bool                // commits not yet "finished"
 	data     map[string][]byte              // retained or handed-out Data
 	extra    map[string]map[string]string   // retained or handed-out Extra
-	verbatim map[string]string              // given ID to stored ID, and back
+	verbatim map[string]string              // upper-case ID as given to the ID stored for it
 	given    map[string]string              // stored ID to the ID as given
 	mirror   map[string][]eventstore.Record // tenant+stream to records
 	root     *memstore.Store                // the default tenant's view
