@@ -142,30 +142,7 @@ func (s *ReadModels) Apply(ctx context.Context, ns readmodel.Namespace, b readmo
 			res.Stale = append(res.Stale, i)
 			continue
 		}
-		if old != nil && !(w.Delete && s.bug == "delete-keeps-entries") {
-			for _, e := range old.entries {
-				if ix := n.indexes[e.Index]; ix != nil {
-					ix.remove(readmodel.EntryKey(e.Value, w.ID))
-				}
-			}
-		}
-		d := &rmDoc{rev: w.Revision, deleted: w.Delete}
-		if !w.Delete {
-			d.data = append([]byte{}, w.Data...)
-			if s.bug == "retain-data" {
-				d.data = w.Data
-			}
-			d.entries = slices.Clone(w.Entries)
-			for _, e := range w.Entries {
-				ix := n.indexes[e.Index]
-				if ix == nil {
-					ix = &rmIndex{}
-					n.indexes[e.Index] = ix
-				}
-				ix.add(readmodel.EntryKey(e.Value, w.ID))
-			}
-		}
-		n.docs[w.ID] = d
+		n.docs[w.ID] = s.write(n, old, w)
 		res.Applied++
 	}
 	if s.bug == "checkpoint-after-docs" {
@@ -354,4 +331,33 @@ func (s *ReadModels) resume(cursor, lo string) string {
 		}
 	}
 	return lo
+}
+
+// write replaces the document old (nil if none) of n with w's and moves
+// its index entries. The caller holds s.mu.
+func (s *ReadModels) write(n *rmNamespace, old *rmDoc, w readmodel.Write) *rmDoc {
+	if old != nil && !(w.Delete && s.bug == "delete-keeps-entries") {
+		for _, e := range old.entries {
+			if ix := n.indexes[e.Index]; ix != nil {
+				ix.remove(readmodel.EntryKey(e.Value, w.ID))
+			}
+		}
+	}
+	d := &rmDoc{rev: w.Revision, deleted: w.Delete}
+	if !w.Delete {
+		d.data = append([]byte{}, w.Data...)
+		if s.bug == "retain-data" {
+			d.data = w.Data
+		}
+		d.entries = slices.Clone(w.Entries)
+		for _, e := range w.Entries {
+			ix := n.indexes[e.Index]
+			if ix == nil {
+				ix = &rmIndex{}
+				n.indexes[e.Index] = ix
+			}
+			ix.add(readmodel.EntryKey(e.Value, w.ID))
+		}
+	}
+	return d
 }
