@@ -14,7 +14,9 @@ import (
 // RunKeyStore runs the conformance suite for command.KeyStore
 // implementations as subtests of t. newStore returns an empty store isolated
 // from every other call; it is called once per subtest and registers its own
-// cleanup with t.Cleanup. Subtests run in parallel.
+// cleanup with t.Cleanup. Subtests run in parallel. When the store has a
+// ForTenant(tenant string) (T, error) method, as the adapters' stores do,
+// the suite also checks that tenants' keys are kept apart.
 func RunKeyStore(t *testing.T, newStore func(t testing.TB) command.KeyStore) {
 	tests := []struct {
 		name string
@@ -28,6 +30,7 @@ func RunKeyStore(t *testing.T, newStore func(t testing.TB) command.KeyStore) {
 		{"KeyIsCopied", testKeyCopied},
 		{"InvalidSubject", testKeyInvalidSubject},
 		{"ConcurrentFirstUse", testKeyConcurrentFirstUse},
+		{"Tenants", testKeyTenants},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

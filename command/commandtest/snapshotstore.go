@@ -16,7 +16,9 @@ import (
 // RunSnapshotStore runs the conformance suite for command.SnapshotStore
 // implementations as subtests of t. newStore returns an empty store isolated
 // from every other call; it is called once per subtest and registers its own
-// cleanup with t.Cleanup. Subtests run in parallel.
+// cleanup with t.Cleanup. Subtests run in parallel. When the store has a
+// ForTenant(tenant string) (T, error) method, as the adapters' stores do,
+// the suite also checks that tenants' snapshots are kept apart.
 func RunSnapshotStore(t *testing.T, newStore func(t testing.TB) command.SnapshotStore) {
 	tests := []struct {
 		name string
@@ -32,6 +34,7 @@ func RunSnapshotStore(t *testing.T, newStore func(t testing.TB) command.Snapshot
 		{"EmptyState", testEmptyState},
 		{"InvalidSnapshot", testInvalidSnapshot},
 		{"ConcurrentSaves", testConcurrentSaves},
+		{"Tenants", testSnapshotTenants},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,10 +11,18 @@
 // The suite checks the whole contract of the port: round trips, every
 // expected-version rule, one winner among concurrent appenders to a stream,
 // parallel appenders to many streams, a complete and strictly ordered global
-// log, idempotent re-appends, command keys and the outcomes they keep
-// (eventstore.OutcomeStore, when implemented), and rejection of invalid
-// input with nothing stored. An adapter that passes needs no other tests of these semantics;
+// log that tailers read gap-free while appends are in flight, ReadAll from
+// any position, idempotent re-appends (event IDs in either case), that the
+// store neither keeps the caller's slices nor hands out its own, command
+// keys and the outcomes they keep (eventstore.KeyedAppender and
+// eventstore.OutcomeStore, when implemented), tenant isolation (when
+// Config.ForTenant is set), and rejection of invalid input with nothing
+// stored. An adapter that passes needs no other tests of these semantics;
 // its own tests cover what is specific to its backend.
+//
+// Optional capabilities the store lacks are logged, not silently skipped,
+// and a store that implements eventstore.TenantScoper fails the suite
+// unless Config.ForTenant is set.
 //
 // Stores may make appended events visible to ReadAll with a delay (pgstore
 // waits for older transactions anywhere in the cluster), so the suite polls

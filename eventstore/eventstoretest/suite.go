@@ -67,9 +67,15 @@ func Run(t *testing.T, cfg Config) {
 		{"ReadStream/NotFound", testReadStreamNotFound},
 		{"ReadAll/OrderedAndComplete", testReadAllOrdered},
 		{"ReadAll/Paging", testReadAllPaging},
+		{"ReadAll/Between", testReadAllBetween},
+		{"ReadAll/TailWhileWriting", testTailWhileWriting},
+		{"Append/Ownership", testOwnership},
+		{"Append/UpperCaseIDs", testUpperCaseIDs},
 	}
 	if cfg.ForTenant != nil {
 		tests = append(tests, tenantTests...)
+	} else {
+		checkNoTenants(t, cfg)
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -77,6 +83,16 @@ func Run(t *testing.T, cfg Config) {
 			tc.fn(t, cfg)
 		})
 	}
+}
+
+// checkNoTenants fails when a store configured without tenants has tenant
+// views after all: the suite would skip their isolation checks.
+func checkNoTenants(t *testing.T, cfg Config) {
+	s := cfg.New(t)
+	if _, ok := s.(eventstore.TenantScoper); ok {
+		t.Fatalf("eventstoretest: %T implements eventstore.TenantScoper but Config.ForTenant is nil; set ForTenant and AllTenants so that tenant isolation is checked", s)
+	}
+	t.Logf("eventstoretest: Config.ForTenant is nil: tenant isolation not checked")
 }
 
 func ctxFor(t *testing.T) context.Context {
@@ -108,10 +124,13 @@ func readStream(t *testing.T, s eventstore.Store, stream string) []eventstore.Re
 }
 
 // readAllUntil reads the whole global log, polling until it holds at least
-// want events or cfg.Visibility passes.
+// want events or cfg.Visibility passes. It fails, rather than loop, when a
+// page breaks the rules of ReadAll (see checkPage) or the store keeps
+// returning events for twice cfg.Visibility.
 func readAllUntil(t *testing.T, cfg Config, s eventstore.Store, want int) []eventstore.Record {
 	t.Helper()
-	deadline := time.Now().Add(cfg.Visibility)
+	start := time.Now()
+	deadline := start.Add(cfg.Visibility)
 	var all []eventstore.Record
 	var after eventstore.Position
 	for {
@@ -119,7 +138,13 @@ func readAllUntil(t *testing.T, cfg Config, s eventstore.Store, want int) []even
 		if err != nil {
 			t.Fatalf("ReadAll(%v) = %v", after, err)
 		}
+		if err := checkPage(after, 0, batch); err != nil {
+			t.Fatal(err)
+		}
 		all = append(all, batch...)
+		if time.Since(start) > 2*cfg.Visibility {
+			t.Fatalf("ReadAll still returns events after %v: read %d, want %d", 2*cfg.Visibility, len(all), want)
+		}
 		if len(batch) > 0 {
 			after = batch[len(batch)-1].Position
 			continue
@@ -129,6 +154,24 @@ func readAllUntil(t *testing.T, cfg Config, s eventstore.Store, want int) []even
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// checkPage checks one ReadAll page: at most limit records (when limit is
+// not 0), each strictly after the position asked for and after the one
+// before it. A store that returns the event at after again would make every
+// tailer read it forever.
+func checkPage(after eventstore.Position, limit int, page []eventstore.Record) error {
+	if limit > 0 && len(page) > limit {
+		return fmt.Errorf("ReadAll(%v, %d) returned %d records, more than the limit", after, limit, len(page))
+	}
+	prev := after
+	for i, r := range page {
+		if !prev.Before(r.Position) {
+			return fmt.Errorf("ReadAll(%v, %d): record %d at %v is not after %v; a tailer would read it again or loop forever", after, limit, i, r.Position, prev)
+		}
+		prev = r.Position
+	}
+	return nil
 }
 
 func testRoundTrip(t *testing.T, cfg Config) {
@@ -446,7 +489,8 @@ func testCommandKey(t *testing.T, cfg Config) {
 	s := cfg.New(t)
 	ka, ok := s.(eventstore.KeyedAppender)
 	if !ok {
-		t.Skip("store does not implement eventstore.KeyedAppender")
+		t.Logf("%T does not implement eventstore.KeyedAppender: command keys not checked", s)
+		return
 	}
 	ctx := ctxFor(t)
 	first, err := ka.AppendKeyed(ctx, "cmd-42", "keyed", eventstore.NoStream, []eventstore.Event{jsonEvent("A", 1)})
@@ -677,13 +721,16 @@ func testReadAllPaging(t *testing.T, cfg Config) {
 	all := readAllUntil(t, cfg, s, 25)
 	var paged []eventstore.Record
 	var after eventstore.Position
-	for {
+	for pages := 0; ; pages++ {
+		if pages > len(all) {
+			t.Fatalf("ReadAll with limit 7 still returns events after %d pages of a log of %d", pages, len(all))
+		}
 		page, err := s.ReadAll(ctxFor(t), after, 7)
 		if err != nil {
 			t.Fatalf("ReadAll(%v, 7) = %v", after, err)
 		}
-		if len(page) > 7 {
-			t.Fatalf("ReadAll with limit 7 returned %d records", len(page))
+		if err := checkPage(after, 7, page); err != nil {
+			t.Fatal(err)
 		}
 		if len(page) == 0 {
 			break

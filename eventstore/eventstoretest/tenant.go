@@ -22,6 +22,8 @@ var tenantTests = []struct {
 	{"Tenants/EventIDs", testTenantEventIDs},
 	{"Tenants/InvalidTenant", testTenantInvalid},
 	{"Tenants/AllTenantsReadsOnly", testAllTenantsReadsOnly},
+	{"Tenants/NoFallback", testTenantNoFallback},
+	{"Tenants/Scoper", testTenantScoper},
 }
 
 func forTenant(t *testing.T, cfg Config, s eventstore.Store, tenant string) eventstore.Store {
@@ -310,5 +312,74 @@ func testAllTenantsReadsOnly(t *testing.T, cfg Config) {
 	}
 	if n := len(readAllUntil(t, cfg, all, 1)); n != 1 {
 		t.Errorf("all tenants: log has %d events, want 1", n)
+	}
+}
+
+// A tenant's view never falls back to the default tenant: a stream only
+// the default tenant has is not found in the tenant, in either direction,
+// and the tenant's first append to that stream ID is its version 1.
+func testTenantNoFallback(t *testing.T, cfg Config) {
+	s := cfg.New(t)
+	ctx := ctxFor(t)
+	a := forTenant(t, cfg, s, "tenant-a")
+	mustAppend(t, s, "default-only", eventstore.NoStream, jsonEvent("D", 1), jsonEvent("D", 2))
+	for _, c := range []struct {
+		from int64
+		dir  eventstore.Direction
+	}{{0, eventstore.Forward}, {2, eventstore.Forward}, {eventstore.StreamEnd, eventstore.Backward}, {1, eventstore.Backward}} {
+		if recs, err := a.ReadStream(ctx, "default-only", c.from, c.dir, 1); !errors.Is(err, eventstore.ErrStreamNotFound) {
+			t.Errorf("tenant-a: ReadStream(default-only, from %d, dir %d) = %d records, %v; want ErrStreamNotFound", c.from, c.dir, len(recs), err)
+		}
+	}
+	if head, ok := headOf(t, a); ok && !head.IsZero() {
+		t.Errorf("tenant-a without events: Head = %v, want the zero Position", head)
+	}
+	if res := mustAppend(t, a, "default-only", eventstore.NoStream, jsonEvent("A", 1)); res.StreamVersion != 1 {
+		t.Errorf("tenant-a: first append to default-only at version %d, want 1", res.StreamVersion)
+	}
+	if recs := readStream(t, s, "default-only"); len(recs) != 2 || recs[0].Tenant != "" {
+		t.Errorf("default tenant: default-only has %d events (%+v), want its own 2", len(recs), recs)
+	}
+}
+
+// A store that implements eventstore.TenantScoper gives, through it, the
+// same views as Config.ForTenant and Config.AllTenants: decorators reach
+// tenants only that way.
+func testTenantScoper(t *testing.T, cfg Config) {
+	s := cfg.New(t)
+	ts, ok := s.(eventstore.TenantScoper)
+	if !ok {
+		t.Logf("%T does not implement eventstore.TenantScoper: decorators cannot keep its tenant views; not checked", s)
+		return
+	}
+	ctx := ctxFor(t)
+	scoped, err := ts.StoreForTenant("tenant-a")
+	if err != nil {
+		t.Fatalf("StoreForTenant(tenant-a) = %v", err)
+	}
+	res := mustAppend(t, scoped, "scoped", eventstore.NoStream, jsonEvent("A", 1))
+	if recs := readStream(t, forTenant(t, cfg, s, "tenant-a"), "scoped"); len(recs) != 1 || recs[0].Tenant != "tenant-a" || recs[0].Position != res.Position {
+		t.Errorf("an append through StoreForTenant(tenant-a) reads back through ForTenant(tenant-a) as %+v; want one event of tenant-a at %v", recs, res.Position)
+	}
+	if _, err := s.ReadStream(ctx, "scoped", 0, eventstore.Forward, 0); !errors.Is(err, eventstore.ErrStreamNotFound) {
+		t.Errorf("an append through StoreForTenant(tenant-a) is in the default tenant: ReadStream = %v", err)
+	}
+	if _, err := ts.StoreForTenant(""); !errors.Is(err, eventstore.ErrInvalidInput) {
+		t.Errorf("StoreForTenant(\"\") = %v, want ErrInvalidInput", err)
+	}
+	mustAppend(t, s, "default", eventstore.NoStream, jsonEvent("D", 1))
+	all := ts.StoreForAllTenants()
+	got := readAllUntil(t, cfg, all, 2)
+	if len(got) != 2 || got[0].Tenant != "tenant-a" || got[1].Tenant != "" {
+		t.Errorf("StoreForAllTenants: ReadAll = %+v, want tenant-a's event then the default tenant's", got)
+	}
+	if _, err := all.Append(ctx, "s", eventstore.Any, []eventstore.Event{jsonEvent("X", 1)}); !errors.Is(err, eventstore.ErrInvalidInput) {
+		t.Errorf("StoreForAllTenants: Append = %v, want ErrInvalidInput", err)
+	}
+	if v, ok := all.(eventstore.AllTenantsView); ok && !v.ReadsAllTenants() {
+		t.Errorf("StoreForAllTenants: ReadsAllTenants = false")
+	}
+	if eventstore.ReadsAllTenants(scoped) || eventstore.ReadsAllTenants(s) {
+		t.Errorf("a tenant's view or the default view claims to read all tenants")
 	}
 }

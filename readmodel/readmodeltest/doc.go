@@ -3,7 +3,9 @@
 // passes needs no further tests of the core read-model semantics: round
 // trips, the version guard under reordering and duplication, index queries
 // and their pagination, namespace isolation, hostile keys, state and
-// checkpoints, dropping, and concurrent writers.
+// checkpoints (stored with their batch, and not by a refused one), dropping
+// and rebuilding, concurrent writers, and readers that never see part of a
+// batch.
 //
 // Each subtest gets its own store from Config.New and runs in parallel with
 // the others, so New must return a store isolated from every other call

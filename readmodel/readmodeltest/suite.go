@@ -66,6 +66,10 @@ func Run(t *testing.T, cfg Config) {
 		{"Concurrent", testConcurrent},
 		{"Model", testModel},
 		{"ReadOnly", testReadOnly},
+		{"Apply/ReaderSeesWholeBatches", testReaderSeesWholeBatches},
+		{"Apply/RefusedKeepsCheckpoint", testRefusedBatchKeepsCheckpoint},
+		{"Index/PagingTies", testPagingTies},
+		{"Namespace/RebuildAfterDrop", testRebuildAfterDrop},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -672,6 +676,9 @@ func testIndexPagination(t *testing.T, cfg Config) {
 			q.Limit, q.Descending = limit, desc
 			var got []string
 			for pages := 0; ; pages++ {
+				if pages > len(ids) {
+					t.Fatalf("desc=%v limit=%d: still a cursor after %d pages of %d documents", desc, limit, pages, len(ids))
+				}
 				p, err := s.Query(ctx, n, q)
 				if err != nil {
 					t.Fatal(err)

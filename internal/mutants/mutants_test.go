@@ -1,0 +1,161 @@
+package mutants_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/eventfold/eventfold/adapters/memstore"
+	"github.com/eventfold/eventfold/command"
+	"github.com/eventfold/eventfold/command/commandtest"
+	"github.com/eventfold/eventfold/eventstore"
+	"github.com/eventfold/eventfold/eventstore/eventstoretest"
+	"github.com/eventfold/eventfold/internal/mutants"
+	"github.com/eventfold/eventfold/readmodel"
+	"github.com/eventfold/eventfold/readmodel/readmodeltest"
+)
+
+// raceEnabled is set when the test binary is built with -race.
+var raceEnabled bool
+
+// envMutant names the store TestSuiteOnMutant runs its suite against.
+const envMutant = "EVENTFOLD_MUTANT"
+
+// memstoreRuns are the reference stores, which must pass.
+var memstoreRuns = []mutants.Mutant{
+	{Name: "eventstore/memstore", Suite: mutants.EventStoreSuite},
+	{Name: "readmodel/memstore", Suite: mutants.ReadModelSuite},
+	{Name: "snapshots/memstore", Suite: mutants.SnapshotSuite},
+	{Name: "keys/memstore", Suite: mutants.KeySuite},
+}
+
+// TestSuiteOnMutant runs one suite against the store named by
+// EVENTFOLD_MUTANT. TestSuitesRejectMutants runs it in a child process for
+// each store; on its own it does nothing.
+func TestSuiteOnMutant(t *testing.T) {
+	name := os.Getenv(envMutant)
+	if name == "" {
+		t.Skip("run by TestSuitesRejectMutants with " + envMutant + " set")
+	}
+	for _, m := range memstoreRuns {
+		if m.Name == name {
+			runMemstore(t, m.Suite)
+			return
+		}
+	}
+	m, ok := mutants.Find(name)
+	if !ok {
+		t.Fatalf("no mutant %q", name)
+	}
+	switch m.Suite {
+	case mutants.EventStoreSuite:
+		cfg := eventstoretest.Config{
+			New:        func(t testing.TB) eventstore.Store { return m.NewEventStore() },
+			Visibility: time.Second,
+			ForTenant: func(s eventstore.Store, tenant string) (eventstore.Store, error) {
+				return s.(*mutants.EventStore).ForTenant(tenant)
+			},
+			AllTenants: func(s eventstore.Store) eventstore.Store { return s.(*mutants.EventStore).AllTenants() },
+		}
+		if m.NoTenantConfig {
+			cfg.ForTenant, cfg.AllTenants = nil, nil
+		}
+		eventstoretest.Run(t, cfg)
+	case mutants.ReadModelSuite:
+		readmodeltest.Run(t, readmodeltest.Config{New: func(t testing.TB) readmodel.Store { return m.NewReadModels() }})
+	case mutants.SnapshotSuite:
+		commandtest.RunSnapshotStore(t, func(t testing.TB) command.SnapshotStore { return m.NewSnapshots() })
+	case mutants.KeySuite:
+		commandtest.RunKeyStore(t, func(t testing.TB) command.KeyStore { return m.NewKeys() })
+	}
+}
+
+func runMemstore(t *testing.T, suite mutants.Suite) {
+	switch suite {
+	case mutants.EventStoreSuite:
+		eventstoretest.Run(t, eventstoretest.Config{
+			New:        func(t testing.TB) eventstore.Store { return memstore.New(nil) },
+			Visibility: time.Second,
+			ForTenant: func(s eventstore.Store, tenant string) (eventstore.Store, error) {
+				return s.(*memstore.Store).ForTenant(tenant)
+			},
+			AllTenants: func(s eventstore.Store) eventstore.Store { return s.(*memstore.Store).AllTenants() },
+		})
+	case mutants.ReadModelSuite:
+		readmodeltest.Run(t, readmodeltest.Config{New: func(t testing.TB) readmodel.Store { return memstore.NewReadModels(nil) }})
+	case mutants.SnapshotSuite:
+		commandtest.RunSnapshotStore(t, func(t testing.TB) command.SnapshotStore { return memstore.NewSnapshots(nil) })
+	case mutants.KeySuite:
+		commandtest.RunKeyStore(t, func(t testing.TB) command.KeyStore { return memstore.NewKeys(nil) })
+	}
+}
+
+// TestSuitesRejectMutants runs each suite, in a child process of this test
+// binary, against memstore and the unbroken wrappers and copies, which
+// must pass, and against every mutant, which must fail without running
+// into the child's timeout: a suite that waits forever on a broken store
+// tells its author nothing.
+func TestSuitesRejectMutants(t *testing.T) {
+	if os.Getenv(envMutant) != "" {
+		t.Skip("in a child process")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := mutants.All()
+	var rejected atomic.Int32
+	t.Run("group", func(t *testing.T) {
+		for _, m := range append(append(memstoreRuns, mutants.Unbroken()...), all...) {
+			broken := m.Breaks != ""
+			t.Run(m.Name, func(t *testing.T) {
+				if m.NeedsRace && !raceEnabled {
+					t.Skipf("%s %s: only the race detector sees that; run with -race", m.Name, m.Breaks)
+				}
+				t.Parallel()
+				out, err := runChild(t.Context(), exe, m.Name)
+				var exit *exec.ExitError
+				switch {
+				case err != nil && !errors.As(err, &exit):
+					t.Fatalf("running %s for %s: %v", exe, m.Name, err)
+				case !broken && err != nil:
+					t.Errorf("%s fails its suite (%v):\n%s", m.Name, err, out)
+				case broken && err == nil:
+					t.Errorf("the %s suite passes %s, which %s", m.Suite, m.Name, m.Breaks)
+				case broken && strings.Contains(out, "panic: test timed out"):
+					t.Errorf("the %s suite ran into the timeout on %s, which %s; it must fail with a message instead:\n%s", m.Suite, m.Name, m.Breaks, lastLines(out, 30))
+				case broken:
+					rejected.Add(1)
+				}
+			})
+		}
+	})
+	needRace := 0
+	for _, m := range all {
+		if m.NeedsRace && !raceEnabled {
+			needRace++
+		}
+	}
+	t.Logf("the suites reject %d of the %d mutants run; %d more need -race", rejected.Load(), len(all)-needRace, needRace)
+}
+
+// runChild runs TestSuiteOnMutant for the named store and returns its
+// output and how it ended.
+func runChild(ctx context.Context, exe, name string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, exe, "-test.run=^TestSuiteOnMutant$", "-test.count=1", "-test.timeout=60s")
+	cmd.Env = append(os.Environ(), envMutant+"="+name)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
