@@ -25,7 +25,7 @@ func relayCommand(cfg *config) *cobra.Command {
 		Long: `Forward the event store's global log, in order, to a NATS JetStream subject
 (--topic), publishing each batch before saving the relay's checkpoint in
 PostgreSQL. Run two or more for failover: a PostgreSQL advisory lock named
-after --name keeps exactly one of them forwarding. --events-per-message above 1
+after --name and the schema keeps exactly one of them forwarding. --events-per-message above 1
 packs consecutive events into batch envelopes; upgrade every consumer before
 raising it (docs/operations.md).`,
 		Args: cobra.NoArgs,
@@ -69,8 +69,10 @@ raising it (docs/operations.md).`,
 				Checkpoints: pgstore.NewCheckpoints(pool, opts),
 
 				EventsPerMessage: perMessage,
-				Locker:           cancellingLocker{pgstore.NewLocker(pool, nil)},
-				Logger:           logger,
+				// Advisory locks belong to the whole database: scope the
+				// lease to the schema, whose log and checkpoint it guards.
+				Locker: cancellingLocker{pgstore.NewLocker(pool, &pgstore.LockOptions{Scope: cfg.schema + "|"})},
+				Logger: logger,
 			})
 			if err != nil {
 				return err

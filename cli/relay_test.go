@@ -111,3 +111,56 @@ func TestRelayCommandPacksEnvelopes(t *testing.T) {
 		t.Errorf("%d messages for %d events: want envelopes of up to 10", info.State.Msgs, events)
 	}
 }
+
+// Two deployments sharing one database, each in its own schema, run their
+// relays of the same --name side by side: the lease belongs to a schema,
+// not to the whole database.
+func TestRelaysOfTwoSchemasRunTogether(t *testing.T) {
+	conn, err := nats.Connect(natsURL(), nats.Timeout(2*time.Second))
+	if err != nil {
+		testenv.Unavailable(t, "NATS", err)
+		return
+	}
+	defer conn.Close()
+	js, err := conn.JetStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	var done []chan error
+	defer func() {
+		cancel()
+		for _, d := range done {
+			if err := <-d; err != nil {
+				t.Errorf("relay stopped with %v", err)
+			}
+		}
+	}()
+	var topics []string
+	for i := range 2 {
+		pool, schema := testenv.Schema(t)
+		topic := "eventfold_t_cli_relay2_" + strconv.Itoa(i) + "_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+		topics = append(topics, topic)
+		t.Cleanup(func() { _ = js.DeleteStream(topic) })
+		pg := []string{"--postgres-url", testenv.PostgresURL(), "--schema", schema, "--nats-url", natsURL()}
+		mustCLI(t, append([]string{"migrate"}, pg...)...)
+		store, err := pgstore.New(pool, &pgstore.Options{Schema: schema})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.Append(t.Context(), "order-1", eventstore.NoStream, []eventstore.Event{{Type: "OrderPlaced", Data: []byte(`{}`)}}); err != nil {
+			t.Fatal(err)
+		}
+		d := make(chan error, 1)
+		done = append(done, d)
+		go func() {
+			d <- Execute(ctx, append([]string{"relay", "--topic", topic}, pg...), Options{Stdout: &strings.Builder{}, Stderr: &strings.Builder{}})
+		}()
+	}
+	for _, topic := range topics {
+		testenv.Eventually(t, 15*time.Second, func() bool {
+			info, err := js.StreamInfo(topic)
+			return err == nil && info.State.Msgs > 0
+		}, "the relay of %s forwarded nothing: another schema's relay holds its lease", topic)
+	}
+}
