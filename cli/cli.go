@@ -105,6 +105,7 @@ var builtins = []func(*config) *cobra.Command{
 	workerCommand,
 	consoleCommand,
 	horizonCommand,
+	processesCommand,
 }
 
 // Command returns the root command: the built-in subcommands and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -21,6 +22,14 @@ type Checkpoints struct {
 	err     error // an invalid Options.Schema, returned by every call
 	loadSQL string
 	saveSQL string
+	listSQL string
+}
+
+// NamedCheckpoint is a checkpoint with its name and when it last moved.
+type NamedCheckpoint struct {
+	Name      string
+	Position  eventstore.Position
+	UpdatedAt time.Time
 }
 
 // NewCheckpoints returns Checkpoints in the schema named by opts.Schema
@@ -39,7 +48,37 @@ func NewCheckpoints(db DB, opts *Options) *Checkpoints {
 			" ON CONFLICT (name) DO UPDATE SET transaction_id = excluded.transaction_id," +
 			" global_position = excluded.global_position, updated_at = now()" +
 			" WHERE (c.transaction_id, c.global_position) < (excluded.transaction_id, excluded.global_position)",
+		listSQL: "SELECT name, transaction_id, global_position, updated_at FROM " + q + ".checkpoints" +
+			" WHERE starts_with(name, $1) ORDER BY name",
 	}
+}
+
+// List returns the checkpoints whose names start with prefix, by name:
+// "process/" lists every command.Process's position.
+func (c *Checkpoints) List(ctx context.Context, prefix string) ([]NamedCheckpoint, error) {
+	if c.err != nil {
+		return nil, c.err
+	}
+	rows, err := c.db.Query(ctx, c.listSQL, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: list checkpoints %q: %w", prefix, err)
+	}
+	defer rows.Close()
+	var out []NamedCheckpoint
+	for rows.Next() {
+		var cp NamedCheckpoint
+		var txid uint64
+		var pos int64
+		if err := rows.Scan(&cp.Name, &txid, &pos, &cp.UpdatedAt); err != nil {
+			return nil, fmt.Errorf("pgstore: list checkpoints %q: %w", prefix, err)
+		}
+		cp.Position = eventstore.Position{Commit: txid, Sequence: uint64(pos)}
+		out = append(out, cp)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pgstore: list checkpoints %q: %w", prefix, err)
+	}
+	return out, nil
 }
 
 // Load returns the checkpoint called name, or the zero Position if none was
