@@ -18,7 +18,8 @@
 //	projections retry|skip NAME    resume a faulted projection, in any process
 //	projections rebuild NAME       rebuild a read model with no downtime
 //	relay --topic T                forward the log to NATS JetStream
-//	worker [--only NAME]           run the application's projections
+//	worker [--only NAME]           run the application's projections and process managers
+//	processes status               each process manager's position and lag
 //	horizon                        events an open transaction hides from projections
 //
 // Connection settings come from flags or the environment
