@@ -86,14 +86,30 @@ type feedReader struct {
 	commit bool
 }
 
+// openFeed opens a feed with the test's context, which lasts as long as
+// the feed, as a Runner opens one with its run context (a source may end
+// the feed with it).
 func openFeed(t *testing.T, cfg SourceConfig, src projection.Source, after eventstore.Position) *feedReader {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), cfg.Timeout)
-	defer cancel()
-	feed, err := src.Open(ctx, after)
-	if err != nil {
-		t.Fatalf("Open(after %s): %v", after, err)
+	type result struct {
+		feed projection.Feed
+		err  error
 	}
+	done := make(chan result, 1)
+	go func() {
+		feed, err := src.Open(t.Context(), after)
+		done <- result{feed, err}
+	}()
+	var res result
+	select {
+	case res = <-done:
+	case <-time.After(cfg.Timeout):
+		t.Fatalf("Open(after %s) did not return within %s", after, cfg.Timeout)
+	}
+	if res.err != nil {
+		t.Fatalf("Open(after %s): %v", after, res.err)
+	}
+	feed := res.feed
 	t.Cleanup(func() { feed.Close() }) //nolint:errcheck // closed again after a test's own Close
 	return &feedReader{t: t, cfg: cfg, feed: feed, last: after, commit: true}
 }
