@@ -2,6 +2,8 @@ package watermillbus_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -101,3 +103,19 @@ func (s *replayingSubscriber) Subscribe(ctx context.Context, topic string) (<-ch
 }
 
 func (s *replayingSubscriber) Close() error { return nil }
+
+// A Source over NATS JetStream fed by a relay. Every subscription makes
+// its own consumer, which delivers the stream from its start (see
+// TestNATSReopenReplaysWithLibraryConsumer): Redelivers.
+func TestSourceConformanceNATS(t *testing.T) {
+	projectiontest.RunSource(t, projectiontest.SourceConfig{
+		Redelivers: true,
+		New: func(t testing.TB) (eventstore.Store, projection.Source) {
+			store := memstore.New(nil)
+			topic := "eventfold_sourcesuite_" + strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()) + fmt.Sprint(time.Now().UnixNano())
+			pub, newSub := natsPubSub(t, topic)
+			runRelay(t, store, pub, topic)
+			return store, watermillbus.NewSource(newSub(), topic, nil)
+		},
+	})
+}
