@@ -833,4 +833,6 @@ func (m *rateMeter) perSecond() float64 {
 	return m.eps
 }
 
-var errNoHead = errors.New("projection: the store does not report its head")
+// errNoHead matches errors.ErrUnsupported, so callers of a Source's Head
+// can tell a store without one from a failed read.
+var errNoHead = fmt.Errorf("projection: the store does not report its head: %w", errors.ErrUnsupported)

@@ -31,7 +31,9 @@ type Feed interface {
 }
 
 // HeadReader is implemented by sources that know the last position of the
-// log; a Runner uses it to report lag and rebuild progress.
+// log; a Runner uses it to report lag and rebuild progress. LogSource
+// implements it for every store; over a store without a head its Head
+// returns an error matching errors.ErrUnsupported.
 type HeadReader interface {
 	Head(ctx context.Context) (eventstore.Position, error)
 }

@@ -84,7 +84,8 @@ type pendingMsg struct {
 type brokerFeed struct {
 	msgs   <-chan *message.Message
 	cancel context.CancelFunc
-	last   eventstore.Position // the position of the last record accepted
+	last   eventstore.Position // the position of the last record accepted, or the one opened after
+	moved  bool                // a record was accepted since Open
 	idle   bool                // an empty result was returned since the last records
 	ready  []eventstore.Record // accepted from an envelope, not yet handed out
 
@@ -150,7 +151,8 @@ func (f *brokerFeed) Next(ctx context.Context, max int) ([]eventstore.Record, er
 // accept checks msg's records, which follow the event at prev, against
 // the last record accepted: those at or before it are duplicates, dropped
 // one by one (an envelope a relay packed differently after a restart may
-// overlap what came before); the first new one must follow it, or the
+// overlap what came before); the first new one must follow it (or, before
+// any was accepted, an event before the position opened after), or the
 // message is refused as a gap. The new records go to f.ready.
 func (f *brokerFeed) accept(msg *message.Message, recs []eventstore.Record, prev eventstore.Position) error {
 	k := 0
@@ -174,12 +176,15 @@ func (f *brokerFeed) accept(msg *message.Message, recs []eventstore.Record, prev
 	if k > 0 {
 		prev = recs[k-1].Position
 	}
-	if prev != f.last {
+	// The feed may be opened after a position no event has (a checkpoint
+	// taken from another view of the log): the first event after it then
+	// follows an earlier one, and nothing lies in between.
+	if prev != f.last && (f.moved || !prev.Before(f.last)) {
 		msg.Nack()
 		return fmt.Errorf("%w: message %s: event %s at %s follows %s, but the last event received is at %s",
 			ErrGap, msg.UUID, recs[k].ID, recs[k].Position, prev, f.last)
 	}
-	f.idle = false
+	f.idle, f.moved = false, true
 	f.last = lastPos
 	f.ready = append(f.ready, recs[k:]...)
 	f.mu.Lock()

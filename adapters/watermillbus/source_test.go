@@ -2,6 +2,7 @@ package watermillbus_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -146,5 +147,41 @@ func TestSourceAllTenantsReachesTheCatalog(t *testing.T) {
 			t.Fatalf("catalog holds %v, want entries for %v", got, want)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A feed opened after a position no event has accepts the first event
+// after it, whose previous event lies before that position, but still
+// refuses a message that skips an event after it.
+func TestSourceOpensBetweenEvents(t *testing.T) {
+	ctx := t.Context()
+	rec := func(seq uint64) eventstore.Record {
+		return eventstore.Record{ID: eventstore.NewEventID(), StreamID: "s", Type: "T", Data: []byte(`{}`),
+			Version: int64(seq), Position: eventstore.Position{Commit: seq, Sequence: seq}, RecordedAt: time.Now()}
+	}
+	between := eventstore.Position{Commit: 2, Sequence: 3} // after 2-2, before 3-3
+	for name, tc := range map[string]struct {
+		prev    eventstore.Position
+		wantGap bool
+	}{
+		"follows the event before": {prev: eventstore.Position{Commit: 2, Sequence: 2}},
+		"skips an event after":     {prev: eventstore.Position{Commit: 2, Sequence: 4}, wantGap: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			sub := chanSubscriber{msgs: make(chan *message.Message, 1)}
+			feed, err := watermillbus.NewSource(sub, "events", nil).Open(ctx, between)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer feed.Close() //nolint:errcheck
+			sub.msgs <- watermillbus.NewMessage(rec(3), tc.prev)
+			got, err := feed.Next(ctx, 10)
+			if gap := errors.Is(err, watermillbus.ErrGap); gap != tc.wantGap {
+				t.Fatalf("Next = %d records, %v; want a gap: %v", len(got), err, tc.wantGap)
+			}
+			if !tc.wantGap && len(got) != 1 {
+				t.Fatalf("Next = %d records, want 1", len(got))
+			}
+		})
 	}
 }

@@ -1,7 +1,9 @@
-// Package mutants holds deliberately broken stores: each mutant breaks one
-// behaviour of adapters/memstore that the conformance suites
-// (eventstore/eventstoretest, readmodel/readmodeltest and commandtest's
-// RunSnapshotStore and RunKeyStore) promise to check. Most are wrappers
+// Package mutants holds deliberately broken stores and projection
+// sources: each mutant breaks one behaviour of adapters/memstore (or of
+// projection.LogSource over it) that the conformance suites
+// (eventstore/eventstoretest, readmodel/readmodeltest, commandtest's
+// RunSnapshotStore and RunKeyStore, projectiontest's RunSource) promise
+// to check. Most are wrappers
 // around a memstore value that change one method; where a wrapper cannot
 // express the bug, a mutant is a small copy of the memstore code with the
 // bug switched on.

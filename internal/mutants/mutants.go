@@ -15,6 +15,7 @@ const (
 	ReadModelSuite  Suite = "readmodel"
 	SnapshotSuite   Suite = "snapshots"
 	KeySuite        Suite = "keys"
+	SourceSuite     Suite = "source"
 )
 
 // Mutant is one broken store.
@@ -53,6 +54,7 @@ func Unbroken() []Mutant {
 		{Name: "readmodel/none", Suite: ReadModelSuite},
 		{Name: "snapshots/none", Suite: SnapshotSuite},
 		{Name: "keys/none", Suite: KeySuite},
+		{Name: "source/none", Suite: SourceSuite},
 	}
 }
 
@@ -62,7 +64,7 @@ func All() []Mutant {
 	for _, list := range []struct {
 		suite Suite
 		bugs  []bug
-	}{{EventStoreSuite, eventStoreBugs}, {ReadModelSuite, readModelBugs}, {SnapshotSuite, snapshotBugs}, {KeySuite, keyBugs}} {
+	}{{EventStoreSuite, eventStoreBugs}, {ReadModelSuite, readModelBugs}, {SnapshotSuite, snapshotBugs}, {KeySuite, keyBugs}, {SourceSuite, sourceBugs}} {
 		for _, b := range list.bugs {
 			all = append(all, Mutant{Name: string(list.suite) + "/" + b.name, Suite: list.suite, Breaks: b.breaks,
 				NoTenantConfig: b.noTenantConfig, NeedsRace: b.needsRace})

@@ -16,6 +16,8 @@ import (
 	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/eventstore/eventstoretest"
 	"github.com/eventfold/eventfold/internal/mutants"
+	"github.com/eventfold/eventfold/projection"
+	"github.com/eventfold/eventfold/projection/projectiontest"
 	"github.com/eventfold/eventfold/readmodel"
 	"github.com/eventfold/eventfold/readmodel/readmodeltest"
 )
@@ -32,6 +34,7 @@ var memstoreRuns = []mutants.Mutant{
 	{Name: "readmodel/memstore", Suite: mutants.ReadModelSuite},
 	{Name: "snapshots/memstore", Suite: mutants.SnapshotSuite},
 	{Name: "keys/memstore", Suite: mutants.KeySuite},
+	{Name: "source/memstore", Suite: mutants.SourceSuite},
 }
 
 // TestSuiteOnMutant runs one suite against the store named by
@@ -72,6 +75,9 @@ func TestSuiteOnMutant(t *testing.T) {
 		commandtest.RunSnapshotStore(t, func(t testing.TB) command.SnapshotStore { return m.NewSnapshots() })
 	case mutants.KeySuite:
 		commandtest.RunKeyStore(t, func(t testing.TB) command.KeyStore { return m.NewKeys() })
+	case mutants.SourceSuite:
+		projectiontest.RunSource(t, projectiontest.SourceConfig{New: func(t testing.TB) (eventstore.Store, projection.Source) { return m.NewSource() },
+			Timeout: 5 * time.Second})
 	}
 }
 
@@ -92,6 +98,12 @@ func runMemstore(t *testing.T, suite mutants.Suite) {
 		commandtest.RunSnapshotStore(t, func(t testing.TB) command.SnapshotStore { return memstore.NewSnapshots(nil) })
 	case mutants.KeySuite:
 		commandtest.RunKeyStore(t, func(t testing.TB) command.KeyStore { return memstore.NewKeys(nil) })
+	case mutants.SourceSuite:
+		projectiontest.RunSource(t, projectiontest.SourceConfig{Timeout: 5 * time.Second,
+			New: func(t testing.TB) (eventstore.Store, projection.Source) {
+				store := memstore.New(nil)
+				return store, projection.LogSource(store, nil)
+			}})
 	}
 }
 

@@ -1,7 +1,8 @@
 // Package projectiontest tests projections: given/then scenarios for one
 // projection, and, after any scenario, checks that what was written is
 // consistent: the event store's log against the commands that were
-// acknowledged, and a read model against a fold of that log.
+// acknowledged, and a read model against a fold of that log. It also holds
+// the conformance suite for projection sources ([RunSource]).
 //
 // [For] starts a given/then [Scenario]: given events (Go values encoded
 // with the projection's registry, or stored events as an older version
@@ -45,4 +46,44 @@
 // projection is idle (for example after projection.WaitFor the last
 // position): it retries while the checkpoints move, but a runner that never
 // stops writing makes it fail.
+//
+// # Sources
+//
+// [RunSource] checks a [projection.Source] and its feeds, as parallel
+// subtests. [SourceConfig.New] returns a fresh log and a Source over it;
+// a source that reads a broker also starts, with t.Cleanup, whatever
+// carries the log there (a relay):
+//
+//	projectiontest.RunSource(t, projectiontest.SourceConfig{
+//		New: func(t testing.TB) (eventstore.Store, projection.Source) {
+//			store := memstore.New(nil)
+//			return store, projection.LogSource(store, nil)
+//		},
+//	})
+//
+// The suite reads as a Runner does: it skips records at or before the last
+// position seen (only when [SourceConfig.Redelivers] is set; otherwise such
+// a record fails) and commits after each batch. It checks that
+//
+//   - a feed delivers every appended event exactly once, in log order,
+//     across Next calls with small max values, while writers append;
+//   - Open starts after the position it is given: zero, an event in the
+//     middle of the log, or a position between two events;
+//   - an idle Next returns no records within two seconds, and a later one
+//     returns an event appended meanwhile;
+//   - after Commit and Close, a feed opened after the committed position
+//     delivers everything after it, including what was handed out but not
+//     committed and what was appended while no feed was open;
+//   - Next returns promptly, with ctx's error or no records, when its
+//     context is cancelled, before or during the call;
+//   - a Source that implements [projection.HeadReader] reports the last
+//     appended position (it is skipped when Head returns an error matching
+//     errors.ErrUnsupported).
+//
+// Feeds are opened with the test's context, which lasts as long as the
+// feed. Every Open and Next runs under a bound and fails the test with a
+// message when it does not return. [SourceConfig.LiveOnly] declares a
+// source whose broker keeps nothing for an absent subscriber (a plain
+// Watermill gochannel): it skips the subtests that open a feed over events
+// appended before.
 package projectiontest
