@@ -38,12 +38,16 @@ var memstoreRuns = []mutants.Mutant{
 }
 
 // TestSuiteOnMutant runs one suite against the store named by
-// EVENTFOLD_MUTANT. TestSuitesRejectMutants runs it in a child process for
-// each store; on its own it does nothing.
+// EVENTFOLD_MUTANT; TestSuitesRejectMutants runs it in a child process for
+// each store. Without the variable it runs every suite against the
+// reference stores in this process.
 func TestSuiteOnMutant(t *testing.T) {
 	name := os.Getenv(envMutant)
 	if name == "" {
-		t.Skip("run by TestSuitesRejectMutants with " + envMutant + " set")
+		for _, m := range memstoreRuns {
+			t.Run(m.Name, func(t *testing.T) { runMemstore(t, m.Suite) })
+		}
+		return
 	}
 	for _, m := range memstoreRuns {
 		if m.Name == name {
