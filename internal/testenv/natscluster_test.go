@@ -36,8 +36,17 @@ func TestNATSCluster(t *testing.T) {
 	}
 	follower := (c.Index(si.Cluster.Leader) + 1) % 3
 	c.Kill(follower)
-	if _, err := js.Publish("probe", []byte("2")); err != nil {
-		t.Fatalf("publish with %s down: %v", c.Name(follower), err)
+	// The client may have been connected to the node that died: it
+	// reconnects to another, and a publish in between times out.
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		_, err := js.Publish("probe", []byte("2"), nats.MsgId("probe-2"))
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("publish with %s down: %v", c.Name(follower), err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	c.Restart(follower)
 	testenv.Eventually(t, 10*time.Second, func() bool {
