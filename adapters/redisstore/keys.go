@@ -13,6 +13,10 @@ import (
 //
 //	<prefix>{<esc P>:<esc V>:<esc T>}:
 //
+// or, for partition K of a partitioned read model,
+//
+//	<prefix>{<esc P>:<esc V>:<esc T>:<esc K>}:
+//
 // followed by
 //
 //	m               hash: "init" (set by every Apply), "cp" (the checkpoint)
@@ -55,9 +59,15 @@ func safeByte(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '_' || c == '.' || c == '-'
 }
 
-// base returns the prefix of every key of ns.
+// base returns the prefix of every key of ns. A partition's hash tag has a
+// fourth part, so each partition of a read model hashes to a slot of its
+// own.
 func (s *Store) base(ns readmodel.Namespace) string {
-	return s.prefix + "{" + esc(ns.Projection) + ":" + esc(ns.Version) + ":" + esc(ns.Tenant) + "}:"
+	tag := esc(ns.Projection) + ":" + esc(ns.Version) + ":" + esc(ns.Tenant)
+	if ns.Partition != "" {
+		tag += ":" + esc(ns.Partition)
+	}
+	return s.prefix + "{" + tag + "}:"
 }
 
 func metaKey(base string) string         { return base + "m" }

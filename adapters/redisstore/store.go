@@ -230,6 +230,7 @@ func (s *Store) Query(ctx context.Context, ns readmodel.Namespace, q readmodel.Q
 		}
 		if ok {
 			page.Documents = append(page.Documents, d)
+			page.Entries = append(page.Entries, entry)
 		}
 	}
 	if len(reply)/3 > size {
