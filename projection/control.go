@@ -155,6 +155,12 @@ func pastFault(ctx context.Context, r readmodel.Reader, f FaultReport) (bool, er
 	ns := readmodel.Namespace{Projection: f.Projection, Version: f.Version, Tenant: f.Tenant}
 	doc, err := r.Get(ctx, ns, checkpointID(f.Partition))
 	if errors.Is(err, readmodel.ErrNotFound) {
+		// A spread read model keeps the checkpoint in the partition's
+		// namespace.
+		ns = ns.WithPartition(f.Partition)
+		doc, err = r.Get(ctx, ns, checkpointID(f.Partition))
+	}
+	if errors.Is(err, readmodel.ErrNotFound) {
 		st, err := r.State(ctx, ns)
 		return err == nil && !st.Initialized, err
 	}

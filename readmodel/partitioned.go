@@ -52,7 +52,8 @@ func PartitionOf(id string, n int) int {
 // own namespace (projection.Config.Spread), and serve queries through a
 // Partitioned reader.
 type Partitioned struct {
-	store Store
+	store Reader
+	w     Writer // nil for PartitionedReader's
 	n     int
 }
 
@@ -64,7 +65,14 @@ func NewPartitioned(s Store, n int) (*Partitioned, error) {
 	if s == nil || n < 1 {
 		return nil, fmt.Errorf("readmodel: NewPartitioned needs a store and at least one partition, not %d", n)
 	}
-	return &Partitioned{store: s, n: n}, nil
+	return &Partitioned{store: s, w: s, n: n}, nil
+}
+
+// PartitionedReader returns a Reader of the read models r holds spread over
+// n partitions (n < 1 counts as 1), as a Partitioned store reads them. Query
+// code gets one from projection.Serving.
+func PartitionedReader(r Reader, n int) Reader {
+	return ReadOnly(&Partitioned{store: r, n: max(n, 1)})
 }
 
 // Partitions returns the number of partitions.
@@ -249,7 +257,7 @@ func (p *Partitioned) Apply(ctx context.Context, ns Namespace, b Batch) (Result,
 	}
 	var res Result
 	for k := range p.n {
-		r, err := p.store.Apply(ctx, ns.WithPartition(k), Batch{Writes: shares[k], Checkpoint: b.Checkpoint, IfCheckpoint: b.IfCheckpoint})
+		r, err := p.w.Apply(ctx, ns.WithPartition(k), Batch{Writes: shares[k], Checkpoint: b.Checkpoint, IfCheckpoint: b.IfCheckpoint})
 		if err != nil {
 			if k > 0 {
 				err = fmt.Errorf("readmodel: partitions 0 to %d of %v applied the batch, partition %d failed: %w", k-1, ns, k, err)
@@ -272,7 +280,7 @@ func (p *Partitioned) Drop(ctx context.Context, ns Namespace) error {
 	}
 	var errs []error
 	for k := range p.n {
-		if err := p.store.Drop(ctx, ns.WithPartition(k)); err != nil {
+		if err := p.w.Drop(ctx, ns.WithPartition(k)); err != nil {
 			errs = append(errs, err)
 		}
 	}
