@@ -108,6 +108,6 @@ func isSpread(ctx context.Context, r readmodel.Reader, l layout, p pointer, acti
 	if active && p.Version == l.ns.Version {
 		return p.Spread, nil
 	}
-	st, err := r.State(ctx, l.ns.WithPartition(0))
+	st, err := r.State(ctx, l.ns.WithPartition(0, max(l.partitions, 1)))
 	return st.Initialized, err
 }

@@ -36,7 +36,7 @@ type layout struct {
 // partition returns the namespace that holds partition k's checkpoint.
 func (l layout) partition(k int) readmodel.Namespace {
 	if l.spread {
-		return l.ns.WithPartition(k)
+		return l.ns.WithPartition(k, max(l.partitions, 1))
 	}
 	return l.ns
 }
@@ -48,7 +48,7 @@ func (l layout) namespaces() []readmodel.Namespace {
 	}
 	out := make([]readmodel.Namespace, max(l.partitions, 1))
 	for k := range out {
-		out[k] = l.ns.WithPartition(k)
+		out[k] = l.ns.WithPartition(k, max(l.partitions, 1))
 	}
 	return out
 }
@@ -80,7 +80,7 @@ func (l layout) readEach(ctx context.Context, r readmodel.Reader, id func(k int)
 	var wg sync.WaitGroup
 	for k := range n {
 		wg.Go(func() {
-			d, err := r.Get(ctx, l.ns.WithPartition(k), id(k))
+			d, err := r.Get(ctx, l.ns.WithPartition(k, max(l.partitions, 1)), id(k))
 			switch {
 			case err == nil:
 				out[k] = &d

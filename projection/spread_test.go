@@ -52,7 +52,7 @@ func TestSpreadPartitionsEqualTheFold(t *testing.T) {
 	}
 	for _, s := range streams {
 		k := readmodel.PartitionOf(s, n)
-		if _, err := rm.Get(t.Context(), whole.WithPartition(k), s); err != nil {
+		if _, err := rm.Get(t.Context(), whole.WithPartition(k, n), s); err != nil {
 			t.Errorf("document %s not in its partition %d: %v", s, k, err)
 		}
 	}
@@ -168,7 +168,7 @@ func TestSpreadLostCommitsAreRedone(t *testing.T) {
 	token, streams := appendAccounts(t, es, 30, 6)
 	const n = 3
 	whole := readmodel.Namespace{Projection: "balances", Version: "1"}
-	rm := &losingStore{Store: memstore.NewReadModels(nil), target: whole.WithPartition(1), lose: []int{3, 4, 9}}
+	rm := &losingStore{Store: memstore.NewReadModels(nil), target: whole.WithPartition(1, n), lose: []int{3, 4, 9}}
 	for k := range n {
 		startRunner(t, projection.Config{Projection: balances("1"), Source: projection.LogSource(es, nil), Store: rm,
 			Partitions: n, Partition: k, Spread: true, BatchSize: 10})
@@ -237,7 +237,7 @@ func TestSpreadVersionReplacesAWholeOne(t *testing.T) {
 		t.Fatalf("rebuild: %v", err)
 	}
 	for k := range n {
-		if st, _ := rm.State(t.Context(), readmodel.Namespace{Projection: "balances", Version: "2"}.WithPartition(k)); st.Initialized {
+		if st, _ := rm.State(t.Context(), readmodel.Namespace{Projection: "balances", Version: "2"}.WithPartition(k, n)); st.Initialized {
 			t.Errorf("partition %d of version 2 was not dropped after the rebuild", k)
 		}
 	}

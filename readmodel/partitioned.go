@@ -25,7 +25,7 @@ func PartitionOf(id string, n int) int {
 
 // Partitioned is a Store that spreads every namespace of an underlying
 // Store over N partitions: document id lives in partition PartitionOf(id,
-// N), which is the namespace ns.WithPartition(k) of the underlying store,
+// N), which is the namespace ns.WithPartition(k, N) of the underlying store,
 // with its own documents, indexes and checkpoint. On Redis Cluster each
 // partition hashes to a slot of its own, so one read model spreads over the
 // cluster's masters.
@@ -81,7 +81,7 @@ func (p *Partitioned) Partitions() int { return p.n }
 // Partition returns the namespace of the underlying store that holds
 // document id of ns.
 func (p *Partitioned) Partition(ns Namespace, id string) Namespace {
-	return ns.WithPartition(PartitionOf(id, p.n))
+	return ns.WithPartition(PartitionOf(id, p.n), p.n)
 }
 
 func (p *Partitioned) validate(ns Namespace) error {
@@ -113,7 +113,7 @@ func (p *Partitioned) GetMany(ctx context.Context, ns Namespace, ids []string) (
 	found := make([][]Document, p.n)
 	err := p.each(func(k int) (err error) {
 		if len(byPart[k]) > 0 || (k == 0 && len(ids) == 0) {
-			found[k], err = p.store.GetMany(ctx, ns.WithPartition(k), byPart[k])
+			found[k], err = p.store.GetMany(ctx, ns.WithPartition(k, p.n), byPart[k])
 		}
 		return err
 	})
@@ -145,7 +145,7 @@ func (p *Partitioned) Query(ctx context.Context, ns Namespace, q Query) (Page, e
 	}
 	pages := make([]Page, p.n)
 	err := p.each(func(k int) (err error) {
-		pages[k], err = p.store.Query(ctx, ns.WithPartition(k), q)
+		pages[k], err = p.store.Query(ctx, ns.WithPartition(k, p.n), q)
 		if err == nil && len(pages[k].Entries) != len(pages[k].Documents) {
 			err = fmt.Errorf("readmodel: the store's Query gave %d documents but %d entries; a Partitioned store needs Page.Entries", len(pages[k].Documents), len(pages[k].Entries))
 		}
@@ -224,7 +224,7 @@ func (p *Partitioned) State(ctx context.Context, ns Namespace) (State, error) {
 	}
 	states := make([]State, p.n)
 	err := p.each(func(k int) (err error) {
-		states[k], err = p.store.State(ctx, ns.WithPartition(k))
+		states[k], err = p.store.State(ctx, ns.WithPartition(k, p.n))
 		return err
 	})
 	if err != nil {
@@ -257,7 +257,7 @@ func (p *Partitioned) Apply(ctx context.Context, ns Namespace, b Batch) (Result,
 	}
 	var res Result
 	for k := range p.n {
-		r, err := p.w.Apply(ctx, ns.WithPartition(k), Batch{Writes: shares[k], Checkpoint: b.Checkpoint, IfCheckpoint: b.IfCheckpoint})
+		r, err := p.w.Apply(ctx, ns.WithPartition(k, p.n), Batch{Writes: shares[k], Checkpoint: b.Checkpoint, IfCheckpoint: b.IfCheckpoint})
 		if err != nil {
 			if k > 0 {
 				err = fmt.Errorf("readmodel: partitions 0 to %d of %v applied the batch, partition %d failed: %w", k-1, ns, k, err)
@@ -280,7 +280,7 @@ func (p *Partitioned) Drop(ctx context.Context, ns Namespace) error {
 	}
 	var errs []error
 	for k := range p.n {
-		if err := p.w.Drop(ctx, ns.WithPartition(k)); err != nil {
+		if err := p.w.Drop(ctx, ns.WithPartition(k, p.n)); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -83,9 +83,13 @@ type Namespace struct {
 	Partition string
 }
 
-// WithPartition returns the namespace of partition k of ns.
-func (ns Namespace) WithPartition(k int) Namespace {
-	ns.Partition = strconv.Itoa(k)
+// WithPartition returns the namespace of partition k of ns spread over n
+// partitions. Its Partition is "k/n": a read model spread over another
+// number of partitions lives in other namespaces, and a store can place
+// the partitions evenly (redisstore gives partition k a hash slot in the
+// k-th of n equal ranges of slots).
+func (ns Namespace) WithPartition(k, n int) Namespace {
+	ns.Partition = strconv.Itoa(k) + "/" + strconv.Itoa(n)
 	return ns
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/eventfold/eventfold/readmodel"
 	"github.com/redis/go-redis/v9"
@@ -32,6 +33,7 @@ type Store struct {
 	client    redis.UniversalClient
 	prefix    string
 	scanCount int
+	tags      sync.Map // partition hash tag to its salted form (keys.go)
 }
 
 // New returns a Store that keeps read models in Redis through client: a
