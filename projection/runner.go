@@ -749,7 +749,9 @@ func (r *Runner) commit(ctx context.Context, epoch string, pos eventstore.Positi
 			return nil
 		}
 		if errors.Is(err, readmodel.ErrCheckpointMismatch) {
-			if rerr := r.checkRetired(ctx); rerr != nil {
+			// Lost, rewound or retired, even if the pointer cannot be
+			// read just now: reopening checks again.
+			if rerr := r.checkRetired(ctx); errors.Is(rerr, ErrRetired) {
 				return rerr
 			}
 			return errLost

@@ -136,6 +136,31 @@ func (c *Cluster) Masters(ctx context.Context, via string) ([]string, error) {
 	return masters, nil
 }
 
+// ReplicaOf returns the address of a replica of the master at addr, as the
+// node at addr sees it.
+func (c *Cluster) ReplicaOf(ctx context.Context, addr string) (string, error) {
+	n := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	defer n.Close()
+	nodes, err := n.ClusterNodes(ctx).Result()
+	if err != nil {
+		return "", err
+	}
+	var masterID string
+	lines := strings.Split(strings.TrimSpace(nodes), "\n")
+	for _, line := range lines {
+		if f := strings.Fields(line); len(f) > 2 && strings.Contains(f[2], "myself") {
+			masterID = f[0]
+		}
+	}
+	for _, line := range lines {
+		if f := strings.Fields(line); len(f) > 3 && strings.Contains(f[2], "slave") && f[3] == masterID {
+			replica, _, _ := strings.Cut(f[1], "@")
+			return replica, nil
+		}
+	}
+	return "", fmt.Errorf("master %s has no replica", addr)
+}
+
 // WaitFailover waits until a replica of the killed master serves its
 // slots, as the node at via sees it, and the cluster is whole again
 // (cluster_state:ok), and returns the new master's address.
