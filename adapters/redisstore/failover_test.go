@@ -114,8 +114,9 @@ func TestClusterFailoverSpreadReadModel(t *testing.T) {
 	}
 	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	killed := time.Now()
 	promoted := cl.WaitFailover(fctx, master, survivor)
-	t.Logf("%s took over", promoted)
+	t.Logf("%s took over %s after the kill", promoted, time.Since(killed).Round(10*time.Millisecond))
 
 	time.Sleep(200 * time.Millisecond)
 	close(stopWrites)
