@@ -24,6 +24,6 @@
 //
 // Connection settings come from flags or the environment
 // (EVENTFOLD_POSTGRES_URL, EVENTFOLD_POSTGRES_REPLICA_URL, EVENTFOLD_SCHEMA,
-// EVENTFOLD_REDIS_URL, EVENTFOLD_REDIS_PREFIX, EVENTFOLD_NATS_URL). Every command has --help;
-// docs/operations.md describes them.
+// EVENTFOLD_REDIS_URL, EVENTFOLD_REDIS_PREFIX, EVENTFOLD_NATS_URL). Every
+// command has --help; docs/operations.md describes them.
 package cli
