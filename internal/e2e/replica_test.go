@@ -23,7 +23,7 @@ import (
 type slowReplica struct{ *pgstore.Replica }
 
 func (s slowReplica) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Record, error) {
-	time.Sleep(2 * time.Millisecond)
+	time.Sleep(5 * time.Millisecond)
 	return s.Replica.ReadAll(ctx, after, limit)
 }
 
