@@ -31,7 +31,8 @@ func (s slowReplica) ReadAll(ctx context.Context, after eventstore.Position, lim
 // standby into Redis. The standby is stopped in the middle of the
 // catch-up while writers append (one transaction held open while the
 // others commit): the Runner goes on reading the primary. The standby is
-// restarted, then its replay paused, which the Runner reports as lag.
+// restarted, then its replay paused, which the Runner reports as lag and
+// its health check as a stall.
 // At the end the read model equals an independent fold of the primary's
 // log.
 func TestRunnerOnStandby(t *testing.T) {
@@ -138,10 +139,20 @@ func TestRunnerOnStandby(t *testing.T) {
 		st := runner.Status()
 		return st.LagEvents > 0 && st.State == projection.StateCatchingUp && st.Head == last
 	}, "the Runner does not report the paused standby as lag: %+v", runner.Status())
+	// A probe calls it stalled once it has applied nothing for StallAfter.
+	health, err := projection.NewHealthCheck(projection.RunnerStatuses(runner), &projection.HealthOptions{StallAfter: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, func() bool { return health.Check() != nil },
+		"the health check passes while the standby's replay is paused: %+v", runner.Status())
+	t.Logf("health check with replay paused: %v", health.Check())
 	if _, err := standby.Exec(ctx, "SELECT pg_wal_replay_resume()"); err != nil {
 		t.Fatal(err)
 	}
 	tallies.Check(t, store, rm, last)
+	testenv.Eventually(t, 30*time.Second, func() bool { return health.Check() == nil },
+		"the health check fails after replay resumed: %v", health.Check())
 	if st := runner.Status(); st.Position != last {
 		t.Fatalf("the Runner is at %v, want %v", st.Position, last)
 	}
