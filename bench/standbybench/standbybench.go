@@ -231,7 +231,7 @@ func (b *bench) measure(ctx context.Context, budget harness.Budget, src eventsto
 	}
 	return harness.Sample{Count: appended, Ops: appended, Elapsed: elapsed, Latencies: latencies,
 		Extra: map[string]float64{
-			cpuPerEvent:         float64((cpu1-cpu0).Microseconds()) / float64(appended),
+			cpuPerEvent:         float64((cpu1 - cpu0).Microseconds()) / float64(appended),
 			"catch-up events/s": float64(readN) / elapsed.Seconds(),
 		}}, nil
 }
