@@ -27,109 +27,145 @@ func (s slowReplica) ReadAll(ctx context.Context, after eventstore.Position, lim
 	return s.Replica.ReadAll(ctx, after, limit)
 }
 
+// standbyEnv is a store on a primary of its own, a Replica of it on the
+// primary's hot standby, and a Redis read-model store.
+type standbyEnv struct {
+	pair             *testenv.PGPair
+	primary, standby *pgxpool.Pool
+	opts             *pgstore.Options
+	store            *pgstore.Store
+	replica          *pgstore.Replica
+	rm               *redisstore.Store
+}
+
+func newStandbyEnv(t *testing.T) *standbyEnv {
+	t.Helper()
+	e := &standbyEnv{pair: testenv.PGStandby(t), opts: &pgstore.Options{Schema: "e2e_standby"}}
+	ctx := t.Context()
+	var err error
+	if e.primary, err = pgxpool.New(ctx, e.pair.Primary.URL()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.primary.Close)
+	if e.standby, err = pgxpool.New(ctx, e.pair.Standby.URL()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.standby.Close)
+	if err := pgstore.Migrate(ctx, e.primary, e.opts); err != nil {
+		t.Fatal(err)
+	}
+	if e.store, err = pgstore.New(e.primary, e.opts); err != nil {
+		t.Fatal(err)
+	}
+	if e.replica, err = e.store.WithReplica(e.standby, &pgstore.ReplicaOptions{CheckInterval: 10 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	rc, prefix := testenv.Redis(t)
+	if e.rm, err = redisstore.New(rc, &redisstore.Options{Prefix: strings.NewReplacer("{", "", "}", "").Replace(prefix) + ":"}); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// fillBacklog appends n events, ten per append, waits until the standby
+// has replayed them and returns the last one's position.
+func (e *standbyEnv) fillBacklog(t *testing.T, n int) eventstore.Position {
+	t.Helper()
+	var last eventstore.Position
+	for i := 0; i < n; i += 10 {
+		events := make([]eventstore.Event, 10)
+		for j := range events {
+			events[j] = tallies.Event(i + j)
+		}
+		res, err := e.store.Append(t.Context(), fmt.Sprintf("b-%d", i%300), eventstore.Any, events)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = res.Position
+	}
+	e.replayed(t)
+	return last
+}
+
+func (e *standbyEnv) replayed(t *testing.T) {
+	t.Helper()
+	if err := e.pair.WaitReplayed(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startRunner runs the tally projection from the Replica (slowed down)
+// into Redis until the test ends.
+func (e *standbyEnv) startRunner(t *testing.T) *projection.Runner {
+	t.Helper()
+	runner, err := projection.NewRunner(projection.Config{Projection: tallies.Projection(),
+		Source: projection.LogSource(slowReplica{e.replica}, nil), Store: e.rm, BatchSize: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); runner.Run(ctx) }() //nolint:errcheck
+	t.Cleanup(func() { stop(); <-done })
+	return runner
+}
+
 // TestRunnerOnStandby runs a projection Runner that catches up from a hot
 // standby into Redis. The standby is stopped in the middle of the
 // catch-up while writers append (one transaction held open while the
 // others commit): the Runner goes on reading the primary. The standby is
 // restarted, then its replay paused, which the Runner reports as lag and
-// its health check as a stall.
-// At the end the read model equals an independent fold of the primary's
-// log.
+// its health check as a stall. At the end the read model equals an
+// independent fold of the primary's log.
 func TestRunnerOnStandby(t *testing.T) {
-	pair := testenv.PGStandby(t)
-	ctx := t.Context()
-	primary, err := pgxpool.New(ctx, pair.Primary.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer primary.Close()
-	standby, err := pgxpool.New(ctx, pair.Standby.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer standby.Close()
-	opts := &pgstore.Options{Schema: "e2e_standby"}
-	if err := pgstore.Migrate(ctx, primary, opts); err != nil {
-		t.Fatal(err)
-	}
-	store, err := pgstore.New(primary, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	replica, err := store.WithReplica(standby, &pgstore.ReplicaOptions{CheckInterval: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, prefix := testenv.Redis(t)
-	rm, err := redisstore.New(rc, &redisstore.Options{Prefix: strings.NewReplacer("{", "", "}", "").Replace(prefix) + ":"})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	// The backlog, replayed on the standby before the Runner starts.
-	const appends, perAppend = 300, 10
-	var backlogEnd eventstore.Position
-	for i := range appends {
-		events := make([]eventstore.Event, perAppend)
-		for j := range events {
-			events[j] = tallies.Event(i*perAppend + j)
-		}
-		res, err := store.Append(ctx, fmt.Sprintf("b-%d", i%30), eventstore.Any, events)
-		if err != nil {
-			t.Fatal(err)
-		}
-		backlogEnd = res.Position
-	}
-	if err := pair.WaitReplayed(ctx); err != nil {
-		t.Fatal(err)
-	}
-
-	runner, err := projection.NewRunner(projection.Config{Projection: tallies.Projection(),
-		Source: projection.LogSource(slowReplica{replica}, nil), Store: rm, BatchSize: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rctx, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer func() { stop(); wg.Wait() }()
-	wg.Add(1)
-	go func() { defer wg.Done(); runner.Run(rctx) }() //nolint:errcheck
+	e := newStandbyEnv(t)
+	const backlog = 3000
+	backlogEnd := e.fillBacklog(t, backlog)
+	runner := e.startRunner(t)
 
 	// Stop the standby a fifth of the way through the backlog.
 	testenv.Eventually(t, 30*time.Second, func() bool {
-		return runner.Status().Position.Sequence >= appends*perAppend/5
+		return runner.Status().Position.Sequence >= backlog/5
 	}, "the Runner did not get a fifth through the backlog: %+v", runner.Status())
-	if !replica.ReadingStandby() {
-		t.Fatalf("the Runner read the backlog from the primary: %v", lastLagErr(replica))
+	if !e.replica.ReadingStandby() {
+		t.Fatalf("the Runner read the backlog from the primary: %v", lastLagErr(e.replica))
 	}
-	pair.Standby.Stop()
+	e.pair.Standby.Stop()
 	if at := runner.Status().Position; !at.Before(backlogEnd) {
 		t.Fatalf("the Runner caught up (%v) before the standby stopped", at)
 	}
-	last := writeWithHeldTransaction(t, store, primary, opts)
+	last := writeWithHeldTransaction(t, e.store, e.primary, e.opts)
 	testenv.Eventually(t, 60*time.Second, func() bool {
 		return !runner.Status().Position.Before(last)
 	}, "with the standby down the Runner stopped at %v, before %v", runner.Status().Position, last)
-	if replica.ReadingStandby() {
+	if e.replica.ReadingStandby() {
 		t.Fatal("the replica reads a stopped standby")
 	}
 
-	if err := pair.Standby.Start(ctx); err != nil {
+	if err := e.pair.Standby.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if err := pair.WaitReplayed(ctx); err != nil {
-		t.Fatal(err)
-	}
-	testenv.Eventually(t, 30*time.Second, replica.ReadingStandby,
-		"the replica did not return to the restarted standby: %v", lastLagErr(replica))
+	e.replayed(t)
+	testenv.Eventually(t, 30*time.Second, e.replica.ReadingStandby,
+		"the replica did not return to the restarted standby: %v", lastLagErr(e.replica))
 
-	// A standby that stops replaying within MaxLagBytes keeps serving
-	// reads; the Runner reports the distance to the primary's head as lag.
-	if _, err := standby.Exec(ctx, "SELECT pg_wal_replay_pause()"); err != nil {
+	last = e.pausedReplay(t, runner)
+	tallies.Check(t, e.store, e.rm, last)
+}
+
+// pausedReplay pauses the standby's replay and appends: the standby stays
+// within MaxLagBytes and keeps serving reads, the Runner reports the
+// distance to the primary's head as lag, and its health check calls it
+// stalled until replay resumes. It returns the last appended position.
+func (e *standbyEnv) pausedReplay(t *testing.T, runner *projection.Runner) eventstore.Position {
+	t.Helper()
+	ctx := t.Context()
+	if _, err := e.standby.Exec(ctx, "SELECT pg_wal_replay_pause()"); err != nil {
 		t.Fatal(err)
 	}
+	var last eventstore.Position
 	for i := range 20 {
-		res, err := store.Append(ctx, "paused", eventstore.Any, []eventstore.Event{tallies.Event(i)})
+		res, err := e.store.Append(ctx, "paused", eventstore.Any, []eventstore.Event{tallies.Event(i)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,7 +175,6 @@ func TestRunnerOnStandby(t *testing.T) {
 		st := runner.Status()
 		return st.LagEvents > 0 && st.State == projection.StateCatchingUp && st.Head == last
 	}, "the Runner does not report the paused standby as lag: %+v", runner.Status())
-	// A probe calls it stalled once it has applied nothing for StallAfter.
 	health, err := projection.NewHealthCheck(projection.RunnerStatuses(runner), &projection.HealthOptions{StallAfter: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -147,15 +182,12 @@ func TestRunnerOnStandby(t *testing.T) {
 	testenv.Eventually(t, 30*time.Second, func() bool { return health.Check() != nil },
 		"the health check passes while the standby's replay is paused: %+v", runner.Status())
 	t.Logf("health check with replay paused: %v", health.Check())
-	if _, err := standby.Exec(ctx, "SELECT pg_wal_replay_resume()"); err != nil {
+	if _, err := e.standby.Exec(ctx, "SELECT pg_wal_replay_resume()"); err != nil {
 		t.Fatal(err)
 	}
-	tallies.Check(t, store, rm, last)
-	testenv.Eventually(t, 30*time.Second, func() bool { return health.Check() == nil },
-		"the health check fails after replay resumed: %v", health.Check())
-	if st := runner.Status(); st.Position != last {
-		t.Fatalf("the Runner is at %v, want %v", st.Position, last)
-	}
+	testenv.Eventually(t, 60*time.Second, func() bool { return health.Check() == nil && runner.Status().Position == last },
+		"after replay resumed the Runner is at %v, want %v; health: %v", runner.Status().Position, last, health.Check())
+	return last
 }
 
 // writeWithHeldTransaction appends from four writers while one transaction
