@@ -62,7 +62,8 @@ type ReplicaLag struct {
 // answers it. docs/scaling.md describes the setup and the fallback.
 //
 // Head is the primary's, so the lag a projection.Runner reports over a
-// Replica includes the standby's replay lag.
+// Replica includes the standby's replay lag. ReadAll does not read its own
+// writes at once: an append shows in it when the standby has replayed it.
 type Replica struct {
 	*Store
 	standby *Store
