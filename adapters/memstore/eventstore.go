@@ -102,8 +102,8 @@ func (s *Store) StoreForTenant(tenant string) (eventstore.Store, error) {
 }
 
 // StoreForAllTenants implements eventstore.TenantScoper: AllTenants as an
-// eventstore.Store.
-func (s *Store) StoreForAllTenants() eventstore.Store { return s.AllTenants() }
+// eventstore.LogReader, which has no Append.
+func (s *Store) StoreForAllTenants() eventstore.LogReader { return s.AllTenants() }
 
 var _ eventstore.TenantScoper = (*Store)(nil)
 

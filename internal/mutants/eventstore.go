@@ -98,7 +98,7 @@ func (s *EventStore) StoreForTenant(tenant string) (eventstore.Store, error) {
 }
 
 // StoreForAllTenants implements eventstore.TenantScoper.
-func (s *EventStore) StoreForAllTenants() eventstore.Store {
+func (s *EventStore) StoreForAllTenants() eventstore.LogReader {
 	if s.bug == "scoper-all-default" {
 		return s
 	}

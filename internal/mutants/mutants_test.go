@@ -28,6 +28,10 @@ var raceEnabled bool
 // envMutant names the store TestSuiteOnMutant runs its suite against.
 const envMutant = "EVENTFOLD_MUTANT"
 
+// allFeatures declares every capability memstore, and so every mutant
+// built on it, has.
+var allFeatures = eventstoretest.Features{Keyed: true, Outcomes: true, Head: true, Notify: true, Tenants: true}
+
 // memstoreRuns are the reference stores, which must pass.
 var memstoreRuns = []mutants.Mutant{
 	{Name: "eventstore/memstore", Suite: mutants.EventStoreSuite},
@@ -64,13 +68,10 @@ func TestSuiteOnMutant(t *testing.T) {
 		cfg := eventstoretest.Config{
 			New:        func(t testing.TB) eventstore.Store { return m.NewEventStore() },
 			Visibility: time.Second,
-			ForTenant: func(s eventstore.Store, tenant string) (eventstore.Store, error) {
-				return s.(*mutants.EventStore).ForTenant(tenant)
-			},
-			AllTenants: func(s eventstore.Store) eventstore.Store { return s.(*mutants.EventStore).AllTenants() },
+			Features:   allFeatures,
 		}
 		if m.NoTenantConfig {
-			cfg.ForTenant, cfg.AllTenants = nil, nil
+			cfg.Features.Tenants = false
 		}
 		eventstoretest.Run(t, cfg)
 	case mutants.ReadModelSuite:
@@ -91,10 +92,7 @@ func runMemstore(t *testing.T, suite mutants.Suite) {
 		eventstoretest.Run(t, eventstoretest.Config{
 			New:        func(t testing.TB) eventstore.Store { return memstore.New(nil) },
 			Visibility: time.Second,
-			ForTenant: func(s eventstore.Store, tenant string) (eventstore.Store, error) {
-				return s.(*memstore.Store).ForTenant(tenant)
-			},
-			AllTenants: func(s eventstore.Store) eventstore.Store { return s.(*memstore.Store).AllTenants() },
+			Features:   allFeatures,
 		})
 	case mutants.ReadModelSuite:
 		readmodeltest.Run(t, readmodeltest.Config{New: func(t testing.TB) readmodel.Store { return memstore.NewReadModels(nil) }})
