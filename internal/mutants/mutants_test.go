@@ -70,9 +70,7 @@ func TestSuiteOnMutant(t *testing.T) {
 			Visibility: time.Second,
 			Features:   allFeatures,
 		}
-		if m.NoTenantConfig {
-			cfg.Features.Tenants = false
-		}
+		undeclare(&cfg.Features, m.Undeclared)
 		eventstoretest.Run(t, cfg)
 	case mutants.ReadModelSuite:
 		readmodeltest.Run(t, readmodeltest.Config{New: func(t testing.TB) readmodel.Store { return m.NewReadModels() }})
@@ -83,6 +81,47 @@ func TestSuiteOnMutant(t *testing.T) {
 	case mutants.SourceSuite:
 		projectiontest.RunSource(t, projectiontest.SourceConfig{New: func(t testing.TB) (eventstore.Store, projection.Source) { return m.NewSource() },
 			Timeout: 5 * time.Second})
+	}
+}
+
+// undeclare clears the feature named field.
+func undeclare(f *eventstoretest.Features, field string) {
+	switch field {
+	case "Keyed":
+		f.Keyed = false
+	case "Outcomes":
+		f.Outcomes = false
+	case "Head":
+		f.Head = false
+	case "Notify":
+		f.Notify = false
+	case "Tenants":
+		f.Tenants = false
+	}
+}
+
+// A capability the store has but the suite's Config does not declare fails
+// the suite with a message naming it.
+func TestUndeclaredCapabilityIsNamed(t *testing.T) {
+	if os.Getenv(envMutant) != "" {
+		t.Skip("runs in the parent process only")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range mutants.All() {
+		if m.Undeclared == "" {
+			continue
+		}
+		t.Run(m.Name, func(t *testing.T) {
+			t.Parallel()
+			out, err := runChild(t.Context(), exe, m.Name)
+			want := "Features." + m.Undeclared + " is not declared"
+			if err == nil || !strings.Contains(out, want) {
+				t.Errorf("the suite on %s ended with %v; want a failure saying %q:\n%s", m.Name, err, want, lastLines(out, 20))
+			}
+		})
 	}
 }
 
