@@ -11,7 +11,11 @@ import (
 	"github.com/eventfold/eventfold/eventstore"
 )
 
-var _ eventstore.OutcomeStore = (*Store)(nil)
+var (
+	_ eventstore.OutcomeStore = (*Store)(nil)
+	_ eventstore.HeadReader   = (*Store)(nil)
+	_ eventstore.Notifier     = (*Store)(nil)
+)
 
 // Options configures a Store. A nil *Options means all defaults.
 type Options struct {

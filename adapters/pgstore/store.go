@@ -14,7 +14,11 @@ import (
 	"github.com/eventfold/eventfold/eventstore"
 )
 
-var _ eventstore.OutcomeStore = (*Store)(nil)
+var (
+	_ eventstore.OutcomeStore = (*Store)(nil)
+	_ eventstore.HeadReader   = (*Store)(nil)
+	_ eventstore.Notifier     = (*Store)(nil)
+)
 
 // DB is what a Store needs from PostgreSQL. *pgxpool.Pool, *pgx.Conn and
 // pgx.Tx all satisfy it; pass a pgx.Tx to append inside your own transaction
