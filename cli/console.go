@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/eventfold/eventfold/adapters/pgstore"
+	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/internal/console"
 )
 
@@ -104,7 +105,29 @@ func (e consoleEvents) ForTenant(tenant string) (console.Events, error) {
 	return consoleEvents{v}, nil
 }
 
-func (e consoleEvents) AllTenants() console.Events { return consoleEvents{e.Store.AllTenants()} }
+func (e consoleEvents) AllTenants() console.Events { return consoleAllEvents{e.Store.AllTenants()} }
+
+// consoleAllEvents gives the console pgstore's reader of every tenant's
+// events, which reads and lists no stream.
+type consoleAllEvents struct{ *pgstore.AllTenantsReader }
+
+var (
+	_ console.Events           = consoleAllEvents{}
+	_ console.HeldBackReporter = consoleAllEvents{}
+)
+
+// errNoStreamsAcrossTenants answers a stream read or listing on the
+// all-tenants reader: a stream belongs to one tenant.
+var errNoStreamsAcrossTenants = &eventstore.InvalidInputError{Field: "tenant",
+	Reason: "streams belong to one tenant; choose a tenant to read or list them"}
+
+func (consoleAllEvents) ReadStream(context.Context, string, int64, eventstore.Direction, int) ([]eventstore.Record, error) {
+	return nil, errNoStreamsAcrossTenants
+}
+
+func (consoleAllEvents) ListStreams(context.Context, string, string, int) ([]console.StreamInfo, error) {
+	return nil, errNoStreamsAcrossTenants
+}
 
 func (e consoleEvents) ListStreams(ctx context.Context, prefix, after string, limit int) ([]console.StreamInfo, error) {
 	infos, err := e.Store.ListStreamsWithPrefix(ctx, prefix, after, limit)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -31,7 +32,9 @@ transactions to end, oldest first.`,
 				return err
 			}
 			defer closeFn()
-			view := store.AllTenants()
+			var view interface {
+				HeldBack(context.Context) (pgstore.HeldBack, error)
+			} = store.AllTenants()
 			if cmd.Flags().Changed("tenant") {
 				if view, err = store.ForTenant(tenant); err != nil {
 					return fmt.Errorf("--tenant: %w", err)

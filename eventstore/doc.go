@@ -66,8 +66,9 @@
 //     checked with [ValidateTenant].
 //   - AllTenants() returns a reader of every tenant's events in one global
 //     log, for a relay, an admin tool or a projection serving all tenants.
-//     [Record.Tenant] says whose each event is. It only reads the log
-//     (ReadAll, Head); appending and reading a stream need a tenant.
+//     [Record.Tenant] says whose each event is. It is a read-only type of
+//     the adapter, a [LogReader] with a head and change notification:
+//     appending and reading a stream need a tenant.
 //   - The views have the adapter's own type. [TenantScoper] offers them
 //     through the port, so that a wrapper holding only a Store (a metrics
 //     or tracing decorator) keeps them: [ForTenant] returns a Store and
