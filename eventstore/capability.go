@@ -26,8 +26,7 @@ type HeadReader interface {
 }
 
 // Notifier is the capability of logs that wake tailers after an append in
-// the same process, so that they need not poll often. Reach it with
-// [As][Notifier].
+// the same process, so that they need not poll often. Reach it with [As].
 type Notifier interface {
 	// Changed returns a channel that is closed at the next append.
 	Changed() <-chan struct{}
