@@ -59,6 +59,11 @@ func TestSuiteOnMutant(t *testing.T) {
 			return
 		}
 	}
+	if features, ok := bareRuns[name]; ok {
+		eventstoretest.Run(t, eventstoretest.Config{Visibility: time.Second, Features: features,
+			New: func(t testing.TB) eventstore.Store { return struct{ eventstore.Store }{memstore.New(nil)} }})
+		return
+	}
 	m, ok := mutants.Find(name)
 	if !ok {
 		t.Fatalf("no mutant %q", name)
@@ -97,6 +102,34 @@ func undeclare(f *eventstoretest.Features, field string) {
 		f.Notify = false
 	case "Tenants":
 		f.Tenants = false
+	}
+}
+
+// bareRuns run the event store suite on a memstore with every capability
+// hidden, with the features they declare.
+var bareRuns = map[string]eventstoretest.Features{
+	"eventstore/bare":          {},
+	"eventstore/bare-declared": {Head: true},
+}
+
+// A store with no capabilities passes the suite that declares none, which
+// says which areas it skips; declaring a capability it lacks fails, naming
+// the feature.
+func TestFeatureDeclarations(t *testing.T) {
+	if os.Getenv(envMutant) != "" {
+		t.Skip("runs in the parent process only")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := runChild(t.Context(), exe, "eventstore/bare", "-test.v")
+	if err != nil || !strings.Contains(out, "Features.Tenants not declared: eventstore.TenantScoper not checked") {
+		t.Errorf("the suite on a bare store ended with %v; want a pass that logs the skipped tenant area:\n%s", err, lastLines(out, 20))
+	}
+	out, err = runChild(t.Context(), exe, "eventstore/bare-declared")
+	if err == nil || !strings.Contains(out, "Features.Head is declared but") {
+		t.Errorf("the suite on a bare store declaring Head ended with %v; want a failure naming Features.Head:\n%s", err, lastLines(out, 20))
 	}
 }
 
@@ -199,10 +232,11 @@ func TestSuitesRejectMutants(t *testing.T) {
 
 // runChild runs TestSuiteOnMutant for the named store and returns its
 // output and how it ended.
-func runChild(ctx context.Context, exe, name string) (string, error) {
+func runChild(ctx context.Context, exe, name string, flags ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, exe, "-test.run=^TestSuiteOnMutant$", "-test.count=1", "-test.timeout=60s")
+	args := append([]string{"-test.run=^TestSuiteOnMutant$", "-test.count=1", "-test.timeout=60s"}, flags...)
+	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Env = append(os.Environ(), envMutant+"="+name)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
