@@ -42,7 +42,21 @@ func TestConformance(t *testing.T) {
 		New:        func(t testing.TB) eventstore.Store { return newStore(t, nil) },
 		ForTenant:  forTenant,
 		AllTenants: func(s eventstore.Store) eventstore.Store { return s.(*pgstore.Store).AllTenants() },
+		HoldAppend: holdAppend,
 	})
+}
+
+func holdAppend(t testing.TB, s eventstore.Store, stream string, events []eventstore.Event) (eventstore.AppendResult, func()) {
+	t.Helper()
+	res, commit, err := pgstore.HoldAppend(t.Context(), s.(*pgstore.Store), stream, events)
+	if err != nil {
+		t.Fatalf("HoldAppend(%q) = %v", stream, err)
+	}
+	return res, func() {
+		if err := commit(); err != nil {
+			t.Errorf("commit the held append to %q: %v", stream, err)
+		}
+	}
 }
 
 func forTenant(s eventstore.Store, tenant string) (eventstore.Store, error) {

@@ -32,6 +32,13 @@ type Config struct {
 	// AllTenants returns the view of s that reads every tenant's log.
 	// Required when ForTenant is set.
 	AllTenants func(s eventstore.Store) eventstore.Store
+	// HoldAppend appends events to stream of s, with Any, in a
+	// transaction it keeps open until commit is called, as a slow writer
+	// does, and returns the append's result. The filtered-read tests use
+	// it to check that a reader never passes an event that commits late.
+	// Nil for a store whose appends become visible at once (the suite
+	// then logs that it did not check).
+	HoldAppend func(t testing.TB, s eventstore.Store, stream string, events []eventstore.Event) (res eventstore.AppendResult, commit func())
 }
 
 // Run runs the conformance suite as parallel subtests of t.
@@ -72,6 +79,7 @@ func Run(t *testing.T, cfg Config) {
 		{"Append/Ownership", testOwnership},
 		{"Append/UpperCaseIDs", testUpperCaseIDs},
 	}
+	tests = append(tests, filterTests(t, cfg)...)
 	if cfg.ForTenant != nil {
 		tests = append(tests, tenantTests...)
 	} else {
