@@ -72,6 +72,7 @@ func LogSource(store eventstore.Store, opts *LogOptions) Source {
 	}
 	s.notifier, _ = store.(Notifier)
 	s.head, _ = store.(HeadReader)
+	s.filtered, _ = store.(eventstore.FilteredReader)
 	return s
 }
 
@@ -80,6 +81,30 @@ type logSource struct {
 	opts     LogOptions
 	notifier Notifier
 	head     HeadReader
+	filtered eventstore.FilteredReader
+}
+
+// filteredSource is implemented by sources that can deliver only the
+// events of some types: LogSource over an eventstore.FilteredReader. A
+// Runner opens them with the types its projection handles, so the store
+// skips the rest, and commits the feed's scanned position (scannedFeed)
+// so that its checkpoint moves past them.
+type filteredSource interface {
+	openFiltered(ctx context.Context, after eventstore.Position, types []string) (Feed, bool)
+}
+
+// scannedFeed is implemented by feeds that read the log filtered: scanned
+// is how far they have read it, at or after the last record returned.
+type scannedFeed interface {
+	scanned() eventstore.Position
+}
+
+// openFiltered implements filteredSource when the store reads filtered.
+func (s *logSource) openFiltered(ctx context.Context, after eventstore.Position, types []string) (Feed, bool) {
+	if s.filtered == nil || len(types) == 0 {
+		return nil, false
+	}
+	return &logFeed{src: s, after: after, filter: &eventstore.Filter{Types: types}}, true
 }
 
 func (s *logSource) Open(ctx context.Context, after eventstore.Position) (Feed, error) {
@@ -101,6 +126,7 @@ func (s *logSource) Head(ctx context.Context) (eventstore.Position, error) {
 type logFeed struct {
 	src    *logSource
 	after  eventstore.Position
+	filter *eventstore.Filter // nil: the whole log
 	idle   bool      // an empty result was returned since the last records
 	idleAt time.Time // when
 }
@@ -112,14 +138,21 @@ func (f *logFeed) Next(ctx context.Context, max int) ([]eventstore.Record, error
 		if f.src.notifier != nil {
 			changed = f.src.notifier.Changed() // before the read, so no append is missed
 		}
-		recs, err := f.src.store.ReadAll(ctx, f.after, max)
+		recs, through, err := f.read(ctx, max)
 		if err != nil {
 			return nil, err
 		}
 		if len(recs) > 0 {
-			f.after = recs[len(recs)-1].Position
+			f.after = through
 			f.idle = false
 			return recs, nil
+		}
+		if f.after.Before(through) {
+			// Events the filter skips: nothing to apply, but the caller
+			// has caught up to through (scanned).
+			f.after = through
+			f.idle, f.idleAt = true, time.Now()
+			return nil, nil
 		}
 		// Tell the caller it has caught up: at once, then now and then
 		// while nothing new becomes visible (an open transaction can hold
@@ -142,6 +175,22 @@ func (f *logFeed) Next(ctx context.Context, max int) ([]eventstore.Record, error
 		wait = min(wait*2, f.src.opts.MaxPoll)
 	}
 }
+
+// read reads the next records and the position read through.
+func (f *logFeed) read(ctx context.Context, max int) ([]eventstore.Record, eventstore.Position, error) {
+	if f.filter == nil {
+		recs, err := f.src.store.ReadAll(ctx, f.after, max)
+		if err != nil || len(recs) == 0 {
+			return nil, f.after, err
+		}
+		return recs, recs[len(recs)-1].Position, nil
+	}
+	page, err := f.src.filtered.ReadAllFiltered(ctx, f.after, *f.filter, max)
+	return page.Records, page.Through, err
+}
+
+// scanned implements scannedFeed: the position the feed has read through.
+func (f *logFeed) scanned() eventstore.Position { return f.after }
 
 func (f *logFeed) Commit(context.Context, eventstore.Position) error { return nil }
 func (f *logFeed) Close() error                                      { return nil }
