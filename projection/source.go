@@ -127,8 +127,8 @@ type logFeed struct {
 	src    *logSource
 	after  eventstore.Position
 	filter *eventstore.Filter // nil: the whole log
-	idle   bool      // an empty result was returned since the last records
-	idleAt time.Time // when
+	idle   bool               // an empty result was returned since the last records
+	idleAt time.Time          // when
 }
 
 func (f *logFeed) Next(ctx context.Context, max int) ([]eventstore.Record, error) {
