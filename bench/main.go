@@ -193,6 +193,7 @@ func scenarios(c config) []harness.Scenario {
 		projbench.Rebuild{Opts: proj},
 		projbench.Memory{Opts: proj, Postgres: c.pgURL, Redis: c.redisURL},
 		querybench.Scenario{},
+		projbench.FilteredRebuild{Opts: proj},
 	}
 }
 
