@@ -15,7 +15,10 @@
 // any position, idempotent re-appends (event IDs in either case), that the
 // store neither keeps the caller's slices nor hands out its own, command
 // keys and the outcomes they keep (eventstore.KeyedAppender and
-// eventstore.OutcomeStore, when implemented), tenant isolation (when
+// eventstore.OutcomeStore, when implemented), filtered reads of the log
+// whose Through position never passes a late commit
+// (eventstore.FilteredReader, when implemented; past an append held open
+// when Config.HoldAppend is set), tenant isolation (when
 // Config.ForTenant is set), and rejection of invalid input with nothing
 // stored. An adapter that passes needs no other tests of these semantics;
 // its own tests cover what is specific to its backend.

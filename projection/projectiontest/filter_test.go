@@ -13,7 +13,6 @@ import (
 	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/projection"
 	"github.com/eventfold/eventfold/projection/projectiontest"
-	"github.com/eventfold/eventfold/readmodel"
 )
 
 // countingStore counts the records its filtered reads deliver.
@@ -135,5 +134,3 @@ func foldForgetting(docs map[string]balance, rec eventstore.Record) error {
 	}
 	return foldBalances(docs, rec)
 }
-
-var _ readmodel.Reader = (*memstore.ReadModels)(nil)
