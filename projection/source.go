@@ -147,13 +147,10 @@ func (f *logFeed) Next(ctx context.Context, max int) ([]eventstore.Record, error
 			f.idle = false
 			return recs, nil
 		}
-		if f.after.Before(through) {
-			// Events the filter skips: nothing to apply, but the caller
-			// has caught up to through (scanned).
-			f.after = through
-			f.idle, f.idleAt = true, time.Now()
-			return nil, nil
-		}
+		// Events a filter skipped: nothing to apply, but the feed has read
+		// through them (scanned), and the Runner commits that when Next
+		// returns, at the pace of the idle returns below.
+		f.after = through
 		// Tell the caller it has caught up: at once, then now and then
 		// while nothing new becomes visible (an open transaction can hold
 		// the log back while appends keep waking this loop).
