@@ -31,6 +31,76 @@ func filterTests(t *testing.T, cfg Config) []struct {
 		{"ReadAllFiltered/NoMatch", testFilterNoMatch},
 		{"ReadAllFiltered/TailWhileWriting", testFilterTailWhileWriting},
 		{"ReadAllFiltered/HeldAppend", testFilterHeldAppend},
+		{"ReadAllFiltered/Tenants", testFilterTenants},
+	}
+}
+
+// testFilterTenants reads a log of two tenants, their events interleaved,
+// through each tenant's view and the default one: each returns only its
+// own tenant's matching events, with Through at its own last event, and
+// the all-tenants view returns every tenant's.
+func testFilterTenants(t *testing.T, cfg Config) {
+	if cfg.ForTenant == nil {
+		t.Skip("Config.ForTenant is nil")
+	}
+	s := cfg.New(t)
+	views := map[string]eventstore.Store{"": s}
+	for _, tenant := range []string{"acme", "globex"} {
+		v, err := cfg.ForTenant(s, tenant)
+		if err != nil {
+			t.Fatalf("ForTenant(%q) = %v", tenant, err)
+		}
+		views[tenant] = v
+	}
+	last := map[string]eventstore.Position{}
+	want := map[string]int{}
+	for i := range 12 {
+		tenant := []string{"acme", "globex", ""}[i%3]
+		typ := "Hit"
+		if i%2 == 1 {
+			typ = "Miss"
+		}
+		res := mustAppend(t, views[tenant], fmt.Sprintf("s-%d", i), eventstore.NoStream, jsonEvent(typ, i))
+		last[tenant] = res.Position
+		if typ == "Hit" {
+			want[tenant]++
+		}
+	}
+	// The last event of each tenant's log is a Miss: Through must pass it.
+	for tenant, v := range views {
+		res := mustAppend(t, v, "tail", eventstore.NoStream, jsonEvent("Miss", 99))
+		last[tenant] = res.Position
+	}
+	f := eventstore.Filter{Types: []string{"Hit"}}
+	for tenant, v := range views {
+		if _, ok := v.(eventstore.FilteredReader); !ok {
+			t.Fatalf("the view of tenant %q (%T) has no filtered reads, but its store has", tenant, v)
+		}
+		got, through := readFiltered(t, cfg, v, f, 2, want[tenant], last[tenant])
+		for _, r := range got {
+			if r.Tenant != tenant {
+				t.Errorf("tenant %q's filtered read returned event %s of tenant %q", tenant, r.ID, r.Tenant)
+			}
+		}
+		if len(got) != want[tenant] || through != last[tenant] {
+			t.Errorf("tenant %q's filtered read returned %d events ending at %v, want %d ending at its last event %v",
+				tenant, len(got), through, want[tenant], last[tenant])
+		}
+	}
+	all := cfg.AllTenants(s)
+	if _, ok := all.(eventstore.FilteredReader); !ok {
+		t.Fatalf("the all-tenants view (%T) has no filtered reads, but its store has", all)
+	}
+	total := want[""] + want["acme"] + want["globex"]
+	head := last[""]
+	for _, p := range last {
+		if head.Before(p) {
+			head = p
+		}
+	}
+	got, through := readFiltered(t, cfg, all, f, 3, total, head)
+	if len(got) != total || through != head {
+		t.Errorf("the all-tenants filtered read returned %d events ending at %v, want %d ending at %v", len(got), through, total, head)
 	}
 }
 
