@@ -2,8 +2,6 @@ package eventstore
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"slices"
 	"strings"
 )
@@ -51,8 +49,9 @@ type FilteredPage struct {
 	Through Position
 }
 
-// FilteredReader is implemented by stores that can read the global log
-// filtered on the server side, served by an index where they have one.
+// FilteredReader is the capability of logs that can be read filtered on
+// the store's side, served by an index where the store has one. Reach it
+// with [As], or call [ReadAllFiltered].
 type FilteredReader interface {
 	// ReadAllFiltered returns up to limit events matching f that come
 	// after the position after, in log order, and the position the read
@@ -64,13 +63,13 @@ type FilteredReader interface {
 	ReadAllFiltered(ctx context.Context, after Position, f Filter, limit int) (FilteredPage, error)
 }
 
-// ReadAllFiltered reads s's global log filtered by f (see FilteredReader).
-// It fails with an error matching errors.ErrUnsupported when s does not
-// implement FilteredReader.
-func ReadAllFiltered(ctx context.Context, s Store, after Position, f Filter, limit int) (FilteredPage, error) {
-	fr, ok := s.(FilteredReader)
+// ReadAllFiltered reads r's global log filtered by f (see FilteredReader);
+// r is a Store, a LogReader, or anything wrapping one. It fails with an
+// error matching errors.ErrUnsupported when r has no FilteredReader.
+func ReadAllFiltered(ctx context.Context, r LogReader, after Position, f Filter, limit int) (FilteredPage, error) {
+	fr, ok := As[FilteredReader](r)
 	if !ok {
-		return FilteredPage{}, fmt.Errorf("eventstore: %T has no filtered reads: %w", s, errors.ErrUnsupported)
+		return FilteredPage{}, unsupported(r, "has no filtered reads")
 	}
 	return fr.ReadAllFiltered(ctx, after, f, limit)
 }

@@ -791,9 +791,8 @@ func (r *Runner) commit(ctx context.Context, epoch string, pos eventstore.Positi
 }
 
 func (r *Runner) updateHead(ctx context.Context, pos eventstore.Position, caughtUp bool) {
-	hr, ok := r.cfg.Source.(HeadReader)
 	var head eventstore.Position
-	if ok {
+	if hr, ok := eventstore.As[eventstore.HeadReader](r.cfg.Source); ok {
 		if h, err := hr.Head(ctx); err == nil {
 			head = h
 		}
@@ -868,7 +867,3 @@ func (m *rateMeter) perSecond() float64 {
 	}
 	return m.eps
 }
-
-// errNoHead matches errors.ErrUnsupported, so callers of a Source's Head
-// can tell a store without one from a failed read.
-var errNoHead = fmt.Errorf("projection: the store does not report its head: %w", errors.ErrUnsupported)

@@ -60,6 +60,15 @@
 // position moves past the others, never past an open transaction's events.
 // projection.LogSource uses it for the types a projection handles.
 //
+// # Reading from a hot standby
+//
+// Store.WithReplica returns a [Replica]: a Store whose ReadAll reads a
+// PostgreSQL hot standby of the primary, with the same gap-safety (the
+// standby's snapshots know the primary's running transactions), and falls
+// back to the primary while the standby is unreachable or more than
+// ReplicaOptions.MaxLagBytes behind. Replica.Lag measures the standby's
+// replay lag. docs/scaling.md has the setup and measurements.
+//
 // # Tenants
 //
 // The Store New returns is the default tenant. ForTenant returns a view

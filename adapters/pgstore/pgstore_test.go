@@ -40,8 +40,7 @@ func newStore(t testing.TB, opts *pgstore.Options) *pgstore.Store {
 func TestConformance(t *testing.T) {
 	eventstoretest.Run(t, eventstoretest.Config{
 		New:        func(t testing.TB) eventstore.Store { return newStore(t, nil) },
-		ForTenant:  forTenant,
-		AllTenants: func(s eventstore.Store) eventstore.Store { return s.(*pgstore.Store).AllTenants() },
+		Features:   eventstoretest.Features{Keyed: true, Outcomes: true, Head: true, Notify: true, Tenants: true, Filtered: true},
 		HoldAppend: holdAppend,
 	})
 }
@@ -57,10 +56,6 @@ func holdAppend(t testing.TB, s eventstore.Store, stream string, events []events
 			t.Errorf("commit the held append to %q: %v", stream, err)
 		}
 	}
-}
-
-func forTenant(s eventstore.Store, tenant string) (eventstore.Store, error) {
-	return s.(*pgstore.Store).ForTenant(tenant)
 }
 
 func TestMigrateIsIdempotentAndConcurrent(t *testing.T) {

@@ -10,29 +10,13 @@ import (
 	"github.com/eventfold/eventfold/eventstore"
 )
 
-// filterTests returns the filtered-read tests when the store implements
-// eventstore.FilteredReader, and logs that it does not otherwise.
-func filterTests(t *testing.T, cfg Config) []struct {
-	name string
-	fn   func(t *testing.T, cfg Config)
-} {
-	if _, ok := cfg.New(t).(eventstore.FilteredReader); !ok {
-		t.Logf("eventstoretest: the store does not implement eventstore.FilteredReader: filtered reads not checked")
-		return nil
-	}
-	if cfg.HoldAppend == nil {
-		t.Logf("eventstoretest: Config.HoldAppend is nil: filtered reads past a held append not checked")
-	}
-	return []struct {
-		name string
-		fn   func(t *testing.T, cfg Config)
-	}{
-		{"ReadAllFiltered/Matches", testFilterMatches},
-		{"ReadAllFiltered/NoMatch", testFilterNoMatch},
-		{"ReadAllFiltered/TailWhileWriting", testFilterTailWhileWriting},
-		{"ReadAllFiltered/HeldAppend", testFilterHeldAppend},
-		{"ReadAllFiltered/Tenants", testFilterTenants},
-	}
+// filterTests are the tests of Features.Filtered.
+var filterTests = []suiteTest{
+	{"ReadAllFiltered/Matches", testFilterMatches},
+	{"ReadAllFiltered/NoMatch", testFilterNoMatch},
+	{"ReadAllFiltered/TailWhileWriting", testFilterTailWhileWriting},
+	{"ReadAllFiltered/HeldAppend", testFilterHeldAppend},
+	{"ReadAllFiltered/Tenants", testFilterTenants},
 }
 
 // testFilterTenants reads a log of two tenants, their events interleaved,
@@ -40,13 +24,13 @@ func filterTests(t *testing.T, cfg Config) []struct {
 // own tenant's matching events, with Through at its own last event, and
 // the all-tenants view returns every tenant's.
 func testFilterTenants(t *testing.T, cfg Config) {
-	if cfg.ForTenant == nil {
-		t.Skip("Config.ForTenant is nil")
+	if !cfg.Features.Tenants {
+		t.Skip("Features.Tenants is not declared")
 	}
 	s := cfg.New(t)
 	views := map[string]eventstore.Store{"": s}
 	for _, tenant := range []string{"acme", "globex"} {
-		v, err := cfg.ForTenant(s, tenant)
+		v, err := eventstore.ForTenant(s, tenant)
 		if err != nil {
 			t.Fatalf("ForTenant(%q) = %v", tenant, err)
 		}
@@ -73,7 +57,7 @@ func testFilterTenants(t *testing.T, cfg Config) {
 	}
 	f := eventstore.Filter{Types: []string{"Hit"}}
 	for tenant, v := range views {
-		if _, ok := v.(eventstore.FilteredReader); !ok {
+		if _, ok := eventstore.As[eventstore.FilteredReader](v); !ok {
 			t.Fatalf("the view of tenant %q (%T) has no filtered reads, but its store has", tenant, v)
 		}
 		got, through := readFiltered(t, cfg, v, f, 2, want[tenant], last[tenant])
@@ -87,8 +71,11 @@ func testFilterTenants(t *testing.T, cfg Config) {
 				tenant, len(got), through, want[tenant], last[tenant])
 		}
 	}
-	all := cfg.AllTenants(s)
-	if _, ok := all.(eventstore.FilteredReader); !ok {
+	all, err := eventstore.AllTenants(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := eventstore.As[eventstore.FilteredReader](all); !ok {
 		t.Fatalf("the all-tenants view (%T) has no filtered reads, but its store has", all)
 	}
 	total := want[""] + want["acme"] + want["globex"]
@@ -130,9 +117,12 @@ func checkFilteredPage(after eventstore.Position, f eventstore.Filter, limit int
 // readFiltered reads the log filtered by f from the start, resuming each
 // read after the last page's Through, until Through reaches until and at
 // least want records are read, or cfg.Visibility passes.
-func readFiltered(t *testing.T, cfg Config, s eventstore.Store, f eventstore.Filter, limit, want int, until eventstore.Position) ([]eventstore.Record, eventstore.Position) {
+func readFiltered(t *testing.T, cfg Config, s eventstore.LogReader, f eventstore.Filter, limit, want int, until eventstore.Position) ([]eventstore.Record, eventstore.Position) {
 	t.Helper()
-	fr := s.(eventstore.FilteredReader)
+	fr, ok := eventstore.As[eventstore.FilteredReader](s)
+	if !ok {
+		t.Fatalf("%T has no eventstore.FilteredReader", s)
+	}
 	deadline := time.Now().Add(cfg.Visibility)
 	var (
 		got   []eventstore.Record
@@ -251,7 +241,7 @@ func testFilterMatches(t *testing.T, cfg Config) {
 // event that matches, appended next, is read from there.
 func testFilterNoMatch(t *testing.T, cfg Config) {
 	s := cfg.New(t)
-	fr := s.(eventstore.FilteredReader)
+	fr := capability[eventstore.FilteredReader](t, s)
 	var last eventstore.AppendResult
 	for i := range 5 {
 		last = mustAppend(t, s, fmt.Sprintf("other-%d", i), eventstore.NoStream, jsonEvent("Other", i), jsonEvent("Other", i+1))
@@ -282,6 +272,7 @@ func testFilterNoMatch(t *testing.T, cfg Config) {
 // matching event exactly once, in log order.
 func testFilterTailWhileWriting(t *testing.T, cfg Config) {
 	s := cfg.New(t)
+	fr := capability[eventstore.FilteredReader](t, s)
 	ctx := ctxFor(t)
 	const writers, appends = 4, 15
 	wantHits, total := 0, 0
@@ -328,7 +319,7 @@ func testFilterTailWhileWriting(t *testing.T, cfg Config) {
 	for i, f := range filters {
 		reading.Go(func() {
 			var err error
-			tailed[i], err = tailFiltered(ctx, s.(eventstore.FilteredReader), f, limits[i], wantHits, writersDone, cfg.Visibility)
+			tailed[i], err = tailFiltered(ctx, fr, f, limits[i], wantHits, writersDone, cfg.Visibility)
 			if err != nil {
 				errs <- err
 			}
@@ -403,7 +394,7 @@ func testFilterHeldAppend(t *testing.T, cfg Config) {
 		t.Skip("Config.HoldAppend is nil")
 	}
 	s := cfg.New(t)
-	fr := s.(eventstore.FilteredReader)
+	fr := capability[eventstore.FilteredReader](t, s)
 	f := eventstore.Filter{Types: []string{"Hit"}}
 	before := mustAppend(t, s, "before", eventstore.NoStream, jsonEvent("Hit", 0))
 	held, commit := cfg.HoldAppend(t, s, "slow", []eventstore.Event{jsonEvent("Hit", 1)})
