@@ -110,6 +110,12 @@ func (v *AllTenantsReader) ReadAll(ctx context.Context, after eventstore.Positio
 	return v.es.readAll(ctx, v.r, after, limit)
 }
 
+// ReadAllFiltered implements eventstore.FilteredReader. The filtered-read
+// bugs are the default view's: the suite finds them there.
+func (v *AllTenantsReader) ReadAllFiltered(ctx context.Context, after eventstore.Position, f eventstore.Filter, limit int) (eventstore.FilteredPage, error) {
+	return v.r.ReadAllFiltered(ctx, after, f, limit)
+}
+
 // Head returns the head of every tenant's log.
 func (v *AllTenantsReader) Head(ctx context.Context) (eventstore.Position, error) {
 	return v.r.Head(ctx)
