@@ -96,9 +96,11 @@
 // [Store] is what every store does. Anything more is an optional
 // capability, an interface of this package: [KeyedAppender],
 // [OutcomeStore], [HeadReader] (the last position of the log), [Notifier]
-// (wake tailers after an append), [TenantScoper] and [AllTenantsView]. Ask
-// for one with [As], or with its accessor ([Keyed], [Outcomes], [Head],
-// [ForTenant], [AllTenants], [ReadsAllTenants]), never with a type
+// (wake tailers after an append), [TenantScoper], [AllTenantsView] and
+// [FilteredReader] (reads of the log filtered by type and stream prefix).
+// Ask for one with [As], or with its accessor ([Keyed], [Outcomes], [Head],
+// [ForTenant], [AllTenants], [ReadsAllTenants], [ReadAllFiltered]), never
+// with a type
 // assertion: As also looks through wrappers. A capability is missing when
 // the accessor's error matches errors.ErrUnsupported.
 //
@@ -115,7 +117,7 @@
 // pointer to the capability's interface type, and As sets it and returns
 // true when the wrapper offers it. [Instrument] is such a wrapper: it runs
 // [Hooks] around the calls of the store and of its KeyedAppender,
-// OutcomeStore and tenant views, and reaches every other capability,
+// OutcomeStore, FilteredReader and tenant views, and reaches every other capability,
 // including those of third-party stores, through Unwrap. It never claims a
 // capability the store it wraps lacks.
 //
