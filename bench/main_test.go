@@ -61,7 +61,7 @@ func TestQuick(t *testing.T) {
 		{6, harness.StatusOK, 1},
 		{7, harness.StatusOK, 2},
 		{8, harness.StatusOK, 2},
-		{9, harness.StatusOK, 1}, // catch-up on the standby against on the primary
+		{9, harness.StatusOK, 1},  // catch-up on the standby against on the primary
 		{10, harness.StatusOK, 1}, // filtered reads against the whole log
 	}
 	if len(r.Scenarios) != len(want) {
