@@ -408,13 +408,14 @@ func (r *Runner) runOnce(ctx context.Context) error {
 	}
 	r.mu.Unlock()
 
-	feed, err := r.cfg.Source.Open(ctx, pos)
+	feed, err := r.openFeed(ctx, pos)
 	if err != nil {
 		return err
 	}
 	feed = readAhead(ctx, feed, r.cfg.BatchSize, r.decodeAhead)
 	defer feed.Close()
 	decoded, _ := feed.(decodedFeed)
+	scanned, _ := feed.(scannedFeed)
 	var lastHead, lastEpochCheck time.Time
 	for {
 		var (
@@ -432,6 +433,11 @@ func (r *Runner) runOnce(ctx context.Context) error {
 		next, err := r.apply(ctx, epoch, pos, recs, events)
 		if err != nil {
 			return err
+		}
+		if scanned != nil {
+			if next, err = r.skipTo(ctx, epoch, next, scanned.scanned()); err != nil {
+				return err
+			}
 		}
 		if next != pos {
 			pos = next
@@ -458,6 +464,36 @@ func (r *Runner) runOnce(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// openFeed opens the source after pos. A source that can filter by type
+// delivers only the types the projection handles: the union of its On,
+// Handle and OnForget registrations, which are all the Runner applies.
+func (r *Runner) openFeed(ctx context.Context, pos eventstore.Position) (Feed, error) {
+	if fs, ok := r.cfg.Source.(filteredSource); ok {
+		if feed, ok := fs.openFiltered(ctx, pos, r.cfg.Projection.EventTypes()); ok {
+			return feed, nil
+		}
+	}
+	return r.cfg.Source.Open(ctx, pos)
+}
+
+// skipTo moves the checkpoint from pos to through, the position a filtered
+// feed has read through past the events it skipped, so that the lag stays
+// honest and a restart does not read them again. It returns the new
+// checkpoint.
+func (r *Runner) skipTo(ctx context.Context, epoch string, pos, through eventstore.Position) (eventstore.Position, error) {
+	if !pos.Before(through) {
+		return pos, nil
+	}
+	r.tx.reset()
+	if err := r.commit(ctx, epoch, through); err != nil {
+		return pos, err
+	}
+	r.mu.Lock()
+	r.status.Position = through
+	r.mu.Unlock()
+	return through, nil
 }
 
 // open reads (or creates) the namespace's epoch and this partition's

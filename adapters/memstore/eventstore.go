@@ -98,11 +98,18 @@ var (
 	_ eventstore.HeadReader     = (*AllTenantsReader)(nil)
 	_ eventstore.Notifier       = (*AllTenantsReader)(nil)
 	_ eventstore.AllTenantsView = (*AllTenantsReader)(nil)
+	_ eventstore.FilteredReader = (*AllTenantsReader)(nil)
 )
 
 // ReadAll implements eventstore.LogReader.
 func (r *AllTenantsReader) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Record, error) {
 	return r.s.ReadAll(ctx, after, limit)
+}
+
+// ReadAllFiltered implements eventstore.FilteredReader over every
+// tenant's events.
+func (r *AllTenantsReader) ReadAllFiltered(ctx context.Context, after eventstore.Position, f eventstore.Filter, limit int) (eventstore.FilteredPage, error) {
+	return r.s.ReadAllFiltered(ctx, after, f, limit)
 }
 
 // Head returns the position of the last event of any tenant.
@@ -392,14 +399,30 @@ const DefaultReadAllLimit = 1000
 // stored event is visible at once and the log never has holes. A tenant's
 // view returns that tenant's events only; the AllTenants view returns all.
 func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Record, error) {
+	page, err := s.scan(ctx, after, eventstore.Filter{}, limit)
+	return page.Records, err
+}
+
+// ReadAllFiltered implements eventstore.FilteredReader. Every stored event
+// is visible, so a page that is not full has scanned to the view's last
+// event, and Through is that event's position.
+func (s *Store) ReadAllFiltered(ctx context.Context, after eventstore.Position, f eventstore.Filter, limit int) (eventstore.FilteredPage, error) {
+	return s.scan(ctx, after, f, limit)
+}
+
+var _ eventstore.FilteredReader = (*Store)(nil)
+
+// scan reads the view's events after after that match f.
+func (s *Store) scan(ctx context.Context, after eventstore.Position, f eventstore.Filter, limit int) (eventstore.FilteredPage, error) {
+	page := eventstore.FilteredPage{Through: after}
 	if limit < 0 {
-		return nil, &eventstore.InvalidInputError{Field: "limit", Reason: "must not be negative"}
+		return page, &eventstore.InvalidInputError{Field: "limit", Reason: "must not be negative"}
 	}
 	if limit == 0 {
 		limit = DefaultReadAllLimit
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return page, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -409,16 +432,19 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit in
 	if start < len(s.log) && s.log[start].Position == after {
 		start++
 	}
-	var out []eventstore.Record
 	for _, r := range s.log[start:] {
-		if len(out) == limit {
+		if len(page.Records) == limit {
 			break
 		}
-		if s.all || r.Tenant == s.tenant {
-			out = append(out, cloneRecord(r))
+		if !s.all && r.Tenant != s.tenant {
+			continue
+		}
+		page.Through = r.Position
+		if f.Matches(r) {
+			page.Records = append(page.Records, cloneRecord(r))
 		}
 	}
-	return out, nil
+	return page, nil
 }
 
 // Head returns the position of the view's last event, or the zero Position

@@ -26,6 +26,10 @@ type Features struct {
 	// Tenants declares eventstore.TenantScoper: tenant views, whose
 	// isolation the suite checks through every call of the port.
 	Tenants bool
+	// Filtered declares eventstore.FilteredReader: reads of the log
+	// filtered by type and stream prefix, gap-safe (past an append held
+	// open when Config.HoldAppend is set), on the store and on its views.
+	Filtered bool
 }
 
 // capabilities lists every optional capability of the port with the
@@ -41,6 +45,7 @@ var capabilities = []struct {
 	{"Head", "eventstore.HeadReader", func(f Features) bool { return f.Head }, has[eventstore.HeadReader]},
 	{"Notify", "eventstore.Notifier", func(f Features) bool { return f.Notify }, has[eventstore.Notifier]},
 	{"Tenants", "eventstore.TenantScoper", func(f Features) bool { return f.Tenants }, has[eventstore.TenantScoper]},
+	{"Filtered", "eventstore.FilteredReader", func(f Features) bool { return f.Filtered }, has[eventstore.FilteredReader]},
 }
 
 func has[T any](s eventstore.Store) bool {
@@ -88,6 +93,9 @@ func featureTests(f Features) []suiteTest {
 	}
 	if f.Tenants {
 		tests = append(tests, tenantTests...)
+	}
+	if f.Filtered {
+		tests = append(tests, filterTests...)
 	}
 	return tests
 }
