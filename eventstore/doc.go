@@ -81,10 +81,34 @@
 // The conformance suite in eventstore/eventstoretest checks this isolation
 // for every adapter that declares its tenant scope.
 //
+// # Stream lifecycle
+//
+// A [StreamLifecycle] (reached with [Lifecycle]) deletes and truncates
+// streams, within the view's tenant:
+//
+//   - A soft delete hides every event of a stream from ReadStream, which
+//     then fails with [ErrStreamNotFound]. An append with [NoStream], [Any]
+//     or the deleted stream's exact version recreates it, its versions
+//     continuing after the last deleted one.
+//   - A hard delete removes a stream's events from the store and leaves a
+//     tombstone, the stream's last version: every later append or read of
+//     the stream fails with [ErrStreamDeleted].
+//   - A truncation hides the events before a version from ReadStream, for
+//     example once a snapshot holds them.
+//
+// Each operation appends a lifecycle event to the global log in the same
+// transaction ([StreamDeletedType], [StreamTruncatedType]): a tombstone is
+// stored in the stream itself, the others in its metadata stream
+// ([MetadataStreamID]). Readers of the log meet them in order, like any
+// event, and [LifecycleEventOf] tells them what happened, so read models
+// drop or rewrite what they keep for the stream. Soft-deleted and
+// truncated events stay in ReadAll until the store reclaims them.
+//
 // # Errors
 //
 // Errors are checked with errors.Is against [ErrConcurrency],
-// [ErrStreamNotFound], [ErrInvalidInput] and [ErrDuplicateEvent]. Typed errors
+// [ErrStreamNotFound], [ErrStreamDeleted], [ErrInvalidInput] and
+// [ErrDuplicateEvent]. Typed errors
 // ([ConcurrencyError], [InvalidInputError]) carry details and wrap the
 // backend's error where there is one.
 package eventstore

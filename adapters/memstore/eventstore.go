@@ -36,12 +36,14 @@ type core struct {
 	opts Options
 
 	mu      sync.RWMutex
-	log     []eventstore.Record // the global log, in position order
-	streams map[streamKey][]int // stream to indexes into log, in version order
-	byID    map[string]int      // event ID to index into log
-	commits uint64              // Commit of the last append
-	keys    map[streamKey]keyed // (tenant, command key) to its append's result
-	changed chan struct{}       // closed and replaced on every append
+	log     []eventstore.Record       // the global log, in position order
+	streams map[streamKey][]int       // stream to indexes into log, in version order
+	byID    map[string]int            // event ID to index into log
+	commits uint64                    // Commit of the last append
+	keys    map[streamKey]keyed       // (tenant, command key) to its append's result
+	changed chan struct{}             // closed and replaced on every append
+	life    map[streamKey]*streamLife // streams deleted or truncated
+	gone    map[int]bool              // indexes into log of removed events
 }
 
 // streamKey names a stream, or a command key, within its tenant.
@@ -54,6 +56,8 @@ func New(opts *Options) *Store {
 		byID:    make(map[string]int),
 		keys:    make(map[streamKey]keyed),
 		changed: make(chan struct{}),
+		life:    make(map[streamKey]*streamLife),
+		gone:    make(map[int]bool),
 	}
 	if opts != nil {
 		c.opts = *opts
@@ -219,13 +223,16 @@ func (s *Store) append(ctx context.Context, key eventstore.CommandKey, streamID 
 	if rec, ok := s.recorded(key); ok {
 		return rec, rec.Check(key)
 	}
+	sk := streamKey{s.tenant, streamID}
+	if s.life[sk].tombstoned() {
+		return eventstore.KeyRecord{}, deleted(streamID)
+	}
 	if res, ok, err := s.replayed(streamID, events); ok || err != nil {
 		return eventstore.KeyRecord{Result: res}, err
 	}
-	sk := streamKey{s.tenant, streamID}
 	stream := s.streams[sk]
 	actual := int64(len(stream))
-	if !expected.Allows(actual) {
+	if !expected.AllowsLifecycle(actual, actual >= s.life[sk].first()) {
 		return eventstore.KeyRecord{}, &eventstore.ConcurrencyError{StreamID: streamID, Expected: expected, Actual: actual}
 	}
 	now := s.opts.Now().UTC()
@@ -338,18 +345,23 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64, dir
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	stream := s.streams[streamKey{s.tenant, streamID}]
-	if len(stream) == 0 {
+	sk := streamKey{s.tenant, streamID}
+	stream := s.streams[sk]
+	if s.life[sk].tombstoned() {
+		return nil, deleted(streamID)
+	}
+	first := s.life[sk].first()
+	if int64(len(stream)) < first {
 		return nil, eventstore.ErrStreamNotFound
 	}
 	var out []eventstore.Record
 	if dir == eventstore.Backward {
-		for v := min(from, int64(len(stream))); v >= 1 && (limit == 0 || len(out) < limit); v-- {
+		for v := min(from, int64(len(stream))); v >= first && (limit == 0 || len(out) < limit); v-- {
 			out = append(out, cloneRecord(s.log[stream[v-1]]))
 		}
 		return out, nil
 	}
-	for v := max(from, 1); v <= int64(len(stream)) && (limit == 0 || len(out) < limit); v++ {
+	for v := max(from, first); v <= int64(len(stream)) && (limit == 0 || len(out) < limit); v++ {
 		out = append(out, cloneRecord(s.log[stream[v-1]]))
 	}
 	return out, nil
@@ -380,9 +392,12 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit in
 		start++
 	}
 	var out []eventstore.Record
-	for _, r := range s.log[start:] {
+	for i, r := range s.log[start:] {
 		if len(out) == limit {
 			break
+		}
+		if s.gone[start+i] {
+			continue
 		}
 		if s.all || r.Tenant == s.tenant {
 			out = append(out, cloneRecord(r))
@@ -397,7 +412,7 @@ func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for i := len(s.log) - 1; i >= 0; i-- {
-		if s.all || s.log[i].Tenant == s.tenant {
+		if !s.gone[i] && (s.all || s.log[i].Tenant == s.tenant) {
 			return s.log[i].Position, ctx.Err()
 		}
 	}

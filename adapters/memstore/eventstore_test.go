@@ -16,6 +16,7 @@ func TestEventStoreConformance(t *testing.T) {
 			return s.(*memstore.Store).ForTenant(tenant)
 		},
 		AllTenants: func(s eventstore.Store) eventstore.Store { return s.(*memstore.Store).AllTenants() },
+		Lifecycle:  true,
 	})
 }
 

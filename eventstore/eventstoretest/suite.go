@@ -32,6 +32,10 @@ type Config struct {
 	// AllTenants returns the view of s that reads every tenant's log.
 	// Required when ForTenant is set.
 	AllTenants func(s eventstore.Store) eventstore.Store
+	// Lifecycle declares that the store implements
+	// eventstore.StreamLifecycle: the suite then checks deletes and
+	// truncations (and, with ForTenant, that they respect tenants).
+	Lifecycle bool
 }
 
 // Run runs the conformance suite as parallel subtests of t.
@@ -76,6 +80,12 @@ func Run(t *testing.T, cfg Config) {
 		tests = append(tests, tenantTests...)
 	} else {
 		checkNoTenants(t, cfg)
+	}
+	if cfg.Lifecycle {
+		tests = append(tests, lifecycleTests...)
+		if cfg.ForTenant != nil {
+			tests = append(tests, lifecycleTenantTests...)
+		}
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,401 @@
+package eventstoretest
+
+import (
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/eventfold/eventfold/eventstore"
+)
+
+// lifecycleTests check eventstore.StreamLifecycle. They run when
+// Config.Lifecycle is set.
+var lifecycleTests = []struct {
+	name string
+	fn   func(t *testing.T, cfg Config)
+}{
+	{"Lifecycle/SoftDelete", testSoftDelete},
+	{"Lifecycle/SoftDeleteThenExact", testSoftDeleteThenExact},
+	{"Lifecycle/HardDelete", testHardDelete},
+	{"Lifecycle/HardDeleteRacesAppends", testHardDeleteRace},
+	{"Lifecycle/Truncate", testTruncate},
+	{"Lifecycle/InvalidInput", testLifecycleInvalid},
+}
+
+// lifecycleTenantTests run when Config.Lifecycle and Config.ForTenant are
+// both set.
+var lifecycleTenantTests = []struct {
+	name string
+	fn   func(t *testing.T, cfg Config)
+}{
+	{"Lifecycle/Tenants", testLifecycleTenants},
+}
+
+func lifecycleOf(t *testing.T, s eventstore.Store) eventstore.StreamLifecycle {
+	t.Helper()
+	l, err := eventstore.Lifecycle(s)
+	if err != nil {
+		t.Fatalf("Config.Lifecycle is set but %v", err)
+	}
+	return l
+}
+
+// lifecycleEvents returns the lifecycle events in s's log, in order.
+func lifecycleEvents(t *testing.T, cfg Config, s eventstore.Store, want int) ([]eventstore.LifecycleEvent, []eventstore.Record) {
+	t.Helper()
+	var out []eventstore.LifecycleEvent
+	var recs []eventstore.Record
+	for _, r := range readAllUntil(t, cfg, s, want) {
+		if e, ok := eventstore.LifecycleEventOf(r); ok {
+			out = append(out, e)
+			recs = append(recs, r)
+		}
+	}
+	return out, recs
+}
+
+func versionsOf(recs []eventstore.Record) []int64 {
+	out := make([]int64, len(recs))
+	for i, r := range recs {
+		out[i] = r.Version
+	}
+	return out
+}
+
+func testSoftDelete(t *testing.T, cfg Config) {
+	s := cfg.New(t)
+	l := lifecycleOf(t, s)
+	ctx := ctxFor(t)
+	mustAppend(t, s, "order-1", eventstore.NoStream, jsonEvent("A", 1), jsonEvent("B", 2), jsonEvent("C", 3))
+	if _, err := l.DeleteStream(ctx, "order-1", eventstore.Exact(2), eventstore.SoftDelete); !errors.Is(err, eventstore.ErrConcurrency) {
+		t.Fatalf("DeleteStream at the wrong version = %v, want ErrConcurrency", err)
+	}
+	readStream(t, s, "order-1") // still there
+	pos, err := l.DeleteStream(ctx, "order-1", eventstore.Exact(3), eventstore.SoftDelete)
+	if err != nil {
+		t.Fatalf("DeleteStream(soft) = %v", err)
+	}
+	if _, err := s.ReadStream(ctx, "order-1", 0, eventstore.Forward, 0); !errors.Is(err, eventstore.ErrStreamNotFound) {
+		t.Fatalf("ReadStream after a soft delete = %v, want ErrStreamNotFound", err)
+	}
+	if _, err := l.DeleteStream(ctx, "order-1", eventstore.Any, eventstore.SoftDelete); !errors.Is(err, eventstore.ErrStreamNotFound) {
+		t.Errorf("second soft delete = %v, want ErrStreamNotFound", err)
+	}
+	if _, err := l.DeleteStream(ctx, "never", eventstore.Any, eventstore.SoftDelete); !errors.Is(err, eventstore.ErrStreamNotFound) {
+		t.Errorf("soft delete of a stream that never existed = %v, want ErrStreamNotFound", err)
+	}
+	if _, err := s.Append(ctx, "order-1", eventstore.StreamExists, []eventstore.Event{jsonEvent("D", 4)}); !errors.Is(err, eventstore.ErrConcurrency) {
+		t.Errorf("Append(StreamExists) to a soft-deleted stream = %v, want ErrConcurrency", err)
+	}
+	res := mustAppend(t, s, "order-1", eventstore.NoStream, jsonEvent("D", 4))
+	if res.StreamVersion != 4 {
+		t.Errorf("recreating append: version %d, want 4 (versions continue)", res.StreamVersion)
+	}
+	if got := versionsOf(readStream(t, s, "order-1")); !cmp.Equal(got, []int64{4}) {
+		t.Errorf("recreated stream reads versions %v, want [4]", got)
+	}
+	if _, err := s.Append(ctx, "order-1", eventstore.NoStream, []eventstore.Event{jsonEvent("E", 5)}); !errors.Is(err, eventstore.ErrConcurrency) {
+		t.Errorf("Append(NoStream) to the recreated stream = %v, want ErrConcurrency", err)
+	}
+
+	evs, recs := lifecycleEvents(t, cfg, s, 5)
+	want := []eventstore.LifecycleEvent{{StreamID: "order-1", Type: eventstore.StreamDeletedType, Version: 3, Before: 4}}
+	if !cmp.Equal(evs, want) {
+		t.Fatalf("lifecycle events in the log = %+v, want %+v", evs, want)
+	}
+	if recs[0].Position != pos || recs[0].StreamID != eventstore.MetadataStreamID("order-1") {
+		t.Errorf("soft delete event at %v in stream %q; DeleteStream returned %v, want stream %q",
+			recs[0].Position, recs[0].StreamID, pos, eventstore.MetadataStreamID("order-1"))
+	}
+	if !recs[0].Position.Before(res.Position) {
+		t.Errorf("delete event at %v is not before the recreating append at %v", recs[0].Position, res.Position)
+	}
+}
+
+// A soft-deleted stream also takes an append at its last version, and Any.
+func testSoftDeleteThenExact(t *testing.T, cfg Config) {
+	s := cfg.New(t)
+	l := lifecycleOf(t, s)
+	ctx := ctxFor(t)
+	mustAppend(t, s, "s", eventstore.NoStream, jsonEvent("A", 1), jsonEvent("B", 2))
+	if _, err := l.DeleteStream(ctx, "s", eventstore.Any, eventstore.SoftDelete); err != nil {
+		t.Fatal(err)
+	}
+	if res := mustAppend(t, s, "s", eventstore.Exact(2), jsonEvent("C", 3)); res.StreamVersion != 3 {
+		t.Errorf("Append(Exact(2)) after the soft delete: version %d, want 3", res.StreamVersion)
+	}
+	if _, err := l.DeleteStream(ctx, "s", eventstore.StreamExists, eventstore.SoftDelete); err != nil {
+		t.Fatal(err)
+	}
+	if res := mustAppend(t, s, "s", eventstore.Any, jsonEvent("D", 4)); res.StreamVersion != 4 {
+		t.Errorf("Append(Any) after the second soft delete: version %d, want 4", res.StreamVersion)
+	}
+	if got := versionsOf(readStream(t, s, "s")); !cmp.Equal(got, []int64{4}) {
+		t.Errorf("stream reads versions %v, want [4]", got)
+	}
+}
+
+func testHardDelete(t *testing.T, cfg Config) {
+	s := cfg.New(t)
+	l := lifecycleOf(t, s)
+	ctx := ctxFor(t)
+	mustAppend(t, s, "keep", eventstore.NoStream, jsonEvent("K", 1))
+	mustAppend(t, s, "gone", eventstore.NoStream, jsonEvent("A", 1), jsonEvent("B", 2))
+	pos, err := l.DeleteStream(ctx, "gone", eventstore.Exact(2), eventstore.HardDelete)
+	if err != nil {
+		t.Fatalf("DeleteStream(hard) = %v", err)
+	}
+	if _, err := s.ReadStream(ctx, "gone", 0, eventstore.Forward, 0); !errors.Is(err, eventstore.ErrStreamDeleted) {
+		t.Errorf("ReadStream of a tombstoned stream = %v, want ErrStreamDeleted", err)
+	}
+	if _, err := s.ReadStream(ctx, "gone", eventstore.StreamEnd, eventstore.Backward, 1); !errors.Is(err, eventstore.ErrStreamDeleted) {
+		t.Errorf("ReadStream backward of a tombstoned stream = %v, want ErrStreamDeleted", err)
+	}
+	for _, exp := range []eventstore.ExpectedVersion{eventstore.Any, eventstore.NoStream, eventstore.StreamExists, eventstore.Exact(2), eventstore.Exact(3)} {
+		if _, err := s.Append(ctx, "gone", exp, []eventstore.Event{jsonEvent("C", 3)}); !errors.Is(err, eventstore.ErrStreamDeleted) {
+			t.Errorf("Append(%v) to a tombstoned stream = %v, want ErrStreamDeleted", exp, err)
+		}
+	}
+	if k, ok := s.(eventstore.KeyedAppender); ok {
+		if _, err := k.AppendKeyed(ctx, "cmd-1", "gone", eventstore.Any, []eventstore.Event{jsonEvent("C", 3)}); !errors.Is(err, eventstore.ErrStreamDeleted) {
+			t.Errorf("AppendKeyed to a tombstoned stream = %v, want ErrStreamDeleted", err)
+		}
+	}
+	if _, err := l.DeleteStream(ctx, "gone", eventstore.Any, eventstore.HardDelete); !errors.Is(err, eventstore.ErrStreamDeleted) {
+		t.Errorf("second hard delete = %v, want ErrStreamDeleted", err)
+	}
+	if _, err := l.TruncateStream(ctx, "gone", 1); !errors.Is(err, eventstore.ErrStreamDeleted) {
+		t.Errorf("TruncateStream of a tombstoned stream = %v, want ErrStreamDeleted", err)
+	}
+
+	all := readAllUntil(t, cfg, s, 2)
+	var types []string
+	for _, r := range all {
+		types = append(types, r.StreamID+" "+r.Type)
+	}
+	if want := []string{"keep K", "gone " + eventstore.StreamDeletedType}; !cmp.Equal(types, want) {
+		t.Fatalf("log after the hard delete = %q, want %q (the stream's events removed, its tombstone last)", types, want)
+	}
+	tomb := all[1]
+	e, ok := eventstore.LifecycleEventOf(tomb)
+	want := eventstore.LifecycleEvent{StreamID: "gone", Type: eventstore.StreamDeletedType, Hard: true, Version: 2, Before: 3}
+	if !ok || e != want || tomb.Position != pos || tomb.Version != 3 {
+		t.Errorf("tombstone = %+v (%v) at %v version %d; want %+v at %v version 3", e, ok, tomb.Position, tomb.Version, want, pos)
+	}
+	if _, err := s.Append(ctx, "gone", eventstore.Exact(tomb.Version), []eventstore.Event{jsonEvent("C", 3)}); !errors.Is(err, eventstore.ErrStreamDeleted) {
+		t.Errorf("Append at the tombstone's version = %v, want ErrStreamDeleted", err)
+	}
+
+	// A soft-deleted stream and one that never existed can be tombstoned.
+	mustAppend(t, s, "soft", eventstore.NoStream, jsonEvent("A", 1))
+	if _, err := l.DeleteStream(ctx, "soft", eventstore.Any, eventstore.SoftDelete); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"soft", "never"} {
+		if _, err := l.DeleteStream(ctx, id, eventstore.NoStream, eventstore.HardDelete); err != nil {
+			t.Errorf("DeleteStream(%q, NoStream, hard) = %v", id, err)
+		}
+		if _, err := s.Append(ctx, id, eventstore.Any, []eventstore.Event{jsonEvent("C", 3)}); !errors.Is(err, eventstore.ErrStreamDeleted) {
+			t.Errorf("Append to tombstoned %q = %v, want ErrStreamDeleted", id, err)
+		}
+	}
+}
+
+// Appends racing a hard delete either come before the tombstone or fail:
+// none is stored after it.
+func testHardDeleteRace(t *testing.T, cfg Config) {
+	s := cfg.New(t)
+	l := lifecycleOf(t, s)
+	ctx := ctxFor(t)
+	mustAppend(t, s, "hot", eventstore.NoStream, jsonEvent("A", 1))
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			next := int64(1)
+			for range 50 {
+				exp := eventstore.Exact(next)
+				if w == 0 {
+					exp = eventstore.Any
+				}
+				res, err := s.Append(ctx, "hot", exp, []eventstore.Event{jsonEvent("B", w)})
+				var ce *eventstore.ConcurrencyError
+				switch {
+				case err == nil:
+					next = res.StreamVersion
+				case errors.As(err, &ce):
+					next = ce.Actual
+				case errors.Is(err, eventstore.ErrStreamDeleted):
+					return
+				default:
+					t.Errorf("Append = %v", err)
+					return
+				}
+			}
+		}()
+	}
+	close(start)
+	if _, err := l.DeleteStream(ctx, "hot", eventstore.Any, eventstore.HardDelete); err != nil {
+		t.Errorf("DeleteStream(hard) during appends = %v", err)
+	}
+	wg.Wait()
+	var tail []string
+	for _, r := range readAllUntil(t, cfg, s, 1) {
+		if r.StreamID == "hot" {
+			tail = append(tail, r.Type)
+		}
+	}
+	if len(tail) == 0 || tail[len(tail)-1] != eventstore.StreamDeletedType {
+		t.Errorf("stream's records in the log end %q, want the tombstone last", tail)
+	}
+	if _, err := s.Append(ctx, "hot", eventstore.Any, []eventstore.Event{jsonEvent("C", 0)}); !errors.Is(err, eventstore.ErrStreamDeleted) {
+		t.Errorf("Append after the race = %v, want ErrStreamDeleted", err)
+	}
+}
+
+func testTruncate(t *testing.T, cfg Config) {
+	s := cfg.New(t)
+	l := lifecycleOf(t, s)
+	ctx := ctxFor(t)
+	mustAppend(t, s, "t", eventstore.NoStream, jsonEvent("A", 1), jsonEvent("B", 2), jsonEvent("C", 3), jsonEvent("D", 4), jsonEvent("E", 5))
+	pos, err := l.TruncateStream(ctx, "t", 3)
+	if err != nil || pos.IsZero() {
+		t.Fatalf("TruncateStream(3) = %v, %v", pos, err)
+	}
+	read := func(from int64, dir eventstore.Direction, limit int) []int64 {
+		t.Helper()
+		recs, err := s.ReadStream(ctx, "t", from, dir, limit)
+		if err != nil {
+			t.Fatalf("ReadStream(%d, %v, %d) = %v", from, dir, limit, err)
+		}
+		return versionsOf(recs)
+	}
+	for _, c := range []struct {
+		from  int64
+		dir   eventstore.Direction
+		limit int
+		want  []int64
+	}{
+		{0, eventstore.Forward, 0, []int64{3, 4, 5}},
+		{1, eventstore.Forward, 1, []int64{3}},
+		{4, eventstore.Forward, 0, []int64{4, 5}},
+		{eventstore.StreamEnd, eventstore.Backward, 0, []int64{5, 4, 3}},
+		{2, eventstore.Backward, 0, []int64{}},
+	} {
+		if got := read(c.from, c.dir, c.limit); !cmp.Equal(got, c.want) {
+			t.Errorf("ReadStream(%d, %v, %d) after truncating before 3 = %v, want %v", c.from, c.dir, c.limit, got, c.want)
+		}
+	}
+	if res := mustAppend(t, s, "t", eventstore.Exact(5), jsonEvent("F", 6)); res.StreamVersion != 6 {
+		t.Errorf("Append after truncating: version %d, want 6", res.StreamVersion)
+	}
+	if _, err := s.Append(ctx, "t", eventstore.NoStream, []eventstore.Event{jsonEvent("X", 0)}); !errors.Is(err, eventstore.ErrConcurrency) {
+		t.Errorf("Append(NoStream) to a truncated stream = %v, want ErrConcurrency", err)
+	}
+	if pos, err := l.TruncateStream(ctx, "t", 2); err != nil || !pos.IsZero() {
+		t.Errorf("TruncateStream below the earlier truncation = %v, %v; want nothing done", pos, err)
+	}
+	if _, err := l.TruncateStream(ctx, "t", 8); !errors.Is(err, eventstore.ErrInvalidInput) {
+		t.Errorf("TruncateStream beyond the version plus one = %v, want ErrInvalidInput", err)
+	}
+	if _, err := l.TruncateStream(ctx, "none", 1); !errors.Is(err, eventstore.ErrStreamNotFound) {
+		t.Errorf("TruncateStream of a missing stream = %v, want ErrStreamNotFound", err)
+	}
+	if _, err := l.TruncateStream(ctx, "t", 7); err != nil {
+		t.Fatalf("TruncateStream(version+1) = %v", err)
+	}
+	if _, err := s.ReadStream(ctx, "t", 0, eventstore.Forward, 0); !errors.Is(err, eventstore.ErrStreamNotFound) {
+		t.Errorf("ReadStream of a stream truncated past its end = %v, want ErrStreamNotFound", err)
+	}
+
+	evs, recs := lifecycleEvents(t, cfg, s, 8)
+	want := []eventstore.LifecycleEvent{
+		{StreamID: "t", Type: eventstore.StreamTruncatedType, Version: 5, Before: 3},
+		{StreamID: "t", Type: eventstore.StreamTruncatedType, Version: 6, Before: 7},
+	}
+	if !cmp.Equal(evs, want) {
+		t.Fatalf("lifecycle events = %+v, want %+v", evs, want)
+	}
+	if recs[0].Position != pos && recs[0].StreamID != eventstore.MetadataStreamID("t") {
+		t.Errorf("truncation event at %v in %q, want %v in %q", recs[0].Position, recs[0].StreamID, pos, eventstore.MetadataStreamID("t"))
+	}
+}
+
+func testLifecycleInvalid(t *testing.T, cfg Config) {
+	s := cfg.New(t)
+	l := lifecycleOf(t, s)
+	ctx := ctxFor(t)
+	mustAppend(t, s, "s", eventstore.NoStream, jsonEvent("A", 1))
+	for _, typ := range []string{eventstore.StreamDeletedType, eventstore.StreamTruncatedType, "$stream.other"} {
+		if _, err := s.Append(ctx, "s", eventstore.Any, []eventstore.Event{{Type: typ, Data: []byte(`{"stream_id":"s"}`)}}); !errors.Is(err, eventstore.ErrInvalidInput) {
+			t.Errorf("Append of type %q = %v, want ErrInvalidInput", typ, err)
+		}
+	}
+	for name, call := range map[string]func() error{
+		"TruncateStream(before 0)": func() error { _, err := l.TruncateStream(ctx, "s", 0); return err },
+		"DeleteStream(mode 7)": func() error {
+			_, err := l.DeleteStream(ctx, "s", eventstore.Any, eventstore.DeleteMode(7))
+			return err
+		},
+		"DeleteStream(expected -9)": func() error {
+			_, err := l.DeleteStream(ctx, "s", eventstore.ExpectedVersion(-9), eventstore.SoftDelete)
+			return err
+		},
+		"DeleteStream(empty ID)": func() error {
+			_, err := l.DeleteStream(ctx, "", eventstore.Any, eventstore.SoftDelete)
+			return err
+		},
+	} {
+		if err := call(); !errors.Is(err, eventstore.ErrInvalidInput) {
+			t.Errorf("%s = %v, want ErrInvalidInput", name, err)
+		}
+	}
+	if got := versionsOf(readStream(t, s, "s")); !cmp.Equal(got, []int64{1}) {
+		t.Errorf("stream after refused operations reads %v, want [1]", got)
+	}
+}
+
+// A tenant deletes and truncates only its own streams, and only its log
+// tells of it.
+func testLifecycleTenants(t *testing.T, cfg Config) {
+	s := cfg.New(t)
+	ctx := ctxFor(t)
+	a, b := forTenant(t, cfg, s, "tenant-a"), forTenant(t, cfg, s, "tenant-b")
+	la, lb := lifecycleOf(t, a), lifecycleOf(t, b)
+	mustAppend(t, a, "shared", eventstore.NoStream, jsonEvent("A", 1))
+	mustAppend(t, b, "shared", eventstore.NoStream, jsonEvent("B", 1), jsonEvent("B", 2))
+	mustAppend(t, b, "only-b", eventstore.NoStream, jsonEvent("B", 3))
+
+	if _, err := la.DeleteStream(ctx, "only-b", eventstore.Any, eventstore.SoftDelete); !errors.Is(err, eventstore.ErrStreamNotFound) {
+		t.Errorf("tenant a soft-deleting b's stream = %v, want ErrStreamNotFound", err)
+	}
+	if _, err := la.TruncateStream(ctx, "only-b", 2); !errors.Is(err, eventstore.ErrStreamNotFound) {
+		t.Errorf("tenant a truncating b's stream = %v, want ErrStreamNotFound", err)
+	}
+	if _, err := la.DeleteStream(ctx, "shared", eventstore.Exact(1), eventstore.HardDelete); err != nil {
+		t.Fatalf("tenant a hard-deleting its stream = %v", err)
+	}
+	if got := versionsOf(readStream(t, b, "shared")); !cmp.Equal(got, []int64{1, 2}) {
+		t.Errorf("b's stream after a's hard delete of the same ID reads %v, want [1 2]", got)
+	}
+	if got := versionsOf(readStream(t, b, "only-b")); !cmp.Equal(got, []int64{1}) {
+		t.Errorf("b's stream after a's attempts reads %v, want [1]", got)
+	}
+	mustAppend(t, b, "shared", eventstore.Exact(2), jsonEvent("B", 4))
+	if _, err := lb.TruncateStream(ctx, "shared", 3); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Append(ctx, "shared", eventstore.Any, []eventstore.Event{jsonEvent("A", 2)}); !errors.Is(err, eventstore.ErrStreamDeleted) {
+		t.Errorf("a's append to its tombstoned stream = %v, want ErrStreamDeleted", err)
+	}
+	evA, _ := lifecycleEvents(t, cfg, a, 1)
+	evB, _ := lifecycleEvents(t, cfg, b, 5)
+	if len(evA) != 1 || !evA[0].Hard || len(evB) != 1 || evB[0].Type != eventstore.StreamTruncatedType {
+		t.Errorf("lifecycle events: tenant a's log %+v, b's %+v; want a's hard delete and b's truncation only", evA, evB)
+	}
+}

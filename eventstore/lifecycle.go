@@ -1,0 +1,192 @@
+package eventstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrStreamDeleted reports an append to, or a read of, a stream that was
+// hard-deleted (tombstoned): it can never be appended to again. Check with
+// errors.Is.
+var ErrStreamDeleted = errors.New("eventstore: stream deleted")
+
+// DeleteMode says how DeleteStream deletes a stream.
+type DeleteMode int
+
+const (
+	// SoftDelete hides every event of the stream from ReadStream. The
+	// stream reads as not found and may be recreated: an append with
+	// NoStream, Any or the deleted stream's exact version continues its
+	// versions after the last deleted one.
+	SoftDelete DeleteMode = iota
+	// HardDelete removes the stream's events and writes a tombstone: every
+	// later append and read of the stream fails with ErrStreamDeleted.
+	HardDelete
+)
+
+func (m DeleteMode) String() string {
+	if m == HardDelete {
+		return "hard"
+	}
+	return "soft"
+}
+
+// StreamLifecycle is implemented by stores that delete and truncate
+// streams (see "Stream lifecycle" in the package doc). Every operation is
+// confined to the store view's tenant, and every one that changes a stream
+// appends a lifecycle event ([LifecycleEventOf]) to the global log in the
+// same transaction, so readers of the log learn of it in order.
+type StreamLifecycle interface {
+	Store
+	// DeleteStream deletes the stream if it is where expected says;
+	// otherwise it changes nothing and returns a *ConcurrencyError. A
+	// soft-deleted stream counts as absent for NoStream and StreamExists,
+	// and as at its last version for Exact. A soft delete of a stream
+	// without readable events fails with ErrStreamNotFound; a hard delete
+	// of a stream that never existed tombstones its ID. Deleting a
+	// tombstoned stream fails with ErrStreamDeleted. It returns the
+	// position of the lifecycle event it appended.
+	DeleteStream(ctx context.Context, streamID string, expected ExpectedVersion, mode DeleteMode) (Position, error)
+
+	// TruncateStream hides the stream's events with a version below
+	// before from ReadStream, for example once a snapshot holds them.
+	// before runs from 1 to the stream's version plus one, which hides
+	// every event: the stream then reads as not found, as after a soft
+	// delete. A before at or below an earlier truncation changes nothing
+	// and returns the zero Position. A stream without readable events
+	// fails with ErrStreamNotFound, a tombstoned one with
+	// ErrStreamDeleted, and a before above the version plus one with an
+	// *InvalidInputError.
+	TruncateStream(ctx context.Context, streamID string, before int64) (Position, error)
+}
+
+// Lifecycle returns s's stream lifecycle operations. It fails with an
+// error matching errors.ErrUnsupported when s does not implement
+// StreamLifecycle.
+func Lifecycle(s Store) (StreamLifecycle, error) {
+	l, ok := s.(StreamLifecycle)
+	if !ok {
+		return nil, fmt.Errorf("eventstore: %T has no stream lifecycle: %w", s, errors.ErrUnsupported)
+	}
+	return l, nil
+}
+
+// Lifecycle event types. Stores append them; applications cannot
+// (ValidateAppend refuses types starting with "$stream.").
+const (
+	// StreamDeletedType is the type of the event a DeleteStream appends:
+	// for a soft delete to the stream's metadata stream, for a hard delete
+	// to the stream itself as its tombstone, its last version.
+	StreamDeletedType = "$stream.deleted"
+	// StreamTruncatedType is the type of the event a TruncateStream
+	// appends to the stream's metadata stream.
+	StreamTruncatedType = "$stream.truncated"
+)
+
+// lifecycleTypePrefix starts every type reserved for lifecycle events.
+const lifecycleTypePrefix = "$stream."
+
+// MetadataStreamID returns the ID of the stream that holds the lifecycle
+// events of streamID: "$$" followed by streamID. Applications should not
+// append to streams whose ID starts with "$$".
+func MetadataStreamID(streamID string) string { return "$$" + streamID }
+
+// LifecycleEvent is what a lifecycle event tells readers of the log.
+type LifecycleEvent struct {
+	// StreamID is the stream deleted or truncated, in Record.Tenant's
+	// tenant.
+	StreamID string `json:"stream_id"`
+	// Type is StreamDeletedType or StreamTruncatedType.
+	Type string `json:"-"`
+	// Hard is true for a hard delete (the stream is tombstoned).
+	Hard bool `json:"hard,omitempty"`
+	// Version is the stream's version when the operation ran.
+	Version int64 `json:"version"`
+	// Before is the first version still readable: events with a lower
+	// version are gone. For a delete it is Version plus one.
+	Before int64 `json:"before"`
+}
+
+// Deleted reports whether e deletes its stream (soft or hard): a read
+// model drops what it keeps for the stream.
+func (e LifecycleEvent) Deleted() bool { return e.Type == StreamDeletedType }
+
+// Data returns e encoded as a lifecycle event's data.
+func (e LifecycleEvent) Data() []byte {
+	b, _ := json.Marshal(e) // cannot fail: strings and numbers
+	return b
+}
+
+// LifecycleEventOf reports whether rec is a lifecycle event and, if so,
+// what it says. Projections call it (or use projection's lifecycle
+// handling) to drop or rewrite what they keep for a deleted or truncated
+// stream.
+func LifecycleEventOf(rec Record) (LifecycleEvent, bool) {
+	if rec.Type != StreamDeletedType && rec.Type != StreamTruncatedType {
+		return LifecycleEvent{}, false
+	}
+	var e LifecycleEvent
+	if err := json.Unmarshal(rec.Data, &e); err != nil || e.StreamID == "" {
+		return LifecycleEvent{}, false
+	}
+	e.Type = rec.Type
+	return e, true
+}
+
+// AllowsLifecycle reports whether a stream at version, with readable
+// events or not (readable is false for a soft-deleted or fully truncated
+// stream, and for one that does not exist), satisfies e: NoStream and
+// StreamExists look at whether the stream is readable, Exact at its
+// version. Stores with a StreamLifecycle check appends and deletes with it.
+func (e ExpectedVersion) AllowsLifecycle(version int64, readable bool) bool {
+	switch e {
+	case Any:
+		return true
+	case StreamExists:
+		return readable
+	case NoStream:
+		return !readable
+	default:
+		return int64(e) == version
+	}
+}
+
+// ValidateTruncate checks the arguments of TruncateStream before anything
+// is read: the stream ID and before, which must be at least 1.
+func ValidateTruncate(streamID string, before int64) error {
+	if err := ValidateLifecycleStreamID(streamID); err != nil {
+		return err
+	}
+	if before < 1 {
+		return invalid("before", fmt.Sprintf("%d is below the first version, 1", before))
+	}
+	return nil
+}
+
+// ValidateLifecycleStreamID checks the stream ID given to a lifecycle
+// operation: a valid stream ID whose metadata stream ID is valid too.
+func ValidateLifecycleStreamID(streamID string) error {
+	if err := ValidateStreamID(streamID); err != nil {
+		return err
+	}
+	if len(MetadataStreamID(streamID)) > MaxStreamIDBytes {
+		return invalid("stream ID", fmt.Sprintf("is longer than %d bytes, which its metadata stream ID needs", MaxStreamIDBytes-2))
+	}
+	return nil
+}
+
+// ValidateDelete checks the arguments of DeleteStream.
+func ValidateDelete(streamID string, expected ExpectedVersion, mode DeleteMode) error {
+	if err := ValidateLifecycleStreamID(streamID); err != nil {
+		return err
+	}
+	if mode != SoftDelete && mode != HardDelete {
+		return invalid("delete mode", fmt.Sprintf("%d is neither SoftDelete nor HardDelete", int(mode)))
+	}
+	return expected.Validate()
+}
+
+func isLifecycleType(typ string) bool { return strings.HasPrefix(typ, lifecycleTypePrefix) }
