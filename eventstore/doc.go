@@ -86,19 +86,22 @@
 // A [StreamLifecycle] (reached with [Lifecycle]) deletes and truncates
 // streams, within the view's tenant:
 //
-//   - A soft delete hides every event of a stream from ReadStream, which
-//     then fails with [ErrStreamNotFound]. An append with [NoStream], [Any]
-//     or the deleted stream's exact version recreates it, its versions
-//     continuing after the last deleted one.
-//   - A hard delete removes a stream's events from the store and leaves a
-//     tombstone, the stream's last version: every later append or read of
-//     the stream fails with [ErrStreamDeleted].
+//   - A soft delete appends a deletion marker to a stream and hides every
+//     event up to it from ReadStream, which then fails with
+//     [ErrStreamNotFound]. An append with [NoStream], [Any] or the
+//     marker's exact version recreates the stream, its versions continuing
+//     after the marker.
+//   - A hard delete removes a stream's events from the store and appends a
+//     tombstone as its last version: every later append or read of the
+//     stream fails with [ErrStreamDeleted].
 //   - A truncation hides the events before a version from ReadStream, for
-//     example once a snapshot holds them.
+//     example once a snapshot holds them, and leaves the stream's version
+//     as it is.
 //
 // Each operation appends a lifecycle event to the global log in the same
-// transaction ([StreamDeletedType], [StreamTruncatedType]): a tombstone is
-// stored in the stream itself, the others in its metadata stream
+// transaction: the marker ([StreamDeletedType]) and the tombstone
+// ([StreamTombstoneType]) in the stream itself, a truncation
+// ([StreamTruncatedType]) in the stream's metadata stream
 // ([MetadataStreamID]). Readers of the log meet them in order, like any
 // event, and [LifecycleEventOf] tells them what happened, so read models
 // drop or rewrite what they keep for the stream. Soft-deleted and

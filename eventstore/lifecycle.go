@@ -17,13 +17,14 @@ var ErrStreamDeleted = errors.New("eventstore: stream deleted")
 type DeleteMode int
 
 const (
-	// SoftDelete hides every event of the stream from ReadStream. The
-	// stream reads as not found and may be recreated: an append with
-	// NoStream, Any or the deleted stream's exact version continues its
-	// versions after the last deleted one.
+	// SoftDelete appends a deletion marker to the stream and hides every
+	// event up to it from ReadStream. The stream reads as not found and may
+	// be recreated: an append with NoStream, Any or the marker's exact
+	// version continues its versions after the marker.
 	SoftDelete DeleteMode = iota
-	// HardDelete removes the stream's events and writes a tombstone: every
-	// later append and read of the stream fails with ErrStreamDeleted.
+	// HardDelete removes the stream's events and appends a tombstone:
+	// every later append and read of the stream fails with
+	// ErrStreamDeleted.
 	HardDelete
 )
 
@@ -44,22 +45,24 @@ type StreamLifecycle interface {
 	// DeleteStream deletes the stream if it is where expected says;
 	// otherwise it changes nothing and returns a *ConcurrencyError. A
 	// soft-deleted stream counts as absent for NoStream and StreamExists,
-	// and as at its last version for Exact. A soft delete of a stream
-	// without readable events fails with ErrStreamNotFound; a hard delete
-	// of a stream that never existed tombstones its ID. Deleting a
-	// tombstoned stream fails with ErrStreamDeleted. It returns the
-	// position of the lifecycle event it appended.
+	// and as at its marker's version for Exact (see AllowsLifecycle). A
+	// soft delete of a stream without readable events fails with
+	// ErrStreamNotFound; a hard delete of a stream that never existed
+	// tombstones its ID. Deleting a tombstoned stream fails with
+	// ErrStreamDeleted. It returns the position of the marker or
+	// tombstone.
 	DeleteStream(ctx context.Context, streamID string, expected ExpectedVersion, mode DeleteMode) (Position, error)
 
 	// TruncateStream hides the stream's events with a version below
-	// before from ReadStream, for example once a snapshot holds them.
-	// before runs from 1 to the stream's version plus one, which hides
-	// every event: the stream then reads as not found, as after a soft
-	// delete. A before at or below an earlier truncation changes nothing
-	// and returns the zero Position. A stream without readable events
-	// fails with ErrStreamNotFound, a tombstoned one with
-	// ErrStreamDeleted, and a before above the version plus one with an
-	// *InvalidInputError.
+	// before from ReadStream, for example once a snapshot holds them. It
+	// leaves the stream's version as it is. before runs from 1 to the
+	// stream's version: the last event stays readable (a soft delete
+	// hides it). A before at or below an earlier truncation changes
+	// nothing and returns the zero Position. A stream without readable
+	// events fails with ErrStreamNotFound, a tombstoned one with
+	// ErrStreamDeleted, and a before above the version with an
+	// *InvalidInputError. It returns the position of the truncation
+	// event, appended to the stream's metadata stream.
 	TruncateStream(ctx context.Context, streamID string, before int64) (Position, error)
 }
 
@@ -77,10 +80,12 @@ func Lifecycle(s Store) (StreamLifecycle, error) {
 // Lifecycle event types. Stores append them; applications cannot
 // (ValidateAppend refuses types starting with "$stream.").
 const (
-	// StreamDeletedType is the type of the event a DeleteStream appends:
-	// for a soft delete to the stream's metadata stream, for a hard delete
-	// to the stream itself as its tombstone, its last version.
+	// StreamDeletedType is the type of the marker a soft delete appends
+	// to the stream itself.
 	StreamDeletedType = "$stream.deleted"
+	// StreamTombstoneType is the type of the tombstone a hard delete
+	// appends to the stream itself, as its last version.
+	StreamTombstoneType = "$stream.tombstone"
 	// StreamTruncatedType is the type of the event a TruncateStream
 	// appends to the stream's metadata stream.
 	StreamTruncatedType = "$stream.truncated"
@@ -99,20 +104,26 @@ type LifecycleEvent struct {
 	// StreamID is the stream deleted or truncated, in Record.Tenant's
 	// tenant.
 	StreamID string `json:"stream_id"`
-	// Type is StreamDeletedType or StreamTruncatedType.
+	// Type is StreamDeletedType, StreamTombstoneType or
+	// StreamTruncatedType.
 	Type string `json:"-"`
-	// Hard is true for a hard delete (the stream is tombstoned).
-	Hard bool `json:"hard,omitempty"`
-	// Version is the stream's version when the operation ran.
+	// Version is the stream's version when the operation ran, before any
+	// marker or tombstone.
 	Version int64 `json:"version"`
-	// Before is the first version still readable: events with a lower
-	// version are gone. For a delete it is Version plus one.
+	// Before is the first version readable afterwards: events with a
+	// lower version are gone. For a delete it is Version plus two, after
+	// the marker or tombstone.
 	Before int64 `json:"before"`
 }
 
-// Deleted reports whether e deletes its stream (soft or hard): a read
-// model drops what it keeps for the stream.
-func (e LifecycleEvent) Deleted() bool { return e.Type == StreamDeletedType }
+// Deleted reports whether e deletes its stream, softly or for good: a
+// read model drops what it keeps for the stream.
+func (e LifecycleEvent) Deleted() bool {
+	return e.Type == StreamDeletedType || e.Type == StreamTombstoneType
+}
+
+// Hard reports whether e is a tombstone: the stream is gone for good.
+func (e LifecycleEvent) Hard() bool { return e.Type == StreamTombstoneType }
 
 // Data returns e encoded as a lifecycle event's data.
 func (e LifecycleEvent) Data() []byte {
@@ -125,7 +136,7 @@ func (e LifecycleEvent) Data() []byte {
 // handling) to drop or rewrite what they keep for a deleted or truncated
 // stream.
 func LifecycleEventOf(rec Record) (LifecycleEvent, bool) {
-	if rec.Type != StreamDeletedType && rec.Type != StreamTruncatedType {
+	if rec.Type != StreamDeletedType && rec.Type != StreamTombstoneType && rec.Type != StreamTruncatedType {
 		return LifecycleEvent{}, false
 	}
 	var e LifecycleEvent

@@ -62,16 +62,16 @@ func (s *Store) DeleteStream(ctx context.Context, streamID string, expected even
 		}
 		return eventstore.Position{}, &eventstore.ConcurrencyError{StreamID: streamID, Expected: expected, Actual: actual}
 	}
-	ev := eventstore.LifecycleEvent{StreamID: streamID, Type: eventstore.StreamDeletedType,
-		Hard: mode == eventstore.HardDelete, Version: version, Before: version + 1}
-	if mode == eventstore.SoftDelete {
-		s.life[sk] = &streamLife{before: version + 1}
-		return s.appendLifecycle(ev), nil
+	ev := eventstore.LifecycleEvent{StreamID: streamID, Type: eventstore.StreamDeletedType, Version: version, Before: version + 2}
+	life = &streamLife{before: version + 2}
+	if mode == eventstore.HardDelete {
+		ev.Type = eventstore.StreamTombstoneType
+		life = &streamLife{before: eventstore.StreamEnd, tomb: true}
+		for _, i := range stream {
+			s.gone[i] = true
+		}
 	}
-	for _, i := range stream {
-		s.gone[i] = true
-	}
-	s.life[sk] = &streamLife{before: eventstore.StreamEnd, tomb: true}
+	s.life[sk] = life
 	s.streams[sk] = s.store(streamID, stream, version, []eventstore.Event{lifecycleEvent(ev)}, s.opts.Now().UTC())
 	s.wake()
 	return s.log[len(s.log)-1].Position, nil
@@ -100,25 +100,19 @@ func (s *Store) TruncateStream(ctx context.Context, streamID string, before int6
 	switch {
 	case version < life.first():
 		return eventstore.Position{}, eventstore.ErrStreamNotFound
-	case before > version+1:
+	case before > version:
 		return eventstore.Position{}, &eventstore.InvalidInputError{Field: "before",
-			Reason: fmt.Sprintf("%d is beyond the stream's version %d plus one", before, version)}
+			Reason: fmt.Sprintf("%d is beyond the stream's version %d", before, version)}
 	case before <= life.first():
 		return eventstore.Position{}, nil
 	}
 	s.life[sk] = &streamLife{before: before}
-	return s.appendLifecycle(eventstore.LifecycleEvent{StreamID: streamID, Type: eventstore.StreamTruncatedType,
-		Version: version, Before: before}), nil
-}
-
-// appendLifecycle appends ev to its stream's metadata stream and returns
-// its position. The caller holds mu.
-func (s *Store) appendLifecycle(ev eventstore.LifecycleEvent) eventstore.Position {
-	meta := streamKey{s.tenant, eventstore.MetadataStreamID(ev.StreamID)}
+	ev := eventstore.LifecycleEvent{StreamID: streamID, Type: eventstore.StreamTruncatedType, Version: version, Before: before}
+	meta := streamKey{s.tenant, eventstore.MetadataStreamID(streamID)}
 	stream := s.streams[meta]
 	s.streams[meta] = s.store(meta.id, stream, int64(len(stream)), []eventstore.Event{lifecycleEvent(ev)}, s.opts.Now().UTC())
 	s.wake()
-	return s.log[len(s.log)-1].Position
+	return s.log[len(s.log)-1].Position, nil
 }
 
 // wake tells tailers that the log grew. The caller holds mu.

@@ -90,31 +90,32 @@ func testSoftDelete(t *testing.T, cfg Config) {
 		t.Errorf("Append(StreamExists) to a soft-deleted stream = %v, want ErrConcurrency", err)
 	}
 	res := mustAppend(t, s, "order-1", eventstore.NoStream, jsonEvent("D", 4))
-	if res.StreamVersion != 4 {
-		t.Errorf("recreating append: version %d, want 4 (versions continue)", res.StreamVersion)
+	if res.StreamVersion != 5 {
+		t.Errorf("recreating append: version %d, want 5 (versions continue after the marker, 4)", res.StreamVersion)
 	}
-	if got := versionsOf(readStream(t, s, "order-1")); !cmp.Equal(got, []int64{4}) {
-		t.Errorf("recreated stream reads versions %v, want [4]", got)
+	if got := versionsOf(readStream(t, s, "order-1")); !cmp.Equal(got, []int64{5}) {
+		t.Errorf("recreated stream reads versions %v, want [5]", got)
 	}
 	if _, err := s.Append(ctx, "order-1", eventstore.NoStream, []eventstore.Event{jsonEvent("E", 5)}); !errors.Is(err, eventstore.ErrConcurrency) {
 		t.Errorf("Append(NoStream) to the recreated stream = %v, want ErrConcurrency", err)
 	}
 
 	evs, recs := lifecycleEvents(t, cfg, s, 5)
-	want := []eventstore.LifecycleEvent{{StreamID: "order-1", Type: eventstore.StreamDeletedType, Version: 3, Before: 4}}
+	want := []eventstore.LifecycleEvent{{StreamID: "order-1", Type: eventstore.StreamDeletedType, Version: 3, Before: 5}}
 	if !cmp.Equal(evs, want) {
 		t.Fatalf("lifecycle events in the log = %+v, want %+v", evs, want)
 	}
-	if recs[0].Position != pos || recs[0].StreamID != eventstore.MetadataStreamID("order-1") {
-		t.Errorf("soft delete event at %v in stream %q; DeleteStream returned %v, want stream %q",
-			recs[0].Position, recs[0].StreamID, pos, eventstore.MetadataStreamID("order-1"))
+	if recs[0].Position != pos || recs[0].StreamID != "order-1" || recs[0].Version != 4 {
+		t.Errorf("deletion marker at %v in stream %q version %d; DeleteStream returned %v, want stream %q version 4",
+			recs[0].Position, recs[0].StreamID, recs[0].Version, pos, "order-1")
 	}
 	if !recs[0].Position.Before(res.Position) {
 		t.Errorf("delete event at %v is not before the recreating append at %v", recs[0].Position, res.Position)
 	}
 }
 
-// A soft-deleted stream also takes an append at its last version, and Any.
+// A soft-deleted stream also takes an append at its marker's version, and
+// Any.
 func testSoftDeleteThenExact(t *testing.T, cfg Config) {
 	s := cfg.New(t)
 	l := lifecycleOf(t, s)
@@ -123,17 +124,20 @@ func testSoftDeleteThenExact(t *testing.T, cfg Config) {
 	if _, err := l.DeleteStream(ctx, "s", eventstore.Any, eventstore.SoftDelete); err != nil {
 		t.Fatal(err)
 	}
-	if res := mustAppend(t, s, "s", eventstore.Exact(2), jsonEvent("C", 3)); res.StreamVersion != 3 {
-		t.Errorf("Append(Exact(2)) after the soft delete: version %d, want 3", res.StreamVersion)
+	if _, err := s.Append(ctx, "s", eventstore.Exact(2), []eventstore.Event{jsonEvent("C", 3)}); !errors.Is(err, eventstore.ErrConcurrency) {
+		t.Errorf("Append(Exact(2)) after the marker took version 3 = %v, want ErrConcurrency", err)
+	}
+	if res := mustAppend(t, s, "s", eventstore.Exact(3), jsonEvent("C", 3)); res.StreamVersion != 4 {
+		t.Errorf("Append(Exact(3)) after the soft delete: version %d, want 4", res.StreamVersion)
 	}
 	if _, err := l.DeleteStream(ctx, "s", eventstore.StreamExists, eventstore.SoftDelete); err != nil {
 		t.Fatal(err)
 	}
-	if res := mustAppend(t, s, "s", eventstore.Any, jsonEvent("D", 4)); res.StreamVersion != 4 {
-		t.Errorf("Append(Any) after the second soft delete: version %d, want 4", res.StreamVersion)
+	if res := mustAppend(t, s, "s", eventstore.Any, jsonEvent("D", 4)); res.StreamVersion != 6 {
+		t.Errorf("Append(Any) after the second soft delete: version %d, want 6", res.StreamVersion)
 	}
-	if got := versionsOf(readStream(t, s, "s")); !cmp.Equal(got, []int64{4}) {
-		t.Errorf("stream reads versions %v, want [4]", got)
+	if got := versionsOf(readStream(t, s, "s")); !cmp.Equal(got, []int64{6}) {
+		t.Errorf("stream reads versions %v, want [6]", got)
 	}
 }
 
@@ -175,12 +179,12 @@ func testHardDelete(t *testing.T, cfg Config) {
 	for _, r := range all {
 		types = append(types, r.StreamID+" "+r.Type)
 	}
-	if want := []string{"keep K", "gone " + eventstore.StreamDeletedType}; !cmp.Equal(types, want) {
+	if want := []string{"keep K", "gone " + eventstore.StreamTombstoneType}; !cmp.Equal(types, want) {
 		t.Fatalf("log after the hard delete = %q, want %q (the stream's events removed, its tombstone last)", types, want)
 	}
 	tomb := all[1]
 	e, ok := eventstore.LifecycleEventOf(tomb)
-	want := eventstore.LifecycleEvent{StreamID: "gone", Type: eventstore.StreamDeletedType, Hard: true, Version: 2, Before: 3}
+	want := eventstore.LifecycleEvent{StreamID: "gone", Type: eventstore.StreamTombstoneType, Version: 2, Before: 4}
 	if !ok || e != want || tomb.Position != pos || tomb.Version != 3 {
 		t.Errorf("tombstone = %+v (%v) at %v version %d; want %+v at %v version 3", e, ok, tomb.Position, tomb.Version, want, pos)
 	}
@@ -250,7 +254,7 @@ func testHardDeleteRace(t *testing.T, cfg Config) {
 			tail = append(tail, r.Type)
 		}
 	}
-	if len(tail) == 0 || tail[len(tail)-1] != eventstore.StreamDeletedType {
+	if len(tail) == 0 || tail[len(tail)-1] != eventstore.StreamTombstoneType {
 		t.Errorf("stream's records in the log end %q, want the tombstone last", tail)
 	}
 	if _, err := s.Append(ctx, "hot", eventstore.Any, []eventstore.Event{jsonEvent("C", 0)}); !errors.Is(err, eventstore.ErrStreamDeleted) {
@@ -300,28 +304,28 @@ func testTruncate(t *testing.T, cfg Config) {
 	if pos, err := l.TruncateStream(ctx, "t", 2); err != nil || !pos.IsZero() {
 		t.Errorf("TruncateStream below the earlier truncation = %v, %v; want nothing done", pos, err)
 	}
-	if _, err := l.TruncateStream(ctx, "t", 8); !errors.Is(err, eventstore.ErrInvalidInput) {
-		t.Errorf("TruncateStream beyond the version plus one = %v, want ErrInvalidInput", err)
+	if _, err := l.TruncateStream(ctx, "t", 7); !errors.Is(err, eventstore.ErrInvalidInput) {
+		t.Errorf("TruncateStream beyond the version = %v, want ErrInvalidInput", err)
 	}
 	if _, err := l.TruncateStream(ctx, "none", 1); !errors.Is(err, eventstore.ErrStreamNotFound) {
 		t.Errorf("TruncateStream of a missing stream = %v, want ErrStreamNotFound", err)
 	}
-	if _, err := l.TruncateStream(ctx, "t", 7); err != nil {
-		t.Fatalf("TruncateStream(version+1) = %v", err)
+	if _, err := l.TruncateStream(ctx, "t", 6); err != nil {
+		t.Fatalf("TruncateStream(version) = %v", err)
 	}
-	if _, err := s.ReadStream(ctx, "t", 0, eventstore.Forward, 0); !errors.Is(err, eventstore.ErrStreamNotFound) {
-		t.Errorf("ReadStream of a stream truncated past its end = %v, want ErrStreamNotFound", err)
+	if got := read(0, eventstore.Forward, 0); !cmp.Equal(got, []int64{6}) {
+		t.Errorf("ReadStream after truncating before the last version = %v, want [6]", got)
 	}
 
 	evs, recs := lifecycleEvents(t, cfg, s, 8)
 	want := []eventstore.LifecycleEvent{
 		{StreamID: "t", Type: eventstore.StreamTruncatedType, Version: 5, Before: 3},
-		{StreamID: "t", Type: eventstore.StreamTruncatedType, Version: 6, Before: 7},
+		{StreamID: "t", Type: eventstore.StreamTruncatedType, Version: 6, Before: 6},
 	}
 	if !cmp.Equal(evs, want) {
 		t.Fatalf("lifecycle events = %+v, want %+v", evs, want)
 	}
-	if recs[0].Position != pos && recs[0].StreamID != eventstore.MetadataStreamID("t") {
+	if recs[0].Position != pos || recs[0].StreamID != eventstore.MetadataStreamID("t") {
 		t.Errorf("truncation event at %v in %q, want %v in %q", recs[0].Position, recs[0].StreamID, pos, eventstore.MetadataStreamID("t"))
 	}
 }
@@ -331,7 +335,7 @@ func testLifecycleInvalid(t *testing.T, cfg Config) {
 	l := lifecycleOf(t, s)
 	ctx := ctxFor(t)
 	mustAppend(t, s, "s", eventstore.NoStream, jsonEvent("A", 1))
-	for _, typ := range []string{eventstore.StreamDeletedType, eventstore.StreamTruncatedType, "$stream.other"} {
+	for _, typ := range []string{eventstore.StreamDeletedType, eventstore.StreamTombstoneType, eventstore.StreamTruncatedType, "$stream.other"} {
 		if _, err := s.Append(ctx, "s", eventstore.Any, []eventstore.Event{{Type: typ, Data: []byte(`{"stream_id":"s"}`)}}); !errors.Is(err, eventstore.ErrInvalidInput) {
 			t.Errorf("Append of type %q = %v, want ErrInvalidInput", typ, err)
 		}
@@ -395,7 +399,7 @@ func testLifecycleTenants(t *testing.T, cfg Config) {
 	}
 	evA, _ := lifecycleEvents(t, cfg, a, 1)
 	evB, _ := lifecycleEvents(t, cfg, b, 5)
-	if len(evA) != 1 || !evA[0].Hard || len(evB) != 1 || evB[0].Type != eventstore.StreamTruncatedType {
+	if len(evA) != 1 || !evA[0].Hard() || len(evB) != 1 || evB[0].Type != eventstore.StreamTruncatedType {
 		t.Errorf("lifecycle events: tenant a's log %+v, b's %+v; want a's hard delete and b's truncation only", evA, evB)
 	}
 }
