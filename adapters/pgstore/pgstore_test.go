@@ -42,6 +42,7 @@ func TestConformance(t *testing.T) {
 		New:        func(t testing.TB) eventstore.Store { return newStore(t, nil) },
 		ForTenant:  forTenant,
 		AllTenants: func(s eventstore.Store) eventstore.Store { return s.(*pgstore.Store).AllTenants() },
+		Lifecycle:  true,
 	})
 }
 
