@@ -506,10 +506,13 @@ func newEpoch() string {
 }
 
 // PartitionOf returns the partition, of n, that applies stream's events.
+// A metadata stream (eventstore.MetadataStreamID) goes with its stream, so
+// a truncation reaches the partition that holds the stream's documents.
 func PartitionOf(streamID string, n int) int {
 	if n <= 1 {
 		return 0
 	}
+	streamID = strings.TrimPrefix(streamID, "$$")
 	h := fnv.New32a()
 	h.Write([]byte(streamID))
 	return int(h.Sum32() % uint32(n))
