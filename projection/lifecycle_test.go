@@ -68,8 +68,12 @@ func TestLifecycleReachesProjection(t *testing.T) {
 	}
 	var last eventstore.Position
 	for _, op := range []func() (eventstore.Position, error){
-		func() (eventstore.Position, error) { return es.DeleteStream(ctx, "acct-1", eventstore.Any, eventstore.SoftDelete) },
-		func() (eventstore.Position, error) { return es.DeleteStream(ctx, "acct-4", eventstore.Any, eventstore.HardDelete) },
+		func() (eventstore.Position, error) {
+			return es.DeleteStream(ctx, "acct-1", eventstore.Any, eventstore.SoftDelete)
+		},
+		func() (eventstore.Position, error) {
+			return es.DeleteStream(ctx, "acct-4", eventstore.Any, eventstore.HardDelete)
+		},
 		func() (eventstore.Position, error) { return es.TruncateStream(ctx, "acct-3", 3) },
 		func() (eventstore.Position, error) { return es.TruncateStream(ctx, "acct-5", 2) },
 	} {
