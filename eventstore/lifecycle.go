@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // ErrStreamDeleted reports an append to, or a read of, a stream that was
@@ -64,6 +65,65 @@ type StreamLifecycle interface {
 	// *InvalidInputError. It returns the position of the truncation
 	// event, appended to the stream's metadata stream.
 	TruncateStream(ctx context.Context, streamID string, before int64) (Position, error)
+
+	// SetStreamMetadata replaces the stream's retention settings, which
+	// ReadStream applies from then on, and appends a StreamMetadataType
+	// event to the stream's metadata stream. The stream need not exist
+	// yet; a tombstoned one fails with ErrStreamDeleted. It returns the
+	// event's position.
+	SetStreamMetadata(ctx context.Context, streamID string, meta StreamMetadata) (Position, error)
+
+	// ReadStreamMetadata returns the stream's retention settings: the
+	// zero StreamMetadata when none were set. A tombstoned stream fails
+	// with ErrStreamDeleted.
+	ReadStreamMetadata(ctx context.Context, streamID string) (StreamMetadata, error)
+}
+
+// StreamMetadata is a stream's retention: which of its events ReadStream
+// returns. The events it hides stay in the store, and in ReadAll, until a
+// Reclaimer removes them. A stream whose events retention hides all reads
+// as empty, not as not found: it still exists for appends.
+type StreamMetadata struct {
+	// MaxAge hides events recorded longer ago than this. Zero means no
+	// limit.
+	MaxAge time.Duration `json:"max_age,omitempty"`
+	// MaxCount hides all but the stream's last MaxCount events. Zero
+	// means no limit.
+	MaxCount int64 `json:"max_count,omitempty"`
+}
+
+// Validate reports an *InvalidInputError when a limit is negative.
+func (m StreamMetadata) Validate() error {
+	if m.MaxAge < 0 {
+		return invalid("max age", "must not be negative")
+	}
+	if m.MaxCount < 0 {
+		return invalid("max count", "must not be negative")
+	}
+	return nil
+}
+
+// FirstVersion returns the first version of a stream at version, whose
+// events before truncateBefore are truncated, that m's MaxCount lets
+// ReadStream return.
+func (m StreamMetadata) FirstVersion(version, truncateBefore int64) int64 {
+	if m.MaxCount > 0 && version-m.MaxCount+1 > truncateBefore {
+		return version - m.MaxCount + 1
+	}
+	return truncateBefore
+}
+
+// Reclaimer is implemented by stores that reclaim the space of events no
+// ReadStream returns any more: soft-deleted, truncated, or past their
+// stream's retention.
+type Reclaimer interface {
+	// ReclaimStreams removes those events of the view's tenant (of every
+	// tenant, on an all-tenants view) from the store and from ReadAll,
+	// except each stream's last event, which keeps its version, and
+	// reports how many it removed. Readers of the log learned of each
+	// removal from the lifecycle event before it; retention announces
+	// none. A ReclaimJob runs it periodically.
+	ReclaimStreams(ctx context.Context) (int64, error)
 }
 
 // Lifecycle returns s's stream lifecycle operations. It fails with an
@@ -89,6 +149,9 @@ const (
 	// StreamTruncatedType is the type of the event a TruncateStream
 	// appends to the stream's metadata stream.
 	StreamTruncatedType = "$stream.truncated"
+	// StreamMetadataType is the type of the event a SetStreamMetadata
+	// appends to the stream's metadata stream.
+	StreamMetadataType = "$stream.metadata"
 )
 
 // lifecycleTypePrefix starts every type reserved for lifecycle events.
@@ -104,16 +167,18 @@ type LifecycleEvent struct {
 	// StreamID is the stream deleted or truncated, in Record.Tenant's
 	// tenant.
 	StreamID string `json:"stream_id"`
-	// Type is StreamDeletedType, StreamTombstoneType or
-	// StreamTruncatedType.
+	// Type is StreamDeletedType, StreamTombstoneType, StreamTruncatedType
+	// or StreamMetadataType.
 	Type string `json:"-"`
 	// Version is the stream's version when the operation ran, before any
 	// marker or tombstone.
 	Version int64 `json:"version"`
 	// Before is the first version readable afterwards: events with a
 	// lower version are gone. For a delete it is Version plus two, after
-	// the marker or tombstone.
-	Before int64 `json:"before"`
+	// the marker or tombstone. Zero for StreamMetadataType.
+	Before int64 `json:"before,omitempty"`
+	// Metadata is the stream's new retention, for StreamMetadataType.
+	Metadata *StreamMetadata `json:"metadata,omitempty"`
 }
 
 // Deleted reports whether e deletes its stream, softly or for good: a
@@ -136,7 +201,9 @@ func (e LifecycleEvent) Data() []byte {
 // handling) to drop or rewrite what they keep for a deleted or truncated
 // stream.
 func LifecycleEventOf(rec Record) (LifecycleEvent, bool) {
-	if rec.Type != StreamDeletedType && rec.Type != StreamTombstoneType && rec.Type != StreamTruncatedType {
+	switch rec.Type {
+	case StreamDeletedType, StreamTombstoneType, StreamTruncatedType, StreamMetadataType:
+	default:
 		return LifecycleEvent{}, false
 	}
 	var e LifecycleEvent

@@ -350,18 +350,23 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64, dir
 	if s.life[sk].tombstoned() {
 		return nil, deleted(streamID)
 	}
-	first := s.life[sk].first()
-	if int64(len(stream)) < first {
+	if int64(len(stream)) < s.life[sk].first() {
 		return nil, eventstore.ErrStreamNotFound
 	}
+	first := s.readable(sk, stream)
 	var out []eventstore.Record
 	if dir == eventstore.Backward {
 		for v := min(from, int64(len(stream))); v >= first && (limit == 0 || len(out) < limit); v-- {
-			out = append(out, cloneRecord(s.log[stream[v-1]]))
+			if !s.gone[stream[v-1]] {
+				out = append(out, cloneRecord(s.log[stream[v-1]]))
+			}
 		}
 		return out, nil
 	}
 	for v := max(from, first); v <= int64(len(stream)) && (limit == 0 || len(out) < limit); v++ {
+		if s.gone[stream[v-1]] {
+			continue // reclaimed
+		}
 		out = append(out, cloneRecord(s.log[stream[v-1]]))
 	}
 	return out, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -33,6 +34,21 @@ const (
 
 func deletedError(op, streamID string) error {
 	return fmt.Errorf("pgstore: %s stream %s: %w", op, quote(streamID), eventstore.ErrStreamDeleted)
+}
+
+// readableSQL is the condition ReadStream adds for the stream lifecycle
+// ($1 the stream, $4 the tenant; see schema/015_stream_lifecycle.sql): a
+// version from the stream's truncate_before, and its max_count last, on,
+// recorded within max_age, and not erased. Each subquery runs once per
+// read; a stream without a row in stream_lifecycle pays a probe of its
+// primary key.
+func readableSQL(q string) string {
+	life := q + ".stream_lifecycle l WHERE l.tenant_id = $4 AND l.stream_id = $1"
+	return " AND version >= coalesce((SELECT CASE WHEN l.max_count IS NULL THEN l.truncate_before" +
+		" ELSE greatest(l.truncate_before, (SELECT max(m.version) FROM " + q + ".events m" +
+		" WHERE m.tenant_id = $4 AND m.stream_id = $1) - l.max_count + 1) END FROM " + life + "), 1)" +
+		" AND recorded_at >= coalesce((SELECT now() - l.max_age FROM " + life + "), '-infinity'::timestamptz)" +
+		" AND type <> '" + erasedType + "'"
 }
 
 // streamStateSQL tells, for a ReadStream that found no readable events,
@@ -126,6 +142,97 @@ func (s *Store) TruncateStream(ctx context.Context, streamID string, before int6
 		return eventstore.Position{}, nil
 	}
 	return eventstore.Position{}, fmt.Errorf("pgstore: %s: unknown outcome %d", op, row.outcome)
+}
+
+// SetStreamMetadata implements eventstore.StreamLifecycle in one round
+// trip (functions/set_stream_metadata.sql). MaxAge is kept to the
+// microsecond.
+func (s *Store) SetStreamMetadata(ctx context.Context, streamID string, meta eventstore.StreamMetadata) (eventstore.Position, error) {
+	if err := eventstore.ValidateLifecycleStreamID(streamID); err != nil {
+		return eventstore.Position{}, err
+	}
+	if err := meta.Validate(); err != nil {
+		return eventstore.Position{}, err
+	}
+	if s.all {
+		return eventstore.Position{}, errAllTenants
+	}
+	sql := "SELECT outcome, stream_version, transaction_id, global_position FROM " +
+		pgx.Identifier{s.opts.Schema}.Sanitize() + ".set_stream_metadata($1, $2, $3, $4, $5)"
+	op := "set metadata of stream " + quote(streamID)
+	row, err := s.lifecycleCall(ctx, op, sql, s.tenant, streamID, int64(meta.MaxAge), meta.MaxCount, parseUUID(eventstore.NewEventID()))
+	if err != nil {
+		return eventstore.Position{}, err
+	}
+	switch row.outcome {
+	case 0:
+		return row.position()
+	case outcomeTombstoned:
+		return eventstore.Position{}, deletedError("set metadata of", streamID)
+	}
+	return eventstore.Position{}, fmt.Errorf("pgstore: %s: unknown outcome %d", op, row.outcome)
+}
+
+// ReadStreamMetadata implements eventstore.StreamLifecycle.
+func (s *Store) ReadStreamMetadata(ctx context.Context, streamID string) (eventstore.StreamMetadata, error) {
+	if err := eventstore.ValidateStreamID(streamID); err != nil {
+		return eventstore.StreamMetadata{}, err
+	}
+	if s.all {
+		return eventstore.StreamMetadata{}, errAllTenants
+	}
+	var (
+		tombstoned bool
+		ageNS      *int64
+		count      *int64
+	)
+	err := s.db.QueryRow(ctx, "SELECT tombstoned, (extract(epoch FROM max_age) * 1000000000)::bigint, max_count FROM "+
+		pgx.Identifier{s.opts.Schema}.Sanitize()+".stream_lifecycle WHERE tenant_id = $1 AND stream_id = $2", s.tenant, streamID).
+		Scan(&tombstoned, &ageNS, &count)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return eventstore.StreamMetadata{}, nil
+	case err != nil:
+		return eventstore.StreamMetadata{}, s.backendError("read metadata of stream "+quote(streamID), err)
+	case tombstoned:
+		return eventstore.StreamMetadata{}, deletedError("read metadata of", streamID)
+	}
+	var m eventstore.StreamMetadata
+	if ageNS != nil {
+		m.MaxAge = time.Duration(*ageNS)
+	}
+	if count != nil {
+		m.MaxCount = *count
+	}
+	return m, nil
+}
+
+var _ eventstore.Reclaimer = (*Store)(nil)
+
+// ReclaimStreams implements eventstore.Reclaimer in one statement. It
+// erases the events in place, as a hard delete does: each keeps a row
+// without data, type or metadata so that its version stays taken (see
+// functions/delete_stream.sql), and ReadAll and ReadStream leave it out.
+// Run it when the store is quiet, or through an eventstore.ReclaimJob: it
+// updates every reclaimed row in one transaction.
+func (s *Store) ReclaimStreams(ctx context.Context) (int64, error) {
+	q := pgx.Identifier{s.opts.Schema}.Sanitize()
+	tenant, args := "l.tenant_id = $1 AND ", []any{s.tenant}
+	if s.all {
+		tenant, args = "", nil
+	}
+	sql := "WITH hidden AS (SELECT e.tenant_id, e.stream_id, e.version FROM " + q + ".stream_lifecycle l" +
+		" CROSS JOIN LATERAL (SELECT max(m.version) AS last FROM " + q + ".events m WHERE m.tenant_id = l.tenant_id AND m.stream_id = l.stream_id) v" +
+		" JOIN " + q + ".events e ON e.tenant_id = l.tenant_id AND e.stream_id = l.stream_id AND e.version < v.last" +
+		" WHERE " + tenant + "NOT l.tombstoned AND e.type <> '" + erasedType + "'" +
+		" AND (e.version < l.truncate_before OR e.version <= v.last - l.max_count OR e.recorded_at < now() - l.max_age))" +
+		" UPDATE " + q + ".events e SET type = '" + erasedType + "', content_type = 'application/octet-stream', data = '\\x'::bytea, metadata = NULL" +
+		" FROM hidden h WHERE e.tenant_id = h.tenant_id AND e.stream_id = h.stream_id AND e.version = h.version"
+	tag, err := s.db.Exec(ctx, sql, args...)
+	if err != nil {
+		return 0, s.backendError("reclaim streams", err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // lifecycleRow is one row of delete_stream or truncate_stream.

@@ -158,10 +158,7 @@ SELECT version, transaction_id, global_position FROM ins ORDER BY version DESC L
 	for n := 1; n <= maxRowsPerFastAppend; n++ {
 		c.appendRowsSQL[n] = appendRowsSQL(q, n)
 	}
-	// A deleted or truncated stream's first readable version: see
-	// schema/015_stream_lifecycle.sql.
-	readable := " AND version >= coalesce((SELECT l.truncate_before FROM " + q +
-		".stream_lifecycle l WHERE l.tenant_id = $4 AND l.stream_id = $1), 1)"
+	readable := readableSQL(q) // the stream lifecycle's filter
 	c.readFwdSQL = "SELECT " + recordColumns + " FROM " + q +
 		".events WHERE tenant_id = $4 AND stream_id = $1 AND version >= $2" + readable + " ORDER BY version LIMIT $3"
 	c.readBwdSQL = "SELECT " + recordColumns + " FROM " + q +

@@ -3,6 +3,7 @@ package eventstoretest
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -25,6 +26,8 @@ var lifecycleTests = []struct {
 	{"Lifecycle/SoftDeleteRacesAppends", testSoftDeleteRace},
 	{"Lifecycle/Truncate", testTruncate},
 	{"Lifecycle/InvalidInput", testLifecycleInvalid},
+	{"Lifecycle/Retention", testRetention},
+	{"Lifecycle/Reclaim", testReclaim},
 }
 
 // lifecycleTenantTests run when Config.Lifecycle and Config.ForTenant are
@@ -487,4 +490,186 @@ func testLifecycleTenants(t *testing.T, cfg Config) {
 	if len(evA) != 1 || !evA[0].Hard() || len(evB) != 1 || evB[0].Type != eventstore.StreamTruncatedType {
 		t.Errorf("lifecycle events: tenant a's log %+v, b's %+v; want a's hard delete and b's truncation only", evA, evB)
 	}
+
+	// Each tenant reclaims its own streams only.
+	ra, okA := a.(eventstore.Reclaimer)
+	rb, okB := b.(eventstore.Reclaimer)
+	if !okA || !okB {
+		return
+	}
+	mustAppend(t, a, "a-soft", eventstore.NoStream, jsonEvent("A", 1), jsonEvent("A", 2))
+	if _, err := la.DeleteStream(ctx, "a-soft", eventstore.Any, eventstore.SoftDelete); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := rb.ReclaimStreams(ctx); err != nil || n != 2 {
+		t.Errorf("tenant b's ReclaimStreams = %d, %v; want its truncated events, 2", n, err)
+	}
+	if n, err := ra.ReclaimStreams(ctx); err != nil || n != 2 {
+		t.Errorf("tenant a's ReclaimStreams = %d, %v; want its soft-deleted events, 2", n, err)
+	}
+}
+
+func testRetention(t *testing.T, cfg Config) {
+	s := cfg.New(t)
+	l := lifecycleOf(t, s)
+	ctx := ctxFor(t)
+	mustAppend(t, s, "r", eventstore.NoStream, jsonEvent("A", 1), jsonEvent("B", 2), jsonEvent("C", 3), jsonEvent("D", 4), jsonEvent("E", 5))
+	read := func(stream string, dir eventstore.Direction) []int64 {
+		t.Helper()
+		from := int64(0)
+		if dir == eventstore.Backward {
+			from = eventstore.StreamEnd
+		}
+		recs, err := s.ReadStream(ctx, stream, from, dir, 0)
+		if err != nil {
+			t.Fatalf("ReadStream(%q) = %v", stream, err)
+		}
+		return versionsOf(recs)
+	}
+	pos, err := l.SetStreamMetadata(ctx, "r", eventstore.StreamMetadata{MaxCount: 2})
+	if err != nil || pos.IsZero() {
+		t.Fatalf("SetStreamMetadata(MaxCount 2) = %v, %v", pos, err)
+	}
+	if got := read("r", eventstore.Forward); !cmp.Equal(got, []int64{4, 5}) {
+		t.Errorf("ReadStream with MaxCount 2 = %v, want [4 5]", got)
+	}
+	if got := read("r", eventstore.Backward); !cmp.Equal(got, []int64{5, 4}) {
+		t.Errorf("ReadStream backward with MaxCount 2 = %v, want [5 4]", got)
+	}
+	if m, err := l.ReadStreamMetadata(ctx, "r"); err != nil || m != (eventstore.StreamMetadata{MaxCount: 2}) {
+		t.Errorf("ReadStreamMetadata = %+v, %v; want MaxCount 2", m, err)
+	}
+	mustAppend(t, s, "r", eventstore.Exact(5), jsonEvent("F", 6))
+	if got := read("r", eventstore.Forward); !cmp.Equal(got, []int64{5, 6}) {
+		t.Errorf("ReadStream with MaxCount 2 after an append = %v, want [5 6]", got)
+	}
+	if _, err := l.SetStreamMetadata(ctx, "r", eventstore.StreamMetadata{MaxAge: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if got := read("r", eventstore.Forward); !cmp.Equal(got, []int64{1, 2, 3, 4, 5, 6}) {
+		t.Errorf("ReadStream with MaxAge 1h = %v, want every event", got)
+	}
+	if _, err := l.SetStreamMetadata(ctx, "r", eventstore.StreamMetadata{MaxAge: time.Microsecond}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond) // so that every event is older than MaxAge
+	if got := read("r", eventstore.Forward); len(got) != 0 {
+		t.Errorf("ReadStream with MaxAge 1µs = %v, want no events (and no error: the stream exists)", got)
+	}
+	if m, err := l.ReadStreamMetadata(ctx, "r"); err != nil || m != (eventstore.StreamMetadata{MaxAge: time.Microsecond}) {
+		t.Errorf("ReadStreamMetadata = %+v, %v; want MaxAge 1µs", m, err)
+	}
+	if _, err := s.Append(ctx, "r", eventstore.NoStream, []eventstore.Event{jsonEvent("X", 0)}); !errors.Is(err, eventstore.ErrConcurrency) {
+		t.Errorf("Append(NoStream) to a stream retention hides = %v, want ErrConcurrency", err)
+	}
+
+	// Metadata may come before the stream.
+	if _, err := l.SetStreamMetadata(ctx, "future", eventstore.StreamMetadata{MaxCount: 1}); err != nil {
+		t.Fatalf("SetStreamMetadata of a stream yet to exist = %v", err)
+	}
+	if _, err := s.ReadStream(ctx, "future", 0, eventstore.Forward, 0); !errors.Is(err, eventstore.ErrStreamNotFound) {
+		t.Errorf("ReadStream of a stream with metadata only = %v, want ErrStreamNotFound", err)
+	}
+	if _, err := s.Append(ctx, "future", eventstore.StreamExists, []eventstore.Event{jsonEvent("X", 0)}); !errors.Is(err, eventstore.ErrConcurrency) {
+		t.Errorf("Append(StreamExists) to a stream with metadata only = %v, want ErrConcurrency", err)
+	}
+	mustAppend(t, s, "future", eventstore.NoStream, jsonEvent("A", 1), jsonEvent("B", 2))
+	if got := read("future", eventstore.Forward); !cmp.Equal(got, []int64{2}) {
+		t.Errorf("ReadStream of the new stream with MaxCount 1 = %v, want [2]", got)
+	}
+
+	if _, err := l.SetStreamMetadata(ctx, "r", eventstore.StreamMetadata{MaxCount: -1}); !errors.Is(err, eventstore.ErrInvalidInput) {
+		t.Errorf("SetStreamMetadata(MaxCount -1) = %v, want ErrInvalidInput", err)
+	}
+	if _, err := l.DeleteStream(ctx, "future", eventstore.Any, eventstore.HardDelete); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.SetStreamMetadata(ctx, "future", eventstore.StreamMetadata{}); !errors.Is(err, eventstore.ErrStreamDeleted) {
+		t.Errorf("SetStreamMetadata of a tombstoned stream = %v, want ErrStreamDeleted", err)
+	}
+	if _, err := l.ReadStreamMetadata(ctx, "future"); !errors.Is(err, eventstore.ErrStreamDeleted) {
+		t.Errorf("ReadStreamMetadata of a tombstoned stream = %v, want ErrStreamDeleted", err)
+	}
+
+	evs, recs := lifecycleEvents(t, cfg, s, 1)
+	if len(evs) == 0 || evs[0].Type != eventstore.StreamMetadataType || evs[0].StreamID != "r" || evs[0].Version != 5 ||
+		evs[0].Metadata == nil || *evs[0].Metadata != (eventstore.StreamMetadata{MaxCount: 2}) || recs[0].Position != pos {
+		t.Errorf("first lifecycle event = %+v, want the metadata of r at version 5 with MaxCount 2, at %v", evs, pos)
+	}
+}
+
+// testReclaim checks eventstore.Reclaimer, for stores that implement it.
+func testReclaim(t *testing.T, cfg Config) {
+	s := cfg.New(t)
+	r, ok := s.(eventstore.Reclaimer)
+	if !ok {
+		t.Skipf("%T does not implement eventstore.Reclaimer", s)
+	}
+	l := lifecycleOf(t, s)
+	ctx := ctxFor(t)
+	ev := []eventstore.Event{jsonEvent("A", 1), jsonEvent("B", 2), jsonEvent("C", 3), jsonEvent("D", 4)}
+	for _, id := range []string{"del", "tr", "cnt", "plain"} {
+		mustAppend(t, s, id, eventstore.NoStream, ev...)
+	}
+	for _, err := range []error{
+		func() error { _, err := l.DeleteStream(ctx, "del", eventstore.Any, eventstore.SoftDelete); return err }(),
+		func() error { _, err := l.TruncateStream(ctx, "tr", 3); return err }(),
+		func() error {
+			_, err := l.SetStreamMetadata(ctx, "cnt", eventstore.StreamMetadata{MaxCount: 1})
+			return err
+		}(),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := r.ReclaimStreams(ctx); err != nil || n != 9 {
+		t.Errorf("ReclaimStreams = %d, %v; want 9 (del 1-4, tr 1-2, cnt 1-3)", n, err)
+	}
+	want := []string{"tr@3", "tr@4", "cnt@4", "plain@1", "plain@2", "plain@3", "plain@4", "del@5"}
+	if got := streamsInLog(t, cfg, s); !cmp.Equal(got, want) {
+		t.Errorf("log after ReclaimStreams = %v, want %v (each stream's last event kept)", got, want)
+	}
+	read := func(stream string) []int64 {
+		t.Helper()
+		recs, err := s.ReadStream(ctx, stream, 0, eventstore.Forward, 0)
+		if err != nil {
+			t.Fatalf("ReadStream(%q) = %v", stream, err)
+		}
+		return versionsOf(recs)
+	}
+	for stream, want := range map[string][]int64{"tr": {3, 4}, "cnt": {4}, "plain": {1, 2, 3, 4}} {
+		if got := read(stream); !cmp.Equal(got, want) {
+			t.Errorf("ReadStream(%q) after ReclaimStreams = %v, want %v", stream, got, want)
+		}
+	}
+	if res := mustAppend(t, s, "del", eventstore.NoStream, jsonEvent("E", 5)); res.StreamVersion != 6 {
+		t.Errorf("recreating the reclaimed stream: version %d, want 6", res.StreamVersion)
+	}
+	if n, err := r.ReclaimStreams(ctx); err != nil || n != 1 {
+		t.Errorf("second ReclaimStreams = %d, %v; want 1 (del's marker, no longer its last event)", n, err)
+	}
+	if _, err := l.SetStreamMetadata(ctx, "cnt", eventstore.StreamMetadata{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := read("cnt"); !cmp.Equal(got, []int64{4}) {
+		t.Errorf("ReadStream(cnt) after lifting its retention = %v, want [4]: reclaimed events stay gone", got)
+	}
+	if got := read("del"); !cmp.Equal(got, []int64{6}) {
+		t.Errorf("ReadStream(del) = %v, want [6]", got)
+	}
+}
+
+// streamsInLog lists the events of s's whole log as stream@version,
+// leaving out metadata streams.
+func streamsInLog(t *testing.T, cfg Config, s eventstore.Store) []string {
+	t.Helper()
+	end := mustAppend(t, s, "$$end", eventstore.Any, jsonEvent("End", 0))
+	var out []string
+	for _, rec := range readAllThrough(t, cfg, s, end.Position) {
+		if !strings.HasPrefix(rec.StreamID, "$$") {
+			out = append(out, fmt.Sprintf("%s@%d", rec.StreamID, rec.Version))
+		}
+	}
+	return out
 }
