@@ -97,7 +97,73 @@ is given. Both tell readers of the log (projections, the relay) in order.`,
 	}
 	trunc.Flags().Int64Var(&before, "before", 0, "first version to keep readable (required)")
 	_ = trunc.MarkFlagRequired("before")
-	return []*cobra.Command{del, trunc}
+	return []*cobra.Command{del, trunc, metadataCommand(open), reclaimCommand(open)}
+}
+
+// metadataCommand is streams metadata: print a stream's retention, or set
+// it with --max-age and --max-count.
+func metadataCommand(open func(context.Context) (*pgstore.Store, func(), error)) *cobra.Command {
+	var meta eventstore.StreamMetadata
+	cmd := &cobra.Command{
+		Use:   "metadata STREAM [--max-age D] [--max-count N]",
+		Short: "Print a stream's retention, or set it: reads hide events older than --max-age or beyond the last --max-count",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store, closeFn, err := open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			if cmd.Flags().Changed("max-age") || cmd.Flags().Changed("max-count") {
+				if _, err := store.SetStreamMetadata(cmd.Context(), args[0], meta); err != nil {
+					return err
+				}
+			} else if meta, err = store.ReadStreamMetadata(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "stream %q: max age %s, max count %s\n", args[0], limit(meta.MaxAge > 0, meta.MaxAge.String()),
+				limit(meta.MaxCount > 0, fmt.Sprint(meta.MaxCount)))
+			return nil
+		},
+	}
+	cmd.Flags().DurationVar(&meta.MaxAge, "max-age", 0, "hide events recorded longer ago than this (0: no limit)")
+	cmd.Flags().Int64Var(&meta.MaxCount, "max-count", 0, "hide all but the last N events (0: no limit)")
+	return cmd
+}
+
+func limit(set bool, s string) string {
+	if !set {
+		return "none"
+	}
+	return s
+}
+
+// reclaimCommand is streams reclaim: one pass of the store's Reclaimer.
+func reclaimCommand(open func(context.Context) (*pgstore.Store, func(), error)) *cobra.Command {
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "reclaim",
+		Short: "Erase the events no read returns any more (deleted, truncated, expired), but each stream's last",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			store, closeFn, err := open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			if all {
+				store = store.AllTenants()
+			}
+			n, err := store.ReclaimStreams(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "reclaimed %d events\n", n)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all-tenants", false, "reclaim every tenant's streams")
+	return cmd
 }
 
 // errNotConfirmed reports a hard delete that was not confirmed.

@@ -92,4 +92,18 @@ func TestStreamsDeleteAndTruncate(t *testing.T) {
 	if _, err := cli(t, append([]string{"streams", "truncate", "trunc-1"}, pg...)...); err == nil {
 		t.Error("streams truncate without --before succeeded")
 	}
+
+	if out := mustCLI(t, append([]string{"streams", "metadata", "trunc-1", "--max-count", "1"}, pg...)...); !strings.Contains(out, "max age none, max count 1") {
+		t.Errorf("streams metadata --max-count 1 printed %q", out)
+	}
+	if out := mustCLI(t, append([]string{"streams", "metadata", "trunc-1"}, pg...)...); !strings.Contains(out, "max count 1") {
+		t.Errorf("streams metadata printed %q", out)
+	}
+	// soft-1's three events, trunc-1's first two.
+	if out := mustCLI(t, append([]string{"streams", "reclaim"}, pg...)...); !strings.Contains(out, "reclaimed 5 events") {
+		t.Errorf("streams reclaim printed %q", out)
+	}
+	if out := mustCLI(t, append([]string{"streams", "reclaim", "--all-tenants"}, pg...)...); !strings.Contains(out, "reclaimed 0 events") {
+		t.Errorf("second streams reclaim printed %q", out)
+	}
 }
