@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/eventfold/eventfold/adapters/pgstore"
+	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/internal/console"
 )
 
@@ -60,7 +61,12 @@ requests for any other.`,
 			if err != nil {
 				return err
 			}
-			srv, err := console.New(console.Config{Events: consoleEvents{store}, ReadModels: rm, Token: token,
+			replica, closeReplica, err := cfg.replica(ctx, store, log)
+			if err != nil {
+				return err
+			}
+			defer closeReplica()
+			srv, err := console.New(console.Config{Events: consoleEvents{store, replica}, ReadModels: rm, Token: token,
 				Tenant: tenant, SampleEvery: sampleEvery, Registry: cfg.opts.Registry, Logger: log})
 			if err != nil {
 				return err
@@ -89,7 +95,10 @@ requests for any other.`,
 
 // consoleEvents gives the console pgstore's stream listing with a prefix,
 // and its tenant views.
-type consoleEvents struct{ *pgstore.Store }
+type consoleEvents struct {
+	*pgstore.Store
+	replica *pgstore.Replica // reads the log when --postgres-replica-url is set
+}
 
 // The projections page warns while an open transaction holds the log back.
 var _ console.HeldBackReporter = consoleEvents{}
@@ -101,10 +110,30 @@ func (e consoleEvents) ForTenant(tenant string) (console.Events, error) {
 	if err != nil {
 		return nil, err
 	}
-	return consoleEvents{v}, nil
+	var r *pgstore.Replica
+	if e.replica != nil {
+		if r, err = e.replica.ForTenant(tenant); err != nil {
+			return nil, err
+		}
+	}
+	return consoleEvents{v, r}, nil
 }
 
-func (e consoleEvents) AllTenants() console.Events { return consoleEvents{e.Store.AllTenants()} }
+func (e consoleEvents) AllTenants() console.Events {
+	var r *pgstore.Replica
+	if e.replica != nil {
+		r = e.replica.AllTenants()
+	}
+	return consoleEvents{e.Store.AllTenants(), r}
+}
+
+// ReadAll reads the standby when one is set.
+func (e consoleEvents) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Record, error) {
+	if e.replica != nil {
+		return e.replica.ReadAll(ctx, after, limit)
+	}
+	return e.Store.ReadAll(ctx, after, limit)
+}
 
 func (e consoleEvents) ListStreams(ctx context.Context, prefix, after string, limit int) ([]console.StreamInfo, error) {
 	infos, err := e.Store.ListStreamsWithPrefix(ctx, prefix, after, limit)
