@@ -151,10 +151,11 @@ func reclaimCommand(open func(context.Context) (*pgstore.Store, func(), error)) 
 				return err
 			}
 			defer closeFn()
+			var r eventstore.Reclaimer = store
 			if all {
-				store = store.AllTenants()
+				r = store.AllTenants()
 			}
-			n, err := store.ReclaimStreams(cmd.Context())
+			n, err := r.ReclaimStreams(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -126,13 +126,13 @@ type Reclaimer interface {
 	ReclaimStreams(ctx context.Context) (int64, error)
 }
 
-// Lifecycle returns s's stream lifecycle operations. It fails with an
-// error matching errors.ErrUnsupported when s does not implement
+// Lifecycle returns s's stream lifecycle operations (see As). It fails
+// with an error matching errors.ErrUnsupported when s has no
 // StreamLifecycle.
 func Lifecycle(s Store) (StreamLifecycle, error) {
-	l, ok := s.(StreamLifecycle)
+	l, ok := As[StreamLifecycle](s)
 	if !ok {
-		return nil, fmt.Errorf("eventstore: %T has no stream lifecycle: %w", s, errors.ErrUnsupported)
+		return nil, unsupported(s, "has no stream lifecycle")
 	}
 	return l, nil
 }

@@ -231,3 +231,11 @@ func (s *Store) wake() {
 func lifecycleEvent(ev eventstore.LifecycleEvent) eventstore.Event {
 	return eventstore.Event{Type: ev.Type, Data: ev.Data()}
 }
+
+var _ eventstore.Reclaimer = (*AllTenantsReader)(nil)
+
+// ReclaimStreams implements eventstore.Reclaimer for every tenant's
+// streams.
+func (r *AllTenantsReader) ReclaimStreams(ctx context.Context) (int64, error) {
+	return r.s.ReclaimStreams(ctx)
+}

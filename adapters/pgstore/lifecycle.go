@@ -274,3 +274,11 @@ func (s *Store) lifecycleCall(ctx context.Context, op, sql string, args ...any) 
 		return row, nil
 	}
 }
+
+var _ eventstore.Reclaimer = (*AllTenantsReader)(nil)
+
+// ReclaimStreams implements eventstore.Reclaimer for every tenant's
+// streams, as Store.ReclaimStreams does for one tenant's.
+func (r *AllTenantsReader) ReclaimStreams(ctx context.Context) (int64, error) {
+	return r.s.ReclaimStreams(ctx)
+}

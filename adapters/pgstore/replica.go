@@ -129,9 +129,32 @@ func (r *Replica) ForTenant(tenant string) (*Replica, error) {
 	return r.viewOf(v), nil
 }
 
-// AllTenants returns the Replica of the all-tenants view (see
-// Store.AllTenants): what a relay over every tenant reads.
-func (r *Replica) AllTenants() *Replica { return r.viewOf(r.Store.AllTenants()) }
+// AllTenants returns the reader of every tenant's events (see
+// Store.AllTenants) whose ReadAll goes to the standby: what a relay over
+// every tenant reads.
+func (r *Replica) AllTenants() *AllTenantsReplica {
+	all := r.Store.AllTenants()
+	return &AllTenantsReplica{AllTenantsReader: all, replica: r.viewOf(all.s)}
+}
+
+// AllTenantsReplica is a Replica's reader of every tenant's events: an
+// AllTenantsReader whose ReadAll reads the standby as Replica.ReadAll does.
+type AllTenantsReplica struct {
+	*AllTenantsReader
+	replica *Replica
+}
+
+// ReadAll reads every tenant's log on the standby when it is up and close
+// enough, else on the primary (see Replica.ReadAll).
+func (a *AllTenantsReplica) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Record, error) {
+	return a.replica.ReadAll(ctx, after, limit)
+}
+
+// ReadingStandby reports whether ReadAll currently reads the standby.
+func (a *AllTenantsReplica) ReadingStandby() bool { return a.replica.ReadingStandby() }
+
+// Lag measures how far the standby is behind the primary now.
+func (a *AllTenantsReplica) Lag(ctx context.Context) (ReplicaLag, error) { return a.replica.Lag(ctx) }
 
 // StoreForTenant implements eventstore.TenantScoper with Replica views.
 func (r *Replica) StoreForTenant(tenant string) (eventstore.Store, error) {
@@ -143,11 +166,13 @@ func (r *Replica) StoreForTenant(tenant string) (eventstore.Store, error) {
 }
 
 // StoreForAllTenants implements eventstore.TenantScoper with a Replica view.
-func (r *Replica) StoreForAllTenants() eventstore.Store { return r.AllTenants() }
+func (r *Replica) StoreForAllTenants() eventstore.LogReader { return r.AllTenants() }
 
 var (
 	_ eventstore.Store        = (*Replica)(nil)
 	_ eventstore.TenantScoper = (*Replica)(nil)
+	_ eventstore.LogReader    = (*AllTenantsReplica)(nil)
+	_ eventstore.HeadReader   = (*AllTenantsReplica)(nil)
 )
 
 // ReadAll implements eventstore.Store like Store.ReadAll, on the standby

@@ -14,11 +14,8 @@ import (
 )
 
 // lifecycleTests check eventstore.StreamLifecycle. They run when
-// Config.Lifecycle is set.
-var lifecycleTests = []struct {
-	name string
-	fn   func(t *testing.T, cfg Config)
-}{
+// Features.Lifecycle is declared.
+var lifecycleTests = []suiteTest{
 	{"Lifecycle/SoftDelete", testSoftDelete},
 	{"Lifecycle/SoftDeleteThenExact", testSoftDeleteThenExact},
 	{"Lifecycle/HardDelete", testHardDelete},
@@ -27,15 +24,11 @@ var lifecycleTests = []struct {
 	{"Lifecycle/Truncate", testTruncate},
 	{"Lifecycle/InvalidInput", testLifecycleInvalid},
 	{"Lifecycle/Retention", testRetention},
-	{"Lifecycle/Reclaim", testReclaim},
 }
 
-// lifecycleTenantTests run when Config.Lifecycle and Config.ForTenant are
-// both set.
-var lifecycleTenantTests = []struct {
-	name string
-	fn   func(t *testing.T, cfg Config)
-}{
+// lifecycleTenantTests run when Features.Lifecycle and Features.Tenants
+// are both declared.
+var lifecycleTenantTests = []suiteTest{
 	{"Lifecycle/Tenants", testLifecycleTenants},
 }
 
@@ -43,7 +36,7 @@ func lifecycleOf(t *testing.T, s eventstore.Store) eventstore.StreamLifecycle {
 	t.Helper()
 	l, err := eventstore.Lifecycle(s)
 	if err != nil {
-		t.Fatalf("Config.Lifecycle is set but %v", err)
+		t.Fatalf("Features.Lifecycle is declared but %v", err)
 	}
 	return l
 }
@@ -168,7 +161,7 @@ func testHardDelete(t *testing.T, cfg Config) {
 			t.Errorf("Append(%v) to a tombstoned stream = %v, want ErrStreamDeleted", exp, err)
 		}
 	}
-	if k, ok := s.(eventstore.KeyedAppender); ok {
+	if k, ok := eventstore.As[eventstore.KeyedAppender](s); ok {
 		if _, err := k.AppendKeyed(ctx, "cmd-1", "gone", eventstore.Any, []eventstore.Event{jsonEvent("C", 3)}); !errors.Is(err, eventstore.ErrStreamDeleted) {
 			t.Errorf("AppendKeyed to a tombstoned stream = %v, want ErrStreamDeleted", err)
 		}
@@ -492,8 +485,8 @@ func testLifecycleTenants(t *testing.T, cfg Config) {
 	}
 
 	// Each tenant reclaims its own streams only.
-	ra, okA := a.(eventstore.Reclaimer)
-	rb, okB := b.(eventstore.Reclaimer)
+	ra, okA := eventstore.As[eventstore.Reclaimer](a)
+	rb, okB := eventstore.As[eventstore.Reclaimer](b)
 	if !okA || !okB {
 		return
 	}
@@ -598,13 +591,11 @@ func testRetention(t *testing.T, cfg Config) {
 	}
 }
 
-// testReclaim checks eventstore.Reclaimer, for stores that implement it.
+// testReclaim checks eventstore.Reclaimer. It runs when Features.Reclaim
+// is declared.
 func testReclaim(t *testing.T, cfg Config) {
 	s := cfg.New(t)
-	r, ok := s.(eventstore.Reclaimer)
-	if !ok {
-		t.Skipf("%T does not implement eventstore.Reclaimer", s)
-	}
+	r := capability[eventstore.Reclaimer](t, s)
 	l := lifecycleOf(t, s)
 	ctx := ctxFor(t)
 	ev := []eventstore.Event{jsonEvent("A", 1), jsonEvent("B", 2), jsonEvent("C", 3), jsonEvent("D", 4)}
