@@ -384,6 +384,13 @@ func (h *Handler[S, C, E]) catchUp(ctx context.Context, streamID string, l loade
 		if err != nil {
 			return loaded[S]{}, fmt.Errorf("command: load stream %q: %w", streamID, err)
 		}
+		if l.snapVersion > 0 && l.version == l.snapVersion && len(recs) > 0 && recs[0].Version > l.version+1 {
+			// The events right after the snapshot are gone: the stream
+			// was deleted and recreated, or truncated past the
+			// snapshot (eventstore.StreamLifecycle). The snapshot
+			// belongs to what was deleted; fold what is readable.
+			return h.catchUp(ctx, streamID, loaded[S]{state: h.decider.initial()})
+		}
 		for _, rec := range recs {
 			e, ok, err := h.decode(rec)
 			if err != nil {

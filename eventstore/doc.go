@@ -96,11 +96,12 @@
 // [Store] is what every store does. Anything more is an optional
 // capability, an interface of this package: [KeyedAppender],
 // [OutcomeStore], [HeadReader] (the last position of the log), [Notifier]
-// (wake tailers after an append), [TenantScoper], [AllTenantsView] and
-// [FilteredReader] (reads of the log filtered by type and stream prefix).
-// Ask for one with [As], or with its accessor ([Keyed], [Outcomes], [Head],
-// [ForTenant], [AllTenants], [ReadsAllTenants], [ReadAllFiltered]), never
-// with a type
+// (wake tailers after an append), [TenantScoper], [AllTenantsView],
+// [FilteredReader] (reads of the log filtered by type and stream prefix),
+// [StreamLifecycle] (deletes, truncations, retention) and [Reclaimer]. Ask
+// for one with [As], or with its accessor ([Keyed], [Outcomes], [Head],
+// [ForTenant], [AllTenants], [ReadsAllTenants], [ReadAllFiltered],
+// [Lifecycle]), never with a type
 // assertion: As also looks through wrappers. A capability is missing when
 // the accessor's error matches errors.ErrUnsupported.
 //
@@ -129,10 +130,37 @@
 // its tests, and, when its calls must run through hooks, one case in
 // Instrument's As method.
 //
+// # Stream lifecycle
+//
+// A [StreamLifecycle] (reached with [Lifecycle]) deletes and truncates
+// streams, within the view's tenant:
+//
+//   - A soft delete appends a deletion marker to a stream and hides every
+//     event up to it from ReadStream, which then fails with
+//     [ErrStreamNotFound]. An append with [NoStream], [Any] or the
+//     marker's exact version recreates the stream, its versions continuing
+//     after the marker.
+//   - A hard delete removes a stream's events from the store and appends a
+//     tombstone as its last version: every later append or read of the
+//     stream fails with [ErrStreamDeleted].
+//   - A truncation hides the events before a version from ReadStream, for
+//     example once a snapshot holds them, and leaves the stream's version
+//     as it is.
+//
+// Each operation appends a lifecycle event to the global log in the same
+// transaction: the marker ([StreamDeletedType]) and the tombstone
+// ([StreamTombstoneType]) in the stream itself, a truncation
+// ([StreamTruncatedType]) in the stream's metadata stream
+// ([MetadataStreamID]). Readers of the log meet them in order, like any
+// event, and [LifecycleEventOf] tells them what happened, so read models
+// drop or rewrite what they keep for the stream. Soft-deleted and
+// truncated events stay in ReadAll until the store reclaims them.
+//
 // # Errors
 //
 // Errors are checked with errors.Is against [ErrConcurrency],
-// [ErrStreamNotFound], [ErrInvalidInput] and [ErrDuplicateEvent]. Typed errors
+// [ErrStreamNotFound], [ErrStreamDeleted], [ErrInvalidInput] and
+// [ErrDuplicateEvent]. Typed errors
 // ([ConcurrencyError], [InvalidInputError]) carry details and wrap the
 // backend's error where there is one.
 package eventstore

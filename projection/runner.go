@@ -559,8 +559,12 @@ func newEpoch() string {
 // PartitionOf returns the partition, of n, that applies stream's events.
 // It is readmodel.PartitionOf, so in a spread read model (Config.Spread) a
 // document keyed by a stream's ID lives in the partition that applies the
-// stream.
-func PartitionOf(streamID string, n int) int { return readmodel.PartitionOf(streamID, n) }
+// stream. A metadata stream (eventstore.MetadataStreamID) goes with its
+// stream, so a truncation reaches the partition that holds the stream's
+// documents.
+func PartitionOf(streamID string, n int) int {
+	return readmodel.PartitionOf(strings.TrimPrefix(streamID, "$$"), n)
+}
 
 // decodeAhead decodes, for the read-ahead of the log, the events of recs
 // that this Runner will hand to a typed handler (see Handle), so that the

@@ -40,12 +40,14 @@ type core struct {
 	opts Options
 
 	mu      sync.RWMutex
-	log     []eventstore.Record // the global log, in position order
-	streams map[streamKey][]int // stream to indexes into log, in version order
-	byID    map[string]int      // event ID to index into log
-	commits uint64              // Commit of the last append
-	keys    map[streamKey]keyed // (tenant, command key) to its append's result
-	changed chan struct{}       // closed and replaced on every append
+	log     []eventstore.Record       // the global log, in position order
+	streams map[streamKey][]int       // stream to indexes into log, in version order
+	byID    map[string]int            // event ID to index into log
+	commits uint64                    // Commit of the last append
+	keys    map[streamKey]keyed       // (tenant, command key) to its append's result
+	changed chan struct{}             // closed and replaced on every append
+	life    map[streamKey]*streamLife // streams deleted or truncated
+	gone    map[int]bool              // indexes into log of removed events
 }
 
 // streamKey names a stream, or a command key, within its tenant.
@@ -58,6 +60,8 @@ func New(opts *Options) *Store {
 		byID:    make(map[string]int),
 		keys:    make(map[streamKey]keyed),
 		changed: make(chan struct{}),
+		life:    make(map[streamKey]*streamLife),
+		gone:    make(map[int]bool),
 	}
 	if opts != nil {
 		c.opts = *opts
@@ -256,13 +260,16 @@ func (s *Store) append(ctx context.Context, key eventstore.CommandKey, streamID 
 	if rec, ok := s.recorded(key); ok {
 		return rec, rec.Check(key)
 	}
+	sk := streamKey{s.tenant, streamID}
+	if s.life[sk].tombstoned() {
+		return eventstore.KeyRecord{}, deleted(streamID)
+	}
 	if res, ok, err := s.replayed(streamID, events); ok || err != nil {
 		return eventstore.KeyRecord{Result: res}, err
 	}
-	sk := streamKey{s.tenant, streamID}
 	stream := s.streams[sk]
 	actual := int64(len(stream))
-	if !expected.Allows(actual) {
+	if !expected.AllowsLifecycle(actual, actual >= s.life[sk].first()) {
 		return eventstore.KeyRecord{}, &eventstore.ConcurrencyError{StreamID: streamID, Expected: expected, Actual: actual}
 	}
 	now := s.opts.Now().UTC()
@@ -375,18 +382,28 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64, dir
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	stream := s.streams[streamKey{s.tenant, streamID}]
-	if len(stream) == 0 {
+	sk := streamKey{s.tenant, streamID}
+	stream := s.streams[sk]
+	if s.life[sk].tombstoned() {
+		return nil, deleted(streamID)
+	}
+	if int64(len(stream)) < s.life[sk].first() {
 		return nil, eventstore.ErrStreamNotFound
 	}
+	first := s.readable(sk, stream)
 	var out []eventstore.Record
 	if dir == eventstore.Backward {
-		for v := min(from, int64(len(stream))); v >= 1 && (limit == 0 || len(out) < limit); v-- {
-			out = append(out, cloneRecord(s.log[stream[v-1]]))
+		for v := min(from, int64(len(stream))); v >= first && (limit == 0 || len(out) < limit); v-- {
+			if !s.gone[stream[v-1]] {
+				out = append(out, cloneRecord(s.log[stream[v-1]]))
+			}
 		}
 		return out, nil
 	}
-	for v := max(from, 1); v <= int64(len(stream)) && (limit == 0 || len(out) < limit); v++ {
+	for v := max(from, first); v <= int64(len(stream)) && (limit == 0 || len(out) < limit); v++ {
+		if s.gone[stream[v-1]] {
+			continue // reclaimed
+		}
 		out = append(out, cloneRecord(s.log[stream[v-1]]))
 	}
 	return out, nil
@@ -432,11 +449,11 @@ func (s *Store) scan(ctx context.Context, after eventstore.Position, f eventstor
 	if start < len(s.log) && s.log[start].Position == after {
 		start++
 	}
-	for _, r := range s.log[start:] {
+	for i, r := range s.log[start:] {
 		if len(page.Records) == limit {
 			break
 		}
-		if !s.all && r.Tenant != s.tenant {
+		if s.gone[start+i] || (!s.all && r.Tenant != s.tenant) {
 			continue
 		}
 		page.Through = r.Position
@@ -453,7 +470,7 @@ func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for i := len(s.log) - 1; i >= 0; i-- {
-		if s.all || s.log[i].Tenant == s.tenant {
+		if !s.gone[i] && (s.all || s.log[i].Tenant == s.tenant) {
 			return s.log[i].Position, ctx.Err()
 		}
 	}

@@ -100,6 +100,7 @@ func (s *Store) filteredSQL(after eventstore.Position, f eventstore.Filter, limi
 	}
 	branch := func(cond string) string {
 		return "(SELECT " + recordColumns + " FROM " + q + ".events WHERE " + view + cond + horizon + prefixes +
+			" AND type <> '" + erasedType + "'" + // what a hard delete or reclaim erased
 			" ORDER BY transaction_id, global_position LIMIT $3)"
 	}
 	var b strings.Builder

@@ -30,6 +30,12 @@ type Features struct {
 	// filtered by type and stream prefix, gap-safe (past an append held
 	// open when Config.HoldAppend is set), on the store and on its views.
 	Filtered bool
+	// Lifecycle declares eventstore.StreamLifecycle: deletes,
+	// truncations and retention (with Tenants, that they respect tenants).
+	Lifecycle bool
+	// Reclaim declares eventstore.Reclaimer: reclaiming what no read
+	// returns. It needs Lifecycle.
+	Reclaim bool
 }
 
 // capabilities lists every optional capability of the port with the
@@ -46,6 +52,8 @@ var capabilities = []struct {
 	{"Notify", "eventstore.Notifier", func(f Features) bool { return f.Notify }, has[eventstore.Notifier]},
 	{"Tenants", "eventstore.TenantScoper", func(f Features) bool { return f.Tenants }, has[eventstore.TenantScoper]},
 	{"Filtered", "eventstore.FilteredReader", func(f Features) bool { return f.Filtered }, has[eventstore.FilteredReader]},
+	{"Lifecycle", "eventstore.StreamLifecycle", func(f Features) bool { return f.Lifecycle }, has[eventstore.StreamLifecycle]},
+	{"Reclaim", "eventstore.Reclaimer", func(f Features) bool { return f.Reclaim }, has[eventstore.Reclaimer]},
 }
 
 func has[T any](s eventstore.Store) bool {
@@ -69,6 +77,9 @@ func checkFeatures(t *testing.T, cfg Config) {
 	}
 	if cfg.Features.Outcomes && !cfg.Features.Keyed {
 		t.Errorf("eventstoretest: Features.Outcomes needs Features.Keyed")
+	}
+	if cfg.Features.Reclaim && !cfg.Features.Lifecycle {
+		t.Errorf("eventstoretest: Features.Reclaim needs Features.Lifecycle")
 	}
 }
 
@@ -96,6 +107,18 @@ func featureTests(f Features) []suiteTest {
 	}
 	if f.Filtered {
 		tests = append(tests, filterTests...)
+	}
+	if f.Lifecycle {
+		tests = append(tests, lifecycleTests...)
+		if f.Tenants {
+			tests = append(tests, lifecycleTenantTests...)
+		}
+	}
+	if f.Reclaim {
+		tests = append(tests, suiteTest{"Lifecycle/Reclaim", testReclaim})
+	}
+	if f.Lifecycle && f.Filtered {
+		tests = append(tests, suiteTest{"Lifecycle/FilteredAfterHardDelete", testFilteredAfterHardDelete})
 	}
 	return tests
 }
