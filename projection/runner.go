@@ -184,6 +184,9 @@ type Runner struct {
 	behindSince  time.Time     // when the log's head moved past Position
 	faultEnded   chan struct{} // closed when the current Fault's wait ends
 	registered   bool          // recorded in the catalog (catalog.go)
+	// changed is closed, and cleared, at the next commit or change of
+	// state, for Waiters in this process (see served).
+	changed chan struct{}
 }
 
 // NewRunner validates cfg and returns a Runner.
@@ -291,7 +294,35 @@ func (r *Runner) control(ctx context.Context, retry bool) error {
 func (r *Runner) setState(s State) {
 	r.mu.Lock()
 	r.status.State = s
+	r.signal()
 	r.mu.Unlock()
+}
+
+// signal wakes the Waiters watching this Runner. The caller holds r.mu.
+func (r *Runner) signal() {
+	if r.changed != nil {
+		close(r.changed)
+		r.changed = nil
+	}
+}
+
+// served returns the position this Runner has committed, when readers are
+// served from its version and it alone applies the projection (one
+// partition), with a channel closed at its next commit or change of state.
+// ok is false when a Waiter must read the checkpoints from the store
+// instead.
+func (r *Runner) served() (pos eventstore.Position, next <-chan struct{}, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case !r.status.Active, r.cfg.Partitions > 1, r.status.Fault != nil,
+		r.status.State == StateStopped, r.status.State == StateRetired:
+		return eventstore.Position{}, nil, false
+	}
+	if r.changed == nil {
+		r.changed = make(chan struct{})
+	}
+	return r.status.Position, r.changed, true
 }
 
 // errRetiring reports that a newer version has frozen this one and is
@@ -732,6 +763,10 @@ func (r *Runner) commit(ctx context.Context, epoch string, pos eventstore.Positi
 			r.tx.reset()
 			r.mu.Lock()
 			r.noteSuccess()
+			if r.status.Position.Before(pos) {
+				r.status.Position = pos
+			}
+			r.signal()
 			r.mu.Unlock()
 			return nil
 		}

@@ -123,8 +123,9 @@ func (s Scenario) Setup(ctx context.Context, env *harness.Env) (*harness.Plan, e
 			if err := waitActive(ctx, rm); err != nil {
 				return harness.Sample{}, err
 			}
-			// One Waiter for all callers, as a server keeps one per projection.
-			waiter := projection.NewWaiter(rm, orders.ProjectionName, "", nil)
+			// One Waiter for all callers, as a server keeps one per
+			// projection, following the Runner of the same process.
+			waiter := projection.NewWaiter(rm, orders.ProjectionName, "", &projection.WaiterOptions{Runner: runner})
 			smp, err := harness.Pace(ctx, harness.PaceOptions{Rate: rate, Drain: timeout}, b, func(ctx context.Context, i int) (int, error) {
 				ctx, cancel := context.WithTimeout(ctx, timeout)
 				defer cancel()
