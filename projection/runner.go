@@ -187,6 +187,12 @@ type Runner struct {
 	// changed is closed, and cleared, at the next commit or change of
 	// state, for Waiters in this process (see served).
 	changed chan struct{}
+
+	// pipelined is set while the Runner's feed lets a batch's commit run
+	// while the next batch is read and handled; flight is that commit
+	// (pipeline.go). Both belong to the goroutine in Run.
+	pipelined bool
+	flight    *flight
 }
 
 // NewRunner validates cfg and returns a Runner.
@@ -432,6 +438,10 @@ func (r *Runner) runOnce(ctx context.Context) error {
 	feed = readAhead(ctx, feed, r.cfg.BatchSize, r.decodeAhead)
 	defer feed.Close()
 	decoded, _ := feed.(decodedFeed)
+	// Only the log's own feed is read ahead; it commits nothing to its
+	// source, so a batch may commit while the next is read and handled.
+	r.pipelined = decoded != nil
+	defer func() { _ = r.land() }()
 	var lastHead, lastEpochCheck time.Time
 	for {
 		var (
@@ -457,6 +467,13 @@ func (r *Runner) runOnce(ctx context.Context) error {
 			}
 		}
 		caughtUp := len(recs) == 0
+		if caughtUp {
+			// Idle: what was handled is committed before the Runner
+			// reports its position or switches readers to it.
+			if err := r.land(); err != nil {
+				return err
+			}
+		}
 		if time.Since(lastHead) > time.Second || caughtUp {
 			lastHead = time.Now()
 			r.updateHead(ctx, pos, caughtUp)
@@ -597,6 +614,9 @@ func (r *Runner) apply(ctx context.Context, epoch string, pos eventstore.Positio
 			// Commit what came before the failing event (handlers are
 			// rerun on a clean batch, as their writes are mixed), then
 			// deal with it alone.
+			if err := r.land(); err != nil {
+				return pos, err
+			}
 			var err2 error
 			before, after := events, events
 			if events != nil {
@@ -617,9 +637,21 @@ func (r *Runner) apply(ctx context.Context, epoch string, pos eventstore.Positio
 	if last == pos {
 		return pos, nil
 	}
+	if r.pipelined {
+		if err := r.launch(ctx, epoch, last, applied, start, lastApplied); err != nil {
+			return pos, err
+		}
+		return last, nil
+	}
 	if err := r.commit(ctx, epoch, last); err != nil {
 		return pos, err
 	}
+	r.batchDone(applied, start, last, lastApplied)
+	return last, nil
+}
+
+// batchDone records a committed batch in the status and the hooks.
+func (r *Runner) batchDone(applied int, start time.Time, last eventstore.Position, lastApplied eventstore.Record) {
 	r.observeBatch(applied, time.Since(start))
 	r.mu.Lock()
 	r.status.Position = last
@@ -628,7 +660,6 @@ func (r *Runner) apply(ctx context.Context, epoch string, pos eventstore.Positio
 		r.status.LagTime = time.Since(lastApplied.RecordedAt)
 	}
 	r.mu.Unlock()
-	return last, nil
 }
 
 // prefetchIDs lists the documents to read ahead for recs.
@@ -750,17 +781,30 @@ func (r *Runner) fault(ctx context.Context, rec eventstore.Record, err error, at
 	return retry, nil
 }
 
-// commit applies the pending writes and the checkpoint atomically, guarded
-// by the namespace's epoch so nothing is written into a namespace that was
-// lost or dropped in the meantime.
+// commit applies the pending writes and the checkpoint atomically, after
+// the commit in flight, if any.
 func (r *Runner) commit(ctx context.Context, epoch string, pos eventstore.Position) error {
+	if err := r.land(); err != nil {
+		return err
+	}
+	if err := r.commitWrites(ctx, epoch, pos, r.tx.writes); err != nil {
+		return err
+	}
+	r.tx.reset()
+	return nil
+}
+
+// commitWrites applies writes and the checkpoint pos atomically, guarded
+// by the namespace's epoch so nothing is written into a namespace that was
+// lost or dropped in the meantime. It does not touch r.tx, so it may run
+// while the next batch is handled.
+func (r *Runner) commitWrites(ctx context.Context, epoch string, pos eventstore.Position, writes []readmodel.Write) error {
 	cp, _ := json.Marshal(checkpoint{Position: pos})
-	writes := append(r.tx.writes, readmodel.Write{ID: checkpointID(r.cfg.Partition), Revision: readmodel.Revision(pos), Data: cp})
+	writes = append(writes, readmodel.Write{ID: checkpointID(r.cfg.Partition), Revision: readmodel.Revision(pos), Data: cp})
 	backoff := r.cfg.Backoff
 	for attempt := 1; ; attempt++ {
 		_, err := r.cfg.Store.Apply(ctx, r.ns, readmodel.Batch{Writes: writes, Checkpoint: epoch, IfCheckpoint: &epoch})
 		if err == nil {
-			r.tx.reset()
 			r.mu.Lock()
 			r.noteSuccess()
 			if r.status.Position.Before(pos) {
