@@ -92,6 +92,22 @@ type Options struct {
 	// Nil means eventstore.NewEventID.
 	NewID func() string
 
+	// CachedStreams is how many streams' states the Handler keeps in
+	// memory after their commands, the least recently used going first. A
+	// command for a stream whose state is kept decides on it and appends
+	// at its version without reading the stream: one round trip to the
+	// store instead of two. When another writer (another process, or
+	// another Handler) has appended meanwhile, the append conflicts and the
+	// command reads the events it missed and decides again, so a decision
+	// is never stored on a stale state; a refusal or a no-op is decided
+	// again on the stream as read, as for a queued command. It pays where
+	// one Handler writes its streams (commands routed by stream ID);
+	// streams written from several processes pay a conflict instead of a
+	// read. NewHandler refuses it with a shredding registry, whose states
+	// would keep decrypted personal data in memory after a Forget. Zero
+	// (the default) keeps none: every command reads its stream.
+	CachedStreams int
+
 	// Refusals names the domain's errors by stable codes, for refusals
 	// recorded under idempotency keys (see Keyed): a refusal is stored
 	// with the code of the first entry, in code order, that its error
@@ -120,6 +136,7 @@ type Handler[S, C, E any] struct {
 	refusals []refusalCode // Options.Refusals in code order
 	handle   HandleFunc
 	queue    streamQueue[loaded[S]]
+	cache    *stateCache[loaded[S]] // nil: Options.CachedStreams is 0
 }
 
 // NewHandler returns a Handler for decider that stores events in store,
@@ -158,6 +175,14 @@ func NewHandler[S, C, E any](store eventstore.Store, reg *Registry, decider Deci
 		errs = append(errs, err)
 	}
 	h.refusals = refusals
+	switch {
+	case h.opts.CachedStreams < 0:
+		errs = append(errs, errors.New("command: NewHandler: Options.CachedStreams must not be negative"))
+	case h.opts.CachedStreams > 0 && reg != nil && h.shredder() != nil:
+		errs = append(errs, errors.New("command: NewHandler: Options.CachedStreams with a shredding registry would keep personal data in memory after Forget"))
+	case h.opts.CachedStreams > 0:
+		h.cache = newStateCache[loaded[S]](h.opts.CachedStreams)
+	}
 	if s := h.opts.Snapshots; s != nil {
 		snaps := *s
 		if snaps.Store == nil {
@@ -227,12 +252,22 @@ func (h *Handler[S, C, E]) core(ctx context.Context, streamID string, c any) (Re
 	}
 	var next loaded[S]
 	var passOn bool
-	defer func() { turn.release(next, passOn) }()
+	defer func() {
+		if h.cache != nil && passOn {
+			h.cache.put(streamID, next)
+		} else if h.cache != nil {
+			h.cache.drop(streamID) // the stream's state is unknown
+		}
+		turn.release(next, passOn)
+	}()
 
 	// The command ahead, if it just finished, left the state it appended
-	// to: append on it directly, and let the expected version catch a write
-	// from elsewhere.
+	// to (or the cache kept it): append on it directly, and let the
+	// expected version catch a write from elsewhere.
 	l, handedOn := turn.handoff()
+	if !handedOn && h.cache != nil {
+		l, handedOn = h.cache.get(streamID)
+	}
 	if !handedOn {
 		if l, err = h.load(ctx, streamID); err != nil {
 			return Result{}, err
@@ -289,7 +324,7 @@ func (h *Handler[S, C, E]) core(ctx context.Context, streamID string, c any) (Re
 		if res.Replayed {
 			return h.recorded(rec)
 		}
-		next, passOn = h.after(ctx, streamID, l, res, events, turn.queued())
+		next, passOn = h.after(ctx, streamID, l, res, events, turn.queued() || h.cache != nil)
 		return Result{StreamVersion: res.StreamVersion, Position: res.Position, Events: len(events)}, nil
 	}
 }
@@ -319,7 +354,7 @@ func (h *Handler[S, C, E]) awaitRetry(ctx context.Context, streamID string, atte
 
 // after returns the state after the command appended events, and whether
 // to hand it on: when a snapshot is due (which it saves) or a command is
-// queued behind this one.
+// queued behind this one (or the state is to be cached).
 func (h *Handler[S, C, E]) after(ctx context.Context, streamID string, l loaded[S], res eventstore.AppendResult,
 	events []E, queued bool) (loaded[S], bool) {
 	snapshot := h.snaps != nil && h.snaps.Policy(streamID, res.StreamVersion, l.snapVersion)
