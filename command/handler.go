@@ -100,7 +100,11 @@ type Options struct {
 	// another Handler) has appended meanwhile, the append conflicts and the
 	// command reads the events it missed and decides again, so a decision
 	// is never stored on a stale state; a refusal or a no-op is decided
-	// again on the stream as read, as for a queued command. It pays where
+	// again on the stream as read, as for a queued command. A conflict that
+	// shows the stream behind the kept state (its events removed, the
+	// store reset) reads the stream from its start. A stream rewritten
+	// elsewhere up to the very version kept, though, looks unchanged:
+	// restart Handlers with a cache after resetting their store. It pays where
 	// one Handler writes its streams (commands routed by stream ID);
 	// streams written from several processes pay a conflict instead of a
 	// read. NewHandler refuses it with a shredding registry, whose states
@@ -274,8 +278,17 @@ func (h *Handler[S, C, E]) core(ctx context.Context, streamID string, c any) (Re
 		}
 	}
 	readSinceArrival := !handedOn
-	behind := false
+	behind, rewound := false, false
 	for attempt := 1; ; attempt++ {
+		if rewound {
+			// The stream is behind the state this command started from
+			// (its events were removed, say, under a kept state): read it
+			// all again.
+			if l, err = h.load(ctx, streamID); err != nil {
+				return Result{}, err
+			}
+			behind, rewound, readSinceArrival = false, false, true
+		}
 		if behind {
 			// After a conflict only the events the winner appended are new:
 			// read the tail, not the whole stream again.
@@ -314,7 +327,9 @@ func (h *Handler[S, C, E]) core(ctx context.Context, streamID string, c any) (Re
 			if err := h.awaitRetry(ctx, streamID, attempt, err); err != nil {
 				return Result{}, err
 			}
+			var ce *eventstore.ConcurrencyError
 			behind = true
+			rewound = errors.As(err, &ce) && ce.Actual < l.version
 			continue
 		}
 		if err != nil {
@@ -409,9 +424,10 @@ func (h *Handler[S, C, E]) catchUp(ctx context.Context, streamID string, l loade
 	for {
 		recs, err := h.store.ReadStream(ctx, streamID, l.version+1, eventstore.Forward, h.opts.ReadBatch)
 		if errors.Is(err, eventstore.ErrStreamNotFound) {
-			if l.snapVersion > 0 {
-				// A snapshot of a stream that has no events belongs to an
-				// event store that was reset; it is stale.
+			if l.version > 0 || l.snapVersion > 0 {
+				// A snapshot, or a kept state, of a stream that has no
+				// events belongs to an event store that was reset; it is
+				// stale.
 				return loaded[S]{state: h.decider.initial()}, nil
 			}
 			return l, nil

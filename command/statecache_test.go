@@ -91,3 +91,34 @@ func TestCachedStreamsRefusedWithShredding(t *testing.T) {
 		t.Errorf("NewHandler with CachedStreams and a shredding registry = %v, want an error naming CachedStreams", err)
 	}
 }
+
+// resettable is a store that can be emptied, as by an operator who resets
+// the event store (or a stream's events removed).
+type resettable struct {
+	eventstore.Store
+}
+
+// A kept state ahead of the stream (the store was reset under the Handler)
+// is dropped at the conflict and the stream read again from its start.
+func TestCachedStreamsAheadOfTheStore(t *testing.T) {
+	store := &resettable{Store: memstore.New(nil)}
+	h := newHandler(t, store, &command.Options{CachedStreams: 10, Retry: command.RetryPolicy{MaxAttempts: 3}})
+	handle(t, h, "acc-1", Open{Owner: "ada"})
+	handle(t, h, "acc-1", Deposit{Amount: 10})
+	store.Store = memstore.New(nil)
+	handle(t, h, "acc-1", Open{Owner: "bob"})
+	if s, v, err := h.Load(t.Context(), "acc-1"); err != nil || s.Owner != "bob" || s.Balance != 0 || v != 1 {
+		t.Errorf("Load = %+v, version %d, %v; want bob's new account at version 1", s, v, err)
+	}
+
+	// Reset again, and another writer opens the account anew: the kept
+	// state (version 1, bob's) and then the conflict's version (1, below
+	// the kept 2) must not be trusted.
+	handle(t, h, "acc-1", Deposit{Amount: 10})
+	store.Store = memstore.New(nil)
+	handle(t, newHandler(t, store, nil), "acc-1", Open{Owner: "cy"})
+	handle(t, h, "acc-1", Deposit{Amount: 5})
+	if s, v, err := h.Load(t.Context(), "acc-1"); err != nil || s.Owner != "cy" || s.Balance != 5 || v != 2 {
+		t.Errorf("Load = %+v, version %d, %v; want cy's account with 5 at version 2", s, v, err)
+	}
+}
