@@ -77,6 +77,15 @@ func TestQuick(t *testing.T) {
 			t.Errorf("table does not list scenario %d %s as not yet implemented", s.ID, s.Name)
 		}
 		for _, row := range s.Rows {
+			if strings.HasPrefix(row.Cell, "highest load sustained") {
+				// A search may find no load sustained within its bound on
+				// a busy machine: it must only have measured.
+				if row.Eventfold == nil || row.BaselineFigure == nil ||
+					row.Eventfold.Extra["steps"].Median <= 0 || row.BaselineFigure.Extra["steps"].Median <= 0 {
+					t.Errorf("scenario %d %s, %s: the search measured nothing: %+v", s.ID, row.Cell, row.Baseline, row)
+				}
+				continue
+			}
 			if row.BaselineFigure == nil || row.BaselineFigure.Rate.Median <= 0 || row.BaselineFigure.P50.Median <= 0 {
 				t.Errorf("scenario %d %s, %s: no baseline figure: %+v", s.ID, row.Cell, row.Baseline, row.BaselineFigure)
 			}

@@ -98,12 +98,7 @@ func (s Scenario) Setup(ctx context.Context, env *harness.Env) (*harness.Plan, e
 	if err != nil {
 		return nil, err
 	}
-	// A server that owns its streams keeps their states (one per stream).
 	reg, err := orders.NewRegistry()
-	if err != nil {
-		return nil, err
-	}
-	h, err := command.NewHandler(store, reg, orders.Decider, &command.Options{CachedStreams: streams})
 	if err != nil {
 		return nil, err
 	}
@@ -111,6 +106,12 @@ func (s Scenario) Setup(ctx context.Context, env *harness.Env) (*harness.Plan, e
 	eventfold := func(rate float64) func(context.Context, harness.Budget) (harness.Sample, error) {
 		return func(ctx context.Context, b harness.Budget) (harness.Sample, error) {
 			if _, err := pool.Exec(ctx, "TRUNCATE "+pgx.Identifier{schema, "events"}.Sanitize()+", "+pgx.Identifier{schema, "streams"}.Sanitize()); err != nil {
+				return harness.Sample{}, err
+			}
+			// A server that owns its streams keeps their states, one per
+			// stream; a new one for the emptied tables.
+			h, err := command.NewHandler(store, reg, orders.Decider, &command.Options{CachedStreams: streams})
+			if err != nil {
 				return harness.Sample{}, err
 			}
 			prefix := env.KeyPrefix(fmt.Sprintf("visible-%d", seq.Add(1)))
