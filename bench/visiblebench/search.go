@@ -2,6 +2,7 @@ package visiblebench
 
 import (
 	"context"
+	"math"
 	"slices"
 	"time"
 
@@ -18,7 +19,9 @@ type Search struct {
 	From float64
 	// Steps bounds the measurements per contender: loads grow by half
 	// while they are sustained, then the search halves the interval
-	// between the highest sustained load and the lowest failed one.
+	// between the highest sustained load and the lowest failed one. When
+	// From itself fails, loads halve down to From/8, then the search
+	// reports 0.
 	Steps int
 }
 
@@ -53,6 +56,8 @@ func (s Search) search(r run) func(context.Context, harness.Budget) (harness.Sam
 			switch {
 			case hi == 0:
 				rate *= 1.5
+			case lo == 0 && hi/2 < s.From/8:
+				measured = s.Steps // nothing near From is sustained
 			case lo == 0:
 				rate = hi / 2
 			case hi/lo < 1.08:
@@ -62,7 +67,7 @@ func (s Search) search(r run) func(context.Context, harness.Budget) (harness.Sam
 			}
 		}
 		out := harness.Sample{
-			Count:     int64(lo),
+			Count:     int64(math.Round(lo)),
 			Ops:       best.Ops,
 			Elapsed:   time.Second,
 			Latencies: best.Latencies,
