@@ -17,5 +17,7 @@
 // dropped at the end, and in Redis keys under a prefix of its own. The
 // servers come from -postgres and -redis, which default to
 // EVENTFOLD_TEST_POSTGRES_URL and EVENTFOLD_TEST_REDIS_URL, then to the
-// services of scripts/services.sh. See docs/performance.md.
+// services of scripts/services.sh. Scenario 9 starts a PostgreSQL primary
+// and hot standby of its own, from the binaries internal/testenv.PGStandby
+// uses. See docs/performance.md.
 package main

@@ -21,6 +21,7 @@ import (
 	"github.com/eventfold/eventfold/bench/hotbench"
 	"github.com/eventfold/eventfold/bench/projbench"
 	"github.com/eventfold/eventfold/bench/querybench"
+	"github.com/eventfold/eventfold/bench/standbybench"
 	"github.com/eventfold/eventfold/bench/visiblebench"
 )
 
@@ -211,6 +212,7 @@ func scenarios(c config) []harness.Scenario {
 		projbench.Rebuild{Opts: proj},
 		projbench.Memory{Opts: proj, Postgres: c.pgURL, Redis: c.redisURL},
 		querybench.Scenario{},
+		standbybench.Scenario{Backlog: min(c.backlog, 20_000)},
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/eventfold/eventfold/adapters/pgstore"
 	"github.com/eventfold/eventfold/adapters/redisstore"
 	"github.com/eventfold/eventfold/command"
+	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/projection"
 	"github.com/eventfold/eventfold/readmodel"
 )
@@ -28,6 +29,7 @@ import (
 type config struct {
 	opts                  Options
 	postgresURL, schema   string
+	postgresReplicaURL    string
 	redisURL, redisPrefix string
 	natsURL               string
 	logLevel, logFormat   string
@@ -41,6 +43,7 @@ type setting struct {
 
 var settings = []setting{
 	{"postgres-url", "EVENTFOLD_POSTGRES_URL", "postgres://eventfold:eventfold@127.0.0.1:5432/eventfold", "PostgreSQL connection string", func(c *config) *string { return &c.postgresURL }},
+	{"postgres-replica-url", "EVENTFOLD_POSTGRES_REPLICA_URL", "", "PostgreSQL hot standby of --postgres-url that relay, worker and console read the log from (empty: the primary; see docs/scaling.md)", func(c *config) *string { return &c.postgresReplicaURL }},
 	{"schema", "EVENTFOLD_SCHEMA", pgstore.DefaultSchema, "PostgreSQL schema of the event store", func(c *config) *string { return &c.schema }},
 	{"redis-url", "EVENTFOLD_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis connection string (read models)", func(c *config) *string { return &c.redisURL }},
 	{"redis-prefix", "EVENTFOLD_REDIS_PREFIX", "", "key prefix of the read models (redisstore.Options.Prefix; empty means its default)", func(c *config) *string { return &c.redisPrefix }},
@@ -190,6 +193,10 @@ type Deps struct {
 	Pool *pgxpool.Pool
 	// Events is the event store.
 	Events *pgstore.Store
+	// Log is what projections read the global log from: Events, or a
+	// pgstore.Replica of it when --postgres-replica-url names a hot
+	// standby. The worker gives Configs without a Source a LogSource of it.
+	Log eventstore.Store
 	// Schema is the event store's PostgreSQL schema (--schema), for the
 	// application's own pgstore values (checkpoints, leases).
 	Schema string
@@ -330,10 +337,39 @@ func (c *config) deps(ctx context.Context, logger *slog.Logger) (Deps, func(), e
 		pool.Close()
 		return Deps{}, nil, err
 	}
-	rm, closeRM, err := c.readModels(ctx)
+	replica, closeReplica, err := c.replica(ctx, events, logger)
 	if err != nil {
 		pool.Close()
 		return Deps{}, nil, err
 	}
-	return Deps{Pool: pool, Events: events, Schema: c.schema, ReadModels: rm, Logger: logger}, func() { closeRM(); pool.Close() }, nil
+	var log eventstore.Store = events
+	if replica != nil {
+		log = replica
+	}
+	rm, closeRM, err := c.readModels(ctx)
+	if err != nil {
+		closeReplica()
+		pool.Close()
+		return Deps{}, nil, err
+	}
+	return Deps{Pool: pool, Events: events, Log: log, Schema: c.schema, ReadModels: rm, Logger: logger},
+		func() { closeRM(); closeReplica(); pool.Close() }, nil
+}
+
+// replica returns a Replica of store on the --postgres-replica-url
+// standby, or nil when none is set. The close function closes its pool.
+func (c *config) replica(ctx context.Context, store *pgstore.Store, logger *slog.Logger) (*pgstore.Replica, func(), error) {
+	if c.postgresReplicaURL == "" {
+		return nil, func() {}, nil
+	}
+	pool, err := pgxpool.New(ctx, c.postgresReplicaURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--postgres-replica-url: %w", err)
+	}
+	r, err := store.WithReplica(pool, &pgstore.ReplicaOptions{Logger: logger})
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	return r, pool.Close, nil
 }

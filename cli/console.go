@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/eventfold/eventfold/adapters/pgstore"
+	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/internal/console"
 )
 
@@ -60,7 +61,12 @@ requests for any other.`,
 			if err != nil {
 				return err
 			}
-			srv, err := console.New(console.Config{Events: consoleEvents{store}, ReadModels: rm, Token: token,
+			replica, closeReplica, err := cfg.replica(ctx, store, log)
+			if err != nil {
+				return err
+			}
+			defer closeReplica()
+			srv, err := console.New(console.Config{Events: consoleEvents{store, replica}, ReadModels: rm, Token: token,
 				Tenant: tenant, SampleEvery: sampleEvery, Registry: cfg.opts.Registry, Logger: log})
 			if err != nil {
 				return err
@@ -89,7 +95,10 @@ requests for any other.`,
 
 // consoleEvents gives the console pgstore's stream listing with a prefix,
 // and its tenant views.
-type consoleEvents struct{ *pgstore.Store }
+type consoleEvents struct {
+	*pgstore.Store
+	replica *pgstore.Replica // reads the log when --postgres-replica-url is set
+}
 
 // The projections page warns while an open transaction holds the log back.
 var _ console.HeldBackReporter = consoleEvents{}
@@ -101,10 +110,63 @@ func (e consoleEvents) ForTenant(tenant string) (console.Events, error) {
 	if err != nil {
 		return nil, err
 	}
-	return consoleEvents{v}, nil
+	var r *pgstore.Replica
+	if e.replica != nil {
+		if r, err = e.replica.ForTenant(tenant); err != nil {
+			return nil, err
+		}
+	}
+	return consoleEvents{v, r}, nil
 }
 
-func (e consoleEvents) AllTenants() console.Events { return consoleEvents{e.Store.AllTenants()} }
+func (e consoleEvents) AllTenants() console.Events {
+	all := consoleAllEvents{AllTenantsReader: e.Store.AllTenants()}
+	if e.replica != nil {
+		all.replica = e.replica.AllTenants()
+	}
+	return all
+}
+
+// ReadAll reads the standby when one is set.
+func (e consoleEvents) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Record, error) {
+	if e.replica != nil {
+		return e.replica.ReadAll(ctx, after, limit)
+	}
+	return e.Store.ReadAll(ctx, after, limit)
+}
+
+// consoleAllEvents gives the console pgstore's reader of every tenant's
+// events, which reads and lists no stream.
+type consoleAllEvents struct {
+	*pgstore.AllTenantsReader
+	replica *pgstore.AllTenantsReplica // reads the log when --postgres-replica-url is set
+}
+
+// ReadAll reads the standby when one is set.
+func (e consoleAllEvents) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Record, error) {
+	if e.replica != nil {
+		return e.replica.ReadAll(ctx, after, limit)
+	}
+	return e.AllTenantsReader.ReadAll(ctx, after, limit)
+}
+
+var (
+	_ console.Events           = consoleAllEvents{}
+	_ console.HeldBackReporter = consoleAllEvents{}
+)
+
+// errNoStreamsAcrossTenants answers a stream read or listing on the
+// all-tenants reader: a stream belongs to one tenant.
+var errNoStreamsAcrossTenants = &eventstore.InvalidInputError{Field: "tenant",
+	Reason: "streams belong to one tenant; choose a tenant to read or list them"}
+
+func (consoleAllEvents) ReadStream(context.Context, string, int64, eventstore.Direction, int) ([]eventstore.Record, error) {
+	return nil, errNoStreamsAcrossTenants
+}
+
+func (consoleAllEvents) ListStreams(context.Context, string, string, int) ([]console.StreamInfo, error) {
+	return nil, errNoStreamsAcrossTenants
+}
 
 func (e consoleEvents) ListStreams(ctx context.Context, prefix, after string, limit int) ([]console.StreamInfo, error) {
 	infos, err := e.Store.ListStreamsWithPrefix(ctx, prefix, after, limit)

@@ -23,7 +23,7 @@
 //	horizon                        events an open transaction hides from projections
 //
 // Connection settings come from flags or the environment
-// (EVENTFOLD_POSTGRES_URL, EVENTFOLD_SCHEMA, EVENTFOLD_REDIS_URL,
-// EVENTFOLD_REDIS_PREFIX, EVENTFOLD_NATS_URL). Every command has --help;
-// docs/operations.md describes them.
+// (EVENTFOLD_POSTGRES_URL, EVENTFOLD_POSTGRES_REPLICA_URL, EVENTFOLD_SCHEMA,
+// EVENTFOLD_REDIS_URL, EVENTFOLD_REDIS_PREFIX, EVENTFOLD_NATS_URL). Every
+// command has --help; docs/operations.md describes them.
 package cli

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -23,7 +24,9 @@ every transaction that started before it has ended, anywhere in the
 PostgreSQL cluster. When projections stop advancing while appends succeed,
 an open transaction is holding the log back: horizon counts the committed
 events it hides (every tenant's, or only --tenant's) and lists the
-transactions to end, oldest first.`,
+transactions to end, oldest first. With --postgres-replica-url it also
+shows how far that hot standby is behind the primary, or that it cannot
+be reached (relays, workers and consoles then read the primary).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			store, closeFn, err := cfg.store(cmd.Context())
@@ -31,7 +34,9 @@ transactions to end, oldest first.`,
 				return err
 			}
 			defer closeFn()
-			view := store.AllTenants()
+			var view interface {
+				HeldBack(context.Context) (pgstore.HeldBack, error)
+			} = store.AllTenants()
 			if cmd.Flags().Changed("tenant") {
 				if view, err = store.ForTenant(tenant); err != nil {
 					return fmt.Errorf("--tenant: %w", err)
@@ -41,13 +46,20 @@ transactions to end, oldest first.`,
 			if err != nil {
 				return err
 			}
+			standby, err := cfg.standbyLag(cmd.Context(), store)
+			if err != nil {
+				return err
+			}
 			if asJSON {
 				if hb.Holders == nil {
 					hb.Holders = []pgstore.HorizonHolder{}
 				}
-				return writeJSON(cmd.OutOrStdout(), hb)
+				return writeJSON(cmd.OutOrStdout(), horizonReport{hb, standby})
 			}
-			return printHeldBack(cmd.OutOrStdout(), hb, time.Now())
+			if err := printHeldBack(cmd.OutOrStdout(), hb, time.Now()); err != nil {
+				return err
+			}
+			return printStandby(cmd.OutOrStdout(), standby, time.Now())
 		},
 	}
 	cmd.Flags().StringVar(&tenant, "tenant", "", "count only this tenant's events (default: every tenant's)")
@@ -87,6 +99,50 @@ func printHeldBack(w io.Writer, hb pgstore.HeldBack, now time.Time) error {
 			plural(int64(n), "transaction", "transactions"), hb.Since.UTC().Format(time.RFC3339))
 	}
 	_, err := fmt.Fprintln(w, "\nEnd a transaction with SELECT pg_terminate_backend(PID), or a prepared one with\nCOMMIT PREPARED 'ID' or ROLLBACK PREPARED 'ID'. Set idle_in_transaction_session_timeout\nso a forgotten one ends by itself.")
+	return err
+}
+
+// horizonReport is horizon's JSON: HeldBack's fields, and the standby's
+// lag when --postgres-replica-url is set.
+type horizonReport struct {
+	pgstore.HeldBack
+	Standby *standbyReport `json:"standby,omitempty"`
+}
+
+// standbyReport is the lag of the --postgres-replica-url standby, or why
+// it could not be measured.
+type standbyReport struct {
+	pgstore.ReplicaLag
+	Error string `json:"error,omitempty"`
+}
+
+// standbyLag measures the --postgres-replica-url standby's lag; nil when
+// none is set.
+func (c *config) standbyLag(ctx context.Context, store *pgstore.Store) (*standbyReport, error) {
+	replica, closeReplica, err := c.replica(ctx, store, nil)
+	if err != nil || replica == nil {
+		return nil, err
+	}
+	defer closeReplica()
+	lag, err := replica.Lag(ctx)
+	if err != nil {
+		return &standbyReport{Error: err.Error()}, nil
+	}
+	return &standbyReport{ReplicaLag: lag}, nil
+}
+
+func printStandby(w io.Writer, r *standbyReport, now time.Time) error {
+	var err error
+	switch {
+	case r == nil:
+	case r.Error != "":
+		_, err = fmt.Fprintf(w, "\nstandby: cannot measure its lag (%s); readers of the log use the primary meanwhile\n", r.Error)
+	case r.ReplayedAt.IsZero():
+		_, err = fmt.Fprintf(w, "\nstandby: %d bytes of WAL behind the primary; no transaction replayed since it started\n", r.Bytes)
+	default:
+		_, err = fmt.Fprintf(w, "\nstandby: %d bytes of WAL behind the primary; last replayed commit %s ago\n",
+			r.Bytes, now.Sub(r.ReplayedAt).Round(time.Millisecond))
+	}
 	return err
 }
 

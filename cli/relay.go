@@ -14,6 +14,7 @@ import (
 
 	"github.com/eventfold/eventfold/adapters/pgstore"
 	"github.com/eventfold/eventfold/adapters/watermillbus"
+	"github.com/eventfold/eventfold/eventstore"
 )
 
 func relayCommand(cfg *config) *cobra.Command {
@@ -51,6 +52,16 @@ raising it (docs/operations.md).`,
 			if err != nil {
 				return err
 			}
+			// Every tenant's events, from the standby when one is set.
+			var log eventstore.LogReader = store.AllTenants()
+			replica, closeReplica, err := cfg.replica(ctx, store, logger)
+			if err != nil {
+				return err
+			}
+			defer closeReplica()
+			if replica != nil {
+				log = replica.AllTenants()
+			}
 			pub, err := wmnats.NewPublisher(wmnats.PublisherConfig{
 				URL:         cfg.natsURL,
 				NatsOptions: []nats.Option{nats.Name("eventfold-relay-" + name)},
@@ -63,7 +74,7 @@ raising it (docs/operations.md).`,
 			defer pub.Close()
 			relay, err := watermillbus.NewRelay(watermillbus.RelayConfig{
 				Name:        name,
-				Store:       store.AllTenants(), // every tenant's events
+				Store:       log,
 				Publisher:   pub,
 				Topic:       topic,
 				Checkpoints: pgstore.NewCheckpoints(pool, opts),

@@ -186,7 +186,7 @@ func (c *config) projections(ctx context.Context, deps Deps, names []string) ([]
 			continue
 		}
 		if pc.Source == nil {
-			pc.Source = projection.LogSource(deps.Events, nil)
+			pc.Source = projection.LogSource(deps.Log, nil)
 		}
 		if pc.Store == nil {
 			pc.Store = deps.ReadModels

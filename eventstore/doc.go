@@ -66,11 +66,13 @@
 //     checked with [ValidateTenant].
 //   - AllTenants() returns a reader of every tenant's events in one global
 //     log, for a relay, an admin tool or a projection serving all tenants.
-//     [Record.Tenant] says whose each event is. It only reads the log
-//     (ReadAll, Head); appending and reading a stream need a tenant.
-//   - The views have the adapter's own type. [TenantScoper] offers them as
-//     Stores, so that a wrapper holding only a Store (a metrics or tracing
-//     decorator) keeps them: [ForTenant] and [AllTenants] reach them.
+//     [Record.Tenant] says whose each event is. It is a read-only type of
+//     the adapter, a [LogReader] with a head and change notification:
+//     appending and reading a stream need a tenant.
+//   - The views have the adapter's own type. [TenantScoper] offers them
+//     through the port, so that a wrapper holding only a Store (a metrics
+//     or tracing decorator) keeps them: [ForTenant] returns a Store and
+//     [AllTenants] a [LogReader], which has no Append.
 //
 // Positions are global: a tenant's log is the global log with the other
 // tenants' events left out, so positions stay comparable and consistency
@@ -79,7 +81,43 @@
 // without revealing anything about that tenant's stream.
 //
 // The conformance suite in eventstore/eventstoretest checks this isolation
-// for every adapter that declares its tenant scope.
+// for every adapter that declares its tenant views.
+//
+// # Capabilities
+//
+// [Store] is what every store does. Anything more is an optional
+// capability, an interface of this package: [KeyedAppender],
+// [OutcomeStore], [HeadReader] (the last position of the log), [Notifier]
+// (wake tailers after an append), [TenantScoper] and [AllTenantsView]. Ask
+// for one with [As], or with its accessor ([Keyed], [Outcomes], [Head],
+// [ForTenant], [AllTenants], [ReadsAllTenants]), never with a type
+// assertion: As also looks through wrappers. A capability is missing when
+// the accessor's error matches errors.ErrUnsupported.
+//
+// A wrapper keeps the capabilities of the store it wraps by having an
+// Unwrap method, returning that store as a Store (or as a LogReader for a
+// wrapper of a reader):
+//
+//	type logged struct{ eventstore.Store }
+//
+//	func (s logged) Unwrap() eventstore.Store { return s.Store }
+//
+// A wrapper that must intercept a capability's calls also has an
+// As(target any) bool method, as errors.As uses: target is a non-nil
+// pointer to the capability's interface type, and As sets it and returns
+// true when the wrapper offers it. [Instrument] is such a wrapper: it runs
+// [Hooks] around the calls of the store and of its KeyedAppender,
+// OutcomeStore and tenant views, and reaches every other capability,
+// including those of third-party stores, through Unwrap. It never claims a
+// capability the store it wraps lacks.
+//
+// An adapter author adds a capability to a store by implementing its
+// interface on the store type, and declares it in the conformance suite's
+// Config.Features, which fails on a capability the store has but does not
+// declare. Adding a capability to the port takes an interface in this
+// package, an accessor calling As, a field of eventstoretest.Features with
+// its tests, and, when its calls must run through hooks, one case in
+// Instrument's As method.
 //
 // # Errors
 //

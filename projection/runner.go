@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -39,6 +38,17 @@ type Config struct {
 	Partitions int
 	// Partition is the partition this Runner applies, 0 to Partitions-1.
 	Partition int
+	// Spread keeps each partition's documents, index entries and
+	// checkpoint in a namespace of its own (Namespace.WithPartition), so
+	// that a Redis Cluster spreads one read model over its masters
+	// instead of one hash slot. A handler then writes only the documents
+	// of its partition, those whose readmodel.PartitionOf(id, Partitions)
+	// is Partition (documents keyed by the ID of the stream that writes
+	// them always are); writing another fails the handler. Each commit
+	// also checks that the store kept the one before, so a write lost in
+	// a failover is noticed and the partition resumes from what the store
+	// kept. Queries read a spread read model through Serving.
+	Spread bool
 	// BatchSize is the most events applied in one atomic batch. Default 500.
 	BatchSize int
 	// Prefetch names the documents a batch's handlers will read for an
@@ -184,6 +194,9 @@ type Runner struct {
 	behindSince  time.Time     // when the log's head moved past Position
 	faultEnded   chan struct{} // closed when the current Fault's wait ends
 	registered   bool          // recorded in the catalog (catalog.go)
+	// fence is a spread partition's namespace checkpoint (spread.go). A
+	// commit in flight sets it; the Runner reads it once that has landed.
+	fence string
 	// changed is closed, and cleared, at the next commit or change of
 	// state, for Waiters in this process (see served).
 	changed chan struct{}
@@ -222,13 +235,16 @@ func NewRunner(cfg Config) (*Runner, error) {
 	p := cfg.Projection
 	r := &Runner{
 		cfg:  cfg,
-		ns:   p.Namespace(cfg.Tenant),
 		ptr:  pointerNamespace(p.name, cfg.Tenant),
 		ctrl: make(chan bool),
 		log: log.With("projection", p.name, "version", p.version, "tenant", cfg.Tenant,
 			"partition", cfg.Partition),
 	}
+	r.ns = r.ownNamespace()
 	r.tx = newTx(cfg.Store, r.ns)
+	if cfg.Spread {
+		r.tx.partitions, r.tx.partition = cfg.Partitions, cfg.Partition
+	}
 	r.status = Status{Projection: p.name, Version: p.version, Tenant: cfg.Tenant,
 		Partition: cfg.Partition, Partitions: cfg.Partitions, State: StateStarting}
 	return r, nil
@@ -371,7 +387,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			r.log.Info("retired: a newer version is active")
 			return err
 		case errors.Is(err, errLost):
-			r.log.Warn("read model lost (Redis data loss or a concurrent drop); rebuilding from the start of the log")
+			r.log.Warn("read model lost or rewound (Redis data loss, a failover or a concurrent drop); resuming from the checkpoint it kept, or from the start of the log")
 			backoff = r.cfg.Backoff
 			continue
 		}
@@ -510,6 +526,7 @@ func (r *Runner) open(ctx context.Context) (epoch string, pos eventstore.Positio
 		}
 		if st.Initialized && st.Checkpoint != "" {
 			epoch = st.Checkpoint
+			r.fence = epoch
 			break
 		}
 		// A new (or lost) namespace: claim it with a fresh epoch. Only one
@@ -554,14 +571,10 @@ func newEpoch() string {
 }
 
 // PartitionOf returns the partition, of n, that applies stream's events.
-func PartitionOf(streamID string, n int) int {
-	if n <= 1 {
-		return 0
-	}
-	h := fnv.New32a()
-	h.Write([]byte(streamID))
-	return int(h.Sum32() % uint32(n))
-}
+// It is readmodel.PartitionOf, so in a spread read model (Config.Spread) a
+// document keyed by a stream's ID lives in the partition that applies the
+// stream.
+func PartitionOf(streamID string, n int) int { return readmodel.PartitionOf(streamID, n) }
 
 // decodeAhead decodes, for the read-ahead of the log, the events of recs
 // that this Runner will hand to a typed handler (see Handle), so that the
@@ -690,6 +703,11 @@ func (r *Runner) prefetchIDs(pos eventstore.Position, recs []eventstore.Record) 
 // applyFailing retries one event's handler, faulting the projection after
 // MaxAttempts until an operator retries or skips it.
 func (r *Runner) applyFailing(ctx context.Context, epoch string, pos eventstore.Position, rec eventstore.Record, err error) (eventstore.Position, error) {
+	// The batch before the event may still be committing; the epoch check
+	// below reads the store's checkpoint, which that commit moves.
+	if err := r.land(); err != nil {
+		return pos, err
+	}
 	h := r.cfg.Projection.handlers[rec.Type]
 	attempts, backoff := 1, r.cfg.Backoff
 	for {
@@ -748,7 +766,7 @@ func (r *Runner) checkEpoch(ctx context.Context, epoch string) error {
 	if err != nil {
 		return err
 	}
-	if st.Checkpoint == epoch {
+	if st.Checkpoint == r.expectedFence(epoch) {
 		return nil
 	}
 	if err := r.checkRetired(ctx); err != nil {
@@ -802,9 +820,11 @@ func (r *Runner) commitWrites(ctx context.Context, epoch string, pos eventstore.
 	cp, _ := json.Marshal(checkpoint{Position: pos})
 	writes = append(writes, readmodel.Write{ID: checkpointID(r.cfg.Partition), Revision: readmodel.Revision(pos), Data: cp})
 	backoff := r.cfg.Backoff
+	expect, next := r.expectedFence(epoch), r.fenceAt(epoch, pos)
 	for attempt := 1; ; attempt++ {
-		_, err := r.cfg.Store.Apply(ctx, r.ns, readmodel.Batch{Writes: writes, Checkpoint: epoch, IfCheckpoint: &epoch})
+		_, err := r.cfg.Store.Apply(ctx, r.ns, readmodel.Batch{Writes: writes, Checkpoint: next, IfCheckpoint: &expect})
 		if err == nil {
+			r.fence = next
 			r.mu.Lock()
 			r.noteSuccess()
 			if r.status.Position.Before(pos) {
@@ -815,7 +835,9 @@ func (r *Runner) commitWrites(ctx context.Context, epoch string, pos eventstore.
 			return nil
 		}
 		if errors.Is(err, readmodel.ErrCheckpointMismatch) {
-			if rerr := r.checkRetired(ctx); rerr != nil {
+			// Lost, rewound or retired, even if the pointer cannot be
+			// read just now: reopening checks again.
+			if rerr := r.checkRetired(ctx); errors.Is(rerr, ErrRetired) {
 				return rerr
 			}
 			return errLost
@@ -834,9 +856,8 @@ func (r *Runner) commitWrites(ctx context.Context, epoch string, pos eventstore.
 }
 
 func (r *Runner) updateHead(ctx context.Context, pos eventstore.Position, caughtUp bool) {
-	hr, ok := r.cfg.Source.(HeadReader)
 	var head eventstore.Position
-	if ok {
+	if hr, ok := eventstore.As[eventstore.HeadReader](r.cfg.Source); ok {
 		if h, err := hr.Head(ctx); err == nil {
 			head = h
 		}
@@ -911,7 +932,3 @@ func (m *rateMeter) perSecond() float64 {
 	}
 	return m.eps
 }
-
-// errNoHead matches errors.ErrUnsupported, so callers of a Source's Head
-// can tell a store without one from a failed read.
-var errNoHead = fmt.Errorf("projection: the store does not report its head: %w", errors.ErrUnsupported)

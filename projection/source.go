@@ -30,36 +30,24 @@ type Feed interface {
 	Close() error
 }
 
-// HeadReader is implemented by sources that know the last position of the
-// log; a Runner uses it to report lag and rebuild progress. LogSource
-// implements it for every store; over a store without a head its Head
-// returns an error matching errors.ErrUnsupported.
-type HeadReader interface {
-	Head(ctx context.Context) (eventstore.Position, error)
-}
-
-// Notifier is implemented by event stores that can wake tailers after an
-// append in the same process (memstore.Store and pgstore.Store do).
-type Notifier interface {
-	// Changed returns a channel that is closed at the next append.
-	Changed() <-chan struct{}
-}
-
 // LogOptions configures LogSource. The zero value means the defaults.
 type LogOptions struct {
 	// MinPoll is the first wait after an empty read. Default 1ms.
 	MinPoll time.Duration
 	// MaxPoll is the longest wait between reads while the log is idle;
-	// waits double from MinPoll up to it. Default 250ms. A Notifier store
+	// waits double from MinPoll up to it. Default 250ms. A store with an
+	// eventstore.Notifier
 	// cuts the wait short after an append in this process.
 	MaxPoll time.Duration
 }
 
-// LogSource returns a Source that tails store's global log with
-// ReadAll: adaptive polling with short, read-only statements, woken early
-// by the store when it implements Notifier. It holds nothing open between
-// reads.
-func LogSource(store eventstore.Store, opts *LogOptions) Source {
+// LogSource returns a Source that tails the global log of store (a Store,
+// a tenant view or an all-tenants reader) with ReadAll: adaptive polling
+// with short, read-only statements, woken early by the store's
+// eventstore.Notifier when it has one. It holds nothing open between
+// reads. The source unwraps to store, so eventstore.As finds store's
+// capabilities on it: a Runner reports lag with its eventstore.HeadReader.
+func LogSource(store eventstore.LogReader, opts *LogOptions) Source {
 	s := &logSource{store: store}
 	if opts != nil {
 		s.opts = *opts
@@ -70,33 +58,23 @@ func LogSource(store eventstore.Store, opts *LogOptions) Source {
 	if s.opts.MaxPoll <= 0 {
 		s.opts.MaxPoll = 250 * time.Millisecond
 	}
-	s.notifier, _ = store.(Notifier)
-	s.head, _ = store.(HeadReader)
+	s.notifier, _ = eventstore.As[eventstore.Notifier](store)
 	return s
 }
 
 type logSource struct {
-	store    eventstore.Store
+	store    eventstore.LogReader
 	opts     LogOptions
-	notifier Notifier
-	head     HeadReader
+	notifier eventstore.Notifier
 }
 
 func (s *logSource) Open(ctx context.Context, after eventstore.Position) (Feed, error) {
 	return &logFeed{src: s, after: after}, nil
 }
 
-// ReadsAllTenants implements eventstore.AllTenantsView: the source reads
-// every tenant's log when its store is the AllTenants view.
-func (s *logSource) ReadsAllTenants() bool { return eventstore.ReadsAllTenants(s.store) }
-
-// Head implements HeadReader when the store does.
-func (s *logSource) Head(ctx context.Context) (eventstore.Position, error) {
-	if s.head == nil {
-		return eventstore.Position{}, errNoHead
-	}
-	return s.head.Head(ctx)
-}
+// Unwrap returns the log the source reads, so that eventstore.As finds its
+// capabilities (HeadReader, AllTenantsView) on the source.
+func (s *logSource) Unwrap() eventstore.LogReader { return s.store }
 
 type logFeed struct {
 	src    *logSource

@@ -53,6 +53,15 @@
 // before the last position a reader has seen. Readers need no locks and
 // writers never serialise. docs/design.md has the argument in full.
 //
+// # Reading from a hot standby
+//
+// Store.WithReplica returns a [Replica]: a Store whose ReadAll reads a
+// PostgreSQL hot standby of the primary, with the same gap-safety (the
+// standby's snapshots know the primary's running transactions), and falls
+// back to the primary while the standby is unreachable or more than
+// ReplicaOptions.MaxLagBytes behind. Replica.Lag measures the standby's
+// replay lag. docs/scaling.md has the setup and measurements.
+//
 // # Tenants
 //
 // The Store New returns is the default tenant. ForTenant returns a view

@@ -39,14 +39,9 @@ func newStore(t testing.TB, opts *pgstore.Options) *pgstore.Store {
 
 func TestConformance(t *testing.T) {
 	eventstoretest.Run(t, eventstoretest.Config{
-		New:        func(t testing.TB) eventstore.Store { return newStore(t, nil) },
-		ForTenant:  forTenant,
-		AllTenants: func(s eventstore.Store) eventstore.Store { return s.(*pgstore.Store).AllTenants() },
+		New:      func(t testing.TB) eventstore.Store { return newStore(t, nil) },
+		Features: eventstoretest.Features{Keyed: true, Outcomes: true, Head: true, Notify: true, Tenants: true},
 	})
-}
-
-func forTenant(s eventstore.Store, tenant string) (eventstore.Store, error) {
-	return s.(*pgstore.Store).ForTenant(tenant)
 }
 
 func TestMigrateIsIdempotentAndConcurrent(t *testing.T) {

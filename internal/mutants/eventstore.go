@@ -27,7 +27,11 @@ var eventStoreBugs = []bug{
 	{name: "tenant-fallback", breaks: "a tenant's ReadStream falls back to the default tenant's stream"},
 	{name: "scoper-default", breaks: "StoreForTenant returns the default tenant's view"},
 	{name: "scoper-all-default", breaks: "StoreForAllTenants returns the default tenant's view"},
-	{name: "hidden-tenants", breaks: "has tenant views the suite is not told about", noTenantConfig: true},
+	{name: "hidden-tenants", breaks: "has tenant views the suite is not told about", undeclared: "Tenants"},
+	{name: "hidden-keyed", breaks: "has command keys the suite is not told about", undeclared: "Keyed"},
+	{name: "hidden-outcomes", breaks: "keeps command outcomes the suite is not told about", undeclared: "Outcomes"},
+	{name: "hidden-head", breaks: "has a head the suite is not told about", undeclared: "Head"},
+	{name: "hidden-notify", breaks: "notifies tailers and the suite is not told", undeclared: "Notify"},
 	{name: "readall-repeats-after", breaks: "ReadAll returns the event at after again"},
 	{name: "readall-unknown-from-start", breaks: "ReadAll after a position no event holds reads from the start"},
 	{name: "readall-beyond-head-from-start", breaks: "ReadAll after the head reads from the start"},
@@ -83,8 +87,34 @@ func (s *EventStore) ForTenant(tenant string) (*EventStore, error) {
 	return s.view(v), nil
 }
 
-// AllTenants returns the view of every tenant, with the same bug.
-func (s *EventStore) AllTenants() *EventStore { return s.view(s.Store.AllTenants()) }
+// AllTenants returns the reader of every tenant's events, with the same
+// bug.
+func (s *EventStore) AllTenants() *AllTenantsReader {
+	return &AllTenantsReader{r: s.Store.AllTenants(), es: s}
+}
+
+// AllTenantsReader wraps a memstore.AllTenantsReader and breaks what its
+// store breaks.
+type AllTenantsReader struct {
+	r  *memstore.AllTenantsReader
+	es *EventStore // the store it reads, for its bug and shared state
+}
+
+// ReadAll implements eventstore.LogReader.
+func (v *AllTenantsReader) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Record, error) {
+	return v.es.readAll(ctx, v.r, after, limit)
+}
+
+// Head returns the head of every tenant's log.
+func (v *AllTenantsReader) Head(ctx context.Context) (eventstore.Position, error) {
+	return v.r.Head(ctx)
+}
+
+// Changed wakes tailers after an append of any tenant.
+func (v *AllTenantsReader) Changed() <-chan struct{} { return v.r.Changed() }
+
+// ReadsAllTenants implements eventstore.AllTenantsView.
+func (v *AllTenantsReader) ReadsAllTenants() bool { return true }
 
 // StoreForTenant implements eventstore.TenantScoper.
 func (s *EventStore) StoreForTenant(tenant string) (eventstore.Store, error) {
@@ -98,7 +128,7 @@ func (s *EventStore) StoreForTenant(tenant string) (eventstore.Store, error) {
 }
 
 // StoreForAllTenants implements eventstore.TenantScoper.
-func (s *EventStore) StoreForAllTenants() eventstore.Store {
+func (s *EventStore) StoreForAllTenants() eventstore.LogReader {
 	if s.bug == "scoper-all-default" {
 		return s
 	}
@@ -256,7 +286,7 @@ func (s *EventStore) appendRemembering(ctx context.Context, streamID string, exp
 // ReadStream implements eventstore.Store.
 func (s *EventStore) ReadStream(ctx context.Context, streamID string, from int64, dir eventstore.Direction, limit int) ([]eventstore.Record, error) {
 	if s.bug == "unlocked-reads" && dir == eventstore.Forward && from <= 1 && limit == 0 && s.Tenant() == "" &&
-		!s.ReadsAllTenants() && eventstore.ValidateStreamID(streamID) == nil && ctx.Err() == nil {
+		eventstore.ValidateStreamID(streamID) == nil && ctx.Err() == nil {
 		recs := s.sh.mirror["\x00"+streamID] // no lock: the bug
 		if len(recs) == 0 {
 			return nil, eventstore.ErrStreamNotFound
@@ -322,10 +352,15 @@ func (s *EventStore) rewrite(recs []eventstore.Record) []eventstore.Record {
 
 // ReadAll implements eventstore.Store.
 func (s *EventStore) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Record, error) {
-	inner := s.Store
+	var inner eventstore.LogReader = s.Store
 	if s.bug == "tenant-readall-leaks" && s.Tenant() != "" {
 		inner = s.sh.root.AllTenants()
 	}
+	return s.readAll(ctx, inner, after, limit)
+}
+
+// readAll reads inner's log with the bug.
+func (s *EventStore) readAll(ctx context.Context, inner eventstore.LogReader, after eventstore.Position, limit int) ([]eventstore.Record, error) {
 	switch s.bug {
 	case "gap-two-phase":
 		s.sh.mu.Lock()
@@ -353,7 +388,7 @@ func (s *EventStore) ReadAll(ctx context.Context, after eventstore.Position, lim
 
 // readAllAround breaks ReadAll at positions: the one at after, or one no
 // event holds.
-func (s *EventStore) readAllAround(ctx context.Context, inner *memstore.Store, after eventstore.Position, limit int) ([]eventstore.Record, error) {
+func (s *EventStore) readAllAround(ctx context.Context, inner eventstore.LogReader, after eventstore.Position, limit int) ([]eventstore.Record, error) {
 	all, err := inner.ReadAll(ctx, eventstore.Position{}, 0)
 	if err != nil || len(all) == 0 || after.IsZero() {
 		return inner.ReadAll(ctx, after, limit)

@@ -11,3 +11,11 @@ import (
 func dieWithParent(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }
+
+// runAs makes cmd's process run as uid:gid, and die with the test binary.
+func runAs(cmd *exec.Cmd, uid, gid uint32) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Pdeathsig:  syscall.SIGKILL,
+		Credential: &syscall.Credential{Uid: uid, Gid: gid},
+	}
+}
