@@ -232,6 +232,7 @@ func caughtUpID(partition int) string { return "$caught-up/" + strconv.Itoa(part
 func (r *Runner) setActive() {
 	r.mu.Lock()
 	r.status.Active = true
+	r.signal()
 	r.mu.Unlock()
 }
 
