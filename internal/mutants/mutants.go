@@ -26,7 +26,7 @@ type Mutant struct {
 	Suite Suite
 	// Breaks says what the mutant does wrong.
 	Breaks string
-	// Undeclared names the eventstoretest.Features field the event store
+	// Undeclared names the Features field of its suite's Config that the
 	// suite runs without, although the store has that capability.
 	Undeclared string
 	// NeedsRace marks a bug (an unsynchronised read) that only the race

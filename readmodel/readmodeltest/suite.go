@@ -1278,8 +1278,11 @@ func testReadOnly(t *testing.T, cfg Config) {
 	n := ns("orders")
 	apply(t, s, n, put("o1", 1, "x", entry("ix", readmodel.Int(1))))
 	r := readmodel.ReadOnly(s)
-	if _, ok := r.(readmodel.Writer); ok {
-		t.Fatal("ReadOnly(store) still implements Writer")
+	if _, ok := readmodel.Writable(r); ok {
+		t.Fatal("ReadOnly(store) still has a Writer")
+	}
+	if _, ok := readmodel.Writable(s); !ok {
+		t.Errorf("Writable(%T) finds no Writer", s)
 	}
 	if readmodel.ReadOnly(r) != r {
 		t.Error("ReadOnly(ReadOnly(s)) wraps twice")
