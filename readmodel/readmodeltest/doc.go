@@ -10,4 +10,9 @@
 // Each subtest gets its own store from Config.New and runs in parallel with
 // the others, so New must return a store isolated from every other call
 // (for Redis, a fresh key prefix).
+//
+// A read-model store has no optional capability today: every Store has the
+// whole Reader and Writer, so Config has no Features as the other ports'
+// suites do. The suite checks, through readmodel.Writable, that a
+// readmodel.ReadOnly reader hides the store's Writer.
 package readmodeltest
