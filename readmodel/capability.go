@@ -52,3 +52,18 @@ func unwrap(v any) any {
 // Writable returns the Writer behind r, and whether r can write: query code
 // handed a Reader wrapped with ReadOnly gets false.
 func Writable(r Reader) (Writer, bool) { return As[Writer](r) }
+
+// Partitioner is the capability of stores that spread each namespace over
+// partitions, as Partitioned does: a Batch is atomic per partition only,
+// readers may see a batch that spans partitions applied in some and not
+// yet in others, and the store refuses a namespace whose Partition is set,
+// as it chooses the partition itself. Reach it with As.
+type Partitioner interface {
+	// Partitions returns the number of partitions.
+	Partitions() int
+	// Partition returns the namespace of the underlying store that holds
+	// document id of ns.
+	Partition(ns Namespace, id string) Namespace
+}
+
+var _ Partitioner = (*Partitioned)(nil)

@@ -57,7 +57,8 @@
 // [As] is the one place that asks whether a Reader or Store has a
 // capability, following wrappers through their Unwrap and As methods as
 // eventstore.As does; [Writable] asks it for the [Writer], which a ReadOnly
-// reader does not have.
+// reader does not have. A store spreading namespaces over partitions, as
+// [Partitioned] does, has the [Partitioner] capability.
 //
 // # State, data loss and rebuilds
 //

@@ -38,7 +38,12 @@ type Mutant struct {
 func (m Mutant) NewEventStore() *EventStore { return newEventStore(m.Name) }
 
 // NewReadModels returns a fresh read-model store with m's bug.
-func (m Mutant) NewReadModels() readmodel.Store { return newReadModels(m.Name) }
+func (m Mutant) NewReadModels() readmodel.Store {
+	if s, ok := newSpread(m.Name); ok {
+		return s
+	}
+	return newReadModels(m.Name)
+}
 
 // NewSnapshots returns a fresh snapshot store with m's bug.
 func (m Mutant) NewSnapshots() command.SnapshotStore { return newSnapshots(m.Name) }
@@ -52,6 +57,7 @@ func Unbroken() []Mutant {
 	return []Mutant{
 		{Name: "eventstore/none", Suite: EventStoreSuite},
 		{Name: "readmodel/none", Suite: ReadModelSuite},
+		{Name: "readmodel/partitioned", Suite: ReadModelSuite},
 		{Name: "snapshots/none", Suite: SnapshotSuite},
 		{Name: "keys/none", Suite: KeySuite},
 		{Name: "source/none", Suite: SourceSuite},

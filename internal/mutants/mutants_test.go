@@ -77,7 +77,9 @@ func TestSuiteOnMutant(t *testing.T) {
 		undeclare(&cfg.Features, m.Undeclared)
 		eventstoretest.Run(t, cfg)
 	case mutants.ReadModelSuite:
-		readmodeltest.Run(t, readmodeltest.Config{New: func(t testing.TB) readmodel.Store { return m.NewReadModels() }})
+		_, spread := readmodel.As[readmodel.Partitioner](m.NewReadModels())
+		readmodeltest.Run(t, readmodeltest.Config{New: func(t testing.TB) readmodel.Store { return m.NewReadModels() },
+			Features: readmodeltest.Features{Partitioned: spread && m.Undeclared != "Partitioned"}})
 	case mutants.SnapshotSuite:
 		commandtest.RunSnapshotStore(t, commandtest.SnapshotConfig{Features: commandFeatures(m.Undeclared),
 			New: func(t testing.TB) command.SnapshotStore { return m.NewSnapshots() }})
@@ -118,6 +120,8 @@ func commandFeatures(undeclared string) commandtest.Features {
 var bareRuns = map[string]func(t *testing.T){
 	"eventstore/bare":          func(t *testing.T) { runBareEventStore(t, eventstoretest.Features{}) },
 	"eventstore/bare-declared": func(t *testing.T) { runBareEventStore(t, eventstoretest.Features{Head: true}) },
+	"readmodel/bare":           func(t *testing.T) { runBareReadModels(t, readmodeltest.Features{}) },
+	"readmodel/bare-declared":  func(t *testing.T) { runBareReadModels(t, readmodeltest.Features{Partitioned: true}) },
 	"snapshots/bare":           func(t *testing.T) { runBareSnapshots(t, commandtest.Features{}) },
 	"snapshots/bare-declared":  func(t *testing.T) { runBareSnapshots(t, commandtest.Features{Tenants: true}) },
 	"keys/bare":                func(t *testing.T) { runBareKeys(t, commandtest.Features{}) },
@@ -129,6 +133,11 @@ var bareRuns = map[string]func(t *testing.T){
 func runBareEventStore(t *testing.T, f eventstoretest.Features) {
 	eventstoretest.Run(t, eventstoretest.Config{Visibility: time.Second, Features: f,
 		New: func(t testing.TB) eventstore.Store { return struct{ eventstore.Store }{memstore.New(nil)} }})
+}
+
+func runBareReadModels(t *testing.T, f readmodeltest.Features) {
+	readmodeltest.Run(t, readmodeltest.Config{Features: f,
+		New: func(t testing.TB) readmodel.Store { return memstore.NewReadModels(nil) }})
 }
 
 func runBareSnapshots(t *testing.T, f commandtest.Features) {
@@ -164,6 +173,7 @@ func TestFeatureDeclarations(t *testing.T) {
 	}
 	for _, c := range []struct{ suite, skipped, declared string }{
 		{"eventstore", "Features.Tenants not declared: eventstore.TenantScoper not checked", "Features.Head is declared but"},
+		{"readmodel", "Features.Partitioned not declared: readmodel.Partitioner not checked", "Features.Partitioned is declared but"},
 		{"snapshots", "Features.Tenants not declared: command.SnapshotTenantScoper not checked", "Features.Tenants is declared but"},
 		{"keys", "Features.Tenants not declared: command.KeyTenantScoper not checked", "Features.Tenants is declared but"},
 		{"source", "Features.Head not declared: eventstore.HeadReader not checked", "Features.Head is declared but"},
