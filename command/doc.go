@@ -128,6 +128,15 @@
 // event that projections' forget hooks (projection.OnForget) apply to their
 // read models. docs/commands.md, "Forgetting personal data".
 //
+// # Tenants
+//
+// The adapters' snapshot and key stores hold several tenants. Their
+// capabilities [SnapshotTenantScoper] and [KeyTenantScoper] give a
+// tenant's view, reached with [SnapshotsForTenant] and [KeysForTenant]
+// (or the adapters' own ForTenant methods, which return concrete types).
+// [As] is the one place the package asks for a capability; it follows a
+// decorator's As method as eventstore.As does.
+//
 // # Errors
 //
 // Errors are checked with errors.Is against [ErrUnknownEventType],

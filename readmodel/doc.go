@@ -54,6 +54,12 @@
 // be converted back into a [Store]), or a [View] built on one. Nothing on the
 // read side reaches the event store or PostgreSQL.
 //
+// [As] is the one place that asks whether a Reader or Store has a
+// capability, following wrappers through their Unwrap and As methods as
+// eventstore.As does; [Writable] asks it for the [Writer], which a ReadOnly
+// reader does not have. A store spreading namespaces over partitions, as
+// [Partitioned] does, has the [Partitioner] capability.
+//
 // # State, data loss and rebuilds
 //
 // [Reader.State] reports a namespace's checkpoint and whether any batch was

@@ -42,6 +42,18 @@ func (k *Keys) ForTenant(tenant string) (*Keys, error) {
 	return &Keys{mu: k.mu, keys: k.keys, tenant: tenant}, nil
 }
 
+// KeysForTenant implements command.KeyTenantScoper: ForTenant as a
+// command.KeyStore, so that decorators can keep tenant views.
+func (k *Keys) KeysForTenant(tenant string) (command.KeyStore, error) {
+	v, err := k.ForTenant(tenant)
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+var _ command.KeyTenantScoper = (*Keys)(nil)
+
 // Key implements command.KeyStore.
 func (k *Keys) Key(ctx context.Context, subject string) ([]byte, error) {
 	if err := command.ValidateSubject(subject); err != nil {

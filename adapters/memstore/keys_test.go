@@ -9,7 +9,10 @@ import (
 )
 
 func TestKeysConformance(t *testing.T) {
-	commandtest.RunKeyStore(t, func(t testing.TB) command.KeyStore {
-		return memstore.NewKeys(nil)
+	commandtest.RunKeyStore(t, commandtest.KeyConfig{
+		Features: commandtest.Features{Tenants: true},
+		New: func(t testing.TB) command.KeyStore {
+			return memstore.NewKeys(nil)
+		},
 	})
 }

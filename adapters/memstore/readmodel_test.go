@@ -31,7 +31,7 @@ func TestPartitionedReadModelConformance(t *testing.T) {
 					}
 					return p
 				},
-				PartitionOf: func(id string) int { return readmodel.PartitionOf(id, n) },
+				Features: readmodeltest.Features{Partitioned: true},
 			})
 		})
 	}

@@ -39,6 +39,18 @@ func (s *Snapshots) ForTenant(tenant string) (*Snapshots, error) {
 	return &Snapshots{mu: s.mu, snaps: s.snaps, tenant: tenant}, nil
 }
 
+// SnapshotsForTenant implements command.SnapshotTenantScoper: ForTenant as
+// a command.SnapshotStore, so that decorators can keep tenant views.
+func (s *Snapshots) SnapshotsForTenant(tenant string) (command.SnapshotStore, error) {
+	v, err := s.ForTenant(tenant)
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+var _ command.SnapshotTenantScoper = (*Snapshots)(nil)
+
 // Load implements command.SnapshotStore.
 func (s *Snapshots) Load(ctx context.Context, streamID string) (command.Snapshot, error) {
 	if err := ctx.Err(); err != nil {

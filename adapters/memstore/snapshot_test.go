@@ -9,7 +9,10 @@ import (
 )
 
 func TestSnapshotsConformance(t *testing.T) {
-	commandtest.RunSnapshotStore(t, func(t testing.TB) command.SnapshotStore {
-		return memstore.NewSnapshots(nil)
+	commandtest.RunSnapshotStore(t, commandtest.SnapshotConfig{
+		Features: commandtest.Features{Tenants: true},
+		New: func(t testing.TB) command.SnapshotStore {
+			return memstore.NewSnapshots(nil)
+		},
 	})
 }

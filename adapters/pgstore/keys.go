@@ -64,6 +64,18 @@ func (k *Keys) ForTenant(tenant string) (*Keys, error) {
 	return &t, nil
 }
 
+// KeysForTenant implements command.KeyTenantScoper: ForTenant as a
+// command.KeyStore, so that decorators can keep tenant views.
+func (k *Keys) KeysForTenant(tenant string) (command.KeyStore, error) {
+	v, err := k.ForTenant(tenant)
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+var _ command.KeyTenantScoper = (*Keys)(nil)
+
 // Key implements command.KeyStore. A subject without a key gets one with
 // INSERT … ON CONFLICT DO NOTHING; the loser of a race for the first key
 // reads the winner's.

@@ -18,13 +18,16 @@ import (
 )
 
 func TestKeysConformance(t *testing.T) {
-	commandtest.RunKeyStore(t, func(t testing.TB) command.KeyStore {
-		pool, schema := testenv.Schema(t)
-		opts := &pgstore.Options{Schema: schema}
-		if err := pgstore.Migrate(context.Background(), pool, opts); err != nil {
-			t.Fatalf("Migrate: %v", err)
-		}
-		return pgstore.NewKeys(pool, opts)
+	commandtest.RunKeyStore(t, commandtest.KeyConfig{
+		Features: commandtest.Features{Tenants: true},
+		New: func(t testing.TB) command.KeyStore {
+			pool, schema := testenv.Schema(t)
+			opts := &pgstore.Options{Schema: schema}
+			if err := pgstore.Migrate(context.Background(), pool, opts); err != nil {
+				t.Fatalf("Migrate: %v", err)
+			}
+			return pgstore.NewKeys(pool, opts)
+		},
 	})
 }
 

@@ -59,6 +59,18 @@ func (s *Snapshots) ForTenant(tenant string) (*Snapshots, error) {
 	return &t, nil
 }
 
+// SnapshotsForTenant implements command.SnapshotTenantScoper: ForTenant as
+// a command.SnapshotStore, so that decorators can keep tenant views.
+func (s *Snapshots) SnapshotsForTenant(tenant string) (command.SnapshotStore, error) {
+	v, err := s.ForTenant(tenant)
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+var _ command.SnapshotTenantScoper = (*Snapshots)(nil)
+
 // Load implements command.SnapshotStore.
 func (s *Snapshots) Load(ctx context.Context, streamID string) (command.Snapshot, error) {
 	if s.err != nil {

@@ -12,13 +12,16 @@ import (
 )
 
 func TestSnapshotsConformance(t *testing.T) {
-	commandtest.RunSnapshotStore(t, func(t testing.TB) command.SnapshotStore {
-		pool, schema := testenv.Schema(t)
-		opts := &pgstore.Options{Schema: schema}
-		if err := pgstore.Migrate(context.Background(), pool, opts); err != nil {
-			t.Fatalf("Migrate: %v", err)
-		}
-		return pgstore.NewSnapshots(pool, opts)
+	commandtest.RunSnapshotStore(t, commandtest.SnapshotConfig{
+		Features: commandtest.Features{Tenants: true},
+		New: func(t testing.TB) command.SnapshotStore {
+			pool, schema := testenv.Schema(t)
+			opts := &pgstore.Options{Schema: schema}
+			if err := pgstore.Migrate(context.Background(), pool, opts); err != nil {
+				t.Fatalf("Migrate: %v", err)
+			}
+			return pgstore.NewSnapshots(pool, opts)
+		},
 	})
 }
 

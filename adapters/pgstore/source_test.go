@@ -16,5 +16,6 @@ func TestLogSourceConformance(t *testing.T) {
 			store := newStore(t, nil)
 			return store, projection.LogSource(store, nil)
 		},
+		Features: projectiontest.SourceFeatures{Head: true},
 	})
 }

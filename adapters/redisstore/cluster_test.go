@@ -54,7 +54,7 @@ func TestCluster(t *testing.T) {
 				}
 				return p
 			},
-			PartitionOf: func(id string) int { return readmodel.PartitionOf(id, n) },
+			Features: readmodeltest.Features{Partitioned: true},
 		})
 	})
 	t.Run("Spread", func(t *testing.T) {

@@ -22,6 +22,23 @@
 //		Refusing(func(cmd any) error { return nil }).
 //		ThenSent(bank.Withdraw{AccountID: "a", Amount: 5}, bank.Deposit{AccountID: "b", Amount: 5})
 //
-// [RunSnapshotStore] is the conformance suite every command.SnapshotStore
-// implementation runs from its own tests.
+// [RunSnapshotStore] and [RunKeyStore] are the conformance suites every
+// command.SnapshotStore and command.KeyStore implementation runs from its
+// own tests, as parallel subtests. Besides the contract of the port, with
+// many goroutines saving one stream or asking for the first key of one
+// subject at once, they check the capabilities the Config's [Features]
+// declares: a store declaring Tenants has its tenant views
+// (command.SnapshotsForTenant, command.KeysForTenant) kept apart, also
+// under contention across tenants.
+//
+//	commandtest.RunKeyStore(t, commandtest.KeyConfig{
+//		New:      func(t testing.TB) command.KeyStore { return memstore.NewKeys(nil) },
+//		Features: commandtest.Features{Tenants: true},
+//	})
+//
+// A declared feature the store lacks fails the suite; a capability the
+// store has (found with command.As) but the Config does not declare fails
+// it too, with a message naming the field (Features.Tenants is not
+// declared), so an adapter cannot skip a capability's checks by omission;
+// each area skipped because its feature is not declared is logged.
 package commandtest

@@ -12,12 +12,13 @@ import (
 )
 
 // RunKeyStore runs the conformance suite for command.KeyStore
-// implementations as subtests of t. newStore returns an empty store isolated
-// from every other call; it is called once per subtest and registers its own
-// cleanup with t.Cleanup. Subtests run in parallel. When the store has a
-// ForTenant(tenant string) (T, error) method, as the adapters' stores do,
-// the suite also checks that tenants' keys are kept apart.
-func RunKeyStore(t *testing.T, newStore func(t testing.TB) command.KeyStore) {
+// implementations as parallel subtests of t: the tests of the port's
+// contract, and those of every feature cfg declares.
+func RunKeyStore(t *testing.T, cfg KeyConfig) {
+	if cfg.New == nil {
+		t.Fatal("commandtest: KeyConfig.New is nil")
+	}
+	checkFeatures(t, cfg.New(t), cfg.Features, keyCapabilities)
 	tests := []struct {
 		name string
 		run  func(t *testing.T, s command.KeyStore)
@@ -30,12 +31,20 @@ func RunKeyStore(t *testing.T, newStore func(t testing.TB) command.KeyStore) {
 		{"KeyIsCopied", testKeyCopied},
 		{"InvalidSubject", testKeyInvalidSubject},
 		{"ConcurrentFirstUse", testKeyConcurrentFirstUse},
-		{"Tenants", testKeyTenants},
+	}
+	if cfg.Features.Tenants {
+		tests = append(tests, []struct {
+			name string
+			run  func(t *testing.T, s command.KeyStore)
+		}{
+			{"Tenants", testKeyTenants},
+			{"Tenants/ConcurrentFirstUse", testKeyTenantsConcurrent},
+		}...)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			tt.run(t, newStore(t))
+			tt.run(t, cfg.New(t))
 		})
 	}
 }

@@ -14,12 +14,13 @@ import (
 )
 
 // RunSnapshotStore runs the conformance suite for command.SnapshotStore
-// implementations as subtests of t. newStore returns an empty store isolated
-// from every other call; it is called once per subtest and registers its own
-// cleanup with t.Cleanup. Subtests run in parallel. When the store has a
-// ForTenant(tenant string) (T, error) method, as the adapters' stores do,
-// the suite also checks that tenants' snapshots are kept apart.
-func RunSnapshotStore(t *testing.T, newStore func(t testing.TB) command.SnapshotStore) {
+// implementations as parallel subtests of t: the tests of the port's
+// contract, and those of every feature cfg declares.
+func RunSnapshotStore(t *testing.T, cfg SnapshotConfig) {
+	if cfg.New == nil {
+		t.Fatal("commandtest: SnapshotConfig.New is nil")
+	}
+	checkFeatures(t, cfg.New(t), cfg.Features, snapshotCapabilities)
 	tests := []struct {
 		name string
 		run  func(t *testing.T, s command.SnapshotStore)
@@ -34,12 +35,20 @@ func RunSnapshotStore(t *testing.T, newStore func(t testing.TB) command.Snapshot
 		{"EmptyState", testEmptyState},
 		{"InvalidSnapshot", testInvalidSnapshot},
 		{"ConcurrentSaves", testConcurrentSaves},
-		{"Tenants", testSnapshotTenants},
+	}
+	if cfg.Features.Tenants {
+		tests = append(tests, []struct {
+			name string
+			run  func(t *testing.T, s command.SnapshotStore)
+		}{
+			{"Tenants", testSnapshotTenants},
+			{"Tenants/ConcurrentSaves", testSnapshotTenantsConcurrent},
+		}...)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			tt.run(t, newStore(t))
+			tt.run(t, cfg.New(t))
 		})
 	}
 }

@@ -3,57 +3,43 @@ package commandtest
 import (
 	"bytes"
 	"errors"
-	"reflect"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/eventfold/eventfold/command"
 	"github.com/eventfold/eventfold/eventstore"
 )
 
-// tenantView returns store's view of tenant through its ForTenant method,
-// func(tenant string) (T, error) with T an S, as the adapters' snapshot and
-// key stores have. It returns false when store has no ForTenant method,
-// and fails the test when the method has another shape or fails.
-func tenantView[S any](t *testing.T, store S, tenant string) (S, bool) {
+// snapshotView returns s's view of tenant, failing the test when there is
+// none.
+func snapshotView(t *testing.T, s command.SnapshotStore, tenant string) command.SnapshotStore {
 	t.Helper()
-	var zero S
-	m := reflect.ValueOf(store).MethodByName("ForTenant")
-	if !m.IsValid() {
-		return zero, false
+	v, err := command.SnapshotsForTenant(s, tenant)
+	if err != nil {
+		t.Fatalf("SnapshotsForTenant(%T, %q) = %v", s, tenant, err)
 	}
-	want := reflect.TypeFor[S]()
-	mt := m.Type()
-	errType := reflect.TypeFor[error]()
-	if mt.NumIn() != 1 || mt.In(0).Kind() != reflect.String || mt.NumOut() != 2 || !mt.Out(0).Implements(want) || mt.Out(1) != errType {
-		t.Fatalf("%T has a ForTenant method of type %v; want func(string) (%v, error), or none", store, mt, want)
-	}
-	out := m.Call([]reflect.Value{reflect.ValueOf(tenant)})
-	if err, _ := out[1].Interface().(error); err != nil {
-		t.Fatalf("%T.ForTenant(%q) = %v", store, tenant, err)
-	}
-	return out[0].Interface().(S), true
+	return v
 }
 
-// checkInvalidTenant checks that ForTenant rejects an empty tenant ID.
-func checkInvalidTenant(t *testing.T, store any) {
+// keyView returns k's view of tenant, failing the test when there is none.
+func keyView(t *testing.T, k command.KeyStore, tenant string) command.KeyStore {
 	t.Helper()
-	out := reflect.ValueOf(store).MethodByName("ForTenant").Call([]reflect.Value{reflect.ValueOf("")})
-	if err, _ := out[1].Interface().(error); !errors.Is(err, eventstore.ErrInvalidInput) {
-		t.Errorf("%T.ForTenant(\"\") = %v, want ErrInvalidInput", store, err)
+	v, err := command.KeysForTenant(k, tenant)
+	if err != nil {
+		t.Fatalf("KeysForTenant(%T, %q) = %v", k, tenant, err)
 	}
+	return v
 }
 
 // testSnapshotTenants checks that a store with tenant views keeps each
 // tenant's snapshots apart: the same stream ID in two tenants names two
 // streams, and views of one tenant share its snapshots.
 func testSnapshotTenants(t *testing.T, s command.SnapshotStore) {
-	a, ok := tenantView(t, s, "tenant-a")
-	if !ok {
-		t.Logf("%T has no ForTenant method: tenant isolation not checked", s)
-		return
+	a, b := snapshotView(t, s, "tenant-a"), snapshotView(t, s, "tenant-b")
+	if _, err := command.SnapshotsForTenant(s, ""); !errors.Is(err, eventstore.ErrInvalidInput) {
+		t.Errorf("SnapshotsForTenant(%T, \"\") = %v, want ErrInvalidInput", s, err)
 	}
-	b, _ := tenantView(t, s, "tenant-b")
-	checkInvalidTenant(t, s)
 	def := command.Snapshot{StreamID: "s", Version: 5, SchemaVersion: 1, State: []byte("default")}
 	save(t, s, def)
 	if got, err := a.Load(t.Context(), "s"); !errors.Is(err, command.ErrSnapshotNotFound) {
@@ -67,10 +53,40 @@ func testSnapshotTenants(t *testing.T, s command.SnapshotStore) {
 	wantSnapshot(t, a, inA)
 	wantSnapshot(t, b, inB)
 	wantSnapshot(t, s, def)
-	again, _ := tenantView(t, s, "tenant-a")
-	wantSnapshot(t, again, inA)
+	wantSnapshot(t, snapshotView(t, s, "tenant-a"), inA)
 	if got, err := b.Load(t.Context(), "only-a"); !errors.Is(err, command.ErrSnapshotNotFound) {
 		t.Errorf("tenant-b: Load of a missing stream = %+v, %v; want ErrSnapshotNotFound", got, err)
+	}
+}
+
+// testSnapshotTenantsConcurrent saves one stream ID in three tenants from
+// many goroutines at once, each tenant's versions in a different range:
+// every tenant ends with its own newest snapshot.
+func testSnapshotTenantsConcurrent(t *testing.T, s command.SnapshotStore) {
+	const n = 30
+	tenants := []string{"", "tenant-a", "tenant-b"}
+	views := []command.SnapshotStore{s, snapshotView(t, s, "tenant-a"), snapshotView(t, s, "tenant-b")}
+	var wg sync.WaitGroup
+	errs := make(chan error, n*len(views))
+	for v := range n {
+		for i, view := range views {
+			wg.Go(func() {
+				version := int64(i*1000 + v + 1)
+				snap := command.Snapshot{StreamID: "hot", Version: version, SchemaVersion: 1, State: fmt.Appendf(nil, "%s %d", tenants[i], version)}
+				if err := view.Save(t.Context(), snap); err != nil {
+					errs <- err
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("concurrent Save = %v", err)
+	}
+	for i, view := range views {
+		version := int64(i*1000 + n)
+		wantSnapshot(t, view, command.Snapshot{StreamID: "hot", Version: version, SchemaVersion: 1, State: fmt.Appendf(nil, "%s %d", tenants[i], version)})
 	}
 }
 
@@ -78,13 +94,10 @@ func testSnapshotTenants(t *testing.T, s command.SnapshotStore) {
 // keys apart: the same subject in two tenants has two keys, Forget in one
 // leaves the others, and views of one tenant share its keys.
 func testKeyTenants(t *testing.T, s command.KeyStore) {
-	a, ok := tenantView(t, s, "tenant-a")
-	if !ok {
-		t.Logf("%T has no ForTenant method: tenant isolation not checked", s)
-		return
+	a, b := keyView(t, s, "tenant-a"), keyView(t, s, "tenant-b")
+	if _, err := command.KeysForTenant(s, ""); !errors.Is(err, eventstore.ErrInvalidInput) {
+		t.Errorf("KeysForTenant(%T, \"\") = %v, want ErrInvalidInput", s, err)
 	}
-	b, _ := tenantView(t, s, "tenant-b")
-	checkInvalidTenant(t, s)
 	inDefault := key(t, s, "user")
 	if _, ok := lookup(t, a, "user"); ok {
 		t.Error("tenant-a: Lookup finds the default tenant's key")
@@ -93,7 +106,7 @@ func testKeyTenants(t *testing.T, s command.KeyStore) {
 	if bytes.Equal(inA, inDefault) || bytes.Equal(inB, inDefault) || bytes.Equal(inA, inB) {
 		t.Error("two tenants got the same key for one subject")
 	}
-	again, _ := tenantView(t, s, "tenant-a")
+	again := keyView(t, s, "tenant-a")
 	if got, ok := lookup(t, again, "user"); !ok || !bytes.Equal(got, inA) {
 		t.Error("a second view of tenant-a does not find its key")
 	}
@@ -110,5 +123,35 @@ func testKeyTenants(t *testing.T, s command.KeyStore) {
 		if got, ok := lookup(t, c.s, "user"); !ok || !bytes.Equal(got, c.want) {
 			t.Errorf("%s: Forget in tenant-a changed its key (found %v)", name, ok)
 		}
+	}
+}
+
+// testKeyTenantsConcurrent asks for the first key of one subject in three
+// tenants from many goroutines at once, each through a view of its own:
+// each tenant gets one key, and no two tenants share it.
+func testKeyTenantsConcurrent(t *testing.T, s command.KeyStore) {
+	const perTenant = 12
+	tenants := []string{"", "tenant-a", "tenant-b"}
+	keys := make([][]byte, perTenant*len(tenants))
+	errs := make([]error, len(keys))
+	var wg sync.WaitGroup
+	for i := range keys {
+		view := s
+		if tenant := tenants[i%len(tenants)]; tenant != "" {
+			view = keyView(t, s, tenant)
+		}
+		wg.Go(func() { keys[i], errs[i] = view.Key(t.Context(), "contended") })
+	}
+	wg.Wait()
+	for i := range keys {
+		if errs[i] != nil {
+			t.Fatalf("concurrent Key = %v", errs[i])
+		}
+		if first := keys[i%len(tenants)]; !bytes.Equal(keys[i], first) {
+			t.Fatalf("concurrent first Key calls in tenant %q returned different keys, want one", tenants[i%len(tenants)])
+		}
+	}
+	if bytes.Equal(keys[0], keys[1]) || bytes.Equal(keys[0], keys[2]) || bytes.Equal(keys[1], keys[2]) {
+		t.Error("two tenants got the same key for one subject under contention")
 	}
 }

@@ -11,5 +11,8 @@
 // The package's test runs each suite against each mutant in a child
 // process and requires the suite to fail, and memstore and every unbroken
 // wrapper or copy to pass: a mutant that passes is a hole in a suite that
-// an adapter's real bug would slip through.
+// an adapter's real bug would slip through. Some mutants are correct but
+// have a capability (tenant views, a head, partitions) that the suite's
+// Config does not declare in its Features: the suite must fail with a
+// message naming the field.
 package mutants

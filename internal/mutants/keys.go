@@ -21,6 +21,7 @@ var keyBugs = []bug{
 	{name: "fresh-each-time", breaks: "Key makes a new key on every call"},
 	{name: "racy-first-use", breaks: "concurrent first calls of Key each make a key"},
 	{name: "lookup-creates", breaks: "Lookup makes a key for a subject without one"},
+	{name: "hidden-tenants", breaks: "has tenant views the suite is not told about", undeclared: "Tenants"},
 }
 
 // Keys is a copy of memstore's Keys with one bug switched on.
@@ -44,6 +45,15 @@ func (k *Keys) ForTenant(tenant string) (*Keys, error) {
 		tenant = ""
 	}
 	return &Keys{bug: k.bug, mu: k.mu, keys: k.keys, tenant: tenant}, nil
+}
+
+// KeysForTenant implements command.KeyTenantScoper.
+func (k *Keys) KeysForTenant(tenant string) (command.KeyStore, error) {
+	v, err := k.ForTenant(tenant)
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // Key implements command.KeyStore.

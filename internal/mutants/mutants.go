@@ -26,7 +26,7 @@ type Mutant struct {
 	Suite Suite
 	// Breaks says what the mutant does wrong.
 	Breaks string
-	// Undeclared names the eventstoretest.Features field the event store
+	// Undeclared names the Features field of its suite's Config that the
 	// suite runs without, although the store has that capability.
 	Undeclared string
 	// NeedsRace marks a bug (an unsynchronised read) that only the race
@@ -38,7 +38,12 @@ type Mutant struct {
 func (m Mutant) NewEventStore() *EventStore { return newEventStore(m.Name) }
 
 // NewReadModels returns a fresh read-model store with m's bug.
-func (m Mutant) NewReadModels() readmodel.Store { return newReadModels(m.Name) }
+func (m Mutant) NewReadModels() readmodel.Store {
+	if s, ok := newSpread(m.Name); ok {
+		return s
+	}
+	return newReadModels(m.Name)
+}
 
 // NewSnapshots returns a fresh snapshot store with m's bug.
 func (m Mutant) NewSnapshots() command.SnapshotStore { return newSnapshots(m.Name) }
@@ -52,6 +57,7 @@ func Unbroken() []Mutant {
 	return []Mutant{
 		{Name: "eventstore/none", Suite: EventStoreSuite},
 		{Name: "readmodel/none", Suite: ReadModelSuite},
+		{Name: "readmodel/partitioned", Suite: ReadModelSuite},
 		{Name: "snapshots/none", Suite: SnapshotSuite},
 		{Name: "keys/none", Suite: KeySuite},
 		{Name: "source/none", Suite: SourceSuite},

@@ -59,9 +59,8 @@ func TestSuiteOnMutant(t *testing.T) {
 			return
 		}
 	}
-	if features, ok := bareRuns[name]; ok {
-		eventstoretest.Run(t, eventstoretest.Config{Visibility: time.Second, Features: features,
-			New: func(t testing.TB) eventstore.Store { return struct{ eventstore.Store }{memstore.New(nil)} }})
+	if run, ok := bareRuns[name]; ok {
+		run(t)
 		return
 	}
 	m, ok := mutants.Find(name)
@@ -78,14 +77,19 @@ func TestSuiteOnMutant(t *testing.T) {
 		undeclare(&cfg.Features, m.Undeclared)
 		eventstoretest.Run(t, cfg)
 	case mutants.ReadModelSuite:
-		readmodeltest.Run(t, readmodeltest.Config{New: func(t testing.TB) readmodel.Store { return m.NewReadModels() }})
+		_, spread := readmodel.As[readmodel.Partitioner](m.NewReadModels())
+		readmodeltest.Run(t, readmodeltest.Config{New: func(t testing.TB) readmodel.Store { return m.NewReadModels() },
+			Features: readmodeltest.Features{Partitioned: spread && m.Undeclared != "Partitioned"}})
 	case mutants.SnapshotSuite:
-		commandtest.RunSnapshotStore(t, func(t testing.TB) command.SnapshotStore { return m.NewSnapshots() })
+		commandtest.RunSnapshotStore(t, commandtest.SnapshotConfig{Features: commandFeatures(m.Undeclared),
+			New: func(t testing.TB) command.SnapshotStore { return m.NewSnapshots() }})
 	case mutants.KeySuite:
-		commandtest.RunKeyStore(t, func(t testing.TB) command.KeyStore { return m.NewKeys() })
+		commandtest.RunKeyStore(t, commandtest.KeyConfig{Features: commandFeatures(m.Undeclared),
+			New: func(t testing.TB) command.KeyStore { return m.NewKeys() }})
 	case mutants.SourceSuite:
-		projectiontest.RunSource(t, projectiontest.SourceConfig{New: func(t testing.TB) (eventstore.Store, projection.Source) { return m.NewSource() },
-			Timeout: 5 * time.Second})
+		projectiontest.RunSource(t, projectiontest.SourceConfig{Timeout: 5 * time.Second,
+			Features: projectiontest.SourceFeatures{Head: m.Undeclared != "Head"},
+			New:      func(t testing.TB) (eventstore.Store, projection.Source) { return m.NewSource() }})
 	}
 }
 
@@ -111,16 +115,60 @@ func undeclare(f *eventstoretest.Features, field string) {
 	}
 }
 
-// bareRuns run the event store suite on a memstore with every capability
-// hidden, with the features they declare.
-var bareRuns = map[string]eventstoretest.Features{
-	"eventstore/bare":          {},
-	"eventstore/bare-declared": {Head: true},
+// commandFeatures declares every capability of memstore's snapshot and key
+// stores except the one named undeclared.
+func commandFeatures(undeclared string) commandtest.Features {
+	return commandtest.Features{Tenants: undeclared != "Tenants"}
 }
 
-// A store with no capabilities passes the suite that declares none, which
-// says which areas it skips; declaring a capability it lacks fails, naming
-// the feature.
+// bareRuns run a suite on a memstore store with every capability hidden,
+// with the features they declare.
+var bareRuns = map[string]func(t *testing.T){
+	"eventstore/bare":          func(t *testing.T) { runBareEventStore(t, eventstoretest.Features{}) },
+	"eventstore/bare-declared": func(t *testing.T) { runBareEventStore(t, eventstoretest.Features{Head: true}) },
+	"readmodel/bare":           func(t *testing.T) { runBareReadModels(t, readmodeltest.Features{}) },
+	"readmodel/bare-declared":  func(t *testing.T) { runBareReadModels(t, readmodeltest.Features{Partitioned: true}) },
+	"snapshots/bare":           func(t *testing.T) { runBareSnapshots(t, commandtest.Features{}) },
+	"snapshots/bare-declared":  func(t *testing.T) { runBareSnapshots(t, commandtest.Features{Tenants: true}) },
+	"keys/bare":                func(t *testing.T) { runBareKeys(t, commandtest.Features{}) },
+	"keys/bare-declared":       func(t *testing.T) { runBareKeys(t, commandtest.Features{Tenants: true}) },
+	"source/bare":              func(t *testing.T) { runBareSource(t, projectiontest.SourceFeatures{}) },
+	"source/bare-declared":     func(t *testing.T) { runBareSource(t, projectiontest.SourceFeatures{Head: true}) },
+}
+
+func runBareEventStore(t *testing.T, f eventstoretest.Features) {
+	eventstoretest.Run(t, eventstoretest.Config{Visibility: time.Second, Features: f,
+		New: func(t testing.TB) eventstore.Store { return struct{ eventstore.Store }{memstore.New(nil)} }})
+}
+
+func runBareReadModels(t *testing.T, f readmodeltest.Features) {
+	readmodeltest.Run(t, readmodeltest.Config{Features: f,
+		New: func(t testing.TB) readmodel.Store { return memstore.NewReadModels(nil) }})
+}
+
+func runBareSnapshots(t *testing.T, f commandtest.Features) {
+	commandtest.RunSnapshotStore(t, commandtest.SnapshotConfig{Features: f,
+		New: func(t testing.TB) command.SnapshotStore {
+			return struct{ command.SnapshotStore }{memstore.NewSnapshots(nil)}
+		}})
+}
+
+func runBareKeys(t *testing.T, f commandtest.Features) {
+	commandtest.RunKeyStore(t, commandtest.KeyConfig{Features: f,
+		New: func(t testing.TB) command.KeyStore { return struct{ command.KeyStore }{memstore.NewKeys(nil)} }})
+}
+
+func runBareSource(t *testing.T, f projectiontest.SourceFeatures) {
+	projectiontest.RunSource(t, projectiontest.SourceConfig{Timeout: 5 * time.Second, Features: f,
+		New: func(t testing.TB) (eventstore.Store, projection.Source) {
+			store := memstore.New(nil)
+			return store, projection.LogSource(struct{ eventstore.Store }{store}, nil)
+		}})
+}
+
+// A store with no capabilities passes each suite that declares none,
+// which says which areas it skips; declaring a capability it lacks fails,
+// naming the feature.
 func TestFeatureDeclarations(t *testing.T) {
 	if os.Getenv(envMutant) != "" {
 		t.Skip("runs in the parent process only")
@@ -129,13 +177,24 @@ func TestFeatureDeclarations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := runChild(t.Context(), exe, "eventstore/bare", "-test.v")
-	if err != nil || !strings.Contains(out, "Features.Tenants not declared: eventstore.TenantScoper not checked") {
-		t.Errorf("the suite on a bare store ended with %v; want a pass that logs the skipped tenant area:\n%s", err, lastLines(out, 20))
-	}
-	out, err = runChild(t.Context(), exe, "eventstore/bare-declared")
-	if err == nil || !strings.Contains(out, "Features.Head is declared but") {
-		t.Errorf("the suite on a bare store declaring Head ended with %v; want a failure naming Features.Head:\n%s", err, lastLines(out, 20))
+	for _, c := range []struct{ suite, skipped, declared string }{
+		{"eventstore", "Features.Tenants not declared: eventstore.TenantScoper not checked", "Features.Head is declared but"},
+		{"readmodel", "Features.Partitioned not declared: readmodel.Partitioner not checked", "Features.Partitioned is declared but"},
+		{"snapshots", "Features.Tenants not declared: command.SnapshotTenantScoper not checked", "Features.Tenants is declared but"},
+		{"keys", "Features.Tenants not declared: command.KeyTenantScoper not checked", "Features.Tenants is declared but"},
+		{"source", "Features.Head not declared: eventstore.HeadReader not checked", "Features.Head is declared but"},
+	} {
+		t.Run(c.suite, func(t *testing.T) {
+			t.Parallel()
+			out, err := runChild(t.Context(), exe, c.suite+"/bare", "-test.v")
+			if err != nil || !strings.Contains(out, c.skipped) {
+				t.Errorf("the %s suite on a bare store ended with %v; want a pass that logs %q:\n%s", c.suite, err, c.skipped, lastLines(out, 20))
+			}
+			out, err = runChild(t.Context(), exe, c.suite+"/bare-declared")
+			if err == nil || !strings.Contains(out, c.declared) {
+				t.Errorf("the %s suite on a bare store declaring a capability ended with %v; want a failure saying %q:\n%s", c.suite, err, c.declared, lastLines(out, 20))
+			}
+		})
 	}
 }
 
@@ -175,11 +234,14 @@ func runMemstore(t *testing.T, suite mutants.Suite) {
 	case mutants.ReadModelSuite:
 		readmodeltest.Run(t, readmodeltest.Config{New: func(t testing.TB) readmodel.Store { return memstore.NewReadModels(nil) }})
 	case mutants.SnapshotSuite:
-		commandtest.RunSnapshotStore(t, func(t testing.TB) command.SnapshotStore { return memstore.NewSnapshots(nil) })
+		commandtest.RunSnapshotStore(t, commandtest.SnapshotConfig{Features: commandFeatures(""),
+			New: func(t testing.TB) command.SnapshotStore { return memstore.NewSnapshots(nil) }})
 	case mutants.KeySuite:
-		commandtest.RunKeyStore(t, func(t testing.TB) command.KeyStore { return memstore.NewKeys(nil) })
+		commandtest.RunKeyStore(t, commandtest.KeyConfig{Features: commandFeatures(""),
+			New: func(t testing.TB) command.KeyStore { return memstore.NewKeys(nil) }})
 	case mutants.SourceSuite:
 		projectiontest.RunSource(t, projectiontest.SourceConfig{Timeout: 5 * time.Second,
+			Features: projectiontest.SourceFeatures{Head: true},
 			New: func(t testing.TB) (eventstore.Store, projection.Source) {
 				store := memstore.New(nil)
 				return store, projection.LogSource(store, nil)

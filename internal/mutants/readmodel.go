@@ -30,6 +30,8 @@ var readModelBugs = []bug{
 	{name: "delete-keeps-entries", breaks: "a delete leaves the document's index entries"},
 	{name: "getmany-dedups", breaks: "GetMany returns an ID listed twice once"},
 	{name: "stale-batch-no-checkpoint", breaks: "a batch whose writes are all stale does not store its checkpoint"},
+	{name: "hidden-partitions", breaks: "spreads namespaces over partitions and the suite is not told", undeclared: "Partitioned"},
+	{name: "partitions-misreported", breaks: "Partition names one partition for every document while Apply spreads them"},
 }
 
 var _ readmodel.Store = (*ReadModels)(nil)
@@ -41,6 +43,35 @@ type ReadModels struct {
 	mu    sync.RWMutex
 	nss   map[readmodel.Namespace]*rmNamespace
 	ghost map[readmodel.Namespace]map[string]*rmIndex // indexes a Drop left
+}
+
+// spreadBugs are the read-model stores spread over partitions: a
+// readmodel.Partitioned over a bug-free copy.
+var spreadBugs = map[string]bool{"partitioned": true, "hidden-partitions": true, "partitions-misreported": true}
+
+// newSpread returns the read-model store called name spread over three
+// partitions, or false when name is not one of spreadBugs.
+func newSpread(name string) (readmodel.Store, bool) {
+	bug := strings.TrimPrefix(name, "readmodel/")
+	if !spreadBugs[bug] {
+		return nil, false
+	}
+	p, err := readmodel.NewPartitioned(newReadModels("readmodel/none"), 3)
+	if err != nil {
+		panic(err)
+	}
+	if bug == "partitions-misreported" {
+		return misreported{p}, true
+	}
+	return p, true
+}
+
+// misreported is a Partitioned store whose Partition names partition 0 for
+// every document.
+type misreported struct{ *readmodel.Partitioned }
+
+func (m misreported) Partition(ns readmodel.Namespace, id string) readmodel.Namespace {
+	return ns.WithPartition(0, m.Partitions())
 }
 
 func newReadModels(name string) *ReadModels {

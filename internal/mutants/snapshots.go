@@ -18,6 +18,7 @@ var snapshotBugs = []bug{
 	{name: "retain-state", breaks: "Save keeps the caller's State slice"},
 	{name: "return-internal", breaks: "Load returns the stored State slice"},
 	{name: "no-validation", breaks: "Save stores invalid snapshots"},
+	{name: "hidden-tenants", breaks: "has tenant views the suite is not told about", undeclared: "Tenants"},
 }
 
 // streamKey names a stream within its tenant.
@@ -44,6 +45,15 @@ func (s *Snapshots) ForTenant(tenant string) (*Snapshots, error) {
 		tenant = ""
 	}
 	return &Snapshots{bug: s.bug, mu: s.mu, snaps: s.snaps, tenant: tenant}, nil
+}
+
+// SnapshotsForTenant implements command.SnapshotTenantScoper.
+func (s *Snapshots) SnapshotsForTenant(tenant string) (command.SnapshotStore, error) {
+	v, err := s.ForTenant(tenant)
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // Load implements command.SnapshotStore.

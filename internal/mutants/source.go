@@ -21,6 +21,7 @@ var sourceBugs = []bug{
 	{name: "ignores-ctx", breaks: "Next ignores its context while the log is idle"},
 	{name: "resumes-after-delivered", breaks: "Open resumes after the last record handed out, not the position it is given"},
 	{name: "head-lags", breaks: "Head reports the event before the last"},
+	{name: "hidden-head", breaks: "has a head the suite is not told about", undeclared: "Head"},
 }
 
 // NewSource returns a fresh log and a Source over it with m's bug: a

@@ -59,6 +59,7 @@
 //			store := memstore.New(nil)
 //			return store, projection.LogSource(store, nil)
 //		},
+//		Features: projectiontest.SourceFeatures{Head: true},
 //	})
 //
 // The suite reads as a Runner does: it skips records at or before the last
@@ -76,9 +77,14 @@
 //     committed and what was appended while no feed was open;
 //   - Next returns promptly, with ctx's error or no records, when its
 //     context is cancelled, before or during the call;
-//   - a Source with an [eventstore.HeadReader] reports the last
-//     appended position (it is skipped when Head returns an error matching
-//     errors.ErrUnsupported).
+//   - a Source declaring [SourceFeatures].Head reports the last appended
+//     position through its [eventstore.HeadReader].
+//
+// [SourceConfig.Features] declares the source's optional capabilities, as
+// the other ports' suites do: a declared feature must pass its tests, a
+// capability the source has (found with eventstore.As) but the Config
+// does not declare fails the suite with a message naming the field, and
+// each area skipped because its feature is not declared is logged.
 //
 // Feeds are opened with the test's context, which lasts as long as the
 // feed. Every Open and Next runs under a bound and fails the test with a

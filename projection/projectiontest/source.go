@@ -34,6 +34,50 @@ type SourceConfig struct {
 	LiveOnly bool
 	// Timeout bounds each wait for events to arrive. Zero means 30 seconds.
 	Timeout time.Duration
+	// Features declares the source's optional capabilities.
+	Features SourceFeatures
+}
+
+// SourceFeatures declares the optional capabilities of the source under
+// test, found on it with eventstore.As. RunSource checks every declared
+// feature and fails when the source lacks one; it fails, naming the field,
+// when the source has a capability that is not declared; and it logs each
+// area it skips because its feature is not declared.
+type SourceFeatures struct {
+	// Head declares eventstore.HeadReader on the source (a LogSource has
+	// its log's), which a Runner reports its lag with.
+	Head bool
+}
+
+// sourceCapabilities lists every optional capability of a source with the
+// feature that declares it. A new capability adds one line here and its
+// tests to RunSource.
+var sourceCapabilities = []struct {
+	field, iface string
+	declared     func(SourceFeatures) bool
+	has          func(projection.Source) bool
+}{
+	{"Head", "eventstore.HeadReader", func(f SourceFeatures) bool { return f.Head }, func(s projection.Source) bool {
+		_, ok := eventstore.As[eventstore.HeadReader](s)
+		return ok
+	}},
+}
+
+// checkSourceFeatures compares what cfg declares with what a fresh source
+// has.
+func checkSourceFeatures(t *testing.T, cfg SourceConfig) {
+	_, src := cfg.New(t)
+	for _, c := range sourceCapabilities {
+		declared, has := c.declared(cfg.Features), c.has(src)
+		switch {
+		case declared && !has:
+			t.Errorf("projectiontest: Features.%s is declared but %T has no %s", c.field, src, c.iface)
+		case !declared && has:
+			t.Errorf("projectiontest: %T has %s but Features.%s is not declared; declare it so that the suite checks it", src, c.iface, c.field)
+		case !declared:
+			t.Logf("projectiontest: Features.%s not declared: %s not checked", c.field, c.iface)
+		}
+	}
 }
 
 // idleBound is how long an idle Next may block before it must report
@@ -41,7 +85,8 @@ type SourceConfig struct {
 const idleBound = 2 * time.Second
 
 // RunSource runs the conformance suite for a projection.Source as
-// parallel subtests of t.
+// parallel subtests of t: the tests of the Source contract, and those of
+// every feature cfg declares.
 func RunSource(t *testing.T, cfg SourceConfig) {
 	if cfg.New == nil {
 		t.Fatal("projectiontest: SourceConfig.New is nil")
@@ -49,6 +94,7 @@ func RunSource(t *testing.T, cfg SourceConfig) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
 	}
+	checkSourceFeatures(t, cfg)
 	tests := []struct {
 		name    string
 		fn      func(t *testing.T, cfg SourceConfig)
@@ -61,7 +107,13 @@ func RunSource(t *testing.T, cfg SourceConfig) {
 		{"Idle/ThenNewEvents", testSourceIdle, false},
 		{"Resume/AfterCommitAndClose", testSourceResume, true},
 		{"Next/Cancelled", testSourceCancelled, false},
-		{"Head", testSourceHead, false},
+	}
+	if cfg.Features.Head {
+		tests = append(tests, struct {
+			name    string
+			fn      func(t *testing.T, cfg SourceConfig)
+			needLog bool
+		}{"Head", testSourceHead, false})
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -409,13 +461,12 @@ func testSourceCancelled(t *testing.T, cfg SourceConfig) {
 
 // testSourceHead checks that a source with an eventstore.HeadReader (its
 // own, or the store's that a LogSource unwraps to) reports the last
-// appended position, unless Head returns an error matching
-// errors.ErrUnsupported.
+// appended position.
 func testSourceHead(t *testing.T, cfg SourceConfig) {
 	store, src := cfg.New(t)
 	head, ok := eventstore.As[eventstore.HeadReader](src)
 	if !ok {
-		t.Skip("the source has no eventstore.HeadReader")
+		t.Fatalf("%T has no eventstore.HeadReader", src)
 	}
 	results := appendN(t, store, "s", 3)
 	want := results[len(results)-1].Position
@@ -424,9 +475,6 @@ func testSourceHead(t *testing.T, cfg SourceConfig) {
 		ctx, cancel := context.WithTimeout(t.Context(), cfg.Timeout)
 		got, err := head.Head(ctx)
 		cancel()
-		if errors.Is(err, errors.ErrUnsupported) {
-			t.Skipf("the source has an eventstore.HeadReader but reports: %v", err)
-		}
 		if err != nil {
 			t.Fatalf("Head: %v", err)
 		}

@@ -16,6 +16,7 @@ func TestLogSourceConformance(t *testing.T) {
 			store := memstore.New(nil)
 			return store, projection.LogSource(store, nil)
 		},
+		Features: projectiontest.SourceFeatures{Head: true},
 	})
 }
 

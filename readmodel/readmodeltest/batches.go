@@ -25,8 +25,8 @@ func testReaderSeesWholeBatches(t *testing.T, cfg Config) {
 	ctx := context.Background()
 	const batches = 60
 	ids := []string{"a", "b", "c"}
-	if cfg.PartitionOf != nil {
-		ids = samePartition(cfg.PartitionOf, 3)
+	if cfg.Features.Partitioned {
+		ids = samePartition(partitioner(t, s), n, 3)
 	}
 	done := make(chan struct{})
 	errs := make(chan error, 2)
@@ -68,11 +68,12 @@ func testReaderSeesWholeBatches(t *testing.T, cfg Config) {
 	}
 }
 
-// samePartition returns n document IDs of one partition.
-func samePartition(partitionOf func(string) int, n int) []string {
+// samePartition returns count document IDs of n that p places in one
+// partition.
+func samePartition(p readmodel.Partitioner, n readmodel.Namespace, count int) []string {
 	var ids []string
-	for i := 0; len(ids) < n; i++ {
-		if id := "d" + strconv.Itoa(i); partitionOf(id) == partitionOf("d0") {
+	for i := 0; len(ids) < count; i++ {
+		if id := "d" + strconv.Itoa(i); p.Partition(n, id) == p.Partition(n, "d0") {
 			ids = append(ids, id)
 		}
 	}

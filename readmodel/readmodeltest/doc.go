@@ -10,4 +10,27 @@
 // Each subtest gets its own store from Config.New and runs in parallel with
 // the others, so New must return a store isolated from every other call
 // (for Redis, a fresh key prefix).
+//
+// Config.Features declares the store's optional capabilities (see
+// readmodel.As), as the other ports' suites do. A declared feature's tests
+// run and must pass, and a declared feature the store lacks fails; a
+// capability the store has but Features does not declare fails the suite
+// with a message naming the field (Features.Partitioned is not declared);
+// each area skipped because its feature is not declared is logged. A
+// store spreading namespaces over partitions (readmodel.Partitioned)
+// declares Partitioned:
+//
+//	readmodeltest.Run(t, readmodeltest.Config{
+//		New: func(t testing.TB) readmodel.Store {
+//			p, err := readmodel.NewPartitioned(memstore.NewReadModels(nil), 4)
+//			if err != nil {
+//				t.Fatal(err)
+//			}
+//			return p
+//		},
+//		Features: readmodeltest.Features{Partitioned: true},
+//	})
+//
+// The suite also checks, through readmodel.Writable, that a
+// readmodel.ReadOnly reader hides the store's Writer.
 package readmodeltest

@@ -23,22 +23,24 @@ type Config struct {
 	// called once per subtest and registers its own cleanup with
 	// t.Cleanup.
 	New func(t testing.TB) readmodel.Store
-	// PartitionOf, when set, says that the store commits a batch
-	// atomically per partition only, as readmodel.Partitioned does, and
-	// returns the partition of a document: the tests that readers never
-	// see part of a batch then write documents of one partition.
-	PartitionOf func(id string) int
+	// Features declares the store's optional capabilities.
+	Features Features
 }
 
-// Run runs the conformance suite as parallel subtests of t.
+// suiteTest is one subtest of Run.
+type suiteTest struct {
+	name string
+	fn   func(*testing.T, Config)
+}
+
+// Run runs the conformance suite as parallel subtests of t: the tests of
+// the port's contract, and those of every feature cfg declares.
 func Run(t *testing.T, cfg Config) {
 	if cfg.New == nil {
 		t.Fatal("readmodeltest: Config.New is nil")
 	}
-	tests := []struct {
-		name string
-		fn   func(*testing.T, Config)
-	}{
+	checkFeatures(t, cfg)
+	tests := []suiteTest{
 		{"Apply/RoundTrip", testRoundTrip},
 		{"Apply/Update", testUpdate},
 		{"Apply/Delete", testDelete},
@@ -76,7 +78,7 @@ func Run(t *testing.T, cfg Config) {
 		{"Index/PagingTies", testPagingTies},
 		{"Namespace/RebuildAfterDrop", testRebuildAfterDrop},
 	}
-	for _, tc := range tests {
+	for _, tc := range append(tests, featureTests(cfg.Features)...) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.fn(t, cfg)
@@ -938,7 +940,7 @@ var isolated = []readmodel.Namespace{
 // isolatedFor returns the namespaces of isolated that cfg's store takes: a
 // partitioned store chooses partitions itself.
 func isolatedFor(cfg Config) []readmodel.Namespace {
-	if cfg.PartitionOf == nil {
+	if !cfg.Features.Partitioned {
 		return isolated
 	}
 	var out []readmodel.Namespace
@@ -1315,8 +1317,11 @@ func testReadOnly(t *testing.T, cfg Config) {
 	n := ns("orders")
 	apply(t, s, n, put("o1", 1, "x", entry("ix", readmodel.Int(1))))
 	r := readmodel.ReadOnly(s)
-	if _, ok := r.(readmodel.Writer); ok {
-		t.Fatal("ReadOnly(store) still implements Writer")
+	if _, ok := readmodel.Writable(r); ok {
+		t.Fatal("ReadOnly(store) still has a Writer")
+	}
+	if _, ok := readmodel.Writable(s); !ok {
+		t.Errorf("Writable(%T) finds no Writer", s)
 	}
 	if readmodel.ReadOnly(r) != r {
 		t.Error("ReadOnly(ReadOnly(s)) wraps twice")
