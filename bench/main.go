@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/eventfold/eventfold/bench/appendbench"
+	"github.com/eventfold/eventfold/bench/capacitybench"
 	"github.com/eventfold/eventfold/bench/harness"
 	"github.com/eventfold/eventfold/bench/hotbench"
 	"github.com/eventfold/eventfold/bench/projbench"
@@ -184,6 +185,10 @@ func parse(args []string, stderr io.Writer) (config, error) {
 // parts of eventfold that do not exist yet are listed as pending.
 func scenarios(c config) []harness.Scenario {
 	opts := &appendbench.Options{Writers: c.writers, Variants: c.variants}
+	capacity := capacitybench.Scenario{}
+	if c.quick {
+		capacity = capacitybench.Scenario{Events: 200, Documents: 2000, Committers: 2}
+	}
 	proj := projbench.Options{Events: c.backlog, Small: c.memory[0], Large: c.memory[1], Backlogs: projbench.NewBacklogs()}
 	return []harness.Scenario{
 		appendbench.New(1, opts),
@@ -195,6 +200,7 @@ func scenarios(c config) []harness.Scenario {
 		projbench.Memory{Opts: proj, Postgres: c.pgURL, Redis: c.redisURL},
 		querybench.Scenario{},
 		standbybench.Scenario{Backlog: min(c.backlog, 20_000)},
+		capacity,
 	}
 }
 
