@@ -228,7 +228,12 @@ func (b *brokers) throughEventfold(ctx context.Context, budget harness.Budget, b
 	if err != nil {
 		return harness.Sample{}, err
 	}
-	return harness.Once(ctx, budget, int64(events), func(ctx context.Context) (time.Duration, error) {
+	head, err := store.Head(ctx)
+	if err != nil {
+		return harness.Sample{}, err
+	}
+	var published time.Duration // when the relay had published the last event
+	sample, err := harness.Once(ctx, budget, int64(events), func(ctx context.Context) (time.Duration, error) {
 		ctx, cancel := context.WithTimeout(ctx, timeout(events))
 		defer cancel()
 		start := time.Now()
@@ -252,9 +257,20 @@ func (b *brokers) throughEventfold(ctx context.Context, budget harness.Budget, b
 			if err := feed.Commit(ctx, recs[len(recs)-1].Position); err != nil {
 				return 0, err
 			}
+			if _, pos := relay.Active(); published == 0 && pos == head {
+				published = time.Since(start)
+			}
 		}
-		return time.Since(start), nil
+		took := time.Since(start)
+		if published == 0 {
+			published = took
+		}
+		return took, nil
 	})
+	if err == nil {
+		sample.Extra["relay done publishing s"] = published.Seconds()
+	}
+	return sample, err
 }
 
 // timeout bounds one pass of events through a broker: generous, as the
