@@ -187,7 +187,7 @@ func scenarios(c config) []harness.Scenario {
 	opts := &appendbench.Options{Writers: c.writers, Variants: c.variants}
 	capacity := capacitybench.Scenario{}
 	if c.quick {
-		capacity = capacitybench.Scenario{Events: 200, Documents: 2000, Committers: 2}
+		capacity = capacitybench.Scenario{Events: 200, Documents: 2000, Committers: 2, Consumers: 2}
 	}
 	proj := projbench.Options{Events: c.backlog, Small: c.memory[0], Large: c.memory[1], Backlogs: projbench.NewBacklogs()}
 	return []harness.Scenario{

@@ -67,7 +67,7 @@ func TestQuick(t *testing.T) {
 		{7, harness.StatusOK, 2},
 		{8, harness.StatusOK, 2},
 		{9, harness.StatusOK, 1},  // catch-up on the standby against on the primary
-		{10, harness.StatusOK, 8}, // Redis shard and memory × 2 baselines, 2 brokers × 2 message sizes
+		{10, harness.StatusOK, 9}, // Redis shard and memory × 2 baselines, 2 brokers × 2 message sizes, NATS fan-out
 	}
 	if len(r.Scenarios) != len(want) {
 		t.Fatalf("%d scenarios in the report, want %d", len(r.Scenarios), len(want))

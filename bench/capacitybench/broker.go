@@ -114,23 +114,35 @@ func (b *brokers) cleanUp(context.Context) error {
 	return errors.Join(errs...)
 }
 
-// cell measures one broker node carrying events through eventfold's path
-// and through the broker's raw client.
-func (b *brokers) cell(broker string, perMessage, events int) harness.Cell {
+// flow is what one broker cell carries: events, packed perMessage to a
+// message, to consumers projections that each read all of them.
+type flow struct {
+	broker                        string
+	perMessage, events, consumers int
+}
+
+// cell measures one broker node carrying a flow through eventfold's path
+// and through the broker's raw client. The unit is an event delivered to
+// one consumer.
+func (b *brokers) cell(f flow) harness.Cell {
 	client := "watermill-nats"
 	raw := "raw nats.go (async publish, pull consumer)"
-	if broker == brokerAMQP {
+	if f.broker == brokerAMQP {
 		client = "watermill-amqp"
 		raw = "raw amqp091-go (confirms, prefetch 500)"
 	}
+	name := fmt.Sprintf("%s node, %d event(s) per message, %d events", f.broker, f.perMessage, f.events)
+	if f.consumers > 1 {
+		name += fmt.Sprintf(" to %d consumers", f.consumers)
+	}
 	return harness.Cell{
-		Name: fmt.Sprintf("%s node, %d event(s) per message, %d events", broker, perMessage, events),
+		Name: name,
 		Unit: "events",
 		Eventfold: &harness.Contender{Name: "Relay → " + client + " → Source", Run: func(ctx context.Context, budget harness.Budget) (harness.Sample, error) {
-			return b.throughEventfold(ctx, budget, broker, perMessage, events)
+			return b.throughEventfold(ctx, budget, f)
 		}},
 		Baselines: []harness.Contender{{Name: raw, Run: func(ctx context.Context, budget harness.Budget) (harness.Sample, error) {
-			return b.throughRaw(ctx, budget, broker, perMessage, events)
+			return b.throughRaw(ctx, budget, f)
 		}}},
 	}
 }
@@ -155,13 +167,17 @@ func fill(ctx context.Context, events int) (*memstore.Store, error) {
 	return store, nil
 }
 
-// watermill returns the publisher and subscriber of topic as eventfold's
-// deployments configure them (docs/operations.md): NATS with TrackMsgId
-// and a durable consumer made up front; RabbitMQ with a durable queue,
-// persistent messages and publisher confirms.
-func (b *brokers) watermill(ctx context.Context, broker, topic string) (message.Publisher, message.Subscriber, error) {
+// watermill returns the publisher of topic and a subscriber for each of
+// consumers projections, as eventfold's deployments configure them
+// (docs/operations.md): NATS with TrackMsgId and a durable consumer per
+// projection made up front; RabbitMQ (one consumer only) with a durable
+// queue, persistent messages and publisher confirms.
+func (b *brokers) watermill(ctx context.Context, broker, topic string, consumers int) (message.Publisher, []message.Subscriber, error) {
 	logger := watermill.NopLogger{}
 	if broker == brokerAMQP {
+		if consumers != 1 {
+			return nil, nil, errors.New("capacitybench: RabbitMQ cells have one consumer")
+		}
 		cfg := wmamqp.NewDurableQueueConfig(b.amqpURL)
 		cfg.Publish.ConfirmDelivery = true
 		pub, err := wmamqp.NewPublisher(cfg, logger)
@@ -175,12 +191,39 @@ func (b *brokers) watermill(ctx context.Context, broker, topic string) (message.
 		if err != nil {
 			return nil, nil, errors.Join(err, pub.Close())
 		}
-		return pub, sub, nil
+		return pub, []message.Subscriber{sub}, nil
 	}
-	c := natsjs.Consumer{Stream: topic, Subject: topic, Durable: topic, QueueGroup: topic, AckWait: 30 * time.Second}
+	var subs []message.Subscriber
+	closeAll := func() {
+		for _, s := range subs {
+			_ = s.Close()
+		}
+	}
+	for k := range consumers {
+		sub, err := b.natsSubscriber(ctx, topic, topic+"_"+strconv.Itoa(k))
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		subs = append(subs, sub)
+	}
+	pub, err := wmnats.NewPublisher(wmnats.PublisherConfig{
+		URL: b.natsURL, Marshaler: &wmnats.NATSMarshaler{}, JetStream: wmnats.JetStreamConfig{TrackMsgId: true},
+	}, logger)
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	return pub, subs, nil
+}
+
+// natsSubscriber returns a subscriber bound to the durable consumer of
+// its own that it makes first, as examples/bank does.
+func (b *brokers) natsSubscriber(ctx context.Context, topic, durable string) (message.Subscriber, error) {
+	c := natsjs.Consumer{Stream: topic, Subject: topic, Durable: durable, QueueGroup: durable, AckWait: 30 * time.Second}
 	nc, err := nats.Connect(b.natsURL)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	js, err := nc.JetStream()
 	if err == nil {
@@ -188,42 +231,41 @@ func (b *brokers) watermill(ctx context.Context, broker, topic string) (message.
 	}
 	if err != nil {
 		nc.Close()
-		return nil, nil, err
+		return nil, err
 	}
 	sub, err := wmnats.NewSubscriberWithNatsConn(nc, wmnats.SubscriberSubscriptionConfig{
 		Unmarshaler: &wmnats.NATSMarshaler{}, QueueGroupPrefix: c.QueueGroup, AckWaitTimeout: c.AckWait, CloseTimeout: time.Second,
 		JetStream: wmnats.JetStreamConfig{DurablePrefix: c.Durable, SubscribeOptions: c.SubscribeOptions()},
-	}, logger)
+	}, watermill.NopLogger{})
 	if err != nil {
 		nc.Close()
-		return nil, nil, err
+		return nil, err
 	}
-	pub, err := wmnats.NewPublisher(wmnats.PublisherConfig{
-		URL: b.natsURL, Marshaler: &wmnats.NATSMarshaler{}, JetStream: wmnats.JetStreamConfig{TrackMsgId: true},
-	}, logger)
-	if err != nil {
-		return nil, nil, errors.Join(err, sub.Close())
-	}
-	return pub, sub, nil
+	return sub, nil
 }
 
 // throughEventfold times a Relay publishing a log of events and a Source
-// reading them back, committing each batch it returns as a Runner does,
-// until the last event is committed.
-func (b *brokers) throughEventfold(ctx context.Context, budget harness.Budget, broker string, perMessage, events int) (harness.Sample, error) {
-	store, err := fill(ctx, events)
+// per consumer reading them back, committing each batch it returns as a
+// Runner does, until every consumer has committed the last event.
+func (b *brokers) throughEventfold(ctx context.Context, budget harness.Budget, f flow) (harness.Sample, error) {
+	store, err := fill(ctx, f.events)
 	if err != nil {
 		return harness.Sample{}, err
 	}
-	topic := b.topic(broker)
-	pub, sub, err := b.watermill(ctx, broker, topic)
+	topic := b.topic(f.broker)
+	pub, subs, err := b.watermill(ctx, f.broker, topic, f.consumers)
 	if err != nil {
-		return harness.Sample{}, fmt.Errorf("capacitybench: %s: %w", broker, err)
+		return harness.Sample{}, fmt.Errorf("capacitybench: %s: %w", f.broker, err)
 	}
-	defer func() { _ = sub.Close(); _ = pub.Close() }()
+	defer func() {
+		for _, s := range subs {
+			_ = s.Close()
+		}
+		_ = pub.Close()
+	}()
 	relay, err := watermillbus.NewRelay(watermillbus.RelayConfig{
 		Store: store, Publisher: pub, Topic: topic, Checkpoints: memstore.NewCheckpoints(),
-		EventsPerMessage: perMessage, Poll: projection.LogOptions{MaxPoll: 20 * time.Millisecond},
+		EventsPerMessage: f.perMessage, Poll: projection.LogOptions{MaxPoll: 20 * time.Millisecond},
 	})
 	if err != nil {
 		return harness.Sample{}, err
@@ -233,36 +275,41 @@ func (b *brokers) throughEventfold(ctx context.Context, budget harness.Budget, b
 		return harness.Sample{}, err
 	}
 	var published time.Duration // when the relay had published the last event
-	sample, err := harness.Once(ctx, budget, int64(events), func(ctx context.Context) (time.Duration, error) {
-		ctx, cancel := context.WithTimeout(ctx, timeout(events))
+	sample, err := harness.Once(ctx, budget, int64(f.events*f.consumers), func(ctx context.Context) (time.Duration, error) {
+		ctx, cancel := context.WithTimeout(ctx, timeout(f.events*f.consumers))
 		defer cancel()
 		start := time.Now()
-		feed, err := watermillbus.NewSource(sub, topic, nil).Open(ctx, eventstore.Position{})
-		if err != nil {
-			return 0, err
-		}
-		defer feed.Close()
 		done := make(chan struct{})
 		go func() { defer close(done); _ = relay.Run(ctx) }()
 		defer func() { cancel(); <-done }()
-		for got := 0; got < events; {
-			recs, err := feed.Next(ctx, batchSize)
-			if err != nil {
-				return 0, fmt.Errorf("capacitybench: %s: after %d of %d events: %w", broker, got, events, err)
+		var publishedAt atomic.Int64
+		go func() {
+			tick := time.NewTicker(time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+				}
+				if _, pos := relay.Active(); pos == head {
+					publishedAt.Store(int64(time.Since(start)))
+					return
+				}
 			}
-			if len(recs) == 0 {
-				continue
-			}
-			got += len(recs)
-			if err := feed.Commit(ctx, recs[len(recs)-1].Position); err != nil {
-				return 0, err
-			}
-			if _, pos := relay.Active(); published == 0 && pos == head {
-				published = time.Since(start)
+		}()
+		errs := make(chan error, len(subs))
+		for _, sub := range subs {
+			go func() { errs <- consume(ctx, sub, topic, f.events) }()
+		}
+		for range subs {
+			if err := <-errs; err != nil {
+				return 0, fmt.Errorf("capacitybench: %s: %w", f.broker, err)
 			}
 		}
 		took := time.Since(start)
-		if published == 0 {
+		published = time.Duration(publishedAt.Load())
+		if published == 0 || published > took {
 			published = took
 		}
 		return took, nil
@@ -271,6 +318,30 @@ func (b *brokers) throughEventfold(ctx context.Context, budget harness.Budget, b
 		sample.Extra["relay done publishing s"] = published.Seconds()
 	}
 	return sample, err
+}
+
+// consume reads events from topic through a Source, committing each batch,
+// until it has them all.
+func consume(ctx context.Context, sub message.Subscriber, topic string, events int) error {
+	feed, err := watermillbus.NewSource(sub, topic, nil).Open(ctx, eventstore.Position{})
+	if err != nil {
+		return err
+	}
+	defer feed.Close()
+	for got := 0; got < events; {
+		recs, err := feed.Next(ctx, batchSize)
+		if err != nil {
+			return fmt.Errorf("after %d of %d events: %w", got, events, err)
+		}
+		if len(recs) == 0 {
+			continue
+		}
+		got += len(recs)
+		if err := feed.Commit(ctx, recs[len(recs)-1].Position); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // timeout bounds one pass of events through a broker: generous, as the
@@ -297,24 +368,23 @@ func rawPayload(ctx context.Context, perMessage int) ([]byte, error) {
 	return watermillbus.NewBatchMessage(recs, eventstore.Position{}).Payload, nil
 }
 
-// throughRaw times the broker's own client publishing events/perMessage
-// messages of the relay's size in rounds of batchSize messages (waiting
-// for the broker's confirmation of each round, as the relay does) while a
-// consumer reads and acknowledges them.
-func (b *brokers) throughRaw(ctx context.Context, budget harness.Budget, broker string, perMessage, events int) (harness.Sample, error) {
-	payload, err := rawPayload(ctx, perMessage)
+// throughRaw times the broker's own client publishing the flow's
+// messages, of the relay's size, in rounds of batchSize (waiting for the
+// broker's confirmation of each round, as the relay does) while each
+// consumer reads and acknowledges all of them.
+func (b *brokers) throughRaw(ctx context.Context, budget harness.Budget, f flow) (harness.Sample, error) {
+	payload, err := rawPayload(ctx, f.perMessage)
 	if err != nil {
 		return harness.Sample{}, err
 	}
-	msgs := events / perMessage
-	topic := b.topic(broker)
-	pass := b.rawNATS
-	if broker == brokerAMQP {
-		pass = b.rawAMQP
-	}
-	return harness.Once(ctx, budget, int64(msgs*perMessage), func(ctx context.Context) (time.Duration, error) {
-		ctx, cancel := context.WithTimeout(ctx, timeout(events))
+	msgs := f.events / f.perMessage
+	topic := b.topic(f.broker)
+	return harness.Once(ctx, budget, int64(msgs*f.perMessage*f.consumers), func(ctx context.Context) (time.Duration, error) {
+		ctx, cancel := context.WithTimeout(ctx, timeout(f.events*f.consumers))
 		defer cancel()
-		return pass(ctx, topic, payload, msgs)
+		if f.broker == brokerAMQP {
+			return b.rawAMQP(ctx, topic, payload, msgs)
+		}
+		return b.rawNATS(ctx, topic, payload, msgs, f.consumers)
 	})
 }

@@ -33,6 +33,9 @@ type Scenario struct {
 	// Committers is how many projection workers commit to the Redis shard
 	// at once. Default 4.
 	Committers int
+	// Consumers is how many projections read the stream of the NATS
+	// fan-out cell, each through a durable consumer of its own. Default 8.
+	Consumers int
 	// NATSURL and AMQPURL are the brokers; defaults
 	// EVENTFOLD_TEST_NATS_URL and EVENTFOLD_TEST_AMQP_URL, then
 	// 127.0.0.1:4222 and guest@127.0.0.1:5672.
@@ -69,6 +72,9 @@ func (s Scenario) withDefaults() Scenario {
 	if s.Committers <= 0 {
 		s.Committers = 4
 	}
+	if s.Consumers <= 0 {
+		s.Consumers = 8
+	}
 	if s.NATSURL == "" {
 		s.NATSURL = envOr("EVENTFOLD_TEST_NATS_URL", "nats://127.0.0.1:4222")
 	}
@@ -100,9 +106,11 @@ func (s Scenario) Setup(ctx context.Context, env *harness.Env) (*harness.Plan, e
 	cells := []harness.Cell{shard.commitCell(s.Committers), shard.memoryCell(s.Documents)}
 	for _, b := range []string{brokerNATS, brokerAMQP} {
 		for _, per := range []int{1, 100} {
-			cells = append(cells, brokers.cell(b, per, s.Events*min(per, 10)))
+			cells = append(cells, brokers.cell(flow{broker: b, perMessage: per, events: s.Events * min(per, 10), consumers: 1}))
 		}
 	}
+	// A node's fan-out: one stream read by several projections.
+	cells = append(cells, brokers.cell(flow{broker: brokerNATS, perMessage: 100, events: s.Events * 10, consumers: s.Consumers}))
 	return &harness.Plan{
 		Cells: cells,
 		Close: func(ctx context.Context) error {

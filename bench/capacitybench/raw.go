@@ -13,10 +13,11 @@ import (
 )
 
 // rawNATS publishes msgs copies of payload to a stream of its own with
-// nats.go's asynchronous publish, a round of batchSize at a time, while a
-// pull consumer fetches them in batches and acknowledges each one. It
-// returns the time from the first publish to the last message received.
-func (b *brokers) rawNATS(ctx context.Context, topic string, payload []byte, msgs int) (time.Duration, error) {
+// nats.go's asynchronous publish, a round of batchSize at a time, while
+// each of consumers pull consumers fetches them in batches and
+// acknowledges each one. It returns the time from the first publish to the
+// last message received.
+func (b *brokers) rawNATS(ctx context.Context, topic string, payload []byte, msgs, consumers int) (time.Duration, error) {
 	nc, err := nats.Connect(b.natsURL)
 	if err != nil {
 		return 0, err
@@ -37,11 +38,13 @@ func (b *brokers) rawNATS(ctx context.Context, topic string, payload []byte, msg
 	if _, err := js.AddStream(&nats.StreamConfig{Name: topic, Subjects: []string{topic}}, nats.Context(ctx)); err != nil {
 		return 0, err
 	}
-	sub, err := js.PullSubscribe(topic, topic, nats.AckExplicit())
-	if err != nil {
-		return 0, err
+	subs := make([]*nats.Subscription, consumers)
+	for k := range subs {
+		if subs[k], err = js.PullSubscribe(topic, topic+"_"+strconv.Itoa(k), nats.AckExplicit()); err != nil {
+			return 0, err
+		}
+		defer subs[k].Unsubscribe() //nolint:errcheck
 	}
-	defer sub.Unsubscribe() //nolint:errcheck
 
 	start := time.Now()
 	published := make(chan error, 1)
@@ -67,21 +70,13 @@ func (b *brokers) rawNATS(ctx context.Context, topic string, payload []byte, msg
 		}
 		published <- nil
 	}()
-	for got := 0; got < msgs; {
-		batch, err := sub.FetchBatch(batchSize, nats.MaxWait(100*time.Millisecond))
-		if err != nil {
+	received := make(chan error, consumers)
+	for _, sub := range subs {
+		go func() { received <- fetchAll(ctx, sub, msgs) }()
+	}
+	for range subs {
+		if err := <-received; err != nil {
 			return 0, err
-		}
-		for m := range batch.Messages() {
-			if err := m.Ack(); err != nil {
-				return 0, err
-			}
-			if got++; got == msgs {
-				break
-			}
-		}
-		if err := ctx.Err(); err != nil {
-			return 0, fmt.Errorf("capacitybench: raw NATS: %d of %d messages: %w", got, msgs, err)
 		}
 	}
 	took := time.Since(start)
@@ -91,6 +86,29 @@ func (b *brokers) rawNATS(ctx context.Context, topic string, payload []byte, msg
 	mu.Lock()
 	defer mu.Unlock()
 	return took, pubErr
+}
+
+// fetchAll fetches msgs messages from a pull subscription, acknowledging
+// each one.
+func fetchAll(ctx context.Context, sub *nats.Subscription, msgs int) error {
+	for got := 0; got < msgs; {
+		batch, err := sub.FetchBatch(batchSize, nats.MaxWait(100*time.Millisecond))
+		if err != nil {
+			return err
+		}
+		for m := range batch.Messages() {
+			if err := m.Ack(); err != nil {
+				return err
+			}
+			if got++; got == msgs {
+				break
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("capacitybench: raw NATS: %d of %d messages: %w", got, msgs, err)
+		}
+	}
+	return nil
 }
 
 // rawAMQP publishes msgs persistent copies of payload to a durable queue
