@@ -38,12 +38,24 @@ func (b *brokers) rawNATS(ctx context.Context, topic string, payload []byte, msg
 	if _, err := js.AddStream(&nats.StreamConfig{Name: topic, Subjects: []string{topic}}, nats.Context(ctx)); err != nil {
 		return 0, err
 	}
+	// Each consumer has a connection of its own, as each projection does:
+	// on one shared connection, batches of large envelopes for several
+	// consumers outgrow what the server buffers for a client, and it
+	// drops the connection as a slow consumer.
 	subs := make([]*nats.Subscription, consumers)
 	for k := range subs {
-		if subs[k], err = js.PullSubscribe(topic, topic+"_"+strconv.Itoa(k), nats.AckExplicit()); err != nil {
+		cc, err := nats.Connect(b.natsURL)
+		if err != nil {
 			return 0, err
 		}
-		defer subs[k].Unsubscribe() //nolint:errcheck
+		defer cc.Close()
+		cjs, err := cc.JetStream()
+		if err != nil {
+			return 0, err
+		}
+		if subs[k], err = cjs.PullSubscribe(topic, topic+"_"+strconv.Itoa(k), nats.AckExplicit()); err != nil {
+			return 0, err
+		}
 	}
 
 	start := time.Now()
