@@ -200,6 +200,7 @@ func scenarios(c config) []harness.Scenario {
 		projbench.Memory{Opts: proj, Postgres: c.pgURL, Redis: c.redisURL},
 		querybench.Scenario{},
 		standbybench.Scenario{Backlog: min(c.backlog, 20_000)},
+		projbench.FilteredRebuild{Opts: proj},
 		capacity,
 	}
 }

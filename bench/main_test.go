@@ -67,7 +67,8 @@ func TestQuick(t *testing.T) {
 		{7, harness.StatusOK, 2},
 		{8, harness.StatusOK, 2},
 		{9, harness.StatusOK, 1},  // catch-up on the standby against on the primary
-		{10, harness.StatusOK, 9}, // Redis shard and memory × 2 baselines, 2 brokers × 2 message sizes, NATS fan-out
+		{10, harness.StatusOK, 1}, // filtered reads against the whole log
+		{11, harness.StatusOK, 9}, // Redis shard and memory × 2 baselines, 2 brokers × 2 message sizes, NATS fan-out
 	}
 	if len(r.Scenarios) != len(want) {
 		t.Fatalf("%d scenarios in the report, want %d", len(r.Scenarios), len(want))
@@ -183,8 +184,8 @@ func TestVariants(t *testing.T) {
 		t.Fatalf("%d scenarios, want the 2 append scenarios", len(r.Scenarios))
 	}
 	for _, s := range r.Scenarios {
-		if len(s.Rows) != 5 { // raw, watermill-sql and three variants
-			t.Errorf("scenario %d: %d rows, want 5", s.ID, len(s.Rows))
+		if len(s.Rows) != 6 { // raw, watermill-sql and four variants
+			t.Errorf("scenario %d: %d rows, want 6", s.ID, len(s.Rows))
 		}
 		for _, row := range s.Rows {
 			if row.BaselineFigure.Rate.Median <= 0 {

@@ -120,11 +120,11 @@ func (e consoleEvents) ForTenant(tenant string) (console.Events, error) {
 }
 
 func (e consoleEvents) AllTenants() console.Events {
-	var r *pgstore.Replica
+	all := consoleAllEvents{AllTenantsReader: e.Store.AllTenants()}
 	if e.replica != nil {
-		r = e.replica.AllTenants()
+		all.replica = e.replica.AllTenants()
 	}
-	return consoleEvents{e.Store.AllTenants(), r}
+	return all
 }
 
 // ReadAll reads the standby when one is set.
@@ -133,6 +133,39 @@ func (e consoleEvents) ReadAll(ctx context.Context, after eventstore.Position, l
 		return e.replica.ReadAll(ctx, after, limit)
 	}
 	return e.Store.ReadAll(ctx, after, limit)
+}
+
+// consoleAllEvents gives the console pgstore's reader of every tenant's
+// events, which reads and lists no stream.
+type consoleAllEvents struct {
+	*pgstore.AllTenantsReader
+	replica *pgstore.AllTenantsReplica // reads the log when --postgres-replica-url is set
+}
+
+// ReadAll reads the standby when one is set.
+func (e consoleAllEvents) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Record, error) {
+	if e.replica != nil {
+		return e.replica.ReadAll(ctx, after, limit)
+	}
+	return e.AllTenantsReader.ReadAll(ctx, after, limit)
+}
+
+var (
+	_ console.Events           = consoleAllEvents{}
+	_ console.HeldBackReporter = consoleAllEvents{}
+)
+
+// errNoStreamsAcrossTenants answers a stream read or listing on the
+// all-tenants reader: a stream belongs to one tenant.
+var errNoStreamsAcrossTenants = &eventstore.InvalidInputError{Field: "tenant",
+	Reason: "streams belong to one tenant; choose a tenant to read or list them"}
+
+func (consoleAllEvents) ReadStream(context.Context, string, int64, eventstore.Direction, int) ([]eventstore.Record, error) {
+	return nil, errNoStreamsAcrossTenants
+}
+
+func (consoleAllEvents) ListStreams(context.Context, string, string, int) ([]console.StreamInfo, error) {
+	return nil, errNoStreamsAcrossTenants
 }
 
 func (e consoleEvents) ListStreams(ctx context.Context, prefix, after string, limit int) ([]console.StreamInfo, error) {

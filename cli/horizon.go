@@ -34,7 +34,9 @@ be reached (relays, workers and consoles then read the primary).`,
 				return err
 			}
 			defer closeFn()
-			view := store.AllTenants()
+			var view interface {
+				HeldBack(context.Context) (pgstore.HeldBack, error)
+			} = store.AllTenants()
 			if cmd.Flags().Changed("tenant") {
 				if view, err = store.ForTenant(tenant); err != nil {
 					return fmt.Errorf("--tenant: %w", err)

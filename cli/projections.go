@@ -76,7 +76,7 @@ one, for example one being rebuilt.`,
 				if h, ok := heads[key]; ok {
 					return h, nil
 				}
-				view := store
+				var view eventstore.HeadReader = store
 				switch {
 				case all:
 					view = store.AllTenants()

@@ -53,7 +53,7 @@ raising it (docs/operations.md).`,
 				return err
 			}
 			// Every tenant's events, from the standby when one is set.
-			var log eventstore.Store = store.AllTenants()
+			var log eventstore.LogReader = store.AllTenants()
 			replica, closeReplica, err := cfg.replica(ctx, store, logger)
 			if err != nil {
 				return err

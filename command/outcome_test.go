@@ -10,7 +10,6 @@ import (
 	"github.com/eventfold/eventfold/adapters/memstore"
 	"github.com/eventfold/eventfold/command"
 	"github.com/eventfold/eventfold/eventstore"
-	"github.com/eventfold/eventfold/projection"
 )
 
 // A keyed command refused by the decider keeps its refusal: the same key
@@ -90,7 +89,7 @@ func TestKeyReusedForDifferentCommand(t *testing.T) {
 func TestKeyLookupAppendsNoProbe(t *testing.T) {
 	var mu sync.Mutex
 	var appended []string
-	store := projection.DecorateStore(memstore.New(nil), projection.StoreHooks{
+	store := eventstore.Instrument(memstore.New(nil), eventstore.Hooks{
 		Append: func(ctx context.Context, _ string, events []eventstore.Event,
 			next func(context.Context, []eventstore.Event) (eventstore.AppendResult, error)) (eventstore.AppendResult, error) {
 			mu.Lock()

@@ -320,7 +320,7 @@ func (p *Process) runHeld(ctx context.Context) {
 // process.
 func (p *Process) wait(ctx context.Context, d time.Duration) {
 	var changed <-chan struct{}
-	if n, ok := p.cfg.Store.(interface{ Changed() <-chan struct{} }); ok {
+	if n, ok := eventstore.As[eventstore.Notifier](p.cfg.Store); ok {
 		changed = n.Changed()
 	}
 	t := time.NewTimer(d)

@@ -85,7 +85,7 @@ func (e *KeyReusedError) Error() string {
 // Is makes errors.Is(err, ErrKeyReused) true.
 func (e *KeyReusedError) Is(target error) bool { return target == ErrKeyReused }
 
-// OutcomeStore is implemented by KeyedAppenders that keep the first outcome
+// OutcomeStore is the capability of KeyedAppenders that keep the first outcome
 // of every keyed command, refusals included, with a hash of the command.
 // A key's record is kept, per tenant, for the same retention period as
 // AppendKeyed's keys (refusals are pruned with them), and every process
@@ -96,7 +96,7 @@ func (e *KeyReusedError) Is(target error) bool { return target == ErrKeyReused }
 // given hash are known and differ, AppendCommand and RecordRefusal store
 // nothing and fail with a *KeyReusedError instead (KeyRecord.Check).
 // AppendKeyed on a key that holds a refusal stores nothing and fails with
-// an error matching ErrKeyRefused.
+// an error matching ErrKeyRefused. Reach it with [Outcomes].
 type OutcomeStore interface {
 	KeyedAppender
 	// AppendCommand is AppendKeyed for key.Key that stores key.Hash with
@@ -111,16 +111,6 @@ type OutcomeStore interface {
 	// LookupKey returns the record of key and true, or false when the key
 	// is unknown (never used, or pruned).
 	LookupKey(ctx context.Context, key string) (KeyRecord, bool, error)
-}
-
-// Outcomes returns s as an OutcomeStore, or an error matching
-// errors.ErrUnsupported when s does not keep command outcomes.
-func Outcomes(s Store) (OutcomeStore, error) {
-	o, ok := s.(OutcomeStore)
-	if !ok {
-		return nil, fmt.Errorf("eventstore: %T does not keep the outcomes of keyed commands: %w", s, errors.ErrUnsupported)
-	}
-	return o, nil
 }
 
 // ValidateCommandKey checks the arguments of an OutcomeStore call: a

@@ -1,14 +1,12 @@
 package eventstore
 
-import (
-	"context"
-	"errors"
-	"fmt"
-)
+import "context"
 
 // Store appends events to streams and reads them back. Implementations are
 // safe for concurrent use.
 type Store interface {
+	LogReader
+
 	// Append atomically appends events, in order, to the stream if it is
 	// where expected says; otherwise it stores nothing and returns a
 	// *ConcurrencyError. On success it returns the stream's new version and
@@ -26,7 +24,12 @@ type Store interface {
 	// events fails with ErrStreamNotFound; reading past either end of an
 	// existing stream returns no records and no error.
 	ReadStream(ctx context.Context, streamID string, from int64, dir Direction, limit int) ([]Record, error)
+}
 
+// LogReader reads the global log. Every Store is one; the reader of every
+// tenant's events (AllTenants) is one and nothing more: it cannot append
+// or read a stream, as a stream belongs to one tenant.
+type LogReader interface {
 	// ReadAll returns up to limit events of the global log that come after
 	// the position after, in log order. A limit of 0 means an
 	// implementation-chosen batch size. ReadAll never returns an event
@@ -47,68 +50,4 @@ type AppendResult struct {
 	// Replayed is true when the append had been done before (same event IDs,
 	// or same command key) and this call stored nothing.
 	Replayed bool
-}
-
-// KeyedAppender is implemented by stores that make whole commands
-// idempotent: AppendKeyed records commandKey atomically with the events, and
-// a later AppendKeyed with the same key, from any process, stores nothing and
-// returns the first append's result with Replayed set. Keys are kept for a
-// store-defined retention period. An empty commandKey behaves like Append.
-type KeyedAppender interface {
-	Store
-	AppendKeyed(ctx context.Context, commandKey, streamID string, expected ExpectedVersion, events []Event) (AppendResult, error)
-}
-
-// TenantScoper is implemented by stores that hold several tenants (see
-// Tenants in the package doc) so that code holding only a Store, such as a
-// decorator adding metrics or tracing, can reach their tenant views and
-// keep them decorated. The adapters' own ForTenant and AllTenants return
-// their concrete types; these return the same views as Stores.
-type TenantScoper interface {
-	Store
-	// StoreForTenant returns the view confined to tenant, as ForTenant.
-	StoreForTenant(tenant string) (Store, error)
-	// StoreForAllTenants returns the reader of every tenant's events, as
-	// AllTenants.
-	StoreForAllTenants() Store
-}
-
-// AllTenantsView is implemented by stores that can tell whether they are
-// the view of every tenant's log (a TenantScoper's StoreForAllTenants), so
-// that tools measuring a reader's lag compare it with the right head.
-type AllTenantsView interface {
-	// ReadsAllTenants reports whether ReadAll and Head cover every
-	// tenant's events.
-	ReadsAllTenants() bool
-}
-
-// ReadsAllTenants reports whether v (a Store, or anything wrapping one that
-// forwards AllTenantsView) reads every tenant's log. It is false for values
-// that cannot tell.
-func ReadsAllTenants(v any) bool {
-	a, ok := v.(AllTenantsView)
-	return ok && a.ReadsAllTenants()
-}
-
-// ForTenant returns s's view confined to tenant. It fails with an error
-// matching errors.ErrUnsupported when s does not implement TenantScoper,
-// and with one matching ErrInvalidInput when tenant is not a valid tenant
-// ID.
-func ForTenant(s Store, tenant string) (Store, error) {
-	ts, ok := s.(TenantScoper)
-	if !ok {
-		return nil, fmt.Errorf("eventstore: %T has no tenant views: %w", s, errors.ErrUnsupported)
-	}
-	return ts.StoreForTenant(tenant)
-}
-
-// AllTenants returns s's reader of every tenant's events. It fails with an
-// error matching errors.ErrUnsupported when s does not implement
-// TenantScoper.
-func AllTenants(s Store) (Store, error) {
-	ts, ok := s.(TenantScoper)
-	if !ok {
-		return nil, fmt.Errorf("eventstore: %T has no tenant views: %w", s, errors.ErrUnsupported)
-	}
-	return ts.StoreForAllTenants(), nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -27,6 +28,7 @@ func pointerNamespace(projection, tenant string) readmodel.Namespace {
 type pointer struct {
 	Version    string    `json:"version"`
 	Partitions int       `json:"partitions"`
+	Spread     bool      `json:"spread,omitempty"` // one namespace per partition (spread.go)
 	SwitchedAt time.Time `json:"switched_at"`
 }
 
@@ -135,7 +137,8 @@ func (r *Runner) activate(ctx context.Context, epoch string, pos eventstore.Posi
 		// readers over once all have.
 		flag, _ := json.Marshal(checkpoint{Position: pos, CaughtUp: true})
 		w := readmodel.Write{ID: caughtUpID(r.cfg.Partition), Revision: readmodel.Revision{Commit: uint64(time.Now().UnixNano())}, Data: flag}
-		if _, err := r.cfg.Store.Apply(ctx, r.ns, readmodel.Batch{Writes: []readmodel.Write{w}, Checkpoint: epoch, IfCheckpoint: &epoch}); err != nil {
+		fence := r.expectedFence(epoch)
+		if _, err := r.cfg.Store.Apply(ctx, r.ns, readmodel.Batch{Writes: []readmodel.Write{w}, Checkpoint: fence, IfCheckpoint: &fence}); err != nil {
 			if errors.Is(err, readmodel.ErrCheckpointMismatch) {
 				return errLost
 			}
@@ -144,15 +147,11 @@ func (r *Runner) activate(ctx context.Context, epoch string, pos eventstore.Posi
 		if r.cfg.Partition != 0 {
 			return nil
 		}
-		ids := make([]string, r.cfg.Partitions)
-		for i := range ids {
-			ids[i] = caughtUpID(i)
-		}
-		docs, err := r.cfg.Store.GetMany(ctx, r.ns, ids)
+		marks, err := r.layout().readEach(ctx, r.cfg.Store, caughtUpID)
 		if err != nil {
 			return err
 		}
-		if len(docs) < len(ids) {
+		if slices.Contains(marks, nil) {
 			return nil
 		}
 	}
@@ -164,15 +163,15 @@ func (r *Runner) activate(ctx context.Context, epoch string, pos eventstore.Posi
 			return err
 		}
 	}
-	data, _ := json.Marshal(pointer{Version: mine, Partitions: r.cfg.Partitions, SwitchedAt: time.Now().UTC()})
+	data, _ := json.Marshal(pointer{Version: mine, Partitions: r.cfg.Partitions, Spread: r.cfg.Spread, SwitchedAt: time.Now().UTC()})
 	rev := readmodel.Revision{Commit: uint64(time.Now().UnixNano())}
 	if _, err := r.cfg.Store.Apply(ctx, r.ptr, readmodel.Batch{Writes: []readmodel.Write{{ID: pointerID, Revision: rev, Data: data}}}); err != nil {
 		return err
 	}
 	r.log.Info("version is now active", "replaced", cur.Version)
 	if ok && cur.Version != mine {
-		old := readmodel.Namespace{Projection: r.cfg.Projection.name, Version: cur.Version, Tenant: r.cfg.Tenant}
-		if err := r.cfg.Store.Drop(ctx, old); err != nil {
+		old := pointerLayout(r.cfg.Projection.name, r.cfg.Tenant, cur)
+		if err := old.dropAll(ctx, r.cfg.Store); err != nil {
 			r.log.Warn("could not drop the replaced version; drop it by hand", "replaced", cur.Version, "err", err)
 		}
 	}
@@ -183,30 +182,27 @@ func (r *Runner) activate(ctx context.Context, epoch string, pos eventstore.Posi
 // reachedFrozen stops the writes of the version being replaced and reports
 // whether this version's position is at or past every checkpoint it left.
 func (r *Runner) reachedFrozen(ctx context.Context, cur pointer, pos eventstore.Position) (bool, error) {
-	old := readmodel.Namespace{Projection: r.cfg.Projection.name, Version: cur.Version, Tenant: r.cfg.Tenant}
-	if _, err := r.cfg.Store.Apply(ctx, old, readmodel.Batch{Checkpoint: retiredEpoch}); err != nil {
-		return false, err
+	old := pointerLayout(r.cfg.Projection.name, r.cfg.Tenant, cur)
+	for _, ns := range old.namespaces() {
+		if _, err := r.cfg.Store.Apply(ctx, ns, readmodel.Batch{Checkpoint: retiredEpoch}); err != nil {
+			return false, err
+		}
 	}
-	ids := make([]string, max(cur.Partitions, 1))
-	for i := range ids {
-		ids[i] = checkpointID(i)
-	}
-	docs, err := r.cfg.Store.GetMany(ctx, old, ids)
+	docs, err := old.readEach(ctx, r.cfg.Store, checkpointID)
 	if err != nil {
 		return false, err
 	}
 	mine := pos
 	if r.cfg.Partitions > 1 {
 		// Partition 0 speaks for all: the lowest caught-up mark counts.
-		flags := make([]string, r.cfg.Partitions)
-		for i := range flags {
-			flags[i] = caughtUpID(i)
-		}
-		marks, err := r.cfg.Store.GetMany(ctx, r.ns, flags)
+		marks, err := r.layout().readEach(ctx, r.cfg.Store, caughtUpID)
 		if err != nil {
 			return false, err
 		}
 		for _, m := range marks {
+			if m == nil {
+				return false, nil
+			}
 			var cp checkpoint
 			if err := json.Unmarshal(m.Data, &cp); err != nil {
 				return false, err
@@ -217,6 +213,9 @@ func (r *Runner) reachedFrozen(ctx context.Context, cur pointer, pos eventstore.
 		}
 	}
 	for _, d := range docs {
+		if d == nil {
+			continue
+		}
 		var cp checkpoint
 		if err := json.Unmarshal(d.Data, &cp); err != nil {
 			return false, err

@@ -70,7 +70,7 @@ func waitCatalog(t *testing.T, rm readmodel.Reader, want []projection.CatalogEnt
 	}
 }
 
-// A Runner over the store's AllTenants view, decorated or not, records that
+// A Runner over the store's AllTenants view, instrumented or not, records that
 // it reads every tenant's log; one over a tenant's view or the default
 // tenant's does not.
 func TestCatalogMarksAllTenantsProjections(t *testing.T) {
@@ -80,11 +80,11 @@ func TestCatalogMarksAllTenantsProjections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	decoratedAll, err := eventstore.AllTenants(projection.DecorateStore(es, projection.StoreHooks{}))
+	decoratedAll, err := eventstore.AllTenants(eventstore.Instrument(es, eventstore.Hooks{}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, src := range map[string]eventstore.Store{
+	for name, src := range map[string]eventstore.LogReader{
 		"all": es.AllTenants(), "decorated-all": decoratedAll, "default": es, "acme": acme,
 	} {
 		startRunner(t, projection.Config{Projection: projection.New(name, "1", nil), Source: projection.LogSource(src, nil), Store: rm})

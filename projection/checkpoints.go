@@ -3,7 +3,6 @@ package projection
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/eventfold/eventfold/eventstore"
@@ -80,23 +79,35 @@ func Inspect(ctx context.Context, r readmodel.Reader, projection, tenant, versio
 	if partitions <= 0 {
 		partitions = max(p.Partitions, 1)
 	}
-	ns := readmodel.Namespace{Projection: projection, Version: in.Version, Tenant: tenant}
-	ids := make([]string, partitions)
-	for i := range ids {
-		ids[i] = checkpointID(i)
+	l := layout{ns: readmodel.Namespace{Projection: projection, Version: in.Version, Tenant: tenant}, partitions: partitions}
+	if l.spread, err = isSpread(ctx, r, l, p, ok); err != nil {
+		return Inspection{}, err
 	}
-	docs, err := r.GetMany(ctx, ns, ids)
+	docs, err := l.readEach(ctx, r, checkpointID)
 	if err != nil {
 		return Inspection{}, err
 	}
 	in.Partitions = make([]PartitionCheckpoint, partitions)
-	for _, d := range docs {
-		i := slices.Index(ids, d.ID)
+	for i, d := range docs {
+		if d == nil {
+			continue
+		}
 		var cp checkpoint
 		if err := jsonUnmarshal(d.Data, &cp); err != nil {
-			return Inspection{}, fmt.Errorf("projection: checkpoint %d of %s: %w", i, ns, err)
+			return Inspection{}, fmt.Errorf("projection: checkpoint %d of %s: %w", i, l.partition(i), err)
 		}
 		in.Partitions[i] = PartitionCheckpoint{Position: cp.Position, Committed: true}
 	}
 	return in, nil
+}
+
+// isSpread reports whether the version l names keeps one namespace per
+// partition: the active pointer says so for the active version; for
+// another, its partition 0 has a namespace of its own.
+func isSpread(ctx context.Context, r readmodel.Reader, l layout, p pointer, active bool) (bool, error) {
+	if active && p.Version == l.ns.Version {
+		return p.Spread, nil
+	}
+	st, err := r.State(ctx, l.ns.WithPartition(0, max(l.partitions, 1)))
+	return st.Initialized, err
 }

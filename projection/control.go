@@ -58,6 +58,9 @@ type FaultReport struct {
 	Version    string `json:"version"`
 	Tenant     string `json:"tenant,omitempty"`
 	Partition  int    `json:"partition"`
+	// Partitions is set for a spread read model (Config.Spread), whose
+	// partitions keep their checkpoints in namespaces of their own.
+	Partitions int `json:"partitions,omitempty"`
 	// EventID, StreamID, StreamVersion, Type and Position name the event
 	// the handler keeps failing on.
 	EventID       string              `json:"event_id"`
@@ -153,6 +156,9 @@ func Faults(ctx context.Context, r readmodel.Reader, projection, tenant string) 
 // later one, or its version is gone.
 func pastFault(ctx context.Context, r readmodel.Reader, f FaultReport) (bool, error) {
 	ns := readmodel.Namespace{Projection: f.Projection, Version: f.Version, Tenant: f.Tenant}
+	if f.Partitions > 0 {
+		ns = ns.WithPartition(f.Partition, f.Partitions)
+	}
 	doc, err := r.Get(ctx, ns, checkpointID(f.Partition))
 	if errors.Is(err, readmodel.ErrNotFound) {
 		st, err := r.State(ctx, ns)
@@ -241,6 +247,9 @@ func (r *Runner) awaitOperator(ctx context.Context, rec eventstore.Record, f Fau
 	report := FaultReport{Projection: r.cfg.Projection.name, Version: version, Tenant: r.cfg.Tenant, Partition: partition,
 		EventID: rec.ID, StreamID: rec.StreamID, StreamVersion: rec.Version, Type: rec.Type, Position: rec.Position,
 		Err: f.Err, Attempts: f.Attempts, Since: f.Since.UTC()}
+	if r.cfg.Spread {
+		report.Partitions = r.cfg.Partitions
+	}
 	data, _ := json.Marshal(report)
 	entry := readmodel.Entry{Index: faultsIndex, Value: readmodel.String(version + "/" + strconv.Itoa(partition))}
 	if _, err := r.cfg.Store.Apply(ctx, ns, readmodel.Batch{Writes: []readmodel.Write{{ID: faultID(version, partition), Revision: controlRevision(), Data: data, Entries: []readmodel.Entry{entry}}}}); err != nil {

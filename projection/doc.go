@@ -66,6 +66,11 @@
 // Transient store errors are retried with backoff and never skip anything;
 // while they go on the partition is in [StateUnavailable], not faulted.
 //
+// With [Config.Spread] each partition also keeps its documents in a
+// namespace of its own, so that a Redis Cluster spreads one read model over
+// its masters; queries read it through [Serving], and a commit a failover
+// lost is noticed and redone.
+//
 // [Rebuild] rebuilds the version being served as a new generation of it,
 // switching readers over like a new version; its Runners follow.
 //

@@ -100,3 +100,75 @@ func Example() {
 	}
 	// Output: account-1: ada has 120
 }
+
+// A read model spread over partitions (Config.Spread): each partition's
+// Runner writes a namespace of its own, which Redis Cluster places on a
+// hash slot of its own, and queries read the whole through Serving.
+func ExampleServing() {
+	ctx := context.Background()
+	events := memstore.New(nil)
+	readModels := memstore.NewReadModels(nil) // in production: redisstore on a ClusterClient
+
+	type Visits struct {
+		Count int `json:"count"`
+	}
+	visits := readmodel.Model[Visits]{Indexes: []readmodel.Index[Visits]{
+		readmodel.By("count", func(v Visits) readmodel.Value { return readmodel.Int(int64(v.Count)) }),
+	}}
+	p := projection.New("visits", "1", nil)
+	p.On("Visited", func(ctx context.Context, tx *projection.Tx, rec eventstore.Record) error {
+		// Keyed by the stream's ID: the document lives in the partition
+		// that applies the stream.
+		v, _, err := projection.Load(ctx, tx, visits, rec.StreamID)
+		if err != nil {
+			return err
+		}
+		v.Count++
+		return projection.Store(tx, visits, rec.StreamID, v)
+	})
+
+	const partitions = 3
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	for k := range partitions { // in production: a projection.Group per process
+		r, err := projection.NewRunner(projection.Config{Projection: p, Source: projection.LogSource(events, nil),
+			Store: readModels, Partitions: partitions, Partition: k, Spread: true})
+		if err != nil {
+			log.Fatal(err)
+		}
+		go r.Run(runCtx) //nolint:errcheck
+	}
+
+	var last eventstore.Position
+	for _, page := range []string{"home", "about", "home", "blog", "home", "about"} {
+		res, err := events.Append(ctx, "page-"+page, eventstore.Any, []eventstore.Event{{Type: "Visited", Data: []byte("{}")}})
+		if err != nil {
+			log.Fatal(err)
+		}
+		last = res.Position
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	// WaitFor waits for every partition.
+	if err := projection.WaitFor(waitCtx, readModels, "visits", "", last); err != nil {
+		log.Fatal(err)
+	}
+
+	reader, ns, err := projection.Serving(ctx, readModels, "visits", "")
+	if err != nil {
+		log.Fatal(err)
+	}
+	q := readmodel.All("count")
+	q.Descending = true
+	page, err := visits.View(reader, ns).Query(ctx, q)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, it := range page.Items {
+		fmt.Println(it.ID, it.Doc.Count)
+	}
+	// Output:
+	// page-home 3
+	// page-about 2
+	// page-blog 1
+}

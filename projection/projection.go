@@ -170,6 +170,10 @@ type Tx struct {
 	ahead func() []string
 	// err records a write the Tx refused; the handler then fails.
 	err error
+	// partitions and partition, in a spread read model, restrict writes
+	// to the documents of the Runner's partition; partitions is 0
+	// otherwise.
+	partitions, partition int
 }
 
 // reservedID reports whether id names one of the Runner's own documents,
@@ -255,6 +259,12 @@ func (tx *Tx) set(w readmodel.Write) {
 	if reservedID(w.ID) {
 		if tx.err == nil {
 			tx.err = fmt.Errorf("projection: document ID %q is reserved for the projection's own checkpoints", w.ID)
+		}
+		return
+	}
+	if k := readmodel.PartitionOf(w.ID, tx.partitions); tx.partitions > 0 && k != tx.partition {
+		if tx.err == nil {
+			tx.err = fmt.Errorf("projection: document %q belongs to partition %d of the spread read model, not to partition %d, which applies this event", w.ID, k, tx.partition)
 		}
 		return
 	}

@@ -60,7 +60,7 @@ func (r *Runner) followRebuild(ctx context.Context) bool {
 	}
 	cancel()
 	r.cfg.Projection = r.cfg.Projection.withVersion(p.Version)
-	r.ns = r.cfg.Projection.Namespace(r.cfg.Tenant)
+	r.ns = r.ownNamespace()
 	r.tx.ns = r.ns
 	r.tx.reset()
 	r.mu.Lock()
@@ -111,7 +111,7 @@ func NewRebuild(ctx context.Context, cfg Config) (*Rebuild, error) {
 			name, base, cfg.Projection.version, cfg.Projection.version)
 	}
 	b := &Rebuild{cfg: cfg, from: p.Version, gen: cfg.Projection.withVersion(base + generationSep + strconv.Itoa(gen+1))}
-	if err := cfg.Store.Drop(ctx, b.gen.Namespace(cfg.Tenant)); err != nil {
+	if err := b.genLayout().dropAll(ctx, cfg.Store); err != nil {
 		return nil, err
 	}
 	for k := 0; k < cfg.Partitions; k++ {
@@ -191,14 +191,20 @@ func (b *Rebuild) abandon(ctx context.Context) error {
 		return nil // it switched over after all
 	}
 	if ok {
-		served := readmodel.Namespace{Projection: b.cfg.Projection.name, Version: p.Version, Tenant: b.cfg.Tenant}
 		frozen := retiredEpoch
-		// A fresh epoch: the served version's Runners adopt it and resume
-		// from their checkpoints.
-		_, err := b.cfg.Store.Apply(ctx, served, readmodel.Batch{Checkpoint: newEpoch(), IfCheckpoint: &frozen})
-		if err != nil && !errors.Is(err, readmodel.ErrCheckpointMismatch) {
-			return err
+		for _, served := range pointerLayout(b.cfg.Projection.name, b.cfg.Tenant, p).namespaces() {
+			// A fresh epoch: the served version's Runners adopt it and
+			// resume from their checkpoints.
+			_, err := b.cfg.Store.Apply(ctx, served, readmodel.Batch{Checkpoint: newEpoch(), IfCheckpoint: &frozen})
+			if err != nil && !errors.Is(err, readmodel.ErrCheckpointMismatch) {
+				return err
+			}
 		}
 	}
-	return b.cfg.Store.Drop(ctx, b.gen.Namespace(b.cfg.Tenant))
+	return b.genLayout().dropAll(ctx, b.cfg.Store)
+}
+
+// genLayout returns the layout of the generation being built.
+func (b *Rebuild) genLayout() layout {
+	return layout{ns: b.gen.Namespace(b.cfg.Tenant), partitions: b.cfg.Partitions, spread: b.cfg.Spread}
 }

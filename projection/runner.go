@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -39,6 +38,17 @@ type Config struct {
 	Partitions int
 	// Partition is the partition this Runner applies, 0 to Partitions-1.
 	Partition int
+	// Spread keeps each partition's documents, index entries and
+	// checkpoint in a namespace of its own (Namespace.WithPartition), so
+	// that a Redis Cluster spreads one read model over its masters
+	// instead of one hash slot. A handler then writes only the documents
+	// of its partition, those whose readmodel.PartitionOf(id, Partitions)
+	// is Partition (documents keyed by the ID of the stream that writes
+	// them always are); writing another fails the handler. Each commit
+	// also checks that the store kept the one before, so a write lost in
+	// a failover is noticed and the partition resumes from what the store
+	// kept. Queries read a spread read model through Serving.
+	Spread bool
 	// BatchSize is the most events applied in one atomic batch. Default 500.
 	BatchSize int
 	// Prefetch names the documents a batch's handlers will read for an
@@ -184,6 +194,7 @@ type Runner struct {
 	behindSince  time.Time     // when the log's head moved past Position
 	faultEnded   chan struct{} // closed when the current Fault's wait ends
 	registered   bool          // recorded in the catalog (catalog.go)
+	fence        string        // a spread partition's namespace checkpoint (spread.go)
 }
 
 // NewRunner validates cfg and returns a Runner.
@@ -213,13 +224,16 @@ func NewRunner(cfg Config) (*Runner, error) {
 	p := cfg.Projection
 	r := &Runner{
 		cfg:  cfg,
-		ns:   p.Namespace(cfg.Tenant),
 		ptr:  pointerNamespace(p.name, cfg.Tenant),
 		ctrl: make(chan bool),
 		log: log.With("projection", p.name, "version", p.version, "tenant", cfg.Tenant,
 			"partition", cfg.Partition),
 	}
+	r.ns = r.ownNamespace()
 	r.tx = newTx(cfg.Store, r.ns)
+	if cfg.Spread {
+		r.tx.partitions, r.tx.partition = cfg.Partitions, cfg.Partition
+	}
 	r.status = Status{Projection: p.name, Version: p.version, Tenant: cfg.Tenant,
 		Partition: cfg.Partition, Partitions: cfg.Partitions, State: StateStarting}
 	return r, nil
@@ -334,7 +348,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			r.log.Info("retired: a newer version is active")
 			return err
 		case errors.Is(err, errLost):
-			r.log.Warn("read model lost (Redis data loss or a concurrent drop); rebuilding from the start of the log")
+			r.log.Warn("read model lost or rewound (Redis data loss, a failover or a concurrent drop); resuming from the checkpoint it kept, or from the start of the log")
 			backoff = r.cfg.Backoff
 			continue
 		}
@@ -394,13 +408,14 @@ func (r *Runner) runOnce(ctx context.Context) error {
 	}
 	r.mu.Unlock()
 
-	feed, err := r.cfg.Source.Open(ctx, pos)
+	feed, err := r.openFeed(ctx, pos)
 	if err != nil {
 		return err
 	}
 	feed = readAhead(ctx, feed, r.cfg.BatchSize, r.decodeAhead)
 	defer feed.Close()
 	decoded, _ := feed.(decodedFeed)
+	scanned, _ := feed.(scannedFeed)
 	var lastHead, lastEpochCheck time.Time
 	for {
 		var (
@@ -418,6 +433,11 @@ func (r *Runner) runOnce(ctx context.Context) error {
 		next, err := r.apply(ctx, epoch, pos, recs, events)
 		if err != nil {
 			return err
+		}
+		if scanned != nil {
+			if next, err = r.skipTo(ctx, epoch, next, scanned.scanned()); err != nil {
+				return err
+			}
 		}
 		if next != pos {
 			pos = next
@@ -446,6 +466,36 @@ func (r *Runner) runOnce(ctx context.Context) error {
 	}
 }
 
+// openFeed opens the source after pos. A source that can filter by type
+// delivers only the types the projection handles: the union of its On,
+// Handle and OnForget registrations, which are all the Runner applies.
+func (r *Runner) openFeed(ctx context.Context, pos eventstore.Position) (Feed, error) {
+	if fs, ok := r.cfg.Source.(filteredSource); ok {
+		if feed, ok := fs.openFiltered(ctx, pos, r.cfg.Projection.EventTypes()); ok {
+			return feed, nil
+		}
+	}
+	return r.cfg.Source.Open(ctx, pos)
+}
+
+// skipTo moves the checkpoint from pos to through, the position a filtered
+// feed has read through past the events it skipped, so that the lag stays
+// honest and a restart does not read them again. It returns the new
+// checkpoint.
+func (r *Runner) skipTo(ctx context.Context, epoch string, pos, through eventstore.Position) (eventstore.Position, error) {
+	if !pos.Before(through) {
+		return pos, nil
+	}
+	r.tx.reset()
+	if err := r.commit(ctx, epoch, through); err != nil {
+		return pos, err
+	}
+	r.mu.Lock()
+	r.status.Position = through
+	r.mu.Unlock()
+	return through, nil
+}
+
 // open reads (or creates) the namespace's epoch and this partition's
 // checkpoint.
 func (r *Runner) open(ctx context.Context) (epoch string, pos eventstore.Position, rebuilding bool, err error) {
@@ -462,6 +512,7 @@ func (r *Runner) open(ctx context.Context) (epoch string, pos eventstore.Positio
 		}
 		if st.Initialized && st.Checkpoint != "" {
 			epoch = st.Checkpoint
+			r.fence = epoch
 			break
 		}
 		// A new (or lost) namespace: claim it with a fresh epoch. Only one
@@ -506,14 +557,10 @@ func newEpoch() string {
 }
 
 // PartitionOf returns the partition, of n, that applies stream's events.
-func PartitionOf(streamID string, n int) int {
-	if n <= 1 {
-		return 0
-	}
-	h := fnv.New32a()
-	h.Write([]byte(streamID))
-	return int(h.Sum32() % uint32(n))
-}
+// It is readmodel.PartitionOf, so in a spread read model (Config.Spread) a
+// document keyed by a stream's ID lives in the partition that applies the
+// stream.
+func PartitionOf(streamID string, n int) int { return readmodel.PartitionOf(streamID, n) }
 
 // decodeAhead decodes, for the read-ahead of the log, the events of recs
 // that this Runner will hand to a typed handler (see Handle), so that the
@@ -686,7 +733,7 @@ func (r *Runner) checkEpoch(ctx context.Context, epoch string) error {
 	if err != nil {
 		return err
 	}
-	if st.Checkpoint == epoch {
+	if st.Checkpoint == r.expectedFence(epoch) {
 		return nil
 	}
 	if err := r.checkRetired(ctx); err != nil {
@@ -726,9 +773,11 @@ func (r *Runner) commit(ctx context.Context, epoch string, pos eventstore.Positi
 	cp, _ := json.Marshal(checkpoint{Position: pos})
 	writes := append(r.tx.writes, readmodel.Write{ID: checkpointID(r.cfg.Partition), Revision: readmodel.Revision(pos), Data: cp})
 	backoff := r.cfg.Backoff
+	expect, next := r.expectedFence(epoch), r.fenceAt(epoch, pos)
 	for attempt := 1; ; attempt++ {
-		_, err := r.cfg.Store.Apply(ctx, r.ns, readmodel.Batch{Writes: writes, Checkpoint: epoch, IfCheckpoint: &epoch})
+		_, err := r.cfg.Store.Apply(ctx, r.ns, readmodel.Batch{Writes: writes, Checkpoint: next, IfCheckpoint: &expect})
 		if err == nil {
+			r.fence = next
 			r.tx.reset()
 			r.mu.Lock()
 			r.noteSuccess()
@@ -736,7 +785,9 @@ func (r *Runner) commit(ctx context.Context, epoch string, pos eventstore.Positi
 			return nil
 		}
 		if errors.Is(err, readmodel.ErrCheckpointMismatch) {
-			if rerr := r.checkRetired(ctx); rerr != nil {
+			// Lost, rewound or retired, even if the pointer cannot be
+			// read just now: reopening checks again.
+			if rerr := r.checkRetired(ctx); errors.Is(rerr, ErrRetired) {
 				return rerr
 			}
 			return errLost
@@ -755,9 +806,8 @@ func (r *Runner) commit(ctx context.Context, epoch string, pos eventstore.Positi
 }
 
 func (r *Runner) updateHead(ctx context.Context, pos eventstore.Position, caughtUp bool) {
-	hr, ok := r.cfg.Source.(HeadReader)
 	var head eventstore.Position
-	if ok {
+	if hr, ok := eventstore.As[eventstore.HeadReader](r.cfg.Source); ok {
 		if h, err := hr.Head(ctx); err == nil {
 			head = h
 		}
@@ -832,7 +882,3 @@ func (m *rateMeter) perSecond() float64 {
 	}
 	return m.eps
 }
-
-// errNoHead matches errors.ErrUnsupported, so callers of a Source's Head
-// can tell a store without one from a failed read.
-var errNoHead = fmt.Errorf("projection: the store does not report its head: %w", errors.ErrUnsupported)

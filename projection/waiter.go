@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -118,16 +119,11 @@ func minCheckpoint(ctx context.Context, r readmodel.Reader, projection, tenant s
 	if !ok {
 		return eventstore.Position{}, fmt.Errorf("%w: %q has no active version", ErrNotReady, projection)
 	}
-	ns := readmodel.Namespace{Projection: projection, Version: p.Version, Tenant: tenant}
-	ids := make([]string, max(p.Partitions, 1))
-	for i := range ids {
-		ids[i] = checkpointID(i)
-	}
-	docs, err := r.GetMany(ctx, ns, ids)
+	docs, err := pointerLayout(projection, tenant, p).readEach(ctx, r, checkpointID)
 	if err != nil {
 		return eventstore.Position{}, err
 	}
-	if len(docs) < len(ids) {
+	if slices.Contains(docs, nil) {
 		return eventstore.Position{}, nil
 	}
 	var low eventstore.Position

@@ -67,10 +67,14 @@
 // # Atomicity and Redis Cluster
 //
 // Everything in one namespace can be committed atomically, which in Redis
-// Cluster requires every key of a namespace to live in one hash slot. The
-// cost is that one namespace is not spread over the cluster: a projection
-// that outgrows one node is split by tenant or by projection. See
-// adapters/redisstore and docs/read-models.md.
+// Cluster requires every key of a namespace to live in one hash slot. A
+// read model that outgrows one node is spread over partitions:
+// [Partitioned] keeps document id in the namespace
+// ns.WithPartition([PartitionOf](id, n), n), each partition on a slot of its
+// own, commits atomically per partition, routes Get to one partition and
+// merges queries over all of them in index order. Projections write the
+// partitions directly (projection.Config.Spread). See adapters/redisstore
+// and docs/read-models.md.
 //
 // # Errors
 //

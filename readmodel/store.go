@@ -64,10 +64,11 @@ type Store interface {
 }
 
 // Namespace names a set of documents: those of one projection, at one
-// version of its read model, for one tenant. Namespaces never share
-// documents, indexes or checkpoints, whatever characters their fields hold.
-// Everything in one namespace can be updated in one atomic Batch; in Redis
-// Cluster that means one namespace lives in one hash slot.
+// version of its read model, for one tenant, and, for a read model spread
+// over partitions (see Partitioned), one partition of it. Namespaces never
+// share documents, indexes or checkpoints, whatever characters their fields
+// hold. Everything in one namespace can be updated in one atomic Batch; in
+// Redis Cluster that means one namespace lives in one hash slot.
 type Namespace struct {
 	// Projection names the projection that owns the documents. Required.
 	Projection string
@@ -76,6 +77,20 @@ type Namespace struct {
 	Version string
 	// Tenant isolates one tenant's documents. Empty means no tenant.
 	Tenant string
+	// Partition names one partition of a read model spread over several,
+	// each a namespace of its own (see Partitioned and WithPartition).
+	// Empty for a read model kept whole.
+	Partition string
+}
+
+// WithPartition returns the namespace of partition k of ns spread over n
+// partitions. Its Partition is "k/n": a read model spread over another
+// number of partitions lives in other namespaces, and a store can place
+// the partitions evenly (redisstore gives partition k a hash slot in the
+// k-th of n equal ranges of slots).
+func (ns Namespace) WithPartition(k, n int) Namespace {
+	ns.Partition = strconv.Itoa(k) + "/" + strconv.Itoa(n)
+	return ns
 }
 
 // String formats ns for messages. It is not an encoding: different
@@ -87,6 +102,9 @@ func (ns Namespace) String() string {
 	}
 	if ns.Tenant != "" {
 		s += "/" + ns.Tenant
+	}
+	if ns.Partition != "" {
+		s += "#" + ns.Partition
 	}
 	return strconv.Quote(s)
 }
@@ -243,6 +261,10 @@ func All(index string) Query { return Query{Index: index} }
 type Page struct {
 	// Documents are in index order.
 	Documents []Document
+	// Entries holds, for each of Documents, the index entry it was found
+	// under (an EntryKey), so that pages of several partitions can be
+	// merged in index order.
+	Entries []string
 	// Next is the cursor for the following page, or empty when this page
 	// is the last. A page may be full and still be the last.
 	Next string

@@ -29,6 +29,7 @@ func (ns Namespace) Validate() error {
 		{"namespace projection", ns.Projection},
 		{"namespace version", ns.Version},
 		{"namespace tenant", ns.Tenant},
+		{"namespace partition", ns.Partition},
 	} {
 		if len(f.v) > MaxNameBytes {
 			return invalid(f.name, "is longer than "+strconv.Itoa(MaxNameBytes)+" bytes")

@@ -11,7 +11,11 @@ import (
 	"github.com/eventfold/eventfold/eventstore"
 )
 
-var _ eventstore.OutcomeStore = (*Store)(nil)
+var (
+	_ eventstore.OutcomeStore = (*Store)(nil)
+	_ eventstore.HeadReader   = (*Store)(nil)
+	_ eventstore.Notifier     = (*Store)(nil)
+)
 
 // Options configures a Store. A nil *Options means all defaults.
 type Options struct {
@@ -75,21 +79,54 @@ func (s *Store) ForTenant(tenant string) (*Store, error) {
 	return &Store{core: s.core, tenant: tenant}, nil
 }
 
-// AllTenants returns a reader of every tenant's events: ReadAll and Head
-// cover the whole log and Record.Tenant names each event's tenant. Append
-// and ReadStream on it fail with an error matching
-// eventstore.ErrInvalidInput, as a stream belongs to one tenant.
-func (s *Store) AllTenants() *Store {
-	return &Store{core: s.core, all: true}
+// AllTenants returns the reader of every tenant's events.
+func (s *Store) AllTenants() *AllTenantsReader {
+	return &AllTenantsReader{s: &Store{core: s.core, all: true}}
 }
 
-// Tenant returns the tenant the view is confined to: "" for the default
-// tenant and for the AllTenants view.
-func (s *Store) Tenant() string { return s.tenant }
+// AllTenantsReader reads every tenant's events in one global log, for a
+// relay, an admin tool or a projection serving all tenants: ReadAll, Head
+// and Changed cover the whole log and Record.Tenant names each event's
+// tenant. It cannot append or read a stream, as a stream belongs to one
+// tenant.
+type AllTenantsReader struct {
+	s *Store // the store's view with all set
+}
 
-// ReadsAllTenants implements eventstore.AllTenantsView: true for the
-// AllTenants view.
-func (s *Store) ReadsAllTenants() bool { return s.all }
+var (
+	_ eventstore.LogReader      = (*AllTenantsReader)(nil)
+	_ eventstore.HeadReader     = (*AllTenantsReader)(nil)
+	_ eventstore.Notifier       = (*AllTenantsReader)(nil)
+	_ eventstore.AllTenantsView = (*AllTenantsReader)(nil)
+	_ eventstore.FilteredReader = (*AllTenantsReader)(nil)
+)
+
+// ReadAll implements eventstore.LogReader.
+func (r *AllTenantsReader) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Record, error) {
+	return r.s.ReadAll(ctx, after, limit)
+}
+
+// ReadAllFiltered implements eventstore.FilteredReader over every
+// tenant's events.
+func (r *AllTenantsReader) ReadAllFiltered(ctx context.Context, after eventstore.Position, f eventstore.Filter, limit int) (eventstore.FilteredPage, error) {
+	return r.s.ReadAllFiltered(ctx, after, f, limit)
+}
+
+// Head returns the position of the last event of any tenant.
+func (r *AllTenantsReader) Head(ctx context.Context) (eventstore.Position, error) {
+	return r.s.Head(ctx)
+}
+
+// Changed returns a channel that is closed at the next append of any
+// tenant.
+func (r *AllTenantsReader) Changed() <-chan struct{} { return r.s.Changed() }
+
+// ReadsAllTenants implements eventstore.AllTenantsView: always true.
+func (r *AllTenantsReader) ReadsAllTenants() bool { return true }
+
+// Tenant returns the tenant the view is confined to: "" for the default
+// tenant.
+func (s *Store) Tenant() string { return s.tenant }
 
 // StoreForTenant implements eventstore.TenantScoper: ForTenant as an
 // eventstore.Store, so that decorators can keep tenant views.
@@ -102,8 +139,8 @@ func (s *Store) StoreForTenant(tenant string) (eventstore.Store, error) {
 }
 
 // StoreForAllTenants implements eventstore.TenantScoper: AllTenants as an
-// eventstore.Store.
-func (s *Store) StoreForAllTenants() eventstore.Store { return s.AllTenants() }
+// eventstore.LogReader.
+func (s *Store) StoreForAllTenants() eventstore.LogReader { return s.AllTenants() }
 
 var _ eventstore.TenantScoper = (*Store)(nil)
 
@@ -362,14 +399,30 @@ const DefaultReadAllLimit = 1000
 // stored event is visible at once and the log never has holes. A tenant's
 // view returns that tenant's events only; the AllTenants view returns all.
 func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Record, error) {
+	page, err := s.scan(ctx, after, eventstore.Filter{}, limit)
+	return page.Records, err
+}
+
+// ReadAllFiltered implements eventstore.FilteredReader. Every stored event
+// is visible, so a page that is not full has scanned to the view's last
+// event, and Through is that event's position.
+func (s *Store) ReadAllFiltered(ctx context.Context, after eventstore.Position, f eventstore.Filter, limit int) (eventstore.FilteredPage, error) {
+	return s.scan(ctx, after, f, limit)
+}
+
+var _ eventstore.FilteredReader = (*Store)(nil)
+
+// scan reads the view's events after after that match f.
+func (s *Store) scan(ctx context.Context, after eventstore.Position, f eventstore.Filter, limit int) (eventstore.FilteredPage, error) {
+	page := eventstore.FilteredPage{Through: after}
 	if limit < 0 {
-		return nil, &eventstore.InvalidInputError{Field: "limit", Reason: "must not be negative"}
+		return page, &eventstore.InvalidInputError{Field: "limit", Reason: "must not be negative"}
 	}
 	if limit == 0 {
 		limit = DefaultReadAllLimit
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return page, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -379,16 +432,19 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit in
 	if start < len(s.log) && s.log[start].Position == after {
 		start++
 	}
-	var out []eventstore.Record
 	for _, r := range s.log[start:] {
-		if len(out) == limit {
+		if len(page.Records) == limit {
 			break
 		}
-		if s.all || r.Tenant == s.tenant {
-			out = append(out, cloneRecord(r))
+		if !s.all && r.Tenant != s.tenant {
+			continue
+		}
+		page.Through = r.Position
+		if f.Matches(r) {
+			page.Records = append(page.Records, cloneRecord(r))
 		}
 	}
-	return out, nil
+	return page, nil
 }
 
 // Head returns the position of the view's last event, or the zero Position

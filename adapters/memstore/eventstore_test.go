@@ -11,11 +11,8 @@ import (
 
 func TestEventStoreConformance(t *testing.T) {
 	eventstoretest.Run(t, eventstoretest.Config{
-		New: func(t testing.TB) eventstore.Store { return memstore.New(nil) },
-		ForTenant: func(s eventstore.Store, tenant string) (eventstore.Store, error) {
-			return s.(*memstore.Store).ForTenant(tenant)
-		},
-		AllTenants: func(s eventstore.Store) eventstore.Store { return s.(*memstore.Store).AllTenants() },
+		New:      func(t testing.TB) eventstore.Store { return memstore.New(nil) },
+		Features: eventstoretest.Features{Keyed: true, Outcomes: true, Head: true, Notify: true, Tenants: true, Filtered: true},
 	})
 }
 

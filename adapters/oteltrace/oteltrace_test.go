@@ -333,14 +333,14 @@ func TestStoreKeepsOptionalInterfaces(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := s.(eventstore.KeyedAppender); !ok {
-		t.Error("the decorated memstore is not a KeyedAppender")
+	if _, err := eventstore.Keyed(s); err != nil {
+		t.Error(err)
 	}
-	if _, ok := s.(eventstore.OutcomeStore); !ok {
-		t.Error("the decorated memstore is not an OutcomeStore")
+	if _, err := eventstore.Outcomes(s); err != nil {
+		t.Error(err)
 	}
-	if _, ok := s.(projection.Notifier); !ok {
-		t.Error("the decorated memstore is not a Notifier")
+	if _, ok := eventstore.As[eventstore.Notifier](s); !ok {
+		t.Error("the traced memstore has no Notifier")
 	}
 	if _, err := oteltrace.Store(nil, nil); err == nil {
 		t.Error("Store(nil) did not fail")

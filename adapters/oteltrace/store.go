@@ -6,7 +6,6 @@ import (
 	"maps"
 
 	"github.com/eventfold/eventfold/eventstore"
-	"github.com/eventfold/eventfold/projection"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
@@ -36,11 +35,10 @@ var w3c propagation.TraceContext
 // command.Handler to load a stream, gets a span only when ctx already
 // carries one; ReadAll, the tail of projections and relays, gets none.
 //
-// The result implements the optional interfaces inner does that other
-// packages look for: eventstore.KeyedAppender, eventstore.OutcomeStore and
-// projection.HeadReader. It always implements projection.Notifier: through
-// inner's Changed when inner has one, otherwise by waking tailers after
-// each append made through the decorator. Its tenant views
+// The result is an eventstore.Instrument of inner: it keeps every
+// capability of inner and claims none inner lacks (see eventstore.As).
+// AppendKeyed and AppendCommand of its eventstore.KeyedAppender and
+// eventstore.OutcomeStore are traced as appends, and its tenant views
 // (eventstore.ForTenant and eventstore.AllTenants of the result, when inner
 // has them) are traced too. A nil tp traces nothing.
 func Store(inner eventstore.Store, tp trace.TracerProvider) (eventstore.Store, error) {
@@ -48,7 +46,7 @@ func Store(inner eventstore.Store, tp trace.TracerProvider) (eventstore.Store, e
 		return nil, errors.New("oteltrace: Store needs an event store")
 	}
 	s := &store{tracer: tracer(tp)}
-	return projection.DecorateStore(inner, projection.StoreHooks{Append: s.traceAppend, ReadStream: s.traceReadStream}), nil
+	return eventstore.Instrument(inner, eventstore.Hooks{Append: s.traceAppend, ReadStream: s.traceReadStream}), nil
 }
 
 // store holds what the hooks of the decorated store share.

@@ -61,7 +61,9 @@ func TestHeldBackNamesTheOpenTransaction(t *testing.T) {
 		t.Fatalf("ReadAll after the head = %d records, %v; want none while the transaction is open", len(recs), err)
 	}
 	for name, tc := range map[string]struct {
-		view *pgstore.Store
+		view interface {
+			HeldBack(context.Context) (pgstore.HeldBack, error)
+		}
 		want int64
 	}{"default": {store, 1}, "acme": {acme, 2}, "all": {store.AllTenants(), 3}} {
 		hb, err := tc.view.HeldBack(ctx)

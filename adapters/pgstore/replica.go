@@ -129,9 +129,38 @@ func (r *Replica) ForTenant(tenant string) (*Replica, error) {
 	return r.viewOf(v), nil
 }
 
-// AllTenants returns the Replica of the all-tenants view (see
-// Store.AllTenants): what a relay over every tenant reads.
-func (r *Replica) AllTenants() *Replica { return r.viewOf(r.Store.AllTenants()) }
+// AllTenants returns the reader of every tenant's events (see
+// Store.AllTenants) whose ReadAll goes to the standby: what a relay over
+// every tenant reads.
+func (r *Replica) AllTenants() *AllTenantsReplica {
+	all := r.Store.AllTenants()
+	return &AllTenantsReplica{AllTenantsReader: all, replica: r.viewOf(all.s)}
+}
+
+// AllTenantsReplica is a Replica's reader of every tenant's events: an
+// AllTenantsReader whose ReadAll reads the standby as Replica.ReadAll does.
+type AllTenantsReplica struct {
+	*AllTenantsReader
+	replica *Replica
+}
+
+// ReadAll reads every tenant's log on the standby when it is up and close
+// enough, else on the primary (see Replica.ReadAll).
+func (a *AllTenantsReplica) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Record, error) {
+	return a.replica.ReadAll(ctx, after, limit)
+}
+
+// ReadAllFiltered reads every tenant's log filtered, on the server
+// Replica.ReadAllFiltered reads.
+func (a *AllTenantsReplica) ReadAllFiltered(ctx context.Context, after eventstore.Position, f eventstore.Filter, limit int) (eventstore.FilteredPage, error) {
+	return a.replica.ReadAllFiltered(ctx, after, f, limit)
+}
+
+// ReadingStandby reports whether ReadAll currently reads the standby.
+func (a *AllTenantsReplica) ReadingStandby() bool { return a.replica.ReadingStandby() }
+
+// Lag measures how far the standby is behind the primary now.
+func (a *AllTenantsReplica) Lag(ctx context.Context) (ReplicaLag, error) { return a.replica.Lag(ctx) }
 
 // StoreForTenant implements eventstore.TenantScoper with Replica views.
 func (r *Replica) StoreForTenant(tenant string) (eventstore.Store, error) {
@@ -143,11 +172,13 @@ func (r *Replica) StoreForTenant(tenant string) (eventstore.Store, error) {
 }
 
 // StoreForAllTenants implements eventstore.TenantScoper with a Replica view.
-func (r *Replica) StoreForAllTenants() eventstore.Store { return r.AllTenants() }
+func (r *Replica) StoreForAllTenants() eventstore.LogReader { return r.AllTenants() }
 
 var (
 	_ eventstore.Store        = (*Replica)(nil)
 	_ eventstore.TenantScoper = (*Replica)(nil)
+	_ eventstore.LogReader    = (*AllTenantsReplica)(nil)
+	_ eventstore.HeadReader   = (*AllTenantsReplica)(nil)
 )
 
 // ReadAll implements eventstore.Store like Store.ReadAll, on the standby
@@ -162,6 +193,20 @@ func (r *Replica) ReadAll(ctx context.Context, after eventstore.Position, limit 
 		r.state.standbyFailed(err)
 	}
 	return r.Store.ReadAll(ctx, after, limit)
+}
+
+// ReadAllFiltered implements eventstore.FilteredReader like
+// Store.ReadAllFiltered, on the server ReadAll reads: the standby has the
+// primary's index, and its snapshots the same horizon.
+func (r *Replica) ReadAllFiltered(ctx context.Context, after eventstore.Position, f eventstore.Filter, limit int) (eventstore.FilteredPage, error) {
+	if r.state.route(ctx) {
+		page, err := r.standby.ReadAllFiltered(ctx, after, f, limit)
+		if err == nil || ctx.Err() != nil || isInvalidInput(err) {
+			return page, err
+		}
+		r.state.standbyFailed(err)
+	}
+	return r.Store.ReadAllFiltered(ctx, after, f, limit)
 }
 
 // ReadingStandby reports whether ReadAll currently reads the standby.

@@ -14,7 +14,11 @@ import (
 	"github.com/eventfold/eventfold/eventstore"
 )
 
-var _ eventstore.OutcomeStore = (*Store)(nil)
+var (
+	_ eventstore.OutcomeStore = (*Store)(nil)
+	_ eventstore.HeadReader   = (*Store)(nil)
+	_ eventstore.Notifier     = (*Store)(nil)
+)
 
 // DB is what a Store needs from PostgreSQL. *pgxpool.Pool, *pgx.Conn and
 // pgx.Tx all satisfy it; pass a pgx.Tx to append inside your own transaction
@@ -216,25 +220,17 @@ func (s *Store) ForTenant(tenant string) (*Store, error) {
 	return s.view(tenant, false), nil
 }
 
-// AllTenants returns a reader of every tenant's events, for a relay, an
-// admin tool or a projection that serves all tenants: ReadAll, Head and
-// Changed cover the whole log, Record.Tenant names each event's tenant, and
-// PruneCommandKeys prunes every tenant's keys. Append, AppendKeyed,
-// ReadStream and ListStreams on it fail with an error matching
-// eventstore.ErrInvalidInput, as a stream belongs to one tenant. With
+// AllTenants returns the reader of every tenant's events, for a relay, an
+// admin tool or a projection that serves all tenants. With
 // Options.RowLevelSecurity on it sets no tenant, so it needs a role that
 // bypasses the policies (see docs/tenancy.md).
-func (s *Store) AllTenants() *Store {
-	return s.view("", true)
+func (s *Store) AllTenants() *AllTenantsReader {
+	return &AllTenantsReader{s: s.view("", true)}
 }
 
 // Tenant returns the tenant the view is confined to: "" for the default
-// tenant and for the AllTenants view.
+// tenant.
 func (s *Store) Tenant() string { return s.tenant }
-
-// ReadsAllTenants implements eventstore.AllTenantsView: true for the
-// AllTenants view.
-func (s *Store) ReadsAllTenants() bool { return s.all }
 
 // StoreForTenant implements eventstore.TenantScoper: ForTenant as an
 // eventstore.Store, so that decorators can keep tenant views.
@@ -247,8 +243,8 @@ func (s *Store) StoreForTenant(tenant string) (eventstore.Store, error) {
 }
 
 // StoreForAllTenants implements eventstore.TenantScoper: AllTenants as an
-// eventstore.Store.
-func (s *Store) StoreForAllTenants() eventstore.Store { return s.AllTenants() }
+// eventstore.LogReader.
+func (s *Store) StoreForAllTenants() eventstore.LogReader { return s.AllTenants() }
 
 var _ eventstore.TenantScoper = (*Store)(nil)
 

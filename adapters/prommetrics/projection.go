@@ -78,7 +78,7 @@ var _ prometheus.Collector = (*ProjectionCollector)(nil)
 //
 // all labelled projection, version, tenant and partition. Head and the
 // lag need a source that knows the head (projection.LogSource over a store
-// implementing projection.HeadReader, as pgstore does).
+// with an eventstore.HeadReader, as pgstore has).
 func NewProjectionCollector(runners ...*projection.Runner) *ProjectionCollector {
 	return &ProjectionCollector{runners: runners}
 }

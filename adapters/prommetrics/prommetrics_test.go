@@ -133,7 +133,7 @@ func TestStoreCountsAppendsByOutcome(t *testing.T) {
 // bareStore has only the methods of eventstore.Store.
 type bareStore struct{ eventstore.Store }
 
-// headStore adds projection.HeadReader.
+// headStore adds an eventstore.HeadReader.
 type headStore struct{ eventstore.Store }
 
 func (headStore) Head(context.Context) (eventstore.Position, error) {
@@ -144,7 +144,7 @@ func (headStore) Head(context.Context) (eventstore.Position, error) {
 // its Head.
 type keyedStore struct {
 	eventstore.KeyedAppender
-	projection.Notifier
+	eventstore.Notifier
 }
 
 func newKeyedStore() keyedStore {
@@ -152,7 +152,7 @@ func newKeyedStore() keyedStore {
 	return keyedStore{m, m}
 }
 
-// headOnly adds projection.HeadReader to a struct it is embedded in.
+// headOnly adds an eventstore.HeadReader to a struct it is embedded in.
 type headOnly struct{}
 
 func (headOnly) Head(context.Context) (eventstore.Position, error) {
@@ -164,14 +164,15 @@ func TestStoreKeepsOptionalInterfaces(t *testing.T) {
 		name            string
 		inner           eventstore.Store
 		wantKeyed, head bool
+		notify          bool
 	}{
-		{"bare", bareStore{memstore.New(nil)}, false, false},
-		{"keyed notifier", newKeyedStore(), true, false},
-		{"head", headStore{bareStore{memstore.New(nil)}}, false, true},
+		{"bare", bareStore{memstore.New(nil)}, false, false, false},
+		{"keyed notifier", newKeyedStore(), true, false, true},
+		{"head", headStore{bareStore{memstore.New(nil)}}, false, true, false},
 		{"keyed head", struct {
 			keyedStore
 			headOnly
-		}{newKeyedStore(), headOnly{}}, true, true},
+		}{newKeyedStore(), headOnly{}}, true, true, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -179,19 +180,22 @@ func TestStoreKeepsOptionalInterfaces(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, ok := s.(eventstore.KeyedAppender); ok != tt.wantKeyed {
+			if _, ok := eventstore.As[eventstore.KeyedAppender](s); ok != tt.wantKeyed {
 				t.Errorf("KeyedAppender = %v, want %v", ok, tt.wantKeyed)
 			}
-			if h, ok := s.(projection.HeadReader); ok != tt.head {
+			if h, ok := eventstore.As[eventstore.HeadReader](s); ok != tt.head {
 				t.Errorf("HeadReader = %v, want %v", ok, tt.head)
 			} else if ok {
 				if pos, err := h.Head(t.Context()); err != nil || pos.Sequence != 9 {
 					t.Errorf("Head = %v, %v; want the inner store's head", pos, err)
 				}
 			}
-			n, ok := s.(projection.Notifier)
+			n, ok := eventstore.As[eventstore.Notifier](s)
+			if ok != tt.notify {
+				t.Fatalf("Notifier = %v, want %v", ok, tt.notify)
+			}
 			if !ok {
-				t.Fatal("decorated store is not a projection.Notifier")
+				return
 			}
 			changed := n.Changed()
 			if _, err := s.Append(t.Context(), "s", eventstore.Any, []eventstore.Event{{Type: "T", Data: []byte(`{}`)}}); err != nil {
@@ -212,7 +216,10 @@ func TestStoreCountsKeyedAppends(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyed := s.(eventstore.KeyedAppender)
+	keyed, err := eventstore.Keyed(s)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for range 2 {
 		if _, err := keyed.AppendKeyed(t.Context(), "key-1", "s", eventstore.Any, []eventstore.Event{{Type: "T", Data: []byte(`{}`)}}); err != nil {
 			t.Fatal(err)
@@ -223,7 +230,10 @@ func TestStoreCountsKeyedAppends(t *testing.T) {
 		t.Errorf("after a keyed append and its retry: ok = %v, replayed = %v; want 1 and 1", ok, replayed)
 	}
 	// Appends of keyed commands through a command handler are counted too.
-	outcomes := s.(eventstore.OutcomeStore)
+	outcomes, err := eventstore.Outcomes(s)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for range 2 {
 		if _, err := outcomes.AppendCommand(t.Context(), eventstore.CommandKey{Key: "key-2", Hash: "h"}, "s", eventstore.Any,
 			[]eventstore.Event{{Type: "T", Data: []byte(`{}`)}}); err != nil {

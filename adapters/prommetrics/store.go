@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/eventfold/eventfold/eventstore"
-	"github.com/eventfold/eventfold/projection"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -73,14 +72,12 @@ func (m *storeMetrics) observeAppend(start time.Time, n int, res eventstore.Appe
 //	eventfold_store_events_appended_total             counter
 //	eventfold_store_read_duration_seconds{read}       histogram
 //
-// The result implements the optional interfaces inner does that other
-// packages look for: eventstore.KeyedAppender and eventstore.OutcomeStore
-// (their appends are counted too) and projection.HeadReader. It always
-// implements projection.Notifier: through inner's Changed when inner has
-// one, otherwise by waking tailers after each append made through the
-// decorator. Its tenant views (eventstore.ForTenant and
-// eventstore.AllTenants of the result, when inner has them) are counted
-// too.
+// The result is an eventstore.Instrument of inner: it keeps every
+// capability of inner and claims none inner lacks (see eventstore.As).
+// The appends of its eventstore.KeyedAppender and eventstore.OutcomeStore
+// are counted too, and so are the calls of its tenant views
+// (eventstore.ForTenant and eventstore.AllTenants of the result, when inner
+// has them).
 func Store(inner eventstore.Store, reg prometheus.Registerer, opts *Options) (eventstore.Store, error) {
 	if inner == nil {
 		return nil, errors.New("prommetrics: Store needs an event store")
@@ -92,7 +89,7 @@ func Store(inner eventstore.Store, reg prometheus.Registerer, opts *Options) (ev
 	if err != nil {
 		return nil, err
 	}
-	return projection.DecorateStore(inner, projection.StoreHooks{
+	return eventstore.Instrument(inner, eventstore.Hooks{
 		Append: func(ctx context.Context, _ string, events []eventstore.Event,
 			next func(context.Context, []eventstore.Event) (eventstore.AppendResult, error)) (eventstore.AppendResult, error) {
 			start := time.Now()

@@ -42,6 +42,26 @@ func TestCluster(t *testing.T) {
 			},
 		})
 	})
+	t.Run("PartitionedConformance", func(t *testing.T) {
+		t.Parallel()
+		const n = 6
+		readmodeltest.Run(t, readmodeltest.Config{
+			New: func(t testing.TB) readmodel.Store {
+				s, _ := newStore(t, 50)
+				p, err := readmodel.NewPartitioned(s, n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return p
+			},
+			PartitionOf: func(id string) int { return readmodel.PartitionOf(id, n) },
+		})
+	})
+	t.Run("Spread", func(t *testing.T) {
+		t.Parallel()
+		s, prefix := newStore(t, 10)
+		testClusterSpread(t, c, s, prefix)
+	})
 	t.Run("Slots", func(t *testing.T) {
 		t.Parallel()
 		s, prefix := newStore(t, 0)
@@ -250,6 +270,68 @@ func testClusterDrop(t *testing.T, c *redis.ClusterClient, s *redisstore.Store, 
 		}
 		if i%2 == 0 && (!st.Initialized || err != nil) {
 			t.Errorf("kept %v: State = %+v, Get = %v; want initialized and found", ns, st, err)
+		}
+	}
+}
+
+// testClusterSpread spreads one read model over 3 and over 6 partitions:
+// its keys are on every master, each partition's keys share a slot, reads
+// through the Partitioned store see every document, and Drop leaves no key
+// anywhere.
+func testClusterSpread(t *testing.T, c *redis.ClusterClient, s *redisstore.Store, prefix string) {
+	ctx := context.Background()
+	for _, n := range []int{3, 6} {
+		p, err := readmodel.NewPartitioned(s, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns := readmodel.Namespace{Projection: "accounts", Version: fmt.Sprint("v", n)}
+		const docs = 120
+		var b readmodel.Batch
+		for i := range docs {
+			w, err := accounts.Put(fmt.Sprintf("acc-%03d", i), readmodel.Revision{Sequence: 1}, account{Owner: fmt.Sprint("owner-", i%3), Balance: int64(i)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Writes = append(b.Writes, w)
+		}
+		if _, err := p.Apply(ctx, ns, b); err != nil {
+			t.Fatal(err)
+		}
+		tagMasters := map[string]string{}
+		masters := map[string]int{}
+		for key, addr := range clusterKeys(t, c, prefix) {
+			if !strings.Contains(key, "{accounts:"+ns.Version+":") {
+				continue
+			}
+			if want, ok := tagMasters[hashTag(key)]; ok && want != addr {
+				t.Errorf("key %q is on %s, other keys of its partition on %s", key, addr, want)
+			}
+			tagMasters[hashTag(key)] = addr
+			masters[addr]++
+		}
+		t.Logf("%d partitions: keys per master %v", n, masters)
+		if len(tagMasters) != n || len(masters) != 3 {
+			t.Errorf("%d partitions: keys under %d hash tags on %d masters, want %d tags on all 3 masters", n, len(tagMasters), len(masters), n)
+		}
+		page, err := accounts.View(p, ns).Query(ctx, readmodel.Between("by-balance", readmodel.Int(10), readmodel.Int(19)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int64
+		for _, it := range page.Items {
+			got = append(got, it.Doc.Balance)
+		}
+		if want := []int64{10, 11, 12, 13, 14, 15, 16, 17, 18, 19}; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%d partitions: balances 10 to 19 = %v, want %v", n, got, want)
+		}
+		if err := p.Drop(ctx, ns); err != nil {
+			t.Fatal(err)
+		}
+		for key := range clusterKeys(t, c, prefix) {
+			if strings.Contains(key, "{accounts:"+ns.Version+":") {
+				t.Errorf("key %q left after Drop", key)
+			}
 		}
 	}
 }

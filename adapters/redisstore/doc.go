@@ -21,11 +21,27 @@
 // hash per document, one sorted set per index) hash to one slot. That is
 // deliberate. It is what lets one Lua script apply a whole batch, its index
 // updates and the projection's checkpoint atomically, and lets a query read
-// an index and its documents in one consistent step. The trade-off is that
-// a namespace cannot be spread across the cluster: its memory and traffic
-// land on one shard. Different projections, versions and tenants land on
-// different slots, so spread comes from having many namespaces; a single
-// huge read model should be split by tenant.
+// an index and its documents in one consistent step. A namespace's memory
+// and traffic therefore land on one shard.
+//
+// A read model that outgrows a shard is spread over partitions
+// (readmodel.Partitioned, projection.Config.Spread): each partition is a
+// namespace of its own, whose Partition field adds a fourth part to the
+// hash tag. For partition "k/n" (readmodel.Namespace.WithPartition) the
+// store appends a small salt that puts the tag's slot in the k-th of n
+// equal ranges of the 16384 slots, so n partitions, n a multiple of the
+// masters, land evenly on masters that hold equal runs of slots (what
+// redis-cli --cluster create assigns).
+//
+// # Failover
+//
+// With a *redis.ClusterClient, a call that fails without an answer from
+// Redis (a master died) makes the client read the slot map again, so the
+// next call reaches the replica that took over instead of waiting for
+// go-redis's periodic reload (ClusterStateReloadInterval, 60 s by
+// default). Replication is asynchronous: a failover may lose writes the old
+// master acknowledged. A projection over a spread read model notices that
+// at its next commit and redoes them (see projection.Config.Spread).
 //
 // # Writes
 //

@@ -13,6 +13,13 @@ import (
 //
 //	<prefix>{<esc P>:<esc V>:<esc T>}:
 //
+// or, for partition K of a partitioned read model,
+//
+//	<prefix>{<esc P>:<esc V>:<esc T>:<esc K>}:
+//	<prefix>{<esc P>:<esc V>:<esc T>:<esc K>:<salt>}:
+//
+// the salt, a decimal number, placing partition "k/n" in the k-th of n
+// equal ranges of hash slots (partitionTag).
 // followed by
 //
 //	m               hash: "init" (set by every Apply), "cp" (the checkpoint)
@@ -55,9 +62,73 @@ func safeByte(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '_' || c == '.' || c == '-'
 }
 
-// base returns the prefix of every key of ns.
+// base returns the prefix of every key of ns. A partition's hash tag has a
+// fourth part, so each partition of a read model hashes to a slot of its
+// own.
 func (s *Store) base(ns readmodel.Namespace) string {
-	return s.prefix + "{" + esc(ns.Projection) + ":" + esc(ns.Version) + ":" + esc(ns.Tenant) + "}:"
+	tag := esc(ns.Projection) + ":" + esc(ns.Version) + ":" + esc(ns.Tenant)
+	if ns.Partition != "" {
+		tag = s.partitionTag(tag+":"+esc(ns.Partition), ns.Partition)
+	}
+	return s.prefix + "{" + tag + "}:"
+}
+
+// partitionTag returns the hash tag of a partition. For partition "k/n"
+// (readmodel.Namespace.WithPartition) it appends, when needed, the smallest
+// salt ":<s>" that puts the tag's slot in the k-th of n equal ranges of the
+// cluster's 16384 slots: redis-cli --cluster create gives each master an
+// equal run of slots, so n partitions, n a multiple of the masters, spread
+// evenly over them. A fifth part never comes from escaped user data, so a
+// salted tag cannot be another namespace's. The search takes about n
+// CRC16s and is done once per partition.
+func (s *Store) partitionTag(tag, partition string) string {
+	k, n, ok := splitPartition(partition)
+	if !ok || n > clusterSlots {
+		return tag
+	}
+	lo, hi := k*clusterSlots/n, (k+1)*clusterSlots/n
+	if salted, ok := s.tags.Load(tag); ok {
+		return salted.(string)
+	}
+	salted := tag
+	for salt := 0; ; salt++ {
+		if slot := int(crc16(salted)) % clusterSlots; slot >= lo && slot < hi {
+			break
+		}
+		salted = tag + ":" + strconv.Itoa(salt)
+	}
+	s.tags.Store(tag, salted)
+	return salted
+}
+
+// clusterSlots is the number of hash slots of a Redis Cluster.
+const clusterSlots = 16384
+
+// splitPartition parses "k/n" with 0 <= k < n.
+func splitPartition(p string) (k, n int, ok bool) {
+	a, b, found := strings.Cut(p, "/")
+	k, err1 := strconv.Atoi(a)
+	n, err2 := strconv.Atoi(b)
+	if !found || err1 != nil || err2 != nil || k < 0 || k >= n || strconv.Itoa(k) != a || strconv.Itoa(n) != b {
+		return 0, 0, false
+	}
+	return k, n, true
+}
+
+// crc16 is the CRC16-CCITT (XMODEM) Redis Cluster hashes keys with.
+func crc16(s string) uint16 {
+	var crc uint16
+	for i := 0; i < len(s); i++ {
+		crc ^= uint16(s[i]) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return crc
 }
 
 func metaKey(base string) string         { return base + "m" }

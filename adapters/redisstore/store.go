@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/eventfold/eventfold/readmodel"
 	"github.com/redis/go-redis/v9"
@@ -32,6 +33,7 @@ type Store struct {
 	client    redis.UniversalClient
 	prefix    string
 	scanCount int
+	tags      sync.Map // partition hash tag to its salted form (keys.go)
 }
 
 // New returns a Store that keeps read models in Redis through client: a
@@ -95,6 +97,7 @@ func (s *Store) Apply(ctx context.Context, ns readmodel.Namespace, b readmodel.B
 		return readmodel.Result{}, fmt.Errorf("redisstore: apply to %v: %w", ns, readmodel.ErrCheckpointMismatch)
 	}
 	if err != nil {
+		s.reloadOnNetworkError(err)
 		return readmodel.Result{}, fmt.Errorf("redisstore: apply to %v: %w", ns, err)
 	}
 	res := readmodel.Result{Applied: len(b.Writes) - len(reply)}
@@ -114,6 +117,7 @@ func (s *Store) Get(ctx context.Context, ns readmodel.Namespace, id string) (rea
 	}
 	vals, err := s.client.HMGet(ctx, docKey(s.base(ns), id), "r", "v").Result()
 	if err != nil {
+		s.reloadOnNetworkError(err)
 		return readmodel.Document{}, fmt.Errorf("redisstore: get %q from %v: %w", id, ns, err)
 	}
 	d, ok, err := document(id, vals[0], vals[1])
@@ -168,6 +172,7 @@ func (s *Store) GetMany(ctx context.Context, ns readmodel.Namespace, ids []strin
 		return nil
 	})
 	if err != nil {
+		s.reloadOnNetworkError(err)
 		return nil, fmt.Errorf("redisstore: get %d documents from %v: %w", len(ids), ns, err)
 	}
 	docs := make([]readmodel.Document, 0, len(ids))
@@ -215,6 +220,7 @@ func (s *Store) Query(ctx context.Context, ns readmodel.Namespace, q readmodel.Q
 	base := s.base(ns)
 	reply, err := queryScript.Run(ctx, s.client, []string{indexKey(base, q.Index)}, base, lo, hi, size+1, desc).Slice()
 	if err != nil {
+		s.reloadOnNetworkError(err)
 		return readmodel.Page{}, fmt.Errorf("redisstore: query %q of %v: %w", q.Index, ns, err)
 	}
 	var page readmodel.Page
@@ -230,6 +236,7 @@ func (s *Store) Query(ctx context.Context, ns readmodel.Namespace, q readmodel.Q
 		}
 		if ok {
 			page.Documents = append(page.Documents, d)
+			page.Entries = append(page.Entries, entry)
 		}
 	}
 	if len(reply)/3 > size {
@@ -246,6 +253,7 @@ func (s *Store) State(ctx context.Context, ns readmodel.Namespace) (readmodel.St
 	}
 	vals, err := s.client.HMGet(ctx, metaKey(s.base(ns)), "init", "cp").Result()
 	if err != nil {
+		s.reloadOnNetworkError(err)
 		return readmodel.State{}, fmt.Errorf("redisstore: state of %v: %w", ns, err)
 	}
 	var st readmodel.State
@@ -264,6 +272,7 @@ func (s *Store) Drop(ctx context.Context, ns readmodel.Namespace) error {
 	}
 	base := s.base(ns)
 	if err := s.client.Unlink(ctx, metaKey(base)).Err(); err != nil {
+		s.reloadOnNetworkError(err)
 		return fmt.Errorf("redisstore: drop %v: %w", ns, err)
 	}
 	pattern := globEscape(base) + "*"
@@ -281,6 +290,7 @@ func (s *Store) Drop(ctx context.Context, ns readmodel.Namespace) error {
 		err = s.unlinkMatching(ctx, s.client, pattern)
 	}
 	if err != nil {
+		s.reloadOnNetworkError(err)
 		return fmt.Errorf("redisstore: drop %v: %w", ns, err)
 	}
 	return nil
@@ -305,4 +315,20 @@ func (s *Store) unlinkMatching(ctx context.Context, c redis.Cmdable, pattern str
 		}
 		cursor = next
 	}
+}
+
+// reloadOnNetworkError makes a cluster client read the slot map again after
+// a call failed without an answer from Redis, as when a master died:
+// go-redis follows a failover at once only when a node answers MOVED, and
+// would otherwise keep sending the dead master's slots to it until its
+// periodic reload (ClusterOptions.ClusterStateReloadInterval, 60 s by
+// default), long after a replica took over. The reload runs in the
+// background, at most every 200 ms.
+func (s *Store) reloadOnNetworkError(err error) {
+	c, ok := s.client.(*redis.ClusterClient)
+	var answered redis.Error
+	if !ok || errors.As(err, &answered) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return
+	}
+	c.ReloadState(context.Background())
 }

@@ -34,11 +34,12 @@ type RelayConfig struct {
 	// Name identifies the relay's lease and checkpoint. Default "relay".
 	Name string
 	// Store is the event store whose global log is forwarded. For a store
-	// with tenants pass its all-tenants view (pgstore's AllTenants), so
-	// that every tenant's events are forwarded, each message naming its
-	// tenant (MetadataTenant); the plain store forwards the default
-	// tenant's only.
-	Store eventstore.Store
+	// with tenants pass its all-tenants reader (pgstore's AllTenants, or
+	// eventstore.AllTenants of a decorated store), so that every tenant's
+	// events are forwarded, each message naming its tenant
+	// (MetadataTenant); the plain store forwards the default tenant's
+	// only.
+	Store eventstore.LogReader
 	// Publisher receives the log: one message per event (see NewMessage),
 	// or batch envelopes of up to EventsPerMessage events.
 	Publisher message.Publisher

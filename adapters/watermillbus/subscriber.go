@@ -65,7 +65,7 @@ type LogSubscriberOptions struct {
 // message's context ends when it is acked or nacked. It holds no database
 // transaction open while handlers run.
 type LogSubscriber struct {
-	store eventstore.Store
+	store eventstore.LogReader
 	opts  LogSubscriberOptions
 	log   *slog.Logger
 
@@ -76,8 +76,9 @@ type LogSubscriber struct {
 	wg     sync.WaitGroup
 }
 
-// NewLogSubscriber returns a subscriber of store's global log.
-func NewLogSubscriber(store eventstore.Store, opts *LogSubscriberOptions) *LogSubscriber {
+// NewLogSubscriber returns a subscriber of store's global log: a Store, a
+// tenant view or an all-tenants reader.
+func NewLogSubscriber(store eventstore.LogReader, opts *LogSubscriberOptions) *LogSubscriber {
 	s := &LogSubscriber{store: store, cancel: map[uint64]context.CancelFunc{}}
 	if opts != nil {
 		s.opts = *opts

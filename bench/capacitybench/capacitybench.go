@@ -1,4 +1,4 @@
-// Package capacitybench is scenario 10 of the benchmark: what one unit of
+// Package capacitybench is scenario 11 of the benchmark: what one unit of
 // each tier that the other scenarios do not cover sustains on this
 // machine, for the capacity model of docs/scaling.md. It measures a Redis
 // shard (the projection commit and a raw pipelined HSET, on a
@@ -45,7 +45,7 @@ type Scenario struct {
 var _ harness.Scenario = Scenario{}
 
 // ID implements harness.Scenario.
-func (Scenario) ID() int { return 10 }
+func (Scenario) ID() int { return 11 }
 
 // Name implements harness.Scenario.
 func (Scenario) Name() string { return "capacity" }

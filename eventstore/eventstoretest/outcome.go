@@ -11,15 +11,11 @@ import (
 	"github.com/eventfold/eventfold/eventstore"
 )
 
-// outcomeStore returns s as an eventstore.OutcomeStore, or logs that it is
-// not one and returns false.
+// outcomeStore returns the eventstore.OutcomeStore of s, failing the test
+// when s has none.
 func outcomeStore(t *testing.T, s eventstore.Store) (eventstore.OutcomeStore, bool) {
 	t.Helper()
-	o, ok := s.(eventstore.OutcomeStore)
-	if !ok {
-		t.Logf("%T does not implement eventstore.OutcomeStore: command outcomes not checked", s)
-	}
-	return o, ok
+	return capability[eventstore.OutcomeStore](t, s), true
 }
 
 const (

@@ -1,7 +1,6 @@
 package eventstoretest
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -10,11 +9,9 @@ import (
 )
 
 // tenantTests check that tenants are isolated through every call of the
-// port. They run when Config.ForTenant is set.
-var tenantTests = []struct {
-	name string
-	fn   func(t *testing.T, cfg Config)
-}{
+// port. They run when Features.Tenants is declared, and reach the views
+// as every caller does: with eventstore.ForTenant and eventstore.AllTenants.
+var tenantTests = []suiteTest{
 	{"Tenants/Streams", testTenantStreams},
 	{"Tenants/ReadAllAndHead", testTenantReadAll},
 	{"Tenants/CommandKeys", testTenantCommandKeys},
@@ -26,21 +23,28 @@ var tenantTests = []struct {
 	{"Tenants/Scoper", testTenantScoper},
 }
 
-func forTenant(t *testing.T, cfg Config, s eventstore.Store, tenant string) eventstore.Store {
+func forTenant(t *testing.T, _ Config, s eventstore.Store, tenant string) eventstore.Store {
 	t.Helper()
-	ts, err := cfg.ForTenant(s, tenant)
+	ts, err := eventstore.ForTenant(s, tenant)
 	if err != nil {
 		t.Fatalf("ForTenant(%q) = %v", tenant, err)
 	}
 	return ts
 }
 
-// headOf returns the store's Head when it has one.
-func headOf(t *testing.T, s eventstore.Store) (eventstore.Position, bool) {
+func allTenants(t *testing.T, s eventstore.Store) eventstore.LogReader {
 	t.Helper()
-	h, ok := s.(interface {
-		Head(context.Context) (eventstore.Position, error)
-	})
+	all, err := eventstore.AllTenants(s)
+	if err != nil {
+		t.Fatalf("AllTenants = %v", err)
+	}
+	return all
+}
+
+// headOf returns the log's Head when it has one (Features.Head).
+func headOf(t *testing.T, s eventstore.LogReader) (eventstore.Position, bool) {
+	t.Helper()
+	h, ok := eventstore.As[eventstore.HeadReader](s)
 	if !ok {
 		return eventstore.Position{}, false
 	}
@@ -125,7 +129,7 @@ func testTenantReadAll(t *testing.T, cfg Config) {
 		res := mustAppend(t, stores[tenant], "s", eventstore.Any, jsonEvent("E", i))
 		appended[tenant] = append(appended[tenant], res.Position)
 	}
-	all := readAllUntil(t, cfg, cfg.AllTenants(s), len(order))
+	all := readAllUntil(t, cfg, allTenants(t, s), len(order))
 	if len(all) != len(order) {
 		t.Fatalf("all tenants: ReadAll returned %d events, want %d", len(all), len(order))
 	}
@@ -155,7 +159,7 @@ func testTenantReadAll(t *testing.T, cfg Config) {
 			t.Errorf("tenant %q: Head = %v, want its last event at %v", tenant, head, want[len(want)-1])
 		}
 	}
-	if head, ok := headOf(t, cfg.AllTenants(s)); ok && head != all[len(all)-1].Position {
+	if head, ok := headOf(t, allTenants(t, s)); ok && head != all[len(all)-1].Position {
 		t.Errorf("all tenants: Head = %v, want %v", head, all[len(all)-1].Position)
 	}
 	empty := forTenant(t, cfg, s, "tenant-without-events")
@@ -171,8 +175,8 @@ func testTenantReadAll(t *testing.T, cfg Config) {
 // command, and a retry in the first tenant still replays.
 func testTenantCommandKeys(t *testing.T, cfg Config) {
 	s := cfg.New(t)
-	ka, ok1 := forTenant(t, cfg, s, "tenant-a").(eventstore.KeyedAppender)
-	kb, ok2 := forTenant(t, cfg, s, "tenant-b").(eventstore.KeyedAppender)
+	ka, ok1 := eventstore.As[eventstore.KeyedAppender](forTenant(t, cfg, s, "tenant-a"))
+	kb, ok2 := eventstore.As[eventstore.KeyedAppender](forTenant(t, cfg, s, "tenant-b"))
 	if !ok1 || !ok2 {
 		return // the store has no command keys: nothing to keep apart
 	}
@@ -191,7 +195,7 @@ func testTenantCommandKeys(t *testing.T, cfg Config) {
 	if err != nil || again != want {
 		t.Errorf("tenant-a: AppendKeyed again = %+v, %v; want %+v", again, err, want)
 	}
-	if dk, ok := s.(eventstore.KeyedAppender); ok {
+	if dk, ok := eventstore.As[eventstore.KeyedAppender](s); ok {
 		res, err := dk.AppendKeyed(ctx, "cmd-1", "orders", eventstore.NoStream, []eventstore.Event{jsonEvent("D", 1)})
 		if err != nil || res.Replayed {
 			t.Errorf("default tenant: AppendKeyed with tenant-a's key = %+v, %v; want a fresh append", res, err)
@@ -207,8 +211,8 @@ func testTenantCommandKeys(t *testing.T, cfg Config) {
 // and the all-tenants view records and looks up nothing.
 func testTenantOutcomes(t *testing.T, cfg Config) {
 	s := cfg.New(t)
-	oa, ok1 := forTenant(t, cfg, s, "tenant-a").(eventstore.OutcomeStore)
-	ob, ok2 := forTenant(t, cfg, s, "tenant-b").(eventstore.OutcomeStore)
+	oa, ok1 := eventstore.As[eventstore.OutcomeStore](forTenant(t, cfg, s, "tenant-a"))
+	ob, ok2 := eventstore.As[eventstore.OutcomeStore](forTenant(t, cfg, s, "tenant-b"))
 	if !ok1 || !ok2 {
 		return // the store keeps no outcomes: nothing to keep apart
 	}
@@ -220,7 +224,7 @@ func testTenantOutcomes(t *testing.T, cfg Config) {
 	if rec, ok, err := ob.LookupKey(ctx, "cmd-1"); ok || err != nil {
 		t.Errorf("tenant-b: LookupKey of tenant-a's key = %+v, %v, %v; want not found", rec, ok, err)
 	}
-	if d, ok := s.(eventstore.OutcomeStore); ok {
+	if d, ok := eventstore.As[eventstore.OutcomeStore](s); ok {
 		if rec, found, err := d.LookupKey(ctx, "cmd-1"); found || err != nil {
 			t.Errorf("default tenant: LookupKey of tenant-a's key = %+v, %v, %v; want not found", rec, found, err)
 		}
@@ -233,7 +237,7 @@ func testTenantOutcomes(t *testing.T, cfg Config) {
 	if rec, ok, err := oa.LookupKey(ctx, "cmd-1"); err != nil || !ok || rec.Refusal == nil || *rec.Refusal != refusal {
 		t.Errorf("tenant-a: LookupKey = %+v, %v, %v; want its refusal", rec, ok, err)
 	}
-	if all, ok := cfg.AllTenants(s).(eventstore.OutcomeStore); ok {
+	if all, ok := eventstore.As[eventstore.OutcomeStore](allTenants(t, s)); ok {
 		if _, _, err := all.LookupKey(ctx, "cmd-1"); !errors.Is(err, eventstore.ErrInvalidInput) {
 			t.Errorf("all tenants: LookupKey = %v, want ErrInvalidInput", err)
 		}
@@ -275,7 +279,7 @@ func testTenantInvalid(t *testing.T, cfg Config) {
 		{"invalid UTF-8", "bad-\xff"},
 		{"NUL", "bad\x00tenant"},
 	} {
-		_, err := cfg.ForTenant(s, c.tenant)
+		_, err := eventstore.ForTenant(s, c.tenant)
 		var ie *eventstore.InvalidInputError
 		if !errors.As(err, &ie) || ie.Field != "tenant ID" {
 			t.Errorf("%s: ForTenant = %v, want an *InvalidInputError naming the tenant ID", c.name, err)
@@ -298,14 +302,18 @@ func testAllTenantsReadsOnly(t *testing.T, cfg Config) {
 	s := cfg.New(t)
 	ctx := ctxFor(t)
 	mustAppend(t, forTenant(t, cfg, s, "tenant-a"), "s", eventstore.NoStream, jsonEvent("A", 1))
-	all := cfg.AllTenants(s)
-	if _, err := all.Append(ctx, "s", eventstore.Any, []eventstore.Event{jsonEvent("X", 1)}); !errors.Is(err, eventstore.ErrInvalidInput) {
-		t.Errorf("all tenants: Append = %v, want ErrInvalidInput", err)
+	all := allTenants(t, s)
+	// The reader is an eventstore.LogReader; a concrete type behind it
+	// that can append or read a stream must refuse to.
+	if st, ok := eventstore.As[eventstore.Store](all); ok {
+		if _, err := st.Append(ctx, "s", eventstore.Any, []eventstore.Event{jsonEvent("X", 1)}); !errors.Is(err, eventstore.ErrInvalidInput) {
+			t.Errorf("all tenants: Append = %v, want ErrInvalidInput", err)
+		}
+		if _, err := st.ReadStream(ctx, "s", 0, eventstore.Forward, 0); !errors.Is(err, eventstore.ErrInvalidInput) {
+			t.Errorf("all tenants: ReadStream = %v, want ErrInvalidInput", err)
+		}
 	}
-	if _, err := all.ReadStream(ctx, "s", 0, eventstore.Forward, 0); !errors.Is(err, eventstore.ErrInvalidInput) {
-		t.Errorf("all tenants: ReadStream = %v, want ErrInvalidInput", err)
-	}
-	if ka, ok := all.(eventstore.KeyedAppender); ok {
+	if ka, ok := eventstore.As[eventstore.KeyedAppender](all); ok {
 		if _, err := ka.AppendKeyed(ctx, "k", "s", eventstore.Any, []eventstore.Event{jsonEvent("X", 1)}); !errors.Is(err, eventstore.ErrInvalidInput) {
 			t.Errorf("all tenants: AppendKeyed = %v, want ErrInvalidInput", err)
 		}
@@ -342,44 +350,18 @@ func testTenantNoFallback(t *testing.T, cfg Config) {
 	}
 }
 
-// A store that implements eventstore.TenantScoper gives, through it, the
-// same views as Config.ForTenant and Config.AllTenants: decorators reach
-// tenants only that way.
+// The tenant views reject an invalid tenant ID, and only the all-tenants
+// reader claims to read every tenant (eventstore.ReadsAllTenants).
 func testTenantScoper(t *testing.T, cfg Config) {
 	s := cfg.New(t)
-	ts, ok := s.(eventstore.TenantScoper)
-	if !ok {
-		t.Logf("%T does not implement eventstore.TenantScoper: decorators cannot keep its tenant views; not checked", s)
-		return
+	if _, err := eventstore.ForTenant(s, ""); !errors.Is(err, eventstore.ErrInvalidInput) {
+		t.Errorf("ForTenant(\"\") = %v, want ErrInvalidInput", err)
 	}
-	ctx := ctxFor(t)
-	scoped, err := ts.StoreForTenant("tenant-a")
-	if err != nil {
-		t.Fatalf("StoreForTenant(tenant-a) = %v", err)
+	all := allTenants(t, s)
+	if _, ok := eventstore.As[eventstore.AllTenantsView](all); ok && !eventstore.ReadsAllTenants(all) {
+		t.Errorf("AllTenants: ReadsAllTenants = false")
 	}
-	res := mustAppend(t, scoped, "scoped", eventstore.NoStream, jsonEvent("A", 1))
-	if recs := readStream(t, forTenant(t, cfg, s, "tenant-a"), "scoped"); len(recs) != 1 || recs[0].Tenant != "tenant-a" || recs[0].Position != res.Position {
-		t.Errorf("an append through StoreForTenant(tenant-a) reads back through ForTenant(tenant-a) as %+v; want one event of tenant-a at %v", recs, res.Position)
-	}
-	if _, err := s.ReadStream(ctx, "scoped", 0, eventstore.Forward, 0); !errors.Is(err, eventstore.ErrStreamNotFound) {
-		t.Errorf("an append through StoreForTenant(tenant-a) is in the default tenant: ReadStream = %v", err)
-	}
-	if _, err := ts.StoreForTenant(""); !errors.Is(err, eventstore.ErrInvalidInput) {
-		t.Errorf("StoreForTenant(\"\") = %v, want ErrInvalidInput", err)
-	}
-	mustAppend(t, s, "default", eventstore.NoStream, jsonEvent("D", 1))
-	all := ts.StoreForAllTenants()
-	got := readAllUntil(t, cfg, all, 2)
-	if len(got) != 2 || got[0].Tenant != "tenant-a" || got[1].Tenant != "" {
-		t.Errorf("StoreForAllTenants: ReadAll = %+v, want tenant-a's event then the default tenant's", got)
-	}
-	if _, err := all.Append(ctx, "s", eventstore.Any, []eventstore.Event{jsonEvent("X", 1)}); !errors.Is(err, eventstore.ErrInvalidInput) {
-		t.Errorf("StoreForAllTenants: Append = %v, want ErrInvalidInput", err)
-	}
-	if v, ok := all.(eventstore.AllTenantsView); ok && !v.ReadsAllTenants() {
-		t.Errorf("StoreForAllTenants: ReadsAllTenants = false")
-	}
-	if eventstore.ReadsAllTenants(scoped) || eventstore.ReadsAllTenants(s) {
+	if eventstore.ReadsAllTenants(forTenant(t, cfg, s, "tenant-a")) || eventstore.ReadsAllTenants(s) {
 		t.Errorf("a tenant's view or the default view claims to read all tenants")
 	}
 }

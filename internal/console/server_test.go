@@ -24,7 +24,33 @@ import (
 // scanning; pgstore answers them with SQL.
 type memEvents struct{ *memstore.Store }
 
-func (m memEvents) all(ctx context.Context) ([]eventstore.Record, error) {
+// logQueries answers the console's searches by reading a whole log.
+type logQueries struct{ eventstore.LogReader }
+
+func (m memEvents) ListStreams(ctx context.Context, prefix, after string, limit int) ([]console.StreamInfo, error) {
+	return logQueries{m.Store}.ListStreams(ctx, prefix, after, limit)
+}
+
+func (m memEvents) EventsByCorrelation(ctx context.Context, id string, limit int) ([]eventstore.Record, error) {
+	return logQueries{m.Store}.EventsByCorrelation(ctx, id, limit)
+}
+
+// memAllEvents is the console's view of every tenant's events.
+type memAllEvents struct{ *memstore.AllTenantsReader }
+
+func (m memAllEvents) ReadStream(context.Context, string, int64, eventstore.Direction, int) ([]eventstore.Record, error) {
+	return nil, &eventstore.InvalidInputError{Field: "tenant", Reason: "the all-tenants reader reads no stream"}
+}
+
+func (m memAllEvents) ListStreams(ctx context.Context, prefix, after string, limit int) ([]console.StreamInfo, error) {
+	return logQueries{m.AllTenantsReader}.ListStreams(ctx, prefix, after, limit)
+}
+
+func (m memAllEvents) EventsByCorrelation(ctx context.Context, id string, limit int) ([]eventstore.Record, error) {
+	return logQueries{m.AllTenantsReader}.EventsByCorrelation(ctx, id, limit)
+}
+
+func (m logQueries) all(ctx context.Context) ([]eventstore.Record, error) {
 	var out []eventstore.Record
 	var after eventstore.Position
 	for {
@@ -37,7 +63,7 @@ func (m memEvents) all(ctx context.Context) ([]eventstore.Record, error) {
 	}
 }
 
-func (m memEvents) ListStreams(ctx context.Context, prefix, after string, limit int) ([]console.StreamInfo, error) {
+func (m logQueries) ListStreams(ctx context.Context, prefix, after string, limit int) ([]console.StreamInfo, error) {
 	recs, err := m.all(ctx)
 	if err != nil {
 		return nil, err
@@ -56,7 +82,7 @@ func (m memEvents) ListStreams(ctx context.Context, prefix, after string, limit 
 	return out[:min(limit, len(out))], nil
 }
 
-func (m memEvents) EventsByCorrelation(ctx context.Context, id string, limit int) ([]eventstore.Record, error) {
+func (m logQueries) EventsByCorrelation(ctx context.Context, id string, limit int) ([]eventstore.Record, error) {
 	recs, err := m.all(ctx)
 	var out []eventstore.Record
 	for _, r := range recs {
@@ -77,7 +103,7 @@ func (m memEvents) ForTenant(tenant string) (console.Events, error) {
 	return memEvents{v}, nil
 }
 
-func (m memEvents) AllTenants() console.Events { return memEvents{m.Store.AllTenants()} }
+func (m memEvents) AllTenants() console.Events { return memAllEvents{m.Store.AllTenants()} }
 
 var _ console.TenantEvents = memEvents{}
 
@@ -415,7 +441,17 @@ type reportingEvents struct {
 }
 
 func (r reportingEvents) AllTenants() console.Events {
-	return reportingEvents{memEvents{r.Store.AllTenants()}, r.events, r.since}
+	return reportingAll{memAllEvents{r.Store.AllTenants()}, r}
+}
+
+// reportingAll is reportingEvents's all-tenants view.
+type reportingAll struct {
+	memAllEvents
+	r reportingEvents
+}
+
+func (a reportingAll) HeldBackEvents(ctx context.Context) (int64, time.Time, error) {
+	return a.r.HeldBackEvents(ctx)
 }
 
 func (r reportingEvents) HeldBackEvents(context.Context) (int64, time.Time, error) {

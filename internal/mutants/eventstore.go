@@ -27,7 +27,11 @@ var eventStoreBugs = []bug{
 	{name: "tenant-fallback", breaks: "a tenant's ReadStream falls back to the default tenant's stream"},
 	{name: "scoper-default", breaks: "StoreForTenant returns the default tenant's view"},
 	{name: "scoper-all-default", breaks: "StoreForAllTenants returns the default tenant's view"},
-	{name: "hidden-tenants", breaks: "has tenant views the suite is not told about", noTenantConfig: true},
+	{name: "hidden-tenants", breaks: "has tenant views the suite is not told about", undeclared: "Tenants"},
+	{name: "hidden-keyed", breaks: "has command keys the suite is not told about", undeclared: "Keyed"},
+	{name: "hidden-outcomes", breaks: "keeps command outcomes the suite is not told about", undeclared: "Outcomes"},
+	{name: "hidden-head", breaks: "has a head the suite is not told about", undeclared: "Head"},
+	{name: "hidden-notify", breaks: "notifies tailers and the suite is not told", undeclared: "Notify"},
 	{name: "readall-repeats-after", breaks: "ReadAll returns the event at after again"},
 	{name: "readall-unknown-from-start", breaks: "ReadAll after a position no event holds reads from the start"},
 	{name: "readall-beyond-head-from-start", breaks: "ReadAll after the head reads from the start"},
@@ -41,6 +45,11 @@ var eventStoreBugs = []bug{
 	{name: "missing-stream-empty", breaks: "ReadStream of a missing stream returns no records and no error"},
 	{name: "head-global", breaks: "a tenant's Head is the head of every tenant"},
 	{name: "lookup-default-tenant", breaks: "a tenant's LookupKey looks in the default tenant"},
+	{name: "filtered-through-to-head", breaks: "ReadAllFiltered's Through is the view's last event even when the page is full"},
+	{name: "filtered-through-stuck", breaks: "ReadAllFiltered's Through stays at the last record, never moving past other events"},
+	{name: "filtered-ignores-prefixes", breaks: "ReadAllFiltered ignores the stream prefixes"},
+	{name: "filtered-like-prefixes", breaks: "ReadAllFiltered reads % and _ in a prefix as LIKE's wildcards"},
+	{name: "filtered-through-past-unfinished", breaks: "commits become visible out of order and ReadAllFiltered's Through passes the unfinished ones"},
 }
 
 // EventStore wraps a memstore.Store and breaks one behaviour.
@@ -83,8 +92,40 @@ func (s *EventStore) ForTenant(tenant string) (*EventStore, error) {
 	return s.view(v), nil
 }
 
-// AllTenants returns the view of every tenant, with the same bug.
-func (s *EventStore) AllTenants() *EventStore { return s.view(s.Store.AllTenants()) }
+// AllTenants returns the reader of every tenant's events, with the same
+// bug.
+func (s *EventStore) AllTenants() *AllTenantsReader {
+	return &AllTenantsReader{r: s.Store.AllTenants(), es: s}
+}
+
+// AllTenantsReader wraps a memstore.AllTenantsReader and breaks what its
+// store breaks.
+type AllTenantsReader struct {
+	r  *memstore.AllTenantsReader
+	es *EventStore // the store it reads, for its bug and shared state
+}
+
+// ReadAll implements eventstore.LogReader.
+func (v *AllTenantsReader) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Record, error) {
+	return v.es.readAll(ctx, v.r, after, limit)
+}
+
+// ReadAllFiltered implements eventstore.FilteredReader. The filtered-read
+// bugs are the default view's: the suite finds them there.
+func (v *AllTenantsReader) ReadAllFiltered(ctx context.Context, after eventstore.Position, f eventstore.Filter, limit int) (eventstore.FilteredPage, error) {
+	return v.r.ReadAllFiltered(ctx, after, f, limit)
+}
+
+// Head returns the head of every tenant's log.
+func (v *AllTenantsReader) Head(ctx context.Context) (eventstore.Position, error) {
+	return v.r.Head(ctx)
+}
+
+// Changed wakes tailers after an append of any tenant.
+func (v *AllTenantsReader) Changed() <-chan struct{} { return v.r.Changed() }
+
+// ReadsAllTenants implements eventstore.AllTenantsView.
+func (v *AllTenantsReader) ReadsAllTenants() bool { return true }
 
 // StoreForTenant implements eventstore.TenantScoper.
 func (s *EventStore) StoreForTenant(tenant string) (eventstore.Store, error) {
@@ -98,7 +139,7 @@ func (s *EventStore) StoreForTenant(tenant string) (eventstore.Store, error) {
 }
 
 // StoreForAllTenants implements eventstore.TenantScoper.
-func (s *EventStore) StoreForAllTenants() eventstore.Store {
+func (s *EventStore) StoreForAllTenants() eventstore.LogReader {
 	if s.bug == "scoper-all-default" {
 		return s
 	}
@@ -147,7 +188,7 @@ func (s *EventStore) AppendCommand(ctx context.Context, key eventstore.CommandKe
 // Append implements eventstore.Store.
 func (s *EventStore) Append(ctx context.Context, streamID string, expected eventstore.ExpectedVersion, events []eventstore.Event) (eventstore.AppendResult, error) {
 	switch s.bug {
-	case "gap-two-phase":
+	case "gap-two-phase", "filtered-through-past-unfinished":
 		return s.appendTwoPhase(ctx, streamID, expected, events)
 	case "split-batch-any":
 		if expected == eventstore.Any && len(events) > 1 {
@@ -256,7 +297,7 @@ func (s *EventStore) appendRemembering(ctx context.Context, streamID string, exp
 // ReadStream implements eventstore.Store.
 func (s *EventStore) ReadStream(ctx context.Context, streamID string, from int64, dir eventstore.Direction, limit int) ([]eventstore.Record, error) {
 	if s.bug == "unlocked-reads" && dir == eventstore.Forward && from <= 1 && limit == 0 && s.Tenant() == "" &&
-		!s.ReadsAllTenants() && eventstore.ValidateStreamID(streamID) == nil && ctx.Err() == nil {
+		eventstore.ValidateStreamID(streamID) == nil && ctx.Err() == nil {
 		recs := s.sh.mirror["\x00"+streamID] // no lock: the bug
 		if len(recs) == 0 {
 			return nil, eventstore.ErrStreamNotFound
@@ -322,10 +363,15 @@ func (s *EventStore) rewrite(recs []eventstore.Record) []eventstore.Record {
 
 // ReadAll implements eventstore.Store.
 func (s *EventStore) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Record, error) {
-	inner := s.Store
+	var inner eventstore.LogReader = s.Store
 	if s.bug == "tenant-readall-leaks" && s.Tenant() != "" {
 		inner = s.sh.root.AllTenants()
 	}
+	return s.readAll(ctx, inner, after, limit)
+}
+
+// readAll reads inner's log with the bug.
+func (s *EventStore) readAll(ctx context.Context, inner eventstore.LogReader, after eventstore.Position, limit int) ([]eventstore.Record, error) {
 	switch s.bug {
 	case "gap-two-phase":
 		s.sh.mu.Lock()
@@ -353,7 +399,7 @@ func (s *EventStore) ReadAll(ctx context.Context, after eventstore.Position, lim
 
 // readAllAround breaks ReadAll at positions: the one at after, or one no
 // event holds.
-func (s *EventStore) readAllAround(ctx context.Context, inner *memstore.Store, after eventstore.Position, limit int) ([]eventstore.Record, error) {
+func (s *EventStore) readAllAround(ctx context.Context, inner eventstore.LogReader, after eventstore.Position, limit int) ([]eventstore.Record, error) {
 	all, err := inner.ReadAll(ctx, eventstore.Position{}, 0)
 	if err != nil || len(all) == 0 || after.IsZero() {
 		return inner.ReadAll(ctx, after, limit)
@@ -374,4 +420,75 @@ func (s *EventStore) readAllAround(ctx context.Context, inner *memstore.Store, a
 		return nil, nil
 	}
 	return inner.ReadAll(ctx, after, limit)
+}
+
+// ReadAllFiltered implements eventstore.FilteredReader.
+func (s *EventStore) ReadAllFiltered(ctx context.Context, after eventstore.Position, f eventstore.Filter, limit int) (eventstore.FilteredPage, error) {
+	switch s.bug {
+	case "filtered-through-to-head":
+		page, err := s.Store.ReadAllFiltered(ctx, after, f, limit)
+		if head, herr := s.Store.Head(ctx); err == nil && herr == nil && page.Through.Before(head) {
+			page.Through = head
+		}
+		return page, err
+	case "filtered-through-stuck":
+		page, err := s.Store.ReadAllFiltered(ctx, after, f, limit)
+		page.Through = after
+		if n := len(page.Records); n > 0 {
+			page.Through = page.Records[n-1].Position
+		}
+		return page, err
+	case "filtered-ignores-prefixes":
+		f.StreamPrefixes = nil
+	case "filtered-like-prefixes":
+		return s.readFilteredLike(ctx, after, f, limit)
+	case "filtered-through-past-unfinished":
+		s.sh.mu.Lock()
+		defer s.sh.mu.Unlock()
+		page, err := s.Store.ReadAllFiltered(ctx, after, f, limit)
+		page.Records = slices.DeleteFunc(page.Records, func(r eventstore.Record) bool { return s.sh.hidden[r.Position.Commit] })
+		return page, err
+	}
+	return s.Store.ReadAllFiltered(ctx, after, f, limit)
+}
+
+// readFilteredLike filters the types in the store and the prefixes here,
+// as LIKE patterns.
+func (s *EventStore) readFilteredLike(ctx context.Context, after eventstore.Position, f eventstore.Filter, limit int) (eventstore.FilteredPage, error) {
+	page := eventstore.FilteredPage{Through: after}
+	for {
+		p, err := s.Store.ReadAllFiltered(ctx, page.Through, eventstore.Filter{Types: f.Types}, 1)
+		if err != nil || !page.Through.Before(p.Through) {
+			return page, err
+		}
+		page.Through = p.Through
+		for _, r := range p.Records {
+			if len(f.StreamPrefixes) == 0 || slices.ContainsFunc(f.StreamPrefixes, func(pre string) bool { return likePrefix(r.StreamID, pre) }) {
+				page.Records = append(page.Records, r)
+			}
+		}
+		if limit > 0 && len(page.Records) == limit {
+			return page, nil
+		}
+	}
+}
+
+// likePrefix reports whether id LIKE prefix || '%', with % and _ as
+// wildcards.
+func likePrefix(id, prefix string) bool {
+	if prefix == "" {
+		return true
+	}
+	switch prefix[0] {
+	case '%':
+		for i := 0; i <= len(id); i++ {
+			if likePrefix(id[i:], prefix[1:]) {
+				return true
+			}
+		}
+		return false
+	case '_':
+		return id != "" && likePrefix(id[1:], prefix[1:])
+	}
+	return id != "" && id[0] == prefix[0] && likePrefix(id[1:], prefix[1:])
 }

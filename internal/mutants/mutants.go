@@ -26,9 +26,9 @@ type Mutant struct {
 	Suite Suite
 	// Breaks says what the mutant does wrong.
 	Breaks string
-	// NoTenantConfig runs the event store suite without Config.ForTenant
-	// although the store has tenant views.
-	NoTenantConfig bool
+	// Undeclared names the eventstoretest.Features field the event store
+	// suite runs without, although the store has that capability.
+	Undeclared string
 	// NeedsRace marks a bug (an unsynchronised read) that only the race
 	// detector sees: the suite rejects it when built with -race.
 	NeedsRace bool
@@ -67,7 +67,7 @@ func All() []Mutant {
 	}{{EventStoreSuite, eventStoreBugs}, {ReadModelSuite, readModelBugs}, {SnapshotSuite, snapshotBugs}, {KeySuite, keyBugs}, {SourceSuite, sourceBugs}} {
 		for _, b := range list.bugs {
 			all = append(all, Mutant{Name: string(list.suite) + "/" + b.name, Suite: list.suite, Breaks: b.breaks,
-				NoTenantConfig: b.noTenantConfig, NeedsRace: b.needsRace})
+				Undeclared: b.undeclared, NeedsRace: b.needsRace})
 		}
 	}
 	return all
@@ -75,8 +75,9 @@ func All() []Mutant {
 
 // bug is one way to break a store.
 type bug struct {
-	name, breaks              string
-	noTenantConfig, needsRace bool
+	name, breaks string
+	undeclared   string
+	needsRace    bool
 }
 
 // Find returns the mutant or unbroken store called name.

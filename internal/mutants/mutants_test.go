@@ -28,6 +28,10 @@ var raceEnabled bool
 // envMutant names the store TestSuiteOnMutant runs its suite against.
 const envMutant = "EVENTFOLD_MUTANT"
 
+// allFeatures declares every capability memstore, and so every mutant
+// built on it, has.
+var allFeatures = eventstoretest.Features{Keyed: true, Outcomes: true, Head: true, Notify: true, Tenants: true, Filtered: true}
+
 // memstoreRuns are the reference stores, which must pass.
 var memstoreRuns = []mutants.Mutant{
 	{Name: "eventstore/memstore", Suite: mutants.EventStoreSuite},
@@ -55,6 +59,11 @@ func TestSuiteOnMutant(t *testing.T) {
 			return
 		}
 	}
+	if features, ok := bareRuns[name]; ok {
+		eventstoretest.Run(t, eventstoretest.Config{Visibility: time.Second, Features: features,
+			New: func(t testing.TB) eventstore.Store { return struct{ eventstore.Store }{memstore.New(nil)} }})
+		return
+	}
 	m, ok := mutants.Find(name)
 	if !ok {
 		t.Fatalf("no mutant %q", name)
@@ -64,14 +73,9 @@ func TestSuiteOnMutant(t *testing.T) {
 		cfg := eventstoretest.Config{
 			New:        func(t testing.TB) eventstore.Store { return m.NewEventStore() },
 			Visibility: time.Second,
-			ForTenant: func(s eventstore.Store, tenant string) (eventstore.Store, error) {
-				return s.(*mutants.EventStore).ForTenant(tenant)
-			},
-			AllTenants: func(s eventstore.Store) eventstore.Store { return s.(*mutants.EventStore).AllTenants() },
+			Features:   allFeatures,
 		}
-		if m.NoTenantConfig {
-			cfg.ForTenant, cfg.AllTenants = nil, nil
-		}
+		undeclare(&cfg.Features, m.Undeclared)
 		eventstoretest.Run(t, cfg)
 	case mutants.ReadModelSuite:
 		readmodeltest.Run(t, readmodeltest.Config{New: func(t testing.TB) readmodel.Store { return m.NewReadModels() }})
@@ -85,16 +89,84 @@ func TestSuiteOnMutant(t *testing.T) {
 	}
 }
 
+// undeclare clears the feature named field.
+func undeclare(f *eventstoretest.Features, field string) {
+	switch field {
+	case "Keyed":
+		f.Keyed = false
+	case "Outcomes":
+		f.Outcomes = false
+	case "Head":
+		f.Head = false
+	case "Notify":
+		f.Notify = false
+	case "Tenants":
+		f.Tenants = false
+	case "Filtered":
+		f.Filtered = false
+	}
+}
+
+// bareRuns run the event store suite on a memstore with every capability
+// hidden, with the features they declare.
+var bareRuns = map[string]eventstoretest.Features{
+	"eventstore/bare":          {},
+	"eventstore/bare-declared": {Head: true},
+}
+
+// A store with no capabilities passes the suite that declares none, which
+// says which areas it skips; declaring a capability it lacks fails, naming
+// the feature.
+func TestFeatureDeclarations(t *testing.T) {
+	if os.Getenv(envMutant) != "" {
+		t.Skip("runs in the parent process only")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := runChild(t.Context(), exe, "eventstore/bare", "-test.v")
+	if err != nil || !strings.Contains(out, "Features.Tenants not declared: eventstore.TenantScoper not checked") {
+		t.Errorf("the suite on a bare store ended with %v; want a pass that logs the skipped tenant area:\n%s", err, lastLines(out, 20))
+	}
+	out, err = runChild(t.Context(), exe, "eventstore/bare-declared")
+	if err == nil || !strings.Contains(out, "Features.Head is declared but") {
+		t.Errorf("the suite on a bare store declaring Head ended with %v; want a failure naming Features.Head:\n%s", err, lastLines(out, 20))
+	}
+}
+
+// A capability the store has but the suite's Config does not declare fails
+// the suite with a message naming it.
+func TestUndeclaredCapabilityIsNamed(t *testing.T) {
+	if os.Getenv(envMutant) != "" {
+		t.Skip("runs in the parent process only")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range mutants.All() {
+		if m.Undeclared == "" {
+			continue
+		}
+		t.Run(m.Name, func(t *testing.T) {
+			t.Parallel()
+			out, err := runChild(t.Context(), exe, m.Name)
+			want := "Features." + m.Undeclared + " is not declared"
+			if err == nil || !strings.Contains(out, want) {
+				t.Errorf("the suite on %s ended with %v; want a failure saying %q:\n%s", m.Name, err, want, lastLines(out, 20))
+			}
+		})
+	}
+}
+
 func runMemstore(t *testing.T, suite mutants.Suite) {
 	switch suite {
 	case mutants.EventStoreSuite:
 		eventstoretest.Run(t, eventstoretest.Config{
 			New:        func(t testing.TB) eventstore.Store { return memstore.New(nil) },
 			Visibility: time.Second,
-			ForTenant: func(s eventstore.Store, tenant string) (eventstore.Store, error) {
-				return s.(*memstore.Store).ForTenant(tenant)
-			},
-			AllTenants: func(s eventstore.Store) eventstore.Store { return s.(*memstore.Store).AllTenants() },
+			Features:   allFeatures,
 		})
 	case mutants.ReadModelSuite:
 		readmodeltest.Run(t, readmodeltest.Config{New: func(t testing.TB) readmodel.Store { return memstore.NewReadModels(nil) }})
@@ -162,10 +234,11 @@ func TestSuitesRejectMutants(t *testing.T) {
 
 // runChild runs TestSuiteOnMutant for the named store and returns its
 // output and how it ended.
-func runChild(ctx context.Context, exe, name string) (string, error) {
+func runChild(ctx context.Context, exe, name string, flags ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, exe, "-test.run=^TestSuiteOnMutant$", "-test.count=1", "-test.timeout=60s")
+	args := append([]string{"-test.run=^TestSuiteOnMutant$", "-test.count=1", "-test.timeout=60s"}, flags...)
+	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Env = append(os.Environ(), envMutant+"="+name)
 	out, err := cmd.CombinedOutput()
 	return string(out), err

@@ -278,6 +278,7 @@ func (s *ReadModels) Query(ctx context.Context, ns readmodel.Namespace, q readmo
 		id, _ := readmodel.EntryID(key)
 		if d, ok := s.lookup(ns, id); ok {
 			page.Documents = append(page.Documents, d)
+			page.Entries = append(page.Entries, key)
 		}
 	}
 	return page, nil

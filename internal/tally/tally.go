@@ -83,9 +83,10 @@ func Fold(ctx context.Context, store eventstore.Store) (map[string]Doc, error) {
 	}
 }
 
-// Read returns the active version's tallies of the given streams.
+// Read returns the active version's tallies of the given streams, kept
+// whole or spread over partitions.
 func Read(ctx context.Context, r readmodel.Reader, streams []string) (map[string]Doc, error) {
-	ns, err := projection.Active(ctx, r, Name, "")
+	r, ns, err := projection.Serving(ctx, r, Name, "")
 	if err != nil {
 		return nil, err
 	}

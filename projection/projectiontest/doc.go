@@ -76,7 +76,7 @@
 //     committed and what was appended while no feed was open;
 //   - Next returns promptly, with ctx's error or no records, when its
 //     context is cancelled, before or during the call;
-//   - a Source that implements [projection.HeadReader] reports the last
+//   - a Source with an [eventstore.HeadReader] reports the last
 //     appended position (it is skipped when Head returns an error matching
 //     errors.ErrUnsupported).
 //

@@ -407,15 +407,15 @@ func testSourceCancelled(t *testing.T, cfg SourceConfig) {
 	}
 }
 
-// testSourceHead checks that a source implementing projection.HeadReader
-// reports the last appended position, unless Head returns an error
-// matching errors.ErrUnsupported (a LogSource over a store without a
-// head).
+// testSourceHead checks that a source with an eventstore.HeadReader (its
+// own, or the store's that a LogSource unwraps to) reports the last
+// appended position, unless Head returns an error matching
+// errors.ErrUnsupported.
 func testSourceHead(t *testing.T, cfg SourceConfig) {
 	store, src := cfg.New(t)
-	head, ok := src.(projection.HeadReader)
+	head, ok := eventstore.As[eventstore.HeadReader](src)
 	if !ok {
-		t.Skip("the source does not implement projection.HeadReader")
+		t.Skip("the source has no eventstore.HeadReader")
 	}
 	results := appendN(t, store, "s", 3)
 	want := results[len(results)-1].Position
@@ -425,7 +425,7 @@ func testSourceHead(t *testing.T, cfg SourceConfig) {
 		got, err := head.Head(ctx)
 		cancel()
 		if errors.Is(err, errors.ErrUnsupported) {
-			t.Skipf("the source implements projection.HeadReader but reports: %v", err)
+			t.Skipf("the source has an eventstore.HeadReader but reports: %v", err)
 		}
 		if err != nil {
 			t.Fatalf("Head: %v", err)

@@ -25,6 +25,9 @@ func testReaderSeesWholeBatches(t *testing.T, cfg Config) {
 	ctx := context.Background()
 	const batches = 60
 	ids := []string{"a", "b", "c"}
+	if cfg.PartitionOf != nil {
+		ids = samePartition(cfg.PartitionOf, 3)
+	}
 	done := make(chan struct{})
 	errs := make(chan error, 2)
 	var reads atomic.Int64
@@ -63,6 +66,17 @@ func testReaderSeesWholeBatches(t *testing.T, cfg Config) {
 	for err := range errs {
 		t.Error(err)
 	}
+}
+
+// samePartition returns n document IDs of one partition.
+func samePartition(partitionOf func(string) int, n int) []string {
+	var ids []string
+	for i := 0; len(ids) < n; i++ {
+		if id := "d" + strconv.Itoa(i); partitionOf(id) == partitionOf("d0") {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // readWholeBatch reads a document, the documents, the index, then the
