@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/eventfold/eventfold/bench/appendbench"
+	"github.com/eventfold/eventfold/bench/capacitybench"
 	"github.com/eventfold/eventfold/bench/harness"
 	"github.com/eventfold/eventfold/bench/hotbench"
 	"github.com/eventfold/eventfold/bench/projbench"
@@ -202,6 +203,10 @@ func (c config) sustainFrom() float64 {
 // parts of eventfold that do not exist yet are listed as pending.
 func scenarios(c config) []harness.Scenario {
 	opts := &appendbench.Options{Writers: c.writers, Variants: c.variants}
+	capacity := capacitybench.Scenario{}
+	if c.quick {
+		capacity = capacitybench.Scenario{Events: 200, Documents: 2000, Committers: 2, Consumers: 2}
+	}
 	proj := projbench.Options{Events: c.backlog, Small: c.memory[0], Large: c.memory[1], Backlogs: projbench.NewBacklogs()}
 	return []harness.Scenario{
 		appendbench.New(1, opts),
@@ -214,6 +219,7 @@ func scenarios(c config) []harness.Scenario {
 		querybench.Scenario{},
 		standbybench.Scenario{Backlog: min(c.backlog, 20_000)},
 		projbench.FilteredRebuild{Opts: proj},
+		capacity,
 	}
 }
 

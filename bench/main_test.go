@@ -8,6 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/eventfold/eventfold/bench/harness"
 	"github.com/eventfold/eventfold/bench/projbench"
@@ -29,6 +33,7 @@ func TestMain(m *testing.M) {
 func TestQuick(t *testing.T) {
 	testenv.Pool(t)  // fails, or skips, when PostgreSQL is unreachable
 	testenv.Redis(t) // and Redis
+	brokers(t)       // and NATS JetStream and RabbitMQ
 	jsonPath := filepath.Join(t.TempDir(), "report.json")
 	var stdout, stderr bytes.Buffer
 	args := []string{"-quick", "-window", "40ms", "-warmup", "0", "-json", jsonPath,
@@ -63,6 +68,7 @@ func TestQuick(t *testing.T) {
 		{8, harness.StatusOK, 2},
 		{9, harness.StatusOK, 1},  // catch-up on the standby against on the primary
 		{10, harness.StatusOK, 1}, // filtered reads against the whole log
+		{11, harness.StatusOK, 9}, // Redis shard and memory × 2 baselines, 2 brokers × 2 message sizes, NATS fan-out
 	}
 	if len(r.Scenarios) != len(want) {
 		t.Fatalf("%d scenarios in the report, want %d", len(r.Scenarios), len(want))
@@ -103,6 +109,29 @@ func TestQuick(t *testing.T) {
 	if t.Failed() {
 		t.Logf("table:\n%s", table)
 	}
+}
+
+// brokers fails, or skips, the test when NATS or RabbitMQ is unreachable.
+func brokers(t *testing.T) {
+	t.Helper()
+	natsURL := os.Getenv("EVENTFOLD_TEST_NATS_URL")
+	if natsURL == "" {
+		natsURL = nats.DefaultURL
+	}
+	nc, err := nats.Connect(natsURL, nats.Timeout(2*time.Second))
+	if err != nil {
+		testenv.Unavailable(t, "NATS", err)
+	}
+	nc.Close()
+	amqpURL := os.Getenv("EVENTFOLD_TEST_AMQP_URL")
+	if amqpURL == "" {
+		amqpURL = "amqp://guest:guest@127.0.0.1:5672/"
+	}
+	conn, err := amqp.Dial(amqpURL)
+	if err != nil {
+		testenv.Unavailable(t, "RabbitMQ", err)
+	}
+	conn.Close()
 }
 
 // TestUnreachable checks that a run against a server that is not there
