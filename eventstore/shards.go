@@ -22,6 +22,13 @@ type ShardMap interface {
 	ShardOf(ctx context.Context, tenant string) (string, error)
 }
 
+// ShardAssigner is a ShardMap the operator (or a tenant move) can change.
+type ShardAssigner interface {
+	ShardMap
+	// Assign sends tenant to shard from now on.
+	Assign(ctx context.Context, tenant, shard string) error
+}
+
 // StaticShardMap is a ShardMap held in memory: a tenant → shard table and
 // a shard for every tenant the table does not name. It is safe for
 // concurrent use.
@@ -52,7 +59,7 @@ func (m *StaticShardMap) ShardOf(_ context.Context, tenant string) (string, erro
 	return m.fallback, nil
 }
 
-// Assign sends tenant to shard from now on.
+// Assign implements ShardAssigner.
 func (m *StaticShardMap) Assign(_ context.Context, tenant, shard string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -164,3 +171,5 @@ func (s *Shards) resolve(ctx context.Context, tenant string) (string, Store, err
 	st, err := s.stores[name].StoreForTenant(tenant)
 	return name, st, err
 }
+
+var _ ShardAssigner = (*StaticShardMap)(nil)
