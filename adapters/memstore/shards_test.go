@@ -40,7 +40,9 @@ func ExampleNew_shards() {
 // shard does for a tenant that moved away.
 type fencedStore struct{ *memstore.Store }
 
-func (f fencedStore) StoreForTenant(string) (eventstore.Store, error) { return fencedView{f.Store}, nil }
+func (f fencedStore) StoreForTenant(string) (eventstore.Store, error) {
+	return fencedView{f.Store}, nil
+}
 
 type fencedView struct{ *memstore.Store }
 

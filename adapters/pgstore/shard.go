@@ -316,7 +316,7 @@ func insertKeys(ctx context.Context, dst pgx.Tx, schema string, cols []string) (
 	var sel []string
 	for _, c := range cols {
 		switch c {
-		case "transaction_id", "global_position":
+		case `"transaction_id"`, `"global_position"`: // as copiedColumns quotes them
 			sel = append(sel, "CASE WHEN k."+c+" IS NULL THEN NULL ELSE e."+c+" END")
 		default:
 			sel = append(sel, "k."+c)
