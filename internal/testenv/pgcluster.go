@@ -8,6 +8,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -173,30 +174,75 @@ func (s *PGServer) waitReady() {
 }
 
 // Kill ends the postmaster and every backend at once with SIGKILL, as a
-// crash of the machine would, and waits for the postmaster to exit. The
-// data directory stays for Start, which then runs crash recovery. Killing
-// a stopped server does nothing.
+// crash of the machine would, and waits until they are gone. The data
+// directory stays for Start, which then runs crash recovery. Killing a
+// stopped server does nothing.
 func (s *PGServer) Kill() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd == nil {
 		return
 	}
-	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL) // the whole process group
+	// Each backend makes itself a process group leader, so killing the
+	// postmaster's group is not enough: kill its children by PID too.
+	pids := append(childrenOf(s.cmd.Process.Pid), s.cmd.Process.Pid)
+	for _, pid := range pids {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
 	<-s.exited
-	s.waitGroupGone(-s.cmd.Process.Pid)
+	waitGone(pids)
 	s.cmd = nil
 }
 
-// waitGroupGone waits until no process of the group is left, so that a
-// restart finds no backend still attached to the old shared memory.
-func (s *PGServer) waitGroupGone(pgid int) {
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if err := syscall.Kill(pgid, 0); err != nil {
-			return
+// childrenOf returns the PIDs of the processes whose parent is pid.
+func childrenOf(pid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
 		}
-		time.Sleep(20 * time.Millisecond)
+		if ppid, _ := procState(child); ppid == pid {
+			out = append(out, child)
+		}
+	}
+	return out
+}
+
+// procState returns pid's parent and state letter from /proc/<pid>/stat;
+// state is "" when the process is gone.
+func procState(pid int) (ppid int, state string) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, ""
+	}
+	// The command name, in parentheses, may hold spaces: the fields
+	// after its closing parenthesis are state, ppid, ...
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, ""
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 {
+		return 0, ""
+	}
+	ppid, _ = strconv.Atoi(f[1])
+	return ppid, f[0]
+}
+
+// waitGone waits until every process of pids has exited (a zombie counts
+// as exited), so that a restart finds no backend still attached to the old
+// shared memory.
+func waitGone(pids []int) {
+	deadline := time.Now().Add(10 * time.Second)
+	for _, pid := range pids {
+		for time.Now().Before(deadline) {
+			if _, state := procState(pid); state == "" || state == "Z" {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 }
 
