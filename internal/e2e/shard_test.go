@@ -11,11 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/eventfold/eventfold/adapters/pgstore"
 	"github.com/eventfold/eventfold/adapters/redisstore"
+	"github.com/eventfold/eventfold/adapters/watermillbus"
 	"github.com/eventfold/eventfold/eventstore"
 	tallies "github.com/eventfold/eventfold/internal/tally"
 	"github.com/eventfold/eventfold/internal/testenv"
@@ -88,6 +92,15 @@ func TestTenantMoveBetweenClusters(t *testing.T) {
 		runners[tenant] = startTenantRunner(t, byName[name].store, tenant, rm)
 	}
 
+	// One relay per shard, each to a topic of its own, checkpointed in its
+	// shard.
+	bus := gochannel.NewGoChannel(gochannel.Config{Persistent: true}, watermill.NopLogger{})
+	t.Cleanup(func() { bus.Close() })
+	relays := map[string]*watermillbus.Relay{}
+	for name, s := range byName {
+		relays[name] = startShardRelay(t, s, bus, "log-"+name)
+	}
+
 	w := startShardWriters(ctx, shards, []string{"acme", "globex", "initech"}, 3)
 	time.Sleep(2 * time.Second)
 
@@ -134,6 +147,73 @@ func TestTenantMoveBetweenClusters(t *testing.T) {
 		name, _ := shardMap.ShardOf(ctx, tenant)
 		checkTenantLog(t, byName[name].pool, tenant, ids)
 		checkReadModel(t, byName[name], tenant, rm)
+	}
+	for name, s := range byName {
+		checkRelayed(t, s, relays[name], bus, "log-"+name)
+	}
+}
+
+// startShardRelay forwards the log of every tenant on s to topic until the
+// test ends.
+func startShardRelay(t *testing.T, s shard, pub message.Publisher, topic string) *watermillbus.Relay {
+	t.Helper()
+	relay, err := watermillbus.NewRelay(watermillbus.RelayConfig{
+		Store: s.store.AllTenants(), Publisher: pub, Topic: topic, Checkpoints: pgstore.NewCheckpoints(s.pool, nil),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
+	done := make(chan struct{})
+	go func() { _ = relay.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return relay
+}
+
+// checkRelayed waits until s's relay has published up to s's head, then
+// fails t unless topic carries every event of s's log and only those
+// (each at least once: a relay may publish a batch again after its shard
+// restarted).
+func checkRelayed(t *testing.T, s shard, relay *watermillbus.Relay, sub message.Subscriber, topic string) {
+	t.Helper()
+	ctx := t.Context()
+	head, err := s.store.AllTenants().Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, time.Minute, func() bool { _, pos := relay.Active(); return !pos.Before(head) },
+		"the relay of %s did not publish up to %v", topic, head)
+	var want int
+	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM eventfold.events").Scan(&want); err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	msgs, err := sub.Subscribe(sctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for len(seen) < want {
+		select {
+		case msg := <-msgs:
+			rec, _, err := watermillbus.Record(msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg.Ack()
+			var stored int
+			if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM eventfold.events WHERE event_id = $1 AND tenant_id = $2",
+				rec.ID, rec.Tenant).Scan(&stored); err != nil {
+				t.Fatal(err)
+			}
+			if stored != 1 {
+				t.Fatalf("%s carries event %s of tenant %s, which its shard does not hold", topic, rec.ID, rec.Tenant)
+			}
+			seen[rec.ID] = true
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s carries %d of its shard's %d events", topic, len(seen), want)
+		}
 	}
 }
 
