@@ -134,7 +134,8 @@ type MoveReport struct {
 //
 // Positions are per shard: the tenant's events get new positions on the
 // target, in the same order. Projections of the tenant must be rebuilt
-// from the target's log (see docs/tenancy.md).
+// from the target's log (see docs/tenancy.md). Run it as the tables'
+// owner, as FenceTenant and CopyTenant need.
 func MoveTenant(ctx context.Context, tenant string, from, to *Store, m eventstore.ShardAssigner, toShard string) (MoveReport, error) {
 	if err := eventstore.ValidateTenant(tenant); err != nil {
 		return MoveReport{}, err
@@ -175,7 +176,9 @@ var copiedTables = []string{"streams", "events", "snapshots", "subject_keys", "c
 // positions. When the target already holds an identical copy of the
 // tenant's events it copies nothing and reports AlreadyCopied; when it
 // holds anything else of the tenant it fails with ErrTenantOnTarget.
-// Both shards must be migrated to the same version.
+// Both shards must be migrated to the same version. Run it as a role that
+// row-level security does not confine (the tables' owner): it reads and
+// writes the tenant's rows without setting a tenant.
 func CopyTenant(ctx context.Context, from, to *Store, tenant string) (MoveReport, error) {
 	rep := MoveReport{Rows: map[string]int64{}}
 	if err := eventstore.ValidateTenant(tenant); err != nil {
