@@ -8,7 +8,8 @@
 // EVENTFOLD_REQUIRE_SERVICES=1 is set (make test sets it): then it fails,
 // so a missing service can never pass a run silently.
 //
-// For clustered servers, which the shared ones are not, RedisCluster and
-// NATSCluster start the test's own processes on free ports of 127.0.0.1;
-// they die with the test binary.
+// For clustered servers, which the shared ones are not, RedisCluster,
+// NATSCluster and RabbitMQCluster start the test's own processes on free
+// ports of 127.0.0.1, and PGCluster a PostgreSQL cluster of the test's own
+// (one per shard, for instance); they die with the test binary.
 package testenv
