@@ -112,6 +112,7 @@ var builtins = []func(*config) *cobra.Command{
 	consoleCommand,
 	horizonCommand,
 	processesCommand,
+	tenantsCommand,
 }
 
 // Command returns the root command: the built-in subcommands and

@@ -23,6 +23,7 @@
 //	worker [--only NAME]           run the application's projections and process managers
 //	processes status               each process manager's position and lag
 //	horizon                        events an open transaction hides from projections
+//	tenants move|shard|assign      move a tenant between PostgreSQL clusters (shards)
 //
 // Connection settings come from flags or the environment
 // (EVENTFOLD_POSTGRES_URL, EVENTFOLD_POSTGRES_REPLICA_URL, EVENTFOLD_SCHEMA,

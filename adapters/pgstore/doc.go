@@ -75,7 +75,10 @@
 // confined to one tenant, AllTenants a reader of every tenant's log; every
 // tenant-owned table carries a tenant_id. Optional row-level security
 // (Options.RowLevelSecurity, EnableRowLevelSecurity) lets PostgreSQL enforce
-// the separation too. docs/tenancy.md has the details.
+// the separation too. Tenants can be spread over several PostgreSQL
+// clusters: ShardMap keeps the tenant → shard map, and MoveTenant (fence,
+// copy, flip: FenceTenant, CopyTenant) moves a tenant between them.
+// docs/tenancy.md has the details.
 //
 // # Long transactions
 //

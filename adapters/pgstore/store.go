@@ -365,7 +365,7 @@ func (s *Store) appendPrepared(ctx context.Context, streamID string, expected ev
 			return rec, fmt.Errorf("pgstore: append to stream %s: an event ID is already stored by a different append: %w (%w)",
 				quote(streamID), eventstore.ErrDuplicateEvent, pgErr)
 		}
-		return rec, err
+		return rec, fenced(err) // a moving tenant's fence (shard.go)
 	}
 }
 

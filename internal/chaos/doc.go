@@ -11,8 +11,8 @@
 //	make chaos
 //
 // which `make test` runs as its last step. With EVENTFOLD_CHAOS=1 a missing
-// service fails the tests instead of skipping them. TestRabbitMQRestart is
-// built only without the race detector, which reports races inside
+// service fails the tests instead of skipping them. TestRabbitMQRestart and
+// TestRabbitMQQuorumLeaderKill are built only without the race detector, which reports races inside
 // watermill-amqp's own reconnection, so `make chaos` runs it in a second go
 // test without -race. The scenarios and what each proves are listed in
 // docs/reliability-faults.md. The package has no code of its own.

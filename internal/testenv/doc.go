@@ -9,7 +9,8 @@
 // so a missing service can never pass a run silently.
 //
 // For clustered servers, which the shared ones are not, RedisCluster,
-// NATSCluster and PGStandby (a PostgreSQL primary and a hot standby) start
-// the test's own processes on free ports of 127.0.0.1; they die with the
-// test binary.
+// NATSCluster, RabbitMQCluster and PGStandby (a PostgreSQL primary and a
+// hot standby) start the test's own processes on free ports of 127.0.0.1,
+// and PGCluster a PostgreSQL cluster of the test's own (one per shard, for
+// instance); they die with the test binary.
 package testenv
