@@ -8,12 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/eventfold/eventfold/eventstore"
+	"github.com/eventfold/eventfold/projection/internal/wire"
 	"github.com/eventfold/eventfold/readmodel"
 )
 
@@ -280,9 +280,9 @@ func (r *Runner) control(ctx context.Context, retry bool) error {
 	if fault == nil {
 		return ErrNotFaulted
 	}
-	action := ActionSkip
+	action := wire.ActionSkip
 	if retry {
-		action = ActionRetry
+		action = wire.ActionRetry
 	}
 	select {
 	case r.ctrl <- retry:
@@ -314,7 +314,7 @@ var errRetiring = errors.New("projection: a newer version is taking over")
 
 // retiredEpoch is the namespace checkpoint a newer version sets to stop this
 // version's writes before it switches readers over.
-const retiredEpoch = "$retired"
+const retiredEpoch = wire.RetiredEpoch
 
 // errLost reports that the namespace vanished under the Runner: Redis lost
 // its data, or a newer version dropped it.
@@ -511,12 +511,9 @@ func (r *Runner) open(ctx context.Context) (epoch string, pos eventstore.Positio
 
 // checkpoint is stored as a document of the namespace, one per partition,
 // and committed with every batch.
-type checkpoint struct {
-	Position eventstore.Position `json:"position"`
-	CaughtUp bool                `json:"caught_up,omitempty"`
-}
+type checkpoint = wire.Checkpoint
 
-func checkpointID(partition int) string { return "$checkpoint/" + strconv.Itoa(partition) }
+func checkpointID(partition int) string { return wire.CheckpointID(partition) }
 
 func newEpoch() string {
 	b := make([]byte, 8)
