@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"regexp"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -67,6 +68,9 @@ type config struct {
 	backlog    int
 	memory     []int // scenario 7's small and large backlogs
 	loads      []float64
+	// scenario 4's load search
+	sustainP99   time.Duration
+	sustainSteps int
 }
 
 func parse(args []string, stderr io.Writer) (config, error) {
@@ -96,6 +100,8 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.backlog, "backlog", 0, "events in the backlog of scenarios 5 and 6 (default 200000, or 2000 with -quick)")
 	fs.StringVar(&memory, "memory-backlogs", "", "scenario 7's small and large backlogs, comma-separated (default 10000 and -backlog, or 1000,20000 with -quick)")
 	fs.StringVar(&loads, "loads", "", "scenario 4's offered loads in commands/s, comma-separated (default 500,2000,4000, or 200 with -quick)")
+	fs.DurationVar(&c.sustainP99, "sustain-p99", 20*time.Millisecond, "scenario 4's search for the highest load sustained: the bound on p99 (0: no search)")
+	fs.IntVar(&c.sustainSteps, "sustain-steps", 0, "scenario 4's search: measurements per contender, each half a window (default 10, or 2 with -quick)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.StringVar(&c.memProfile, "memprofile", "", "write an allocation profile of the whole run to this file at the end (-sample_index=alloc_space shows where it allocated)")
 	if err := fs.Parse(args); err != nil {
@@ -170,6 +176,12 @@ func parse(args []string, stderr io.Writer) (config, error) {
 		}
 		c.loads = append(c.loads, x)
 	}
+	if c.sustainSteps <= 0 {
+		c.sustainSteps = 10
+		if c.quick {
+			c.sustainSteps = 2
+		}
+	}
 	for f := range strings.SplitSeq(writers, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 {
@@ -178,6 +190,12 @@ func parse(args []string, stderr io.Writer) (config, error) {
 		c.writers = append(c.writers, n)
 	}
 	return c, nil
+}
+
+// sustainFrom is the first load scenario 4's search offers: the lowest of
+// its fixed loads.
+func (c config) sustainFrom() float64 {
+	return slices.Min(c.loads)
 }
 
 // scenarios lists every scenario, in order; those that need
@@ -189,12 +207,13 @@ func scenarios(c config) []harness.Scenario {
 		appendbench.New(1, opts),
 		appendbench.New(10, opts),
 		hotbench.Scenario{},
-		visiblebench.Scenario{Loads: c.loads},
+		visiblebench.Scenario{Loads: c.loads, Search: visiblebench.Search{P99: c.sustainP99, From: c.sustainFrom(), Steps: c.sustainSteps}},
 		projbench.CatchUp{Opts: proj},
 		projbench.Rebuild{Opts: proj},
 		projbench.Memory{Opts: proj, Postgres: c.pgURL, Redis: c.redisURL},
 		querybench.Scenario{},
 		standbybench.Scenario{Backlog: min(c.backlog, 20_000)},
+		projbench.FilteredRebuild{Opts: proj},
 	}
 }
 

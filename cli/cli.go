@@ -85,6 +85,9 @@ type Options struct {
 	Defaults Defaults
 	// Stdout and Stderr default to os.Stdout and os.Stderr.
 	Stdout, Stderr io.Writer
+	// Stdin answers confirmations (streams delete --hard). Default
+	// os.Stdin.
+	Stdin io.Reader
 }
 
 // Defaults are an application's own defaults for the connection flags.
@@ -137,6 +140,9 @@ func Command(opts Options) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	if opts.Stdin != nil {
+		root.SetIn(opts.Stdin)
+	}
 	for _, s := range settings {
 		def, fromEnv := s.def, false
 		if v := opts.Defaults.of(s.flag); v != "" {

@@ -14,6 +14,8 @@
 //
 //	migrate                        create or upgrade the event store
 //	streams list|show              inspect streams (--json)
+//	streams delete|truncate        delete a stream (--hard asks first) or truncate it
+//	streams metadata|reclaim       a stream's retention; erase what no read returns
 //	projections status NAME...     versions, checkpoints, lag and faults
 //	projections retry|skip NAME    resume a faulted projection, in any process
 //	projections rebuild NAME       rebuild a read model with no downtime

@@ -15,7 +15,7 @@ import (
 )
 
 func streamsCommand(cfg *config) *cobra.Command {
-	cmd := &cobra.Command{Use: "streams", Short: "Inspect the event store's streams"}
+	cmd := &cobra.Command{Use: "streams", Short: "Inspect, delete and truncate the event store's streams"}
 	var after, tenant string
 	var limit int
 	var asJSON bool
@@ -96,6 +96,7 @@ func streamsCommand(cfg *config) *cobra.Command {
 	show.Flags().BoolVar(&showJSON, "json", false, "print JSON instead of text")
 	cmd.PersistentFlags().StringVar(&tenant, "tenant", "", "tenant whose streams to inspect (empty for the default tenant)")
 	cmd.AddCommand(list, show)
+	cmd.AddCommand(lifecycleCommands(cfg, scope)...)
 	return cmd
 }
 

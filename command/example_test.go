@@ -218,3 +218,34 @@ func ExampleSnapshots() {
 	fmt.Printf("snapshot at version %d: %s\n", snap.Version, snap.State)
 	// Output: snapshot at version 3: 3
 }
+
+// A Handler that keeps the states of the streams it handles appends
+// without reading the stream first; another writer's append costs the
+// next command a conflict and a read of what it missed.
+func ExampleOptions_cachedStreams() {
+	ctx := context.Background()
+	reg := command.NewRegistry(nil)
+	if err := command.Register[Incremented](reg, "Incremented", nil); err != nil {
+		log.Fatal(err)
+	}
+	store := memstore.New(nil)
+	h, err := command.NewHandler(store, reg, counter, &command.Options{CachedStreams: 10_000})
+	if err != nil {
+		log.Fatal(err)
+	}
+	other, err := command.NewHandler(store, reg, counter, nil) // another process, say
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, hh := range []*command.Handler[int, Increment, Incremented]{h, h, other, h} {
+		if _, err := hh.Handle(ctx, "counter-1", Increment{By: 1}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	n, version, err := h.Load(ctx, "counter-1")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("state", n, "at version", version)
+	// Output: state 4 at version 4
+}

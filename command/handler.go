@@ -92,6 +92,26 @@ type Options struct {
 	// Nil means eventstore.NewEventID.
 	NewID func() string
 
+	// CachedStreams is how many streams' states the Handler keeps in
+	// memory after their commands, the least recently used going first. A
+	// command for a stream whose state is kept decides on it and appends
+	// at its version without reading the stream: one round trip to the
+	// store instead of two. When another writer (another process, or
+	// another Handler) has appended meanwhile, the append conflicts and the
+	// command reads the events it missed and decides again, so a decision
+	// is never stored on a stale state; a refusal or a no-op is decided
+	// again on the stream as read, as for a queued command. A conflict that
+	// shows the stream behind the kept state (its events removed, the
+	// store reset) reads the stream from its start. A stream rewritten
+	// elsewhere up to the very version kept, though, looks unchanged:
+	// restart Handlers with a cache after resetting their store. It pays where
+	// one Handler writes its streams (commands routed by stream ID);
+	// streams written from several processes pay a conflict instead of a
+	// read. NewHandler refuses it with a shredding registry, whose states
+	// would keep decrypted personal data in memory after a Forget. Zero
+	// (the default) keeps none: every command reads its stream.
+	CachedStreams int
+
 	// Refusals names the domain's errors by stable codes, for refusals
 	// recorded under idempotency keys (see Keyed): a refusal is stored
 	// with the code of the first entry, in code order, that its error
@@ -120,6 +140,7 @@ type Handler[S, C, E any] struct {
 	refusals []refusalCode // Options.Refusals in code order
 	handle   HandleFunc
 	queue    streamQueue[loaded[S]]
+	cache    *stateCache[loaded[S]] // nil: Options.CachedStreams is 0
 }
 
 // NewHandler returns a Handler for decider that stores events in store,
@@ -158,6 +179,14 @@ func NewHandler[S, C, E any](store eventstore.Store, reg *Registry, decider Deci
 		errs = append(errs, err)
 	}
 	h.refusals = refusals
+	switch {
+	case h.opts.CachedStreams < 0:
+		errs = append(errs, errors.New("command: NewHandler: Options.CachedStreams must not be negative"))
+	case h.opts.CachedStreams > 0 && reg != nil && h.shredder() != nil:
+		errs = append(errs, errors.New("command: NewHandler: Options.CachedStreams with a shredding registry would keep personal data in memory after Forget"))
+	case h.opts.CachedStreams > 0:
+		h.cache = newStateCache[loaded[S]](h.opts.CachedStreams)
+	}
 	if s := h.opts.Snapshots; s != nil {
 		snaps := *s
 		if snaps.Store == nil {
@@ -227,20 +256,39 @@ func (h *Handler[S, C, E]) core(ctx context.Context, streamID string, c any) (Re
 	}
 	var next loaded[S]
 	var passOn bool
-	defer func() { turn.release(next, passOn) }()
+	defer func() {
+		if h.cache != nil && passOn {
+			h.cache.put(streamID, next)
+		} else if h.cache != nil {
+			h.cache.drop(streamID) // the stream's state is unknown
+		}
+		turn.release(next, passOn)
+	}()
 
 	// The command ahead, if it just finished, left the state it appended
-	// to: append on it directly, and let the expected version catch a write
-	// from elsewhere.
+	// to (or the cache kept it): append on it directly, and let the
+	// expected version catch a write from elsewhere.
 	l, handedOn := turn.handoff()
+	if !handedOn && h.cache != nil {
+		l, handedOn = h.cache.get(streamID)
+	}
 	if !handedOn {
 		if l, err = h.load(ctx, streamID); err != nil {
 			return Result{}, err
 		}
 	}
 	readSinceArrival := !handedOn
-	behind := false
+	behind, rewound := false, false
 	for attempt := 1; ; attempt++ {
+		if rewound {
+			// The stream is behind the state this command started from
+			// (its events were removed, say, under a kept state): read it
+			// all again.
+			if l, err = h.load(ctx, streamID); err != nil {
+				return Result{}, err
+			}
+			behind, rewound, readSinceArrival = false, false, true
+		}
 		if behind {
 			// After a conflict only the events the winner appended are new:
 			// read the tail, not the whole stream again.
@@ -279,7 +327,9 @@ func (h *Handler[S, C, E]) core(ctx context.Context, streamID string, c any) (Re
 			if err := h.awaitRetry(ctx, streamID, attempt, err); err != nil {
 				return Result{}, err
 			}
+			var ce *eventstore.ConcurrencyError
 			behind = true
+			rewound = errors.As(err, &ce) && ce.Actual < l.version
 			continue
 		}
 		if err != nil {
@@ -289,7 +339,7 @@ func (h *Handler[S, C, E]) core(ctx context.Context, streamID string, c any) (Re
 		if res.Replayed {
 			return h.recorded(rec)
 		}
-		next, passOn = h.after(ctx, streamID, l, res, events, turn.queued())
+		next, passOn = h.after(ctx, streamID, l, res, events, turn.queued() || h.cache != nil)
 		return Result{StreamVersion: res.StreamVersion, Position: res.Position, Events: len(events)}, nil
 	}
 }
@@ -319,7 +369,7 @@ func (h *Handler[S, C, E]) awaitRetry(ctx context.Context, streamID string, atte
 
 // after returns the state after the command appended events, and whether
 // to hand it on: when a snapshot is due (which it saves) or a command is
-// queued behind this one.
+// queued behind this one (or the state is to be cached).
 func (h *Handler[S, C, E]) after(ctx context.Context, streamID string, l loaded[S], res eventstore.AppendResult,
 	events []E, queued bool) (loaded[S], bool) {
 	snapshot := h.snaps != nil && h.snaps.Policy(streamID, res.StreamVersion, l.snapVersion)
@@ -374,15 +424,23 @@ func (h *Handler[S, C, E]) catchUp(ctx context.Context, streamID string, l loade
 	for {
 		recs, err := h.store.ReadStream(ctx, streamID, l.version+1, eventstore.Forward, h.opts.ReadBatch)
 		if errors.Is(err, eventstore.ErrStreamNotFound) {
-			if l.snapVersion > 0 {
-				// A snapshot of a stream that has no events belongs to an
-				// event store that was reset; it is stale.
+			if l.version > 0 || l.snapVersion > 0 {
+				// A snapshot, or a kept state, of a stream that has no
+				// events belongs to an event store that was reset; it is
+				// stale.
 				return loaded[S]{state: h.decider.initial()}, nil
 			}
 			return l, nil
 		}
 		if err != nil {
 			return loaded[S]{}, fmt.Errorf("command: load stream %q: %w", streamID, err)
+		}
+		if l.snapVersion > 0 && l.version == l.snapVersion && len(recs) > 0 && recs[0].Version > l.version+1 {
+			// The events right after the snapshot are gone: the stream
+			// was deleted and recreated, or truncated past the
+			// snapshot (eventstore.StreamLifecycle). The snapshot
+			// belongs to what was deleted; fold what is readable.
+			return h.catchUp(ctx, streamID, loaded[S]{state: h.decider.initial()})
 		}
 		for _, rec := range recs {
 			e, ok, err := h.decode(rec)

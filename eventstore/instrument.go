@@ -17,15 +17,16 @@ type Hooks struct {
 	// ReadStream runs around every ReadStream.
 	ReadStream func(ctx context.Context, streamID string,
 		next func(context.Context) ([]Record, error)) ([]Record, error)
-	// ReadAll runs around every ReadAll, of the store and of its tenant
-	// views and all-tenants reader.
+	// ReadAll runs around every ReadAll and FilteredReader.ReadAllFiltered,
+	// of the store and of its tenant views and all-tenants reader.
 	ReadAll func(ctx context.Context, next func(context.Context) ([]Record, error)) ([]Record, error)
 }
 
 // Instrument returns inner with hooks around its calls. The result keeps
 // every capability of inner, and claims none that inner lacks: [As] on it
 // finds inner's KeyedAppender and OutcomeStore with their appends running
-// through the Append hook, and inner's TenantScoper with views that are
+// through the Append hook, inner's FilteredReader with its reads running
+// through the ReadAll hook, and inner's TenantScoper with views that are
 // instrumented with the same hooks. Every other capability, eventfold's
 // (HeadReader, Notifier, AllTenantsView) or a third party's, is inner's
 // own, reached through the result's Unwrap method.
@@ -46,6 +47,40 @@ type instrumentedLog struct {
 
 // Unwrap returns the reader r wraps, so that As reaches its capabilities.
 func (r *instrumentedLog) Unwrap() LogReader { return r.inner }
+
+// As offers inner's FilteredReader with its reads running through the
+// ReadAll hook.
+func (r *instrumentedLog) As(target any) bool {
+	t, ok := target.(*FilteredReader)
+	if !ok {
+		return false
+	}
+	fr, ok := As[FilteredReader](r.inner)
+	if ok {
+		*t = instrumentedFiltered{fr, r.hooks}
+	}
+	return ok
+}
+
+// instrumentedFiltered is the FilteredReader of an instrumented log.
+type instrumentedFiltered struct {
+	inner FilteredReader
+	hooks Hooks
+}
+
+func (r instrumentedFiltered) ReadAllFiltered(ctx context.Context, after Position, f Filter, limit int) (FilteredPage, error) {
+	if r.hooks.ReadAll == nil {
+		return r.inner.ReadAllFiltered(ctx, after, f, limit)
+	}
+	var page FilteredPage
+	recs, err := r.hooks.ReadAll(ctx, func(ctx context.Context) ([]Record, error) {
+		var err error
+		page, err = r.inner.ReadAllFiltered(ctx, after, f, limit)
+		return page.Records, err
+	})
+	page.Records = recs
+	return page, err
+}
 
 func (r *instrumentedLog) ReadAll(ctx context.Context, after Position, limit int) ([]Record, error) {
 	next := func(ctx context.Context) ([]Record, error) { return r.inner.ReadAll(ctx, after, limit) }
@@ -89,7 +124,7 @@ func (s *instrumented) As(target any) bool {
 		}
 		return ok
 	}
-	return false
+	return s.instrumentedLog.As(target)
 }
 
 func (s *instrumented) append(ctx context.Context, streamID string, events []Event,

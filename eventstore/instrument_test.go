@@ -17,7 +17,7 @@ func TestInstrumentConformance(t *testing.T) {
 		New: func(t testing.TB) eventstore.Store {
 			return eventstore.Instrument(memstore.New(nil), eventstore.Hooks{})
 		},
-		Features: eventstoretest.Features{Keyed: true, Outcomes: true, Head: true, Notify: true, Tenants: true},
+		Features: eventstoretest.Features{Keyed: true, Outcomes: true, Head: true, Notify: true, Tenants: true, Filtered: true, Lifecycle: true, Reclaim: true},
 	})
 }
 
@@ -84,6 +84,7 @@ func capabilities(v any) map[string]bool {
 		"Notifier":       has[eventstore.Notifier](v),
 		"TenantScoper":   has[eventstore.TenantScoper](v),
 		"AllTenantsView": has[eventstore.AllTenantsView](v),
+		"FilteredReader": has[eventstore.FilteredReader](v),
 	}
 }
 
@@ -281,5 +282,39 @@ func TestInstrumentRunsHooksEverywhere(t *testing.T) {
 		if ok != want[c] {
 			t.Errorf("the instrumented all-tenants reader has %s: %v, memstore's: %v", c, ok, want[c])
 		}
+	}
+}
+
+// Filtered reads of the log run the ReadAll hook too, of the store, its
+// tenant views and its all-tenants reader, and keep the page's Through.
+func TestInstrumentRunsReadAllHookAroundFilteredReads(t *testing.T) {
+	ctx := t.Context()
+	var appends, reads int
+	ms := memstore.New(nil)
+	s := eventstore.Instrument(ms, countingHooks(&appends, &reads))
+	last, err := ms.Append(ctx, "a", eventstore.NoStream, []eventstore.Event{{Type: "A", Data: []byte(`{}`)}, {Type: "B", Data: []byte(`{}`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acme, err := eventstore.ForTenant(s, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := eventstore.AllTenants(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := eventstore.Filter{Types: []string{"A"}}
+	for _, r := range []eventstore.LogReader{s, acme, all} {
+		page, err := eventstore.ReadAllFiltered(ctx, r, eventstore.Position{}, f, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r != acme && (len(page.Records) != 1 || page.Through != last.Position) {
+			t.Errorf("%T: filtered read = %d records through %v; want 1 through %v", r, len(page.Records), page.Through, last.Position)
+		}
+	}
+	if reads != 3 {
+		t.Errorf("%d filtered reads ran the ReadAll hook, want 3", reads)
 	}
 }

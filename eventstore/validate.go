@@ -98,6 +98,9 @@ func ValidateAppend(streamID string, expected ExpectedVersion, events []Event, m
 		if err := validateName("", e.Type, MaxTypeBytes); err != nil {
 			return renamed(err, field("type"))
 		}
+		if isLifecycleType(e.Type) {
+			return invalid(field("type"), fmt.Sprintf("%q starts with %q, which is reserved for the store's lifecycle events", e.Type, lifecycleTypePrefix))
+		}
 		if e.ContentType != "" {
 			if err := validateName("", e.ContentType, MaxTypeBytes); err != nil {
 				return renamed(err, field("content type"))

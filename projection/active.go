@@ -212,6 +212,7 @@ func caughtUpID(partition int) string { return wire.CaughtUpID(partition) }
 func (r *Runner) setActive() {
 	r.mu.Lock()
 	r.status.Active = true
+	r.signal()
 	r.mu.Unlock()
 }
 

@@ -50,7 +50,9 @@
 //
 // [WaitFor] waits until the active version has applied everything up to a
 // consistency token (the position a command's append returned), reading only
-// the read-model store.
+// the read-model store. A server keeps one [Waiter] per projection; given the
+// projection's [Runner] in the same process ([WaiterOptions].Runner), it
+// answers from the Runner's commits without reading the store.
 //
 // # Partitions and faults
 //

@@ -174,6 +174,9 @@ type Tx struct {
 	// to the documents of the Runner's partition; partitions is 0
 	// otherwise.
 	partitions, partition int
+	// behind is the batch before, whose commit is in flight: its writes
+	// are what the store will hold once it lands (pipeline.go).
+	behind *flight
 }
 
 // reservedID reports whether id names one of the Runner's own documents,
@@ -200,6 +203,12 @@ func (tx *Tx) Namespace() readmodel.Namespace { return tx.ns }
 func (tx *Tx) Get(ctx context.Context, id string) (doc readmodel.Document, ok bool, err error) {
 	if i, found := tx.pending[id]; found {
 		w := tx.writes[i]
+		if w.Delete {
+			return readmodel.Document{}, false, nil
+		}
+		return readmodel.Document{ID: id, Data: slices.Clone(w.Data), Revision: w.Revision}, true, nil
+	}
+	if w, found := tx.behind.write(id); found {
 		if w.Delete {
 			return readmodel.Document{}, false, nil
 		}
@@ -285,6 +294,10 @@ func (tx *Tx) reset() {
 // prefetch reads ids in one round trip so that handlers' Gets of them cost
 // nothing.
 func (tx *Tx) prefetch(ctx context.Context, ids []string) error {
+	if tx.behind != nil {
+		// The batch in flight decides those.
+		ids = slices.DeleteFunc(ids, func(id string) bool { _, found := tx.behind.write(id); return found })
+	}
 	if len(ids) == 0 {
 		return nil
 	}

@@ -40,10 +40,11 @@ func readAhead(ctx context.Context, f Feed, max int, decode func([]eventstore.Re
 }
 
 type readResult struct {
-	recs   []eventstore.Record
-	mine   []bool // which of recs are the Runner's, or nil
-	events []any  // recs decoded ahead, or nil
-	err    error
+	recs    []eventstore.Record
+	mine    []bool              // which of recs are the Runner's, or nil
+	events  []any               // recs decoded ahead, or nil
+	through eventstore.Position // the inner feed's scanned position, if it has one
+	err     error
 }
 
 // decodedFeed is implemented by feeds that decode records ahead: mine is
@@ -67,7 +68,12 @@ type readAheadFeed struct {
 	// short is set, on the Runner's side, when the last batch received
 	// was short: the reader then waits on want.
 	short bool
+	// through is the scanned position of the last batch received.
+	through eventstore.Position
 }
+
+// scanned implements scannedFeed for the batches handed over so far.
+func (ra *readAheadFeed) scanned() eventstore.Position { return ra.through }
 
 var errReadAheadStopped = errors.New("projection: the log reader stopped")
 
@@ -84,8 +90,12 @@ func (ra *readAheadFeed) run(ctx context.Context) {
 		if err == nil && ra.decode != nil {
 			mine, events = ra.decode(recs)
 		}
+		var through eventstore.Position
+		if sf, ok := ra.inner.(scannedFeed); ok {
+			through = sf.scanned()
+		}
 		select {
-		case ra.out <- readResult{recs, mine, events, err}:
+		case ra.out <- readResult{recs, mine, events, through, err}:
 		case <-ctx.Done():
 			return
 		}
@@ -123,12 +133,14 @@ func (ra *readAheadFeed) nextDecoded(ctx context.Context, _ int) ([]eventstore.R
 	select {
 	case res := <-ra.out:
 		ra.short = res.err == nil && len(res.recs) < ra.max
+		ra.through = res.through
 		return res.recs, res.mine, res.events, res.err
 	case <-ra.done:
 		// The reader may have handed over its last result just before
 		// stopping.
 		select {
 		case res := <-ra.out:
+			ra.through = res.through
 			return res.recs, res.mine, res.events, res.err
 		default:
 			return nil, nil, nil, errReadAheadStopped

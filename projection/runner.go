@@ -194,7 +194,18 @@ type Runner struct {
 	behindSince  time.Time     // when the log's head moved past Position
 	faultEnded   chan struct{} // closed when the current Fault's wait ends
 	registered   bool          // recorded in the catalog (catalog.go)
-	fence        string        // a spread partition's namespace checkpoint (spread.go)
+	// fence is a spread partition's namespace checkpoint (spread.go). A
+	// commit in flight sets it; the Runner reads it once that has landed.
+	fence string
+	// changed is closed, and cleared, at the next commit or change of
+	// state, for Waiters in this process (see served).
+	changed chan struct{}
+
+	// pipelined is set while the Runner's feed lets a batch's commit run
+	// while the next batch is read and handled; flight is that commit
+	// (pipeline.go). Both belong to the goroutine in Run.
+	pipelined bool
+	flight    *flight
 }
 
 // NewRunner validates cfg and returns a Runner.
@@ -305,7 +316,35 @@ func (r *Runner) control(ctx context.Context, retry bool) error {
 func (r *Runner) setState(s State) {
 	r.mu.Lock()
 	r.status.State = s
+	r.signal()
 	r.mu.Unlock()
+}
+
+// signal wakes the Waiters watching this Runner. The caller holds r.mu.
+func (r *Runner) signal() {
+	if r.changed != nil {
+		close(r.changed)
+		r.changed = nil
+	}
+}
+
+// served returns the position this Runner has committed, when readers are
+// served from its version and it alone applies the projection (one
+// partition), with a channel closed at its next commit or change of state.
+// ok is false when a Waiter must read the checkpoints from the store
+// instead.
+func (r *Runner) served() (pos eventstore.Position, next <-chan struct{}, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case !r.status.Active, r.cfg.Partitions > 1, r.status.Fault != nil,
+		r.status.State == StateStopped, r.status.State == StateRetired:
+		return eventstore.Position{}, nil, false
+	}
+	if r.changed == nil {
+		r.changed = make(chan struct{})
+	}
+	return r.status.Position, r.changed, true
 }
 
 // errRetiring reports that a newer version has frozen this one and is
@@ -408,13 +447,18 @@ func (r *Runner) runOnce(ctx context.Context) error {
 	}
 	r.mu.Unlock()
 
-	feed, err := r.cfg.Source.Open(ctx, pos)
+	feed, err := r.openFeed(ctx, pos)
 	if err != nil {
 		return err
 	}
 	feed = readAhead(ctx, feed, r.cfg.BatchSize, r.decodeAhead)
 	defer feed.Close()
 	decoded, _ := feed.(decodedFeed)
+	scanned, _ := feed.(scannedFeed)
+	// Only the log's own feed is read ahead; it commits nothing to its
+	// source, so a batch may commit while the next is read and handled.
+	r.pipelined = decoded != nil
+	defer func() { _ = r.land() }()
 	var lastHead, lastEpochCheck time.Time
 	for {
 		var (
@@ -437,6 +481,11 @@ func (r *Runner) runOnce(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if scanned != nil {
+			if next, err = r.skipTo(ctx, epoch, next, scanned.scanned()); err != nil {
+				return err
+			}
+		}
 		if next != pos {
 			pos = next
 			if err := feed.Commit(ctx, pos); err != nil {
@@ -444,6 +493,13 @@ func (r *Runner) runOnce(ctx context.Context) error {
 			}
 		}
 		caughtUp := len(recs) == 0
+		if caughtUp {
+			// Idle: what was handled is committed before the Runner
+			// reports its position or switches readers to it.
+			if err := r.land(); err != nil {
+				return err
+			}
+		}
 		if time.Since(lastHead) > time.Second || caughtUp {
 			lastHead = time.Now()
 			r.updateHead(ctx, pos, caughtUp)
@@ -462,6 +518,36 @@ func (r *Runner) runOnce(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// openFeed opens the source after pos. A source that can filter by type
+// delivers only the types the projection handles: the union of its On,
+// Handle and OnForget registrations, which are all the Runner applies.
+func (r *Runner) openFeed(ctx context.Context, pos eventstore.Position) (Feed, error) {
+	if fs, ok := r.cfg.Source.(filteredSource); ok {
+		if feed, ok := fs.openFiltered(ctx, pos, r.cfg.Projection.EventTypes()); ok {
+			return feed, nil
+		}
+	}
+	return r.cfg.Source.Open(ctx, pos)
+}
+
+// skipTo moves the checkpoint from pos to through, the position a filtered
+// feed has read through past the events it skipped, so that the lag stays
+// honest and a restart does not read them again. It returns the new
+// checkpoint.
+func (r *Runner) skipTo(ctx context.Context, epoch string, pos, through eventstore.Position) (eventstore.Position, error) {
+	if !pos.Before(through) {
+		return pos, nil
+	}
+	r.tx.reset()
+	if err := r.commit(ctx, epoch, through); err != nil {
+		return pos, err
+	}
+	r.mu.Lock()
+	r.status.Position = through
+	r.mu.Unlock()
+	return through, nil
 }
 
 // open reads (or creates) the namespace's epoch and this partition's
@@ -524,8 +610,12 @@ func newEpoch() string {
 // PartitionOf returns the partition, of n, that applies stream's events.
 // It is readmodel.PartitionOf, so in a spread read model (Config.Spread) a
 // document keyed by a stream's ID lives in the partition that applies the
-// stream.
-func PartitionOf(streamID string, n int) int { return readmodel.PartitionOf(streamID, n) }
+// stream. A metadata stream (eventstore.MetadataStreamID) goes with its
+// stream, so a truncation reaches the partition that holds the stream's
+// documents.
+func PartitionOf(streamID string, n int) int {
+	return readmodel.PartitionOf(strings.TrimPrefix(streamID, "$$"), n)
+}
 
 // owns reports, for each of recs, whether this Runner applies it: its
 // stream is in the Runner's partition and it is of the Runner's tenant. It
@@ -592,6 +682,9 @@ func (r *Runner) apply(ctx context.Context, epoch string, pos eventstore.Positio
 			// Commit what came before the failing event (handlers are
 			// rerun on a clean batch, as their writes are mixed), then
 			// deal with it alone.
+			if err := r.land(); err != nil {
+				return pos, err
+			}
 			var err2 error
 			before, after := events, events
 			if events != nil {
@@ -612,9 +705,21 @@ func (r *Runner) apply(ctx context.Context, epoch string, pos eventstore.Positio
 	if last == pos {
 		return pos, nil
 	}
+	if r.pipelined {
+		if err := r.launch(ctx, epoch, last, applied, start, lastApplied); err != nil {
+			return pos, err
+		}
+		return last, nil
+	}
 	if err := r.commit(ctx, epoch, last); err != nil {
 		return pos, err
 	}
+	r.batchDone(applied, start, last, lastApplied)
+	return last, nil
+}
+
+// batchDone records a committed batch in the status and the hooks.
+func (r *Runner) batchDone(applied int, start time.Time, last eventstore.Position, lastApplied eventstore.Record) {
 	r.observeBatch(applied, time.Since(start))
 	r.mu.Lock()
 	r.status.Position = last
@@ -623,7 +728,6 @@ func (r *Runner) apply(ctx context.Context, epoch string, pos eventstore.Positio
 		r.status.LagTime = time.Since(lastApplied.RecordedAt)
 	}
 	r.mu.Unlock()
-	return last, nil
 }
 
 // prefetchIDs lists the documents to read ahead for recs, of which mine
@@ -654,6 +758,11 @@ func (r *Runner) prefetchIDs(pos eventstore.Position, recs []eventstore.Record, 
 // applyFailing retries one event's handler, faulting the projection after
 // MaxAttempts until an operator retries or skips it.
 func (r *Runner) applyFailing(ctx context.Context, epoch string, pos eventstore.Position, rec eventstore.Record, err error) (eventstore.Position, error) {
+	// The batch before the event may still be committing; the epoch check
+	// below reads the store's checkpoint, which that commit moves.
+	if err := r.land(); err != nil {
+		return pos, err
+	}
 	h := r.cfg.Projection.handlers[rec.Type]
 	attempts, backoff := 1, r.cfg.Backoff
 	for {
@@ -745,21 +854,38 @@ func (r *Runner) fault(ctx context.Context, rec eventstore.Record, err error, at
 	return retry, nil
 }
 
-// commit applies the pending writes and the checkpoint atomically, guarded
-// by the namespace's epoch so nothing is written into a namespace that was
-// lost or dropped in the meantime.
+// commit applies the pending writes and the checkpoint atomically, after
+// the commit in flight, if any.
 func (r *Runner) commit(ctx context.Context, epoch string, pos eventstore.Position) error {
+	if err := r.land(); err != nil {
+		return err
+	}
+	if err := r.commitWrites(ctx, epoch, pos, r.tx.writes); err != nil {
+		return err
+	}
+	r.tx.reset()
+	return nil
+}
+
+// commitWrites applies writes and the checkpoint pos atomically, guarded
+// by the namespace's epoch so nothing is written into a namespace that was
+// lost or dropped in the meantime. It does not touch r.tx, so it may run
+// while the next batch is handled.
+func (r *Runner) commitWrites(ctx context.Context, epoch string, pos eventstore.Position, writes []readmodel.Write) error {
 	cp, _ := json.Marshal(checkpoint{Position: pos})
-	writes := append(r.tx.writes, readmodel.Write{ID: checkpointID(r.cfg.Partition), Revision: readmodel.Revision(pos), Data: cp})
+	writes = append(writes, readmodel.Write{ID: checkpointID(r.cfg.Partition), Revision: readmodel.Revision(pos), Data: cp})
 	backoff := r.cfg.Backoff
 	expect, next := r.expectedFence(epoch), r.fenceAt(epoch, pos)
 	for attempt := 1; ; attempt++ {
 		_, err := r.cfg.Store.Apply(ctx, r.ns, readmodel.Batch{Writes: writes, Checkpoint: next, IfCheckpoint: &expect})
 		if err == nil {
 			r.fence = next
-			r.tx.reset()
 			r.mu.Lock()
 			r.noteSuccess()
+			if r.status.Position.Before(pos) {
+				r.status.Position = pos
+			}
+			r.signal()
 			r.mu.Unlock()
 			return nil
 		}

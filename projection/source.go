@@ -59,6 +59,7 @@ func LogSource(store eventstore.LogReader, opts *LogOptions) Source {
 		s.opts.MaxPoll = 250 * time.Millisecond
 	}
 	s.notifier, _ = eventstore.As[eventstore.Notifier](store)
+	s.filtered, _ = eventstore.As[eventstore.FilteredReader](store)
 	return s
 }
 
@@ -66,6 +67,30 @@ type logSource struct {
 	store    eventstore.LogReader
 	opts     LogOptions
 	notifier eventstore.Notifier
+	filtered eventstore.FilteredReader
+}
+
+// filteredSource is implemented by sources that can deliver only the
+// events of some types: LogSource over an eventstore.FilteredReader. A
+// Runner opens them with the types its projection handles, so the store
+// skips the rest, and commits the feed's scanned position (scannedFeed)
+// so that its checkpoint moves past them.
+type filteredSource interface {
+	openFiltered(ctx context.Context, after eventstore.Position, types []string) (Feed, bool)
+}
+
+// scannedFeed is implemented by feeds that read the log filtered: scanned
+// is how far they have read it, at or after the last record returned.
+type scannedFeed interface {
+	scanned() eventstore.Position
+}
+
+// openFiltered implements filteredSource when the store reads filtered.
+func (s *logSource) openFiltered(ctx context.Context, after eventstore.Position, types []string) (Feed, bool) {
+	if s.filtered == nil || len(types) == 0 {
+		return nil, false
+	}
+	return &logFeed{src: s, after: after, filter: &eventstore.Filter{Types: types}}, true
 }
 
 func (s *logSource) Open(ctx context.Context, after eventstore.Position) (Feed, error) {
@@ -79,8 +104,9 @@ func (s *logSource) Unwrap() eventstore.LogReader { return s.store }
 type logFeed struct {
 	src    *logSource
 	after  eventstore.Position
-	idle   bool      // an empty result was returned since the last records
-	idleAt time.Time // when
+	filter *eventstore.Filter // nil: the whole log
+	idle   bool               // an empty result was returned since the last records
+	idleAt time.Time          // when
 }
 
 func (f *logFeed) Next(ctx context.Context, max int) ([]eventstore.Record, error) {
@@ -90,15 +116,19 @@ func (f *logFeed) Next(ctx context.Context, max int) ([]eventstore.Record, error
 		if f.src.notifier != nil {
 			changed = f.src.notifier.Changed() // before the read, so no append is missed
 		}
-		recs, err := f.src.store.ReadAll(ctx, f.after, max)
+		recs, through, err := f.read(ctx, max)
 		if err != nil {
 			return nil, err
 		}
 		if len(recs) > 0 {
-			f.after = recs[len(recs)-1].Position
+			f.after = through
 			f.idle = false
 			return recs, nil
 		}
+		// Events a filter skipped: nothing to apply, but the feed has read
+		// through them (scanned), and the Runner commits that when Next
+		// returns, at the pace of the idle returns below.
+		f.after = through
 		// Tell the caller it has caught up: at once, then now and then
 		// while nothing new becomes visible (an open transaction can hold
 		// the log back while appends keep waking this loop).
@@ -120,6 +150,22 @@ func (f *logFeed) Next(ctx context.Context, max int) ([]eventstore.Record, error
 		wait = min(wait*2, f.src.opts.MaxPoll)
 	}
 }
+
+// read reads the next records and the position read through.
+func (f *logFeed) read(ctx context.Context, max int) ([]eventstore.Record, eventstore.Position, error) {
+	if f.filter == nil {
+		recs, err := f.src.store.ReadAll(ctx, f.after, max)
+		if err != nil || len(recs) == 0 {
+			return nil, f.after, err
+		}
+		return recs, recs[len(recs)-1].Position, nil
+	}
+	page, err := f.src.filtered.ReadAllFiltered(ctx, f.after, *f.filter, max)
+	return page.Records, page.Through, err
+}
+
+// scanned implements scannedFeed: the position the feed has read through.
+func (f *logFeed) scanned() eventstore.Position { return f.after }
 
 func (f *logFeed) Commit(context.Context, eventstore.Position) error { return nil }
 func (f *logFeed) Close() error                                      { return nil }

@@ -17,18 +17,35 @@ type WaiterOptions struct {
 	// Interval is how often the checkpoints are read while someone waits.
 	// Default 1ms.
 	Interval time.Duration
+	// Runner, when set, is a Runner of the same projection and tenant in
+	// this process, of a projection with one partition. While readers are
+	// served from its version, the Waiter takes the positions it commits
+	// from it, with no round trip to the store, and wakes waiters at each
+	// commit rather than at the next poll. While another version serves,
+	// or once the Runner has stopped, the Waiter reads the checkpoints
+	// from the store as without it. A Runner of another projection or
+	// tenant, or of several partitions, is ignored. Default nil: always
+	// read the store.
+	Runner *Runner
 }
+
+// localRecheck bounds how long a Waiter following a local Runner goes
+// without looking at it again, should a wake-up be missed.
+const localRecheck = 100 * time.Millisecond
 
 // Waiter serves read-your-writes for one projection: any number of
 // goroutines wait on it for consistency tokens, and one poller reads the
 // projection's checkpoints for all of them (two round trips to the
 // read-model store per Interval, and none while nobody waits). An HTTP
-// server keeps one Waiter per projection.
+// server keeps one Waiter per projection; one that also runs the
+// projection gives it its Runner (WaiterOptions.Runner), which spares the
+// round trips and the wait for the next poll.
 type Waiter struct {
 	r          readmodel.Reader
 	projection string
 	tenant     string
 	interval   time.Duration
+	local      *Runner // nil: none, or one that does not match
 
 	mu      sync.Mutex
 	waiters map[chan struct{}]eventstore.Position
@@ -44,6 +61,12 @@ func NewWaiter(r readmodel.Reader, projection, tenant string, opts *WaiterOption
 	if opts != nil && opts.Interval > 0 {
 		w.interval = opts.Interval
 	}
+	if opts != nil && opts.Runner != nil {
+		c := opts.Runner.cfg
+		if c.Projection.name == projection && c.Tenant == tenant && c.Partitions == 1 {
+			w.local = opts.Runner
+		}
+	}
 	return w
 }
 
@@ -51,6 +74,11 @@ func NewWaiter(r readmodel.Reader, projection, tenant string, opts *WaiterOption
 // everything up to token. When ctx ends first it returns an error matching
 // ErrStale (or ErrNotReady when no version is active).
 func (w *Waiter) WaitFor(ctx context.Context, token eventstore.Position) error {
+	if w.local != nil {
+		if pos, _, ok := w.local.served(); ok && !pos.Before(token) {
+			return nil
+		}
+	}
 	w.mu.Lock()
 	if !w.reached.Before(token) {
 		w.mu.Unlock()
@@ -85,7 +113,7 @@ func (w *Waiter) WaitFor(ctx context.Context, token eventstore.Position) error {
 // poll runs while anyone waits.
 func (w *Waiter) poll() {
 	for {
-		reached, err := minCheckpoint(context.Background(), w.r, w.projection, w.tenant)
+		reached, next, err := w.position()
 		w.mu.Lock()
 		w.lastErr = err
 		if err == nil && w.reached.Before(reached) {
@@ -103,8 +131,30 @@ func (w *Waiter) poll() {
 			return
 		}
 		w.mu.Unlock()
-		time.Sleep(w.interval)
+		if next == nil {
+			time.Sleep(w.interval)
+			continue
+		}
+		t := time.NewTimer(localRecheck)
+		select {
+		case <-next:
+		case <-t.C:
+		}
+		t.Stop()
 	}
+}
+
+// position returns the position the active version has applied: the
+// local Runner's while it serves readers, with a channel closed when that
+// changes, or else the checkpoints' in the store (next nil).
+func (w *Waiter) position() (reached eventstore.Position, next <-chan struct{}, err error) {
+	if w.local != nil {
+		if pos, next, ok := w.local.served(); ok {
+			return pos, next, nil
+		}
+	}
+	reached, err = minCheckpoint(context.Background(), w.r, w.projection, w.tenant)
+	return reached, nil, err
 }
 
 // minCheckpoint returns the position every partition of the active

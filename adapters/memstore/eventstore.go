@@ -40,12 +40,14 @@ type core struct {
 	opts Options
 
 	mu      sync.RWMutex
-	log     []eventstore.Record // the global log, in position order
-	streams map[streamKey][]int // stream to indexes into log, in version order
-	byID    map[string]int      // event ID to index into log
-	commits uint64              // Commit of the last append
-	keys    map[streamKey]keyed // (tenant, command key) to its append's result
-	changed chan struct{}       // closed and replaced on every append
+	log     []eventstore.Record       // the global log, in position order
+	streams map[streamKey][]int       // stream to indexes into log, in version order
+	byID    map[string]int            // event ID to index into log
+	commits uint64                    // Commit of the last append
+	keys    map[streamKey]keyed       // (tenant, command key) to its append's result
+	changed chan struct{}             // closed and replaced on every append
+	life    map[streamKey]*streamLife // streams deleted or truncated
+	gone    map[int]bool              // indexes into log of removed events
 }
 
 // streamKey names a stream, or a command key, within its tenant.
@@ -58,6 +60,8 @@ func New(opts *Options) *Store {
 		byID:    make(map[string]int),
 		keys:    make(map[streamKey]keyed),
 		changed: make(chan struct{}),
+		life:    make(map[streamKey]*streamLife),
+		gone:    make(map[int]bool),
 	}
 	if opts != nil {
 		c.opts = *opts
@@ -98,11 +102,18 @@ var (
 	_ eventstore.HeadReader     = (*AllTenantsReader)(nil)
 	_ eventstore.Notifier       = (*AllTenantsReader)(nil)
 	_ eventstore.AllTenantsView = (*AllTenantsReader)(nil)
+	_ eventstore.FilteredReader = (*AllTenantsReader)(nil)
 )
 
 // ReadAll implements eventstore.LogReader.
 func (r *AllTenantsReader) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Record, error) {
 	return r.s.ReadAll(ctx, after, limit)
+}
+
+// ReadAllFiltered implements eventstore.FilteredReader over every
+// tenant's events.
+func (r *AllTenantsReader) ReadAllFiltered(ctx context.Context, after eventstore.Position, f eventstore.Filter, limit int) (eventstore.FilteredPage, error) {
+	return r.s.ReadAllFiltered(ctx, after, f, limit)
 }
 
 // Head returns the position of the last event of any tenant.
@@ -249,13 +260,16 @@ func (s *Store) append(ctx context.Context, key eventstore.CommandKey, streamID 
 	if rec, ok := s.recorded(key); ok {
 		return rec, rec.Check(key)
 	}
+	sk := streamKey{s.tenant, streamID}
+	if s.life[sk].tombstoned() {
+		return eventstore.KeyRecord{}, deleted(streamID)
+	}
 	if res, ok, err := s.replayed(streamID, events); ok || err != nil {
 		return eventstore.KeyRecord{Result: res}, err
 	}
-	sk := streamKey{s.tenant, streamID}
 	stream := s.streams[sk]
 	actual := int64(len(stream))
-	if !expected.Allows(actual) {
+	if !expected.AllowsLifecycle(actual, actual >= s.life[sk].first()) {
 		return eventstore.KeyRecord{}, &eventstore.ConcurrencyError{StreamID: streamID, Expected: expected, Actual: actual}
 	}
 	now := s.opts.Now().UTC()
@@ -368,18 +382,28 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64, dir
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	stream := s.streams[streamKey{s.tenant, streamID}]
-	if len(stream) == 0 {
+	sk := streamKey{s.tenant, streamID}
+	stream := s.streams[sk]
+	if s.life[sk].tombstoned() {
+		return nil, deleted(streamID)
+	}
+	if int64(len(stream)) < s.life[sk].first() {
 		return nil, eventstore.ErrStreamNotFound
 	}
+	first := s.readable(sk, stream)
 	var out []eventstore.Record
 	if dir == eventstore.Backward {
-		for v := min(from, int64(len(stream))); v >= 1 && (limit == 0 || len(out) < limit); v-- {
-			out = append(out, cloneRecord(s.log[stream[v-1]]))
+		for v := min(from, int64(len(stream))); v >= first && (limit == 0 || len(out) < limit); v-- {
+			if !s.gone[stream[v-1]] {
+				out = append(out, cloneRecord(s.log[stream[v-1]]))
+			}
 		}
 		return out, nil
 	}
-	for v := max(from, 1); v <= int64(len(stream)) && (limit == 0 || len(out) < limit); v++ {
+	for v := max(from, first); v <= int64(len(stream)) && (limit == 0 || len(out) < limit); v++ {
+		if s.gone[stream[v-1]] {
+			continue // reclaimed
+		}
 		out = append(out, cloneRecord(s.log[stream[v-1]]))
 	}
 	return out, nil
@@ -392,14 +416,30 @@ const DefaultReadAllLimit = 1000
 // stored event is visible at once and the log never has holes. A tenant's
 // view returns that tenant's events only; the AllTenants view returns all.
 func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Record, error) {
+	page, err := s.scan(ctx, after, eventstore.Filter{}, limit)
+	return page.Records, err
+}
+
+// ReadAllFiltered implements eventstore.FilteredReader. Every stored event
+// is visible, so a page that is not full has scanned to the view's last
+// event, and Through is that event's position.
+func (s *Store) ReadAllFiltered(ctx context.Context, after eventstore.Position, f eventstore.Filter, limit int) (eventstore.FilteredPage, error) {
+	return s.scan(ctx, after, f, limit)
+}
+
+var _ eventstore.FilteredReader = (*Store)(nil)
+
+// scan reads the view's events after after that match f.
+func (s *Store) scan(ctx context.Context, after eventstore.Position, f eventstore.Filter, limit int) (eventstore.FilteredPage, error) {
+	page := eventstore.FilteredPage{Through: after}
 	if limit < 0 {
-		return nil, &eventstore.InvalidInputError{Field: "limit", Reason: "must not be negative"}
+		return page, &eventstore.InvalidInputError{Field: "limit", Reason: "must not be negative"}
 	}
 	if limit == 0 {
 		limit = DefaultReadAllLimit
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return page, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -409,16 +449,19 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit in
 	if start < len(s.log) && s.log[start].Position == after {
 		start++
 	}
-	var out []eventstore.Record
-	for _, r := range s.log[start:] {
-		if len(out) == limit {
+	for i, r := range s.log[start:] {
+		if len(page.Records) == limit {
 			break
 		}
-		if s.all || r.Tenant == s.tenant {
-			out = append(out, cloneRecord(r))
+		if s.gone[start+i] || (!s.all && r.Tenant != s.tenant) {
+			continue
+		}
+		page.Through = r.Position
+		if f.Matches(r) {
+			page.Records = append(page.Records, cloneRecord(r))
 		}
 	}
-	return out, nil
+	return page, nil
 }
 
 // Head returns the position of the view's last event, or the zero Position
@@ -427,7 +470,7 @@ func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for i := len(s.log) - 1; i >= 0; i-- {
-		if s.all || s.log[i].Tenant == s.tenant {
+		if !s.gone[i] && (s.all || s.log[i].Tenant == s.tenant) {
 			return s.log[i].Position, ctx.Err()
 		}
 	}

@@ -21,11 +21,18 @@ var (
 	_ eventstore.HeadReader     = (*AllTenantsReader)(nil)
 	_ eventstore.Notifier       = (*AllTenantsReader)(nil)
 	_ eventstore.AllTenantsView = (*AllTenantsReader)(nil)
+	_ eventstore.FilteredReader = (*AllTenantsReader)(nil)
 )
 
 // ReadAll implements eventstore.LogReader: every tenant's events.
 func (r *AllTenantsReader) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Record, error) {
 	return r.s.ReadAll(ctx, after, limit)
+}
+
+// ReadAllFiltered implements eventstore.FilteredReader over every
+// tenant's events.
+func (r *AllTenantsReader) ReadAllFiltered(ctx context.Context, after eventstore.Position, f eventstore.Filter, limit int) (eventstore.FilteredPage, error) {
+	return r.s.ReadAllFiltered(ctx, after, f, limit)
 }
 
 // Head returns the position of the last visible event of any tenant.

@@ -53,6 +53,13 @@
 // before the last position a reader has seen. Readers need no locks and
 // writers never serialise. docs/design.md has the argument in full.
 //
+// ReadAllFiltered (eventstore.FilteredReader) reads the log filtered by
+// event type and stream ID prefix under the same rule, in one statement,
+// from the index events_type_log (tenant, type, transaction ID, sequence):
+// a reader of a few types reads only their events, and the page's Through
+// position moves past the others, never past an open transaction's events.
+// projection.LogSource uses it for the types a projection handles.
+//
 // # Reading from a hot standby
 //
 // Store.WithReplica returns a [Replica]: a Store whose ReadAll reads a

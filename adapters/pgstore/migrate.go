@@ -204,9 +204,11 @@ func migrate(ctx context.Context, db DB, opts *Options, files fs.FS) error {
 	return nil
 }
 
-// applyMigrations applies the migrations above the highest version recorded
-// in schema_migrations, in order, and records them. It returns the version
-// the schema had.
+// applyMigrations applies, in version order, every migration that
+// schema_migrations does not record, and records it. A version below the
+// highest recorded one is applied too: two branches that each add a
+// migration may reach a database in either order. It returns the highest
+// version the schema had.
 func applyMigrations(ctx context.Context, tx pgx.Tx, quoted string, all []migration) (int, error) {
 	if _, err := tx.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+quoted+`.schema_migrations (
 		version    int PRIMARY KEY,
@@ -214,12 +216,22 @@ func applyMigrations(ctx context.Context, tx pgx.Tx, quoted string, all []migrat
 		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
 		return 0, fmt.Errorf("pgstore: migrate: %w", err)
 	}
-	var current int
-	if err := tx.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM "+quoted+".schema_migrations").Scan(&current); err != nil {
+	rows, err := tx.Query(ctx, "SELECT version FROM "+quoted+".schema_migrations")
+	if err != nil {
 		return 0, fmt.Errorf("pgstore: migrate: %w", err)
 	}
+	recorded, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		return 0, fmt.Errorf("pgstore: migrate: %w", err)
+	}
+	applied := make(map[int]bool, len(recorded))
+	current := 0
+	for _, v := range recorded {
+		applied[v] = true
+		current = max(current, v)
+	}
 	for _, m := range all {
-		if m.version <= current {
+		if applied[m.version] {
 			continue
 		}
 		if _, err := tx.Exec(ctx, schemaSQL(m.sql, quoted)); err != nil {

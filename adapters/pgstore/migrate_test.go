@@ -328,3 +328,45 @@ func TestFunctionChangesComeWithAMigration(t *testing.T) {
 		t.Errorf("testdata/functions.sum is out of date; its lines after the comment are:\nversion %s\n%s", highest, sum.String())
 	}
 }
+
+// TestMigrateAppliesAMissingVersion migrates a schema that recorded a
+// higher version without a lower one (two branches each adding one
+// migration, merged in the other order): the lower one is applied too.
+func TestMigrateAppliesAMissingVersion(t *testing.T) {
+	pool, schema := testenv.Schema(t)
+	ctx := t.Context()
+	opts := &pgstore.Options{Schema: schema}
+	files := copyFS(t, pgstore.SchemaFiles)
+	var numbered []string
+	for name := range files {
+		if path.Dir(name) == "schema" && strings.HasSuffix(name, ".sql") {
+			numbered = append(numbered, name)
+		}
+	}
+	sort.Strings(numbered)
+	last := numbered[len(numbered)-1]
+	version, err := strconv.Atoi(strings.SplitN(path.Base(last), "_", 2)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	lower := fmt.Sprintf("schema/%03d_lower_branch.sql", version+1)
+	higher := fmt.Sprintf("schema/%03d_higher_branch.sql", version+2)
+	files[higher] = &fstest.MapFile{Data: []byte("CREATE TABLE {{schema}}.higher_branch (id int);")}
+	if err := pgstore.MigrateFS(ctx, pool, opts, files); err != nil {
+		t.Fatal(err)
+	}
+	files[lower] = &fstest.MapFile{Data: []byte("CREATE TABLE {{schema}}.lower_branch (id int);")}
+	if err := pgstore.MigrateFS(ctx, pool, opts, files); err != nil {
+		t.Fatal(err)
+	}
+	var exists bool
+	if err := pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", pgx.Identifier{schema, "lower_branch"}.Sanitize()).Scan(&exists); err != nil {
+		t.Fatal(err)
+	}
+	if !exists {
+		t.Errorf("migration %s, older than the recorded %s, was never applied", lower, higher)
+	}
+	if err := pgstore.MigrateFS(ctx, pool, opts, files); err != nil {
+		t.Errorf("migrating again: %v", err)
+	}
+}

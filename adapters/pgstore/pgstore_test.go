@@ -39,9 +39,23 @@ func newStore(t testing.TB, opts *pgstore.Options) *pgstore.Store {
 
 func TestConformance(t *testing.T) {
 	eventstoretest.Run(t, eventstoretest.Config{
-		New:      func(t testing.TB) eventstore.Store { return newStore(t, nil) },
-		Features: eventstoretest.Features{Keyed: true, Outcomes: true, Head: true, Notify: true, Tenants: true},
+		New:        func(t testing.TB) eventstore.Store { return newStore(t, nil) },
+		Features:   eventstoretest.Features{Keyed: true, Outcomes: true, Head: true, Notify: true, Tenants: true, Filtered: true, Lifecycle: true, Reclaim: true},
+		HoldAppend: holdAppend,
 	})
+}
+
+func holdAppend(t testing.TB, s eventstore.Store, stream string, events []eventstore.Event) (eventstore.AppendResult, func()) {
+	t.Helper()
+	res, commit, err := pgstore.HoldAppend(t.Context(), s.(*pgstore.Store), stream, events)
+	if err != nil {
+		t.Fatalf("HoldAppend(%q) = %v", stream, err)
+	}
+	return res, func() {
+		if err := commit(); err != nil {
+			t.Errorf("commit the held append to %q: %v", stream, err)
+		}
+	}
 }
 
 func TestMigrateIsIdempotentAndConcurrent(t *testing.T) {

@@ -150,6 +150,12 @@ func (a *AllTenantsReplica) ReadAll(ctx context.Context, after eventstore.Positi
 	return a.replica.ReadAll(ctx, after, limit)
 }
 
+// ReadAllFiltered reads every tenant's log filtered, on the server
+// Replica.ReadAllFiltered reads.
+func (a *AllTenantsReplica) ReadAllFiltered(ctx context.Context, after eventstore.Position, f eventstore.Filter, limit int) (eventstore.FilteredPage, error) {
+	return a.replica.ReadAllFiltered(ctx, after, f, limit)
+}
+
 // ReadingStandby reports whether ReadAll currently reads the standby.
 func (a *AllTenantsReplica) ReadingStandby() bool { return a.replica.ReadingStandby() }
 
@@ -187,6 +193,20 @@ func (r *Replica) ReadAll(ctx context.Context, after eventstore.Position, limit 
 		r.state.standbyFailed(err)
 	}
 	return r.Store.ReadAll(ctx, after, limit)
+}
+
+// ReadAllFiltered implements eventstore.FilteredReader like
+// Store.ReadAllFiltered, on the server ReadAll reads: the standby has the
+// primary's index, and its snapshots the same horizon.
+func (r *Replica) ReadAllFiltered(ctx context.Context, after eventstore.Position, f eventstore.Filter, limit int) (eventstore.FilteredPage, error) {
+	if r.state.route(ctx) {
+		page, err := r.standby.ReadAllFiltered(ctx, after, f, limit)
+		if err == nil || ctx.Err() != nil || isInvalidInput(err) {
+			return page, err
+		}
+		r.state.standbyFailed(err)
+	}
+	return r.Store.ReadAllFiltered(ctx, after, f, limit)
 }
 
 // ReadingStandby reports whether ReadAll currently reads the standby.

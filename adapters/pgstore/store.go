@@ -155,18 +155,19 @@ func New(db DB, opts *Options) (*Store, error) {
 	INSERT INTO ` + q + `.events (tenant_id, stream_id, version, event_id, type, content_type, data, metadata)
 	SELECT $8, $1, $2 + u.i, u.id, u.t, u.ct, u.d, u.m
 	FROM unnest($3::uuid[], $4::text[], $5::text[], $6::bytea[], $7::jsonb[]) WITH ORDINALITY AS u(id, t, ct, d, m, i)
-	WHERE EXISTS (SELECT FROM ` + q + `.events p WHERE p.tenant_id = $8 AND p.stream_id = $1 AND p.version = $2)
+	WHERE EXISTS (SELECT FROM ` + q + `.events p WHERE p.tenant_id = $8 AND p.stream_id = $1 AND p.version = $2 AND p.type <> '` + tombstoneType + `')
 	RETURNING version, transaction_id, global_position)
 SELECT version, transaction_id, global_position FROM ins ORDER BY version DESC LIMIT 1`
 	c.appendRowsSQL = make([]string, maxRowsPerFastAppend+1)
 	for n := 1; n <= maxRowsPerFastAppend; n++ {
 		c.appendRowsSQL[n] = appendRowsSQL(q, n)
 	}
+	readable := readableSQL(q) // the stream lifecycle's filter
 	c.readFwdSQL = "SELECT " + recordColumns + " FROM " + q +
-		".events WHERE tenant_id = $4 AND stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3"
+		".events WHERE tenant_id = $4 AND stream_id = $1 AND version >= $2" + readable + " ORDER BY version LIMIT $3"
 	c.readBwdSQL = "SELECT " + recordColumns + " FROM " + q +
-		".events WHERE tenant_id = $4 AND stream_id = $1 AND version <= $2 ORDER BY version DESC LIMIT $3"
-	c.streamSQL = "SELECT 1 FROM " + q + ".streams WHERE tenant_id = $2 AND stream_id = $1"
+		".events WHERE tenant_id = $4 AND stream_id = $1 AND version <= $2" + readable + " ORDER BY version DESC LIMIT $3"
+	c.streamSQL = streamStateSQL(q)
 	// The gap-safe tail: only transactions below the snapshot's xmin, all of
 	// which have ended, so nothing can appear later before the last row
 	// returned. One statement, so the filter and the rows share a snapshot.
@@ -175,6 +176,7 @@ SELECT version, transaction_id, global_position FROM ins ORDER BY version DESC L
 		return "SELECT " + recordColumns + " FROM " + q +
 			".events WHERE " + tenant + "(transaction_id, global_position) > ($1, $2)" +
 			" AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())" +
+			" AND type <> '" + erasedType + "'" +
 			" ORDER BY transaction_id, global_position LIMIT $3"
 	}
 	c.readAllSQL = [3]string{
@@ -459,7 +461,7 @@ func appendRowsSQL(q string, n int) string {
 		fmt.Fprintf(&b, "(%d, $%d::uuid, $%d::text, $%d::text, $%d::bytea, $%d::jsonb)", i+1, p, p+1, p+2, p+3, p+4)
 	}
 	b.WriteString(") AS v(i, id, t, ct, d, m)\n" +
-		"WHERE EXISTS (SELECT FROM " + q + ".events p WHERE p.tenant_id = $3 AND p.stream_id = $1 AND p.version = $2)\n" +
+		"WHERE EXISTS (SELECT FROM " + q + ".events p WHERE p.tenant_id = $3 AND p.stream_id = $1 AND p.version = $2 AND p.type <> '" + tombstoneType + "')\n" +
 		"RETURNING version, transaction_id, global_position")
 	return b.String()
 }
@@ -525,6 +527,8 @@ func appendResult(streamID string, expected eventstore.ExpectedVersion, ids []st
 		}, nil
 	case 1:
 		return eventstore.AppendResult{}, &eventstore.ConcurrencyError{StreamID: streamID, Expected: expected, Actual: version}
+	case outcomeTombstoned:
+		return eventstore.AppendResult{}, deletedError("append to", streamID)
 	default:
 		return eventstore.AppendResult{}, fmt.Errorf("pgstore: append to stream %s: event ID %s is already stored by a different append: %w",
 			quote(streamID), ids[0], eventstore.ErrDuplicateEvent)
@@ -563,15 +567,7 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64, dir
 	if err != nil || len(recs) > 0 {
 		return recs, err
 	}
-	var v int64
-	err = s.db.QueryRow(ctx, s.streamSQL, streamID, s.tenant).Scan(&v)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, eventstore.ErrStreamNotFound
-	}
-	if err != nil {
-		return nil, s.backendError("read stream "+quote(streamID), err)
-	}
-	return nil, nil
+	return nil, s.streamState(ctx, streamID)
 }
 
 // ReadAll implements eventstore.Store. It returns events in (transaction ID,

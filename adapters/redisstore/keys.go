@@ -139,15 +139,33 @@ func indexKey(base, index string) string { return base + "i:" + esc(index) }
 // sequence), the form the scripts compare. It runs once per write, so it
 // avoids fmt.
 func encodeRevision(r readmodel.Revision) string {
-	const digits = "0123456789abcdef"
 	var b [32]byte
+	putRevision(b[:], r)
+	return string(b[:])
+}
+
+// putRevision writes r's 32 hex digits into b.
+func putRevision(b []byte, r readmodel.Revision) {
+	const digits = "0123456789abcdef"
 	for i, v := range [2]uint64{r.Commit, r.Sequence} {
 		for j := 16*i + 15; j >= 16*i; j-- {
 			b[j] = digits[v&15]
 			v >>= 4
 		}
 	}
-	return string(b[:])
+}
+
+// writeHead is the Apply script's head argument of w: its revision, op
+// ("p" or "d") and number of index entries, in one string.
+func writeHead(w readmodel.Write) string {
+	b := make([]byte, 33, 40)
+	putRevision(b, w.Revision)
+	b[32] = 'p'
+	if w.Delete {
+		b[32] = 'd'
+	}
+	b = strconv.AppendInt(b, int64(len(w.Entries)), 10)
+	return string(b)
 }
 
 func decodeRevision(s string) (readmodel.Revision, error) {

@@ -36,17 +36,21 @@ end
 //	KEYS[1]  the namespace's meta hash
 //	ARGV     base, has-checkpoint ("1"/"0"), checkpoint, number of writes,
 //	         has-condition ("1"/"0"), expected checkpoint,
-//	         then per write: esc(id), revision, op ("p"/"d"), data,
-//	         number of entries, then per entry: esc(index), entry key
+//	         then per write: esc(id), its head (the 32-digit revision, the
+//	         op "p" or "d", then the number of entries in decimal), data,
+//	         then per entry: esc(index), entry key
 //
+// A write's revision, op and entry count travel as one argument: Redis
+// spends about as much on each argument as on a short string.sub.
 // It returns the 0-based indexes of the writes the version guard ignored,
 // or the error CHECKPOINT_MISMATCH, having written nothing, when the
 // condition does not hold.
 var applyScript = redis.NewScript(luaCommon + `
+local call, sub = redis.call, string.sub
 local base = ARGV[1]
 local n = tonumber(ARGV[4])
 if ARGV[5] == "1" then
-  local stored = redis.call("HGET", KEYS[1], "cp") or ""
+  local stored = call("HGET", KEYS[1], "cp") or ""
   if stored ~= ARGV[6] then
     return redis.error_reply("CHECKPOINT_MISMATCH")
   end
@@ -55,11 +59,11 @@ local p = 7
 local stale = {}
 for i = 0, n - 1 do
   local dkey = base .. "d:" .. ARGV[p]
-  local rev, op, data = ARGV[p + 1], ARGV[p + 2], ARGV[p + 3]
-  local ne = tonumber(ARGV[p + 4])
-  local ep = p + 5
+  local head, data = ARGV[p + 1], ARGV[p + 2]
+  local rev, op, ne = sub(head, 1, 32), sub(head, 33, 33), tonumber(sub(head, 34))
+  local ep = p + 3
   p = ep + 2 * ne
-  local cur = redis.call("HMGET", dkey, "r", "x")
+  local cur = call("HMGET", dkey, "r", "x")
   if cur[1] and not older(cur[1], rev) then
     stale[#stale + 1] = i
   else
@@ -67,31 +71,31 @@ for i = 0, n - 1 do
     if old then
       local list = cmsgpack.unpack(old)
       for j = 1, #list, 2 do
-        redis.call("ZREM", base .. "i:" .. list[j], list[j + 1])
+        call("ZREM", base .. "i:" .. list[j], list[j + 1])
       end
     end
     if op == "d" then
-      redis.call("HDEL", dkey, "v", "x")
-      redis.call("HSET", dkey, "r", rev)
+      call("HDEL", dkey, "v", "x")
+      call("HSET", dkey, "r", rev)
     else
       local list = {}
       for j = ep, p - 1, 2 do
-        redis.call("ZADD", base .. "i:" .. ARGV[j], 0, ARGV[j + 1])
+        call("ZADD", base .. "i:" .. ARGV[j], 0, ARGV[j + 1])
         list[#list + 1] = ARGV[j]
         list[#list + 1] = ARGV[j + 1]
       end
       if ne > 0 then
-        redis.call("HSET", dkey, "r", rev, "v", data, "x", cmsgpack.pack(list))
+        call("HSET", dkey, "r", rev, "v", data, "x", cmsgpack.pack(list))
       else
-        if old then redis.call("HDEL", dkey, "x") end
-        redis.call("HSET", dkey, "r", rev, "v", data)
+        if old then call("HDEL", dkey, "x") end
+        call("HSET", dkey, "r", rev, "v", data)
       end
     end
   end
 end
-redis.call("HSET", KEYS[1], "init", "1")
+call("HSET", KEYS[1], "init", "1")
 if ARGV[2] == "1" then
-  redis.call("HSET", KEYS[1], "cp", ARGV[3])
+  call("HSET", KEYS[1], "cp", ARGV[3])
 end
 return stale
 `)

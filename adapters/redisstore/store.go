@@ -68,7 +68,7 @@ func (s *Store) Apply(ctx context.Context, ns readmodel.Namespace, b readmodel.B
 		return readmodel.Result{}, err
 	}
 	base := s.base(ns)
-	args := make([]any, 0, 4+len(b.Writes)*6)
+	args := make([]any, 0, 6+len(b.Writes)*4)
 	hasCP := "0"
 	if b.Checkpoint != "" {
 		hasCP = "1"
@@ -79,15 +79,11 @@ func (s *Store) Apply(ctx context.Context, ns readmodel.Namespace, b readmodel.B
 	}
 	args = append(args, base, hasCP, b.Checkpoint, len(b.Writes), hasIf, ifCP)
 	for _, w := range b.Writes {
-		op := "p"
-		if w.Delete {
-			op = "d"
-		}
 		data := w.Data
 		if data == nil {
 			data = []byte{}
 		}
-		args = append(args, esc(w.ID), encodeRevision(w.Revision), op, data, len(w.Entries))
+		args = append(args, esc(w.ID), writeHead(w), data)
 		for _, e := range w.Entries {
 			args = append(args, esc(e.Index), readmodel.EntryKey(e.Value, w.ID))
 		}

@@ -100,9 +100,15 @@ func (s *Scenario) Setup(ctx context.Context, env *harness.Env) (*harness.Plan, 
 	if err != nil {
 		return nil, err
 	}
-	var withCorrelation *eventsOnlyTarget
+	var (
+		withCorrelation *eventsOnlyTarget
+		noTypeIndex     *eventfoldTarget
+	)
 	if s.variants {
 		if withCorrelation, err = newEventsWithCorrelationIndex(ctx, ef); err != nil {
+			return nil, err
+		}
+		if noTypeIndex, err = newEventfoldWithoutTypeIndex(ctx, env, pool, s.Name(), s.events); err != nil {
 			return nil, err
 		}
 	}
@@ -130,6 +136,7 @@ func (s *Scenario) Setup(ctx context.Context, env *harness.Env) (*harness.Plan, 
 				harness.Contender{Name: "variant: INSERT into eventfold's events table", Run: s.measure(newEventsOnly(ef), w)},
 				harness.Contender{Name: "variant: the same with the correlation index", Run: s.measure(withCorrelation, w)},
 				harness.Contender{Name: "variant: append_events with binary UUIDs", Run: s.measure(newFunction(ef), w)},
+				harness.Contender{Name: "variant: eventfold pgstore without the type index", Run: s.measure(noTypeIndex, w)},
 			)
 		}
 		plan.Cells = append(plan.Cells, cell)

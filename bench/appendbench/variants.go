@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/eventfold/eventfold/bench/harness"
 	"github.com/eventfold/eventfold/eventstore"
 )
 
@@ -43,6 +44,24 @@ func newEventsWithCorrelationIndex(ctx context.Context, ef *eventfoldTarget) (*e
 		}
 	}
 	return newEventsInto(ef, "events_correlation"), nil
+}
+
+// newEventfoldWithoutTypeIndex is eventfold's append into a schema of its
+// own without the index events_type_log (migration 014), which serves
+// filtered reads of the log: what that index costs an append.
+func newEventfoldWithoutTypeIndex(ctx context.Context, env *harness.Env, pool *pgxpool.Pool, name string, events int) (*eventfoldTarget, error) {
+	schema, err := env.Schema(ctx, name+"-no-type-index")
+	if err != nil {
+		return nil, err
+	}
+	ef, err := newEventfold(ctx, pool, schema, events)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := pool.Exec(ctx, "DROP INDEX "+pgx.Identifier{schema, "events_type_log"}.Sanitize()); err != nil {
+		return nil, fmt.Errorf("appendbench: drop the type index: %w", err)
+	}
+	return ef, nil
 }
 
 func newEventsInto(ef *eventfoldTarget, table string) *eventsOnlyTarget {

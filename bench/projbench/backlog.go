@@ -22,11 +22,15 @@ import (
 // shared by the scenarios that ask for the same size.
 type Backlogs struct {
 	mu   sync.Mutex
-	done map[int]*Backlog
+	done map[backlogKey]*Backlog
 }
 
+// backlogKey names a backlog: its size, and every how many events one is
+// of the type the orders projection handles (1: all of them).
+type backlogKey struct{ events, every int }
+
 // NewBacklogs returns an empty set of backlogs.
-func NewBacklogs() *Backlogs { return &Backlogs{done: map[int]*Backlog{}} }
+func NewBacklogs() *Backlogs { return &Backlogs{done: map[backlogKey]*Backlog{}} }
 
 // Backlog is a pgstore schema holding Events events.
 type Backlog struct {
@@ -49,16 +53,36 @@ func streamID(i int) string { return fmt.Sprintf("order-%07d", i) }
 // with one COPY into pgstore's events table (one transaction, so one
 // commit position), then the matching streams rows.
 func (b *Backlogs) Get(ctx context.Context, env *harness.Env, n int) (*Backlog, error) {
+	return b.get(ctx, env, n, 1)
+}
+
+// OtherType is the type of the events of a mixed backlog that the orders
+// projection does not handle.
+const OtherType = "OrderViewed"
+
+// GetMixed returns the backlog of n events of which one in every is of
+// the type the orders projection handles and the rest of OtherType, with
+// the same data, filling it on first use.
+func (b *Backlogs) GetMixed(ctx context.Context, env *harness.Env, n, every int) (*Backlog, error) {
+	return b.get(ctx, env, n, every)
+}
+
+func (b *Backlogs) get(ctx context.Context, env *harness.Env, n, every int) (*Backlog, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if bl, ok := b.done[n]; ok {
+	key := backlogKey{n, every}
+	if bl, ok := b.done[key]; ok {
 		return bl, nil
 	}
 	pool, err := env.Postgres(ctx)
 	if err != nil {
 		return nil, err
 	}
-	schema, err := env.Schema(ctx, fmt.Sprintf("backlog-%d", n))
+	name := fmt.Sprintf("backlog-%d", n)
+	if every > 1 {
+		name = fmt.Sprintf("backlog-%d-mixed-%d", n, every)
+	}
+	schema, err := env.Schema(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +95,7 @@ func (b *Backlogs) Get(ctx context.Context, env *harness.Env, n int) (*Backlog, 
 		return nil, err
 	}
 	s := streamsFor(n)
-	if err := fill(ctx, pool, schema, env.RunID(), n, s); err != nil {
+	if err := fill(ctx, pool, schema, env.RunID(), n, s, every); err != nil {
 		return nil, err
 	}
 	head, err := store.Head(ctx)
@@ -79,11 +103,11 @@ func (b *Backlogs) Get(ctx context.Context, env *harness.Env, n int) (*Backlog, 
 		return nil, err
 	}
 	bl := &Backlog{Schema: schema, Events: n, Streams: s, Store: store, Head: head}
-	b.done[n] = bl
+	b.done[key] = bl
 	return bl, nil
 }
 
-func fill(ctx context.Context, pool *pgxpool.Pool, schema, runID string, n, streams int) error {
+func fill(ctx context.Context, pool *pgxpool.Pool, schema, runID string, n, streams, every int) error {
 	meta, err := json.Marshal(eventstore.Metadata{
 		CorrelationID: "0193a5f2-7c1e-7b4a-9d2e-4f6a8b0c1d2e",
 		CausationID:   "0193a5f2-7c1e-7b4a-9d2e-4f6a8b0c1d2f",
@@ -110,8 +134,12 @@ func fill(ctx context.Context, pool *pgxpool.Pool, schema, runID string, n, stre
 		if err != nil {
 			return nil, err
 		}
+		typ := orders.EventType
+		if i%every != 0 {
+			typ = OtherType
+		}
 		row[0], row[1], row[2], row[3], row[4], row[5], row[6] =
-			streamID(stream), int64(i/streams+1), id, orders.EventType, eventstore.ContentTypeJSON, data, json.RawMessage(meta)
+			streamID(stream), int64(i/streams+1), id, typ, eventstore.ContentTypeJSON, data, json.RawMessage(meta)
 		i++
 		return row, nil
 	})

@@ -25,13 +25,18 @@ const batchSize = 500
 // took. With waitActive it also waits until readers are switched to p's
 // version (a rebuild's switch-over).
 func catchUp(ctx context.Context, bl *Backlog, rdb redis.UniversalClient, prefix string, p *projection.Projection, waitActive bool) (time.Duration, error) {
+	return catchUpFrom(ctx, projection.LogSource(bl.Store, nil), bl, rdb, prefix, p, waitActive)
+}
+
+// catchUpFrom is catchUp reading the backlog through src.
+func catchUpFrom(ctx context.Context, src projection.Source, bl *Backlog, rdb redis.UniversalClient, prefix string, p *projection.Projection, waitActive bool) (time.Duration, error) {
 	rm, err := redisstore.New(rdb, &redisstore.Options{Prefix: prefix})
 	if err != nil {
 		return 0, err
 	}
 	r, err := projection.NewRunner(projection.Config{
 		Projection: p,
-		Source:     projection.LogSource(bl.Store, nil),
+		Source:     src,
 		Store:      rm,
 		BatchSize:  batchSize,
 	})

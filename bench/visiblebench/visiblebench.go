@@ -1,14 +1,17 @@
 // Package visiblebench holds benchmark scenario 4: how long from sending a
 // command until the read model in Redis shows its effect, at fixed offered
-// loads (an open loop, harness.Pace).
+// loads (an open loop, harness.Pace), and the highest load each contender
+// sustains within a p99 bound (Search).
 //
-// eventfold's path is in-process: command.Handler.Handle appends through
-// pgstore, a projection.Runner tails the log with LogSource and writes
-// through redisstore, and the caller waits with a shared projection.Waiter on the
-// token Handle returned. The peer is watermill-sql: a Publisher writes a
-// message to its PostgreSQL topic table, a Subscriber (default poll
-// interval, then a tuned one) delivers it to a handler that writes the
-// same document to Redis and then tells the waiting sender.
+// eventfold's path is in-process: command.Handler.Handle (keeping the
+// streams' states, Options.CachedStreams) appends through pgstore, a
+// projection.Runner tails the log with LogSource and writes through
+// redisstore, and the caller waits on the token Handle returned with one
+// shared projection.Waiter that follows the Runner. The peer is
+// watermill-sql: a Publisher writes a message to its PostgreSQL topic
+// table, a Subscriber (default poll interval, then a tuned one) delivers it
+// to a handler that writes the same document to Redis and then tells the
+// waiting sender.
 package visiblebench
 
 import (
@@ -32,6 +35,7 @@ import (
 	"github.com/eventfold/eventfold/adapters/redisstore"
 	"github.com/eventfold/eventfold/bench/harness"
 	"github.com/eventfold/eventfold/bench/orders"
+	"github.com/eventfold/eventfold/command"
 	"github.com/eventfold/eventfold/projection"
 )
 
@@ -42,6 +46,8 @@ type Scenario struct {
 	// Tuned is the tuned poll interval of the watermill-sql subscriber.
 	// Zero means 10ms.
 	Tuned time.Duration
+	// Search adds a cell with the highest load each contender sustains.
+	Search Search
 }
 
 var _ harness.Scenario = Scenario{}
@@ -92,7 +98,7 @@ func (s Scenario) Setup(ctx context.Context, env *harness.Env) (*harness.Plan, e
 	if err != nil {
 		return nil, err
 	}
-	h, err := orders.NewHandler(store, nil)
+	reg, err := orders.NewRegistry()
 	if err != nil {
 		return nil, err
 	}
@@ -100,6 +106,12 @@ func (s Scenario) Setup(ctx context.Context, env *harness.Env) (*harness.Plan, e
 	eventfold := func(rate float64) func(context.Context, harness.Budget) (harness.Sample, error) {
 		return func(ctx context.Context, b harness.Budget) (harness.Sample, error) {
 			if _, err := pool.Exec(ctx, "TRUNCATE "+pgx.Identifier{schema, "events"}.Sanitize()+", "+pgx.Identifier{schema, "streams"}.Sanitize()); err != nil {
+				return harness.Sample{}, err
+			}
+			// A server that owns its streams keeps their states, one per
+			// stream; a new one for the emptied tables.
+			h, err := command.NewHandler(store, reg, orders.Decider, &command.Options{CachedStreams: streams})
+			if err != nil {
 				return harness.Sample{}, err
 			}
 			prefix := env.KeyPrefix(fmt.Sprintf("visible-%d", seq.Add(1)))
@@ -123,8 +135,9 @@ func (s Scenario) Setup(ctx context.Context, env *harness.Env) (*harness.Plan, e
 			if err := waitActive(ctx, rm); err != nil {
 				return harness.Sample{}, err
 			}
-			// One Waiter for all callers, as a server keeps one per projection.
-			waiter := projection.NewWaiter(rm, orders.ProjectionName, "", nil)
+			// One Waiter for all callers, as a server keeps one per
+			// projection, following the Runner of the same process.
+			waiter := projection.NewWaiter(rm, orders.ProjectionName, "", &projection.WaiterOptions{Runner: runner})
 			smp, err := harness.Pace(ctx, harness.PaceOptions{Rate: rate, Drain: timeout}, b, func(ctx context.Context, i int) (int, error) {
 				ctx, cancel := context.WithTimeout(ctx, timeout)
 				defer cancel()
@@ -176,6 +189,16 @@ func (s Scenario) Setup(ctx context.Context, env *harness.Env) (*harness.Plan, e
 			Baselines: []harness.Contender{
 				{Name: "watermill-sql Publish → Subscriber (poll 1s, default) → Redis", Run: peers[0].run(rate)},
 				{Name: fmt.Sprintf("watermill-sql Publish → Subscriber (poll %s) → Redis", tuned), Run: peers[tuned].run(rate)},
+			},
+		})
+	}
+	if s.Search.P99 > 0 {
+		plan.Cells = append(plan.Cells, harness.Cell{
+			Name:      fmt.Sprintf("highest load sustained with p99 ≤ %s", s.Search.P99),
+			Unit:      "commands",
+			Eventfold: &harness.Contender{Name: "eventfold Handle → pgstore → Runner → redisstore, WaitFor", Run: s.Search.search(eventfold)},
+			Baselines: []harness.Contender{
+				{Name: fmt.Sprintf("watermill-sql Publish → Subscriber (poll %s) → Redis", tuned), Run: s.Search.search(peers[tuned].run)},
 			},
 		})
 	}

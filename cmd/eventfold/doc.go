@@ -3,6 +3,8 @@
 //	eventfold new <module path> [flags]        scaffold an application
 //	eventfold migrate                          create or upgrade the event store
 //	eventfold streams list|show                inspect streams (--json)
+//	eventfold streams delete|truncate          delete a stream (--hard asks first) or truncate it
+//	eventfold streams metadata|reclaim         a stream's retention; erase what no read returns
 //	eventfold projections status [NAME...]     versions, checkpoints, lag, faults
 //	eventfold projections retry|skip NAME      resume a faulted projection
 //	eventfold relay --topic T                  forward the log to NATS JetStream

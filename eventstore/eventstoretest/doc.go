@@ -23,9 +23,11 @@
 //
 // [Config.Features] declares the store's optional capabilities
 // (see eventstore.As): command keys (Keyed), the outcomes they keep
-// (Outcomes), the head of the log (Head), change notification (Notify) and
+// (Outcomes), the head of the log (Head), change notification (Notify),
 // tenant views (Tenants), whose isolation the suite checks through every
-// call of the port. A declared feature's tests run and must pass; a declared
+// call of the port, and filtered reads of the log (Filtered), whose
+// Through position must never pass an event that may still commit
+// (checked past an append held open when [Config.HoldAppend] is set). A declared feature's tests run and must pass; a declared
 // feature the store lacks fails. A capability the store has but Features
 // does not declare fails the suite with a message naming the field, so no
 // area is skipped by omission. An undeclared feature the store lacks is

@@ -26,6 +26,16 @@ type Features struct {
 	// Tenants declares eventstore.TenantScoper: tenant views, whose
 	// isolation the suite checks through every call of the port.
 	Tenants bool
+	// Filtered declares eventstore.FilteredReader: reads of the log
+	// filtered by type and stream prefix, gap-safe (past an append held
+	// open when Config.HoldAppend is set), on the store and on its views.
+	Filtered bool
+	// Lifecycle declares eventstore.StreamLifecycle: deletes,
+	// truncations and retention (with Tenants, that they respect tenants).
+	Lifecycle bool
+	// Reclaim declares eventstore.Reclaimer: reclaiming what no read
+	// returns. It needs Lifecycle.
+	Reclaim bool
 }
 
 // capabilities lists every optional capability of the port with the
@@ -41,6 +51,9 @@ var capabilities = []struct {
 	{"Head", "eventstore.HeadReader", func(f Features) bool { return f.Head }, has[eventstore.HeadReader]},
 	{"Notify", "eventstore.Notifier", func(f Features) bool { return f.Notify }, has[eventstore.Notifier]},
 	{"Tenants", "eventstore.TenantScoper", func(f Features) bool { return f.Tenants }, has[eventstore.TenantScoper]},
+	{"Filtered", "eventstore.FilteredReader", func(f Features) bool { return f.Filtered }, has[eventstore.FilteredReader]},
+	{"Lifecycle", "eventstore.StreamLifecycle", func(f Features) bool { return f.Lifecycle }, has[eventstore.StreamLifecycle]},
+	{"Reclaim", "eventstore.Reclaimer", func(f Features) bool { return f.Reclaim }, has[eventstore.Reclaimer]},
 }
 
 func has[T any](s eventstore.Store) bool {
@@ -65,6 +78,9 @@ func checkFeatures(t *testing.T, cfg Config) {
 	if cfg.Features.Outcomes && !cfg.Features.Keyed {
 		t.Errorf("eventstoretest: Features.Outcomes needs Features.Keyed")
 	}
+	if cfg.Features.Reclaim && !cfg.Features.Lifecycle {
+		t.Errorf("eventstoretest: Features.Reclaim needs Features.Lifecycle")
+	}
 }
 
 // featureTests are the tests of each feature, run when it is declared.
@@ -88,6 +104,21 @@ func featureTests(f Features) []suiteTest {
 	}
 	if f.Tenants {
 		tests = append(tests, tenantTests...)
+	}
+	if f.Filtered {
+		tests = append(tests, filterTests...)
+	}
+	if f.Lifecycle {
+		tests = append(tests, lifecycleTests...)
+		if f.Tenants {
+			tests = append(tests, lifecycleTenantTests...)
+		}
+	}
+	if f.Reclaim {
+		tests = append(tests, suiteTest{"Lifecycle/Reclaim", testReclaim})
+	}
+	if f.Lifecycle && f.Filtered {
+		tests = append(tests, suiteTest{"Lifecycle/FilteredAfterHardDelete", testFilteredAfterHardDelete})
 	}
 	return tests
 }

@@ -26,6 +26,13 @@ type Config struct {
 	// Features declares the store's optional capabilities. The zero value
 	// declares none: a store that has one fails the suite.
 	Features Features
+	// HoldAppend appends events to stream of s, with Any, in a
+	// transaction it keeps open until commit is called, as a slow writer
+	// does, and returns the append's result. The filtered-read tests
+	// (Features.Filtered) use it to check that a reader never passes an
+	// event that commits late. Nil for a store whose appends become
+	// visible at once (the suite then logs that it did not check).
+	HoldAppend func(t testing.TB, s eventstore.Store, stream string, events []eventstore.Event) (res eventstore.AppendResult, commit func())
 }
 
 // suiteTest is one subtest of Run.

@@ -45,6 +45,11 @@ var eventStoreBugs = []bug{
 	{name: "missing-stream-empty", breaks: "ReadStream of a missing stream returns no records and no error"},
 	{name: "head-global", breaks: "a tenant's Head is the head of every tenant"},
 	{name: "lookup-default-tenant", breaks: "a tenant's LookupKey looks in the default tenant"},
+	{name: "filtered-through-to-head", breaks: "ReadAllFiltered's Through is the view's last event even when the page is full"},
+	{name: "filtered-through-stuck", breaks: "ReadAllFiltered's Through stays at the last record, never moving past other events"},
+	{name: "filtered-ignores-prefixes", breaks: "ReadAllFiltered ignores the stream prefixes"},
+	{name: "filtered-like-prefixes", breaks: "ReadAllFiltered reads % and _ in a prefix as LIKE's wildcards"},
+	{name: "filtered-through-past-unfinished", breaks: "commits become visible out of order and ReadAllFiltered's Through passes the unfinished ones"},
 }
 
 // EventStore wraps a memstore.Store and breaks one behaviour.
@@ -103,6 +108,12 @@ type AllTenantsReader struct {
 // ReadAll implements eventstore.LogReader.
 func (v *AllTenantsReader) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Record, error) {
 	return v.es.readAll(ctx, v.r, after, limit)
+}
+
+// ReadAllFiltered implements eventstore.FilteredReader. The filtered-read
+// bugs are the default view's: the suite finds them there.
+func (v *AllTenantsReader) ReadAllFiltered(ctx context.Context, after eventstore.Position, f eventstore.Filter, limit int) (eventstore.FilteredPage, error) {
+	return v.r.ReadAllFiltered(ctx, after, f, limit)
 }
 
 // Head returns the head of every tenant's log.
@@ -177,7 +188,7 @@ func (s *EventStore) AppendCommand(ctx context.Context, key eventstore.CommandKe
 // Append implements eventstore.Store.
 func (s *EventStore) Append(ctx context.Context, streamID string, expected eventstore.ExpectedVersion, events []eventstore.Event) (eventstore.AppendResult, error) {
 	switch s.bug {
-	case "gap-two-phase":
+	case "gap-two-phase", "filtered-through-past-unfinished":
 		return s.appendTwoPhase(ctx, streamID, expected, events)
 	case "split-batch-any":
 		if expected == eventstore.Any && len(events) > 1 {
@@ -409,4 +420,75 @@ func (s *EventStore) readAllAround(ctx context.Context, inner eventstore.LogRead
 		return nil, nil
 	}
 	return inner.ReadAll(ctx, after, limit)
+}
+
+// ReadAllFiltered implements eventstore.FilteredReader.
+func (s *EventStore) ReadAllFiltered(ctx context.Context, after eventstore.Position, f eventstore.Filter, limit int) (eventstore.FilteredPage, error) {
+	switch s.bug {
+	case "filtered-through-to-head":
+		page, err := s.Store.ReadAllFiltered(ctx, after, f, limit)
+		if head, herr := s.Store.Head(ctx); err == nil && herr == nil && page.Through.Before(head) {
+			page.Through = head
+		}
+		return page, err
+	case "filtered-through-stuck":
+		page, err := s.Store.ReadAllFiltered(ctx, after, f, limit)
+		page.Through = after
+		if n := len(page.Records); n > 0 {
+			page.Through = page.Records[n-1].Position
+		}
+		return page, err
+	case "filtered-ignores-prefixes":
+		f.StreamPrefixes = nil
+	case "filtered-like-prefixes":
+		return s.readFilteredLike(ctx, after, f, limit)
+	case "filtered-through-past-unfinished":
+		s.sh.mu.Lock()
+		defer s.sh.mu.Unlock()
+		page, err := s.Store.ReadAllFiltered(ctx, after, f, limit)
+		page.Records = slices.DeleteFunc(page.Records, func(r eventstore.Record) bool { return s.sh.hidden[r.Position.Commit] })
+		return page, err
+	}
+	return s.Store.ReadAllFiltered(ctx, after, f, limit)
+}
+
+// readFilteredLike filters the types in the store and the prefixes here,
+// as LIKE patterns.
+func (s *EventStore) readFilteredLike(ctx context.Context, after eventstore.Position, f eventstore.Filter, limit int) (eventstore.FilteredPage, error) {
+	page := eventstore.FilteredPage{Through: after}
+	for {
+		p, err := s.Store.ReadAllFiltered(ctx, page.Through, eventstore.Filter{Types: f.Types}, 1)
+		if err != nil || !page.Through.Before(p.Through) {
+			return page, err
+		}
+		page.Through = p.Through
+		for _, r := range p.Records {
+			if len(f.StreamPrefixes) == 0 || slices.ContainsFunc(f.StreamPrefixes, func(pre string) bool { return likePrefix(r.StreamID, pre) }) {
+				page.Records = append(page.Records, r)
+			}
+		}
+		if limit > 0 && len(page.Records) == limit {
+			return page, nil
+		}
+	}
+}
+
+// likePrefix reports whether id LIKE prefix || '%', with % and _ as
+// wildcards.
+func likePrefix(id, prefix string) bool {
+	if prefix == "" {
+		return true
+	}
+	switch prefix[0] {
+	case '%':
+		for i := 0; i <= len(id); i++ {
+			if likePrefix(id[i:], prefix[1:]) {
+				return true
+			}
+		}
+		return false
+	case '_':
+		return id != "" && likePrefix(id[1:], prefix[1:])
+	}
+	return id != "" && id[0] == prefix[0] && likePrefix(id[1:], prefix[1:])
 }

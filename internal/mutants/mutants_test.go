@@ -30,7 +30,7 @@ const envMutant = "EVENTFOLD_MUTANT"
 
 // allFeatures declares every capability memstore, and so every mutant
 // built on it, has.
-var allFeatures = eventstoretest.Features{Keyed: true, Outcomes: true, Head: true, Notify: true, Tenants: true}
+var allFeatures = eventstoretest.Features{Keyed: true, Outcomes: true, Head: true, Notify: true, Tenants: true, Filtered: true, Lifecycle: true, Reclaim: true}
 
 // memstoreRuns are the reference stores, which must pass.
 var memstoreRuns = []mutants.Mutant{
@@ -102,6 +102,12 @@ func undeclare(f *eventstoretest.Features, field string) {
 		f.Notify = false
 	case "Tenants":
 		f.Tenants = false
+	case "Filtered":
+		f.Filtered = false
+	case "Lifecycle":
+		f.Lifecycle = false
+	case "Reclaim":
+		f.Reclaim = false
 	}
 }
 

@@ -3,6 +3,7 @@ package domain
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/eventfold/eventfold/command"
 )
@@ -20,6 +21,12 @@ var (
 
 // AccountStream returns the stream ID of account id.
 func AccountStream(id string) string { return "account-" + id }
+
+// AccountIDOf returns the account whose stream is streamID, and false for
+// the stream of anything else.
+func AccountIDOf(streamID string) (string, bool) {
+	return strings.CutPrefix(streamID, "account-")
+}
 
 // AccountCommand is implemented by the commands of an account.
 type AccountCommand interface{ accountCommand() }

@@ -46,6 +46,14 @@ func Accounts(reg *command.Registry) *projection.Projection {
 	projection.Handle(p, func(ctx context.Context, tx *projection.Tx, rec eventstore.Record, e domain.MoneyWithdrawn) error {
 		return balance(ctx, tx, rec, e.AccountID, e.Balance)
 	})
+	// An operator closes an account by deleting its stream (eventfold
+	// streams delete account-ID): its document goes.
+	p.OnStreamDeleted(func(ctx context.Context, tx *projection.Tx, e eventstore.LifecycleEvent) error {
+		if id, ok := domain.AccountIDOf(e.StreamID); ok {
+			tx.Delete(id)
+		}
+		return nil
+	})
 	return p
 }
 
@@ -74,6 +82,16 @@ func Ledger(reg *command.Registry) *projection.Projection {
 			AccountID: e.AccountID, Seq: rec.Version, Kind: kind, Amount: -e.Amount, Balance: e.Balance,
 			TransferID: e.TransferID, Counterparty: e.Counterparty, At: rec.RecordedAt,
 		})
+	})
+	// A deleted account's statement goes with it: one entry per version
+	// up to the last.
+	p.OnStreamDeleted(func(ctx context.Context, tx *projection.Tx, e eventstore.LifecycleEvent) error {
+		if id, ok := domain.AccountIDOf(e.StreamID); ok {
+			for v := int64(1); v <= e.Version; v++ {
+				tx.Delete(LedgerEntryID(id, v))
+			}
+		}
+		return nil
 	})
 	return p
 }

@@ -23,6 +23,14 @@
 --     violation; the client then tries once more with p_check_replay set.
 -- p_expected: -1 any, -2 stream exists, 0 no stream, > 0 exact version.
 --
+-- The stream lifecycle (migration 015): a stream whose last event is a
+-- '$stream.tombstone' was hard-deleted, and every append to it gets
+-- outcome 4. A stream without readable events (a soft delete's marker, or
+-- a truncation, hides them: stream_lifecycle.truncate_before is past its
+-- version) counts as absent for NoStream and StreamExists, so NoStream
+-- recreates it and its versions continue. Only those two look the table
+-- up.
+--
 -- The stream order: a transaction takes its ID at its first write, which
 -- may come before it waits for the stream row's lock, so it may hold an ID
 -- below that of the transaction that appended the stream's previous event.
@@ -56,10 +64,13 @@ CREATE OR REPLACE FUNCTION {{schema}}.append_events(
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
-    n      bigint := cardinality(p_ids);
-    v_cur  bigint;
-    v_last bigint;
-    v_count bigint;
+    n           bigint := cardinality(p_ids);
+    v_cur       bigint;
+    v_last      bigint;
+    v_count     bigint;
+    v_prev_tx   xid8;
+    v_prev_type text;
+    v_readable  boolean;
 BEGIN
     IF p_command_key IS NOT NULL THEN
         RETURN QUERY SELECT 2, k.stream_version, k.transaction_id, k.global_position,
@@ -84,6 +95,11 @@ BEGIN
         IF v_cur <> p_expected THEN
             RETURN QUERY SELECT r.*, NULL::text, NULL::text, NULL::text FROM {{schema}}.replayed_append(p_stream, p_ids, p_tenant) r;
             IF FOUND THEN RETURN; END IF;
+            IF EXISTS (SELECT FROM {{schema}}.events e WHERE e.tenant_id = p_tenant AND e.stream_id = p_stream
+                       AND e.version = v_cur AND e.type = '$stream.tombstone') THEN
+                RETURN QUERY SELECT 4, v_cur, NULL::xid8, NULL::bigint, NULL::text, NULL::text, NULL::text;
+                RETURN;
+            END IF;
             RETURN QUERY SELECT 1, v_cur, NULL::xid8, NULL::bigint, NULL::text, NULL::text, NULL::text;
             RETURN;
         END IF;
@@ -104,7 +120,24 @@ BEGIN
             WHERE e.tenant_id = p_tenant AND e.stream_id = p_stream ORDER BY e.version DESC LIMIT 1), 0);
     END IF;
 
-    IF v_cur IS NULL OR (p_expected >= 0 AND v_cur <> p_expected) THEN
+    -- The last event: a tombstone ends the stream; its transaction ID is
+    -- the stream order's (below).
+    v_readable := v_cur > 0;
+    IF v_cur > 0 THEN
+        SELECT e.transaction_id, e.type INTO v_prev_tx, v_prev_type FROM {{schema}}.events e
+            WHERE e.tenant_id = p_tenant AND e.stream_id = p_stream AND e.version = v_cur;
+        IF v_prev_type = '$stream.tombstone' THEN
+            RETURN QUERY SELECT 4, v_cur, NULL::xid8, NULL::bigint, NULL::text, NULL::text, NULL::text;
+            RETURN;
+        END IF;
+        IF p_expected IN (0, -2) THEN
+            v_readable := v_cur >= coalesce((SELECT l.truncate_before FROM {{schema}}.stream_lifecycle l
+                WHERE l.tenant_id = p_tenant AND l.stream_id = p_stream), 1);
+        END IF;
+    END IF;
+
+    IF v_cur IS NULL OR (p_expected > 0 AND v_cur <> p_expected)
+            OR (p_expected = 0 AND v_readable) OR (p_expected = -2 AND NOT v_readable) THEN
         RETURN QUERY SELECT r.*, NULL::text, NULL::text, NULL::text FROM {{schema}}.replayed_append(p_stream, p_ids, p_tenant) r;
         IF FOUND THEN RETURN; END IF;
         RETURN QUERY SELECT 1, coalesce(v_cur, 0), NULL::xid8, NULL::bigint, NULL::text, NULL::text, NULL::text;
@@ -112,8 +145,7 @@ BEGIN
     END IF;
 
     -- The stream order: see the header.
-    IF v_cur > 0 AND (SELECT e.transaction_id FROM {{schema}}.events e
-                      WHERE e.tenant_id = p_tenant AND e.stream_id = p_stream AND e.version = v_cur) > pg_current_xact_id() THEN
+    IF v_cur > 0 AND v_prev_tx > pg_current_xact_id() THEN
         RAISE EXCEPTION 'eventfold: stream % was appended to by a later transaction first; retry', p_stream
             USING ERRCODE = '40001';
     END IF;

@@ -19,8 +19,10 @@ DECLARE
     v_version  bigint;
     v_matching bigint;
 BEGIN
+    -- An erased event (a hard delete's, see delete_stream) is no replay:
+    -- the append goes on to find the tombstone.
     SELECT e.tenant_id, e.stream_id, e.version INTO v_tenant, v_stream, v_version
-        FROM {{schema}}.events e WHERE e.event_id = p_ids[1];
+        FROM {{schema}}.events e WHERE e.event_id = p_ids[1] AND e.type <> '$stream.erased';
     IF NOT FOUND THEN
         RETURN;
     END IF;
