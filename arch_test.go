@@ -89,18 +89,12 @@ func isStdlib(path string) bool {
 	return !strings.Contains(first, ".")
 }
 
-func isPort(path string) bool {
-	for _, p := range ports {
-		if path == module+"/"+p {
-			return true
-		}
-	}
-	return false
-}
-
 // TestImportRules enforces the layering of docs/design.md: ports import only
-// the standard library, each other and github.com/google/uuid; conformance suites add go-cmp;
-// adapters import ports and their one dependency, never each other.
+// the standard library, each other and github.com/google/uuid; a package
+// inside a port (projection/projectionops, projection/internal/wire) is part
+// of the port and follows the same rule; conformance suites (the *test
+// packages under a port) add go-cmp; adapters import ports and their one
+// dependency, never each other.
 func TestImportRules(t *testing.T) {
 	for _, f := range moduleFiles(t) {
 		if f.test {
@@ -113,12 +107,12 @@ func TestImportRules(t *testing.T) {
 			}
 			where := f.dir + "/" + f.name
 			switch {
-			case isPortName(top) && rest == "":
-				if !isPort(imp) && imp != uuidModule {
+			case isPortName(top) && !isSuite(f.dir):
+				if !isPortPackage(imp) && imp != uuidModule {
 					t.Errorf("%s: port imports %s; ports may import only the standard library, other ports and %s", where, imp, uuidModule)
 				}
 			case isPortName(top):
-				if !isPort(imp) && imp != uuidModule && imp != "github.com/google/go-cmp/cmp" {
+				if !isPortPackage(imp) && imp != uuidModule && imp != "github.com/google/go-cmp/cmp" {
 					t.Errorf("%s: conformance suite imports %s; suites may import the standard library, ports, %s and go-cmp", where, imp, uuidModule)
 				}
 			case top == "adapters":
@@ -129,7 +123,7 @@ func TestImportRules(t *testing.T) {
 					continue
 				}
 				switch {
-				case isPort(imp):
+				case isPortPackage(imp):
 				case strings.HasPrefix(imp, module+"/adapters/"):
 					t.Errorf("%s: adapter imports another adapter, %s", where, imp)
 				case dep != "" && strings.HasPrefix(imp, dep):
@@ -139,6 +133,21 @@ func TestImportRules(t *testing.T) {
 			}
 		}
 	}
+}
+
+// isSuite reports whether dir (relative to the module root) is a port's
+// conformance suite: a package under the port named like it, plus "test".
+func isSuite(dir string) bool {
+	top, rest, nested := strings.Cut(dir, "/")
+	return nested && rest == top+"test"
+}
+
+// isPortPackage reports whether the import path imp is a port or a package
+// inside one, other than a conformance suite.
+func isPortPackage(imp string) bool {
+	rel, ok := strings.CutPrefix(imp, module+"/")
+	top, _, _ := strings.Cut(rel, "/")
+	return ok && isPortName(top) && !isSuite(rel)
 }
 
 func isPortName(dir string) bool {

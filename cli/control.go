@@ -9,18 +9,18 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/eventfold/eventfold/eventstore"
-	"github.com/eventfold/eventfold/projection"
+	"github.com/eventfold/eventfold/projection/projectionops"
 )
 
 // controlCommand is projections retry or projections skip: it reaches the
 // faulted Runner through the read-model store, wherever it runs.
-func controlCommand(cfg *config, action projection.Action) *cobra.Command {
+func controlCommand(cfg *config, action projectionops.Action) *cobra.Command {
 	var tenant, version, position string
 	var partition int
 	var timeout time.Duration
-	short := map[projection.Action]string{
-		projection.ActionRetry: "Run a faulted projection's failing handler again, after a fix",
-		projection.ActionSkip:  "Pass over the event a faulted projection is stopped on",
+	short := map[projectionops.Action]string{
+		projectionops.ActionRetry: "Run a faulted projection's failing handler again, after a fix",
+		projectionops.ActionSkip:  "Pass over the event a faulted projection is stopped on",
 	}[action]
 	cmd := &cobra.Command{
 		Use:   string(action) + " NAME",
@@ -44,11 +44,11 @@ attempts. "projections status NAME" shows faults.`,
 				return err
 			}
 			defer closeRM()
-			faults, err := projection.Faults(ctx, rm, name, tenant)
+			faults, err := projectionops.Faults(ctx, rm, name, tenant)
 			if err != nil {
 				return err
 			}
-			var match []projection.FaultReport
+			var match []projectionops.FaultReport
 			for _, f := range faults {
 				if (version == "" || f.Version == version) && (partition < 0 || f.Partition == partition) {
 					match = append(match, f)
@@ -76,10 +76,10 @@ attempts. "projections status NAME" shows faults.`,
 				f.Projection, f.Version, f.Partition, f.Since.Format(time.RFC3339), f.Attempts, f.EventID, f.Type, f.StreamID, f.StreamVersion, f.Position, f.Err)
 			wctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
-			if _, err := projection.Control(wctx, rm, name, tenant, projection.ControlRequest{Version: f.Version, Partition: f.Partition, Action: action, Position: pos}); err != nil {
+			if _, err := projectionops.Control(wctx, rm, name, tenant, projectionops.ControlRequest{Version: f.Version, Partition: f.Partition, Action: action, Position: pos}); err != nil {
 				return err
 			}
-			if action == projection.ActionSkip {
+			if action == projectionops.ActionSkip {
 				fmt.Fprintf(out, "skipped event %s at position %s; the runner logged it and goes on\n", f.EventID, pos)
 			} else {
 				fmt.Fprintf(out, "retrying event %s at position %s; if it fails again the projection faults again (see projections status %s)\n", f.EventID, pos, name)

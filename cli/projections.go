@@ -10,7 +10,7 @@ import (
 
 	"github.com/eventfold/eventfold/adapters/pgstore"
 	"github.com/eventfold/eventfold/eventstore"
-	"github.com/eventfold/eventfold/projection"
+	"github.com/eventfold/eventfold/projection/projectionops"
 	"github.com/eventfold/eventfold/readmodel"
 )
 
@@ -28,7 +28,7 @@ type partitionStatus struct {
 	SwitchedAt time.Time `json:"switched_at,omitzero"`
 	Ready      bool      `json:"ready"`
 	// Fault is the event the partition is stopped on, if it is.
-	Fault *projection.FaultReport `json:"fault,omitempty"`
+	Fault *projectionops.FaultReport `json:"fault,omitempty"`
 }
 
 func projectionsCommand(cfg *config) *cobra.Command {
@@ -89,7 +89,7 @@ one, for example one being rebuilt.`,
 				heads[key] = h
 				return h, err
 			}
-			entries, err := projection.ListProjections(ctx, rm)
+			entries, err := projectionops.ListProjections(ctx, rm)
 			if err != nil {
 				return err
 			}
@@ -130,7 +130,7 @@ one, for example one being rebuilt.`,
 					continue
 				}
 				seen[[2]string{t.name, t.tenant}] = true
-				faults, err := projection.Faults(ctx, rm, t.name, t.tenant)
+				faults, err := projectionops.Faults(ctx, rm, t.name, t.tenant)
 				if err != nil {
 					return err
 				}
@@ -181,12 +181,12 @@ one, for example one being rebuilt.`,
 	status.Flags().StringVar(&version, "version", "", "version to inspect (default: the active one)")
 	status.Flags().IntVar(&partitions, "partitions", 0, "number of partitions (default: as the active version records)")
 	status.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
-	cmd.AddCommand(status, controlCommand(cfg, projection.ActionRetry), controlCommand(cfg, projection.ActionSkip), rebuildCommand(cfg))
+	cmd.AddCommand(status, controlCommand(cfg, projectionops.ActionRetry), controlCommand(cfg, projectionops.ActionSkip), rebuildCommand(cfg))
 	return cmd
 }
 
 func projectionStatus(cmd *cobra.Command, rm readmodel.Reader, name, tenant, version string, partitions int, head eventstore.Position) ([]partitionStatus, error) {
-	in, err := projection.Inspect(cmd.Context(), rm, name, tenant, version, partitions)
+	in, err := projectionops.Inspect(cmd.Context(), rm, name, tenant, &projectionops.InspectOptions{Version: version, Partitions: partitions})
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +210,7 @@ func projectionStatus(cmd *cobra.Command, rm readmodel.Reader, name, tenant, ver
 
 // attachFault puts f on its partition's line, adding a line when f is about
 // a version the table does not show (one being rebuilt).
-func attachFault(lines []partitionStatus, f projection.FaultReport) []partitionStatus {
+func attachFault(lines []partitionStatus, f projectionops.FaultReport) []partitionStatus {
 	for i := range lines {
 		if lines[i].Projection == f.Projection && lines[i].Tenant == f.Tenant && lines[i].Version == f.Version && lines[i].Partition == f.Partition {
 			lines[i].Fault = &f

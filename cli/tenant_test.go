@@ -14,6 +14,7 @@ import (
 	"github.com/eventfold/eventfold/adapters/pgstore"
 	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/projection"
+	"github.com/eventfold/eventfold/projection/projectionops"
 	"github.com/eventfold/eventfold/readmodel"
 )
 
@@ -59,7 +60,7 @@ func TestTenantFlag(t *testing.T) {
 	t.Cleanup(func() { stopRunner(); <-ran })
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		faults, err := projection.Faults(ctx, rm, "orders", "acme")
+		faults, err := projectionops.Faults(ctx, rm, "orders", "acme")
 		if err != nil {
 			t.Fatal(err)
 		}

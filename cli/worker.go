@@ -18,6 +18,7 @@ import (
 	"github.com/eventfold/eventfold/adapters/pgstore"
 	"github.com/eventfold/eventfold/command"
 	"github.com/eventfold/eventfold/projection"
+	"github.com/eventfold/eventfold/projection/projectionops"
 )
 
 // errNoProjections is what the commands that run projection code say in a
@@ -233,7 +234,7 @@ func (l scopedLeaser) TryLock(ctx context.Context, name string) (context.Context
 // serveHealth serves GET /healthz on addr, judging the partitions the
 // groups hold, until stop is called.
 func serveHealth(ctx context.Context, addr string, groups []*projection.Group) (stop func(), _ error) {
-	check, err := projection.NewHealthCheck(func() []projection.Status {
+	check, err := projectionops.NewHealthCheck(func() []projection.Status {
 		var all []projection.Status
 		for _, g := range groups {
 			all = append(all, g.Status()...)

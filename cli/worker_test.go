@@ -19,6 +19,7 @@ import (
 	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/internal/testenv"
 	"github.com/eventfold/eventfold/projection"
+	"github.com/eventfold/eventfold/projection/projectionops"
 	"github.com/eventfold/eventfold/readmodel"
 )
 
@@ -120,7 +121,7 @@ func TestWorkerFaultControlAndRebuild(t *testing.T) {
 	poison1 := appendEvent("bad-1", "Poison")
 	after := appendEvent("order-after", "OrderPlaced")
 	testenv.Eventually(t, 15*time.Second, func() bool {
-		fs, err := projection.Faults(ctx, rm, "orders", "")
+		fs, err := projectionops.Faults(ctx, rm, "orders", "")
 		return err == nil && len(fs) == 1
 	}, "no fault published")
 	testenv.Eventually(t, 15*time.Second, func() bool {
@@ -132,7 +133,7 @@ func TestWorkerFaultControlAndRebuild(t *testing.T) {
 		t.Errorf("status of the faulted projection: %v\n%s", err, status)
 	}
 	// A skip naming another event is refused; the right one goes through.
-	if _, err := run("projections", "skip", "orders", "--position", after.String()); !errors.Is(err, projection.ErrStaleRequest) {
+	if _, err := run("projections", "skip", "orders", "--position", after.String()); !errors.Is(err, projectionops.ErrStaleRequest) {
 		t.Errorf("stale skip = %v, want ErrStaleRequest", err)
 	}
 	out, err := run("projections", "skip", "orders")
@@ -147,7 +148,7 @@ func TestWorkerFaultControlAndRebuild(t *testing.T) {
 	// Another poison event; after the fix, retry applies it.
 	appendEvent("bad-2", "Poison")
 	testenv.Eventually(t, 15*time.Second, func() bool {
-		fs, err := projection.Faults(ctx, rm, "orders", "")
+		fs, err := projectionops.Faults(ctx, rm, "orders", "")
 		return err == nil && len(fs) == 1 && fs[0].StreamID == "bad-2"
 	}, "second fault not published")
 	app.broken.Store(false)

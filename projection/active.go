@@ -10,26 +10,17 @@ import (
 	"time"
 
 	"github.com/eventfold/eventfold/eventstore"
+	"github.com/eventfold/eventfold/projection/internal/wire"
 	"github.com/eventfold/eventfold/readmodel"
 )
 
 // The active-version pointer of a projection lives in a namespace of its
-// own, so switching versions is one atomic write and dropping a version
-// never touches it.
-const (
-	pointerVersion = "$active"
-	pointerID      = "pointer"
-)
+// own (package wire), so switching versions is one atomic write and
+// dropping a version never touches it.
+type pointer = wire.Pointer
 
 func pointerNamespace(projection, tenant string) readmodel.Namespace {
-	return readmodel.Namespace{Projection: projection, Version: pointerVersion, Tenant: tenant}
-}
-
-type pointer struct {
-	Version    string    `json:"version"`
-	Partitions int       `json:"partitions"`
-	Spread     bool      `json:"spread,omitempty"` // one namespace per partition (spread.go)
-	SwitchedAt time.Time `json:"switched_at"`
+	return wire.PointerNamespace(projection, tenant)
 }
 
 // ErrNotReady reports a projection that has no version serving readers
@@ -42,18 +33,7 @@ var ErrNotReady = errors.New("projection: read model not ready")
 var ErrStale = errors.New("projection: read model has not caught up")
 
 func readPointer(ctx context.Context, r readmodel.Reader, projection, tenant string) (pointer, bool, error) {
-	doc, err := r.Get(ctx, pointerNamespace(projection, tenant), pointerID)
-	if errors.Is(err, readmodel.ErrNotFound) {
-		return pointer{}, false, nil
-	}
-	if err != nil {
-		return pointer{}, false, err
-	}
-	var p pointer
-	if err := json.Unmarshal(doc.Data, &p); err != nil {
-		return pointer{}, false, fmt.Errorf("projection: active version of %q: %w", projection, err)
-	}
-	return p, true, nil
+	return wire.ReadPointer(ctx, r, projection, tenant)
 }
 
 // Active returns the namespace readers of projection (for tenant, "" for
@@ -165,7 +145,7 @@ func (r *Runner) activate(ctx context.Context, epoch string, pos eventstore.Posi
 	}
 	data, _ := json.Marshal(pointer{Version: mine, Partitions: r.cfg.Partitions, Spread: r.cfg.Spread, SwitchedAt: time.Now().UTC()})
 	rev := readmodel.Revision{Commit: uint64(time.Now().UnixNano())}
-	if _, err := r.cfg.Store.Apply(ctx, r.ptr, readmodel.Batch{Writes: []readmodel.Write{{ID: pointerID, Revision: rev, Data: data}}}); err != nil {
+	if _, err := r.cfg.Store.Apply(ctx, r.ptr, readmodel.Batch{Writes: []readmodel.Write{{ID: wire.PointerID, Revision: rev, Data: data}}}); err != nil {
 		return err
 	}
 	r.log.Info("version is now active", "replaced", cur.Version)
@@ -227,7 +207,7 @@ func (r *Runner) reachedFrozen(ctx context.Context, cur pointer, pos eventstore.
 	return true, nil
 }
 
-func caughtUpID(partition int) string { return "$caught-up/" + strconv.Itoa(partition) }
+func caughtUpID(partition int) string { return wire.CaughtUpID(partition) }
 
 func (r *Runner) setActive() {
 	r.mu.Lock()

@@ -44,8 +44,7 @@
 // Every Runner also records its projection's name, version, tenant and
 // partitions in a catalog kept in the read-model store (a reserved
 // namespace), so that operators' tools find the projections an application
-// runs: [ListProjections] lists them, and [Checkpoints] tells how far each
-// has got.
+// runs: package projectionops lists them and tells how far each has got.
 //
 // # Read-your-writes
 //
@@ -63,8 +62,8 @@
 // failing stops its partition in [StateFaulted], with the event and the
 // error in [Status]; other partitions go on. An operator resumes it with
 // [Runner.Retry] or passes over the event with [Runner.Skip], which is
-// logged; from another process, [Control] does the same through the
-// read-model store, where a faulted Runner publishes its fault ([Faults]).
+// logged; from another process, projectionops.Control does the same
+// through the read-model store, where a faulted Runner publishes its fault.
 // Transient store errors are retried with backoff and never skip anything;
 // while they go on the partition is in [StateUnavailable], not faulted.
 //
@@ -82,14 +81,9 @@
 // data from the read model when command.Forget forgets the subject; the
 // Runner applies it in log order, atomically with its checkpoint.
 //
-// # Health
+// # Operations
 //
-// A [HealthCheck] judges Runners or Groups by their Status for a liveness
-// or readiness probe: unhealthy when faulted, stopped, unable to reach its
-// store for a while ([HealthOptions.UnavailableAfter], 30 seconds by
-// default), or behind the head with nothing applied for a while
-// ([HealthOptions.StallAfter], a minute by default), and optionally when
-// lagging more than [HealthOptions.MaxLag].
-// A projection that is behind but advancing, as after a deploy, stays
-// healthy. It is an http.Handler answering 200 or 503 with JSON.
+// Package projectionops holds what operators' tools and probes use: the
+// catalog listing, inspection of versions and checkpoints, the control
+// protocol's requesting side and health checks over Runners' Status.
 package projection

@@ -7,10 +7,10 @@ import (
 	"reflect"
 	"slices"
 	"sort"
-	"strings"
 
 	"github.com/eventfold/eventfold/command"
 	"github.com/eventfold/eventfold/eventstore"
+	"github.com/eventfold/eventfold/projection/internal/wire"
 	"github.com/eventfold/eventfold/readmodel"
 )
 
@@ -181,9 +181,7 @@ type Tx struct {
 
 // reservedID reports whether id names one of the Runner's own documents,
 // which handlers may not write.
-func reservedID(id string) bool {
-	return strings.HasPrefix(id, "$checkpoint/") || strings.HasPrefix(id, "$caught-up/")
-}
+func reservedID(id string) bool { return wire.Reserved(id) }
 
 // takeErr returns and clears the refused write's error.
 func (tx *Tx) takeErr() error {

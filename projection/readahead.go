@@ -15,13 +15,13 @@ import (
 // large as they come, as without read-ahead. At most one batch waits
 // beside the one being applied.
 //
-// With decode set, the reader also decodes each batch it reads (see
-// Runner.decodeAhead), on its own goroutine: nextDecoded hands the result
-// over with the batch.
+// With decode set, the reader also tells which records of each batch it
+// reads are the Runner's and decodes their events (see Runner.decodeAhead),
+// on its own goroutine: nextDecoded hands the result over with the batch.
 //
 // Only LogSource's feed is read ahead: Feed does not promise that Commit
 // may run while Next does, and a broker's feed already streams.
-func readAhead(ctx context.Context, f Feed, max int, decode func([]eventstore.Record) []any) Feed {
+func readAhead(ctx context.Context, f Feed, max int, decode func([]eventstore.Record) ([]bool, []any)) Feed {
 	if _, ok := f.(*logFeed); !ok {
 		return f
 	}
@@ -41,15 +41,17 @@ func readAhead(ctx context.Context, f Feed, max int, decode func([]eventstore.Re
 
 type readResult struct {
 	recs    []eventstore.Record
+	mine    []bool              // which of recs are the Runner's, or nil
 	events  []any               // recs decoded ahead, or nil
 	through eventstore.Position // the inner feed's scanned position, if it has one
 	err     error
 }
 
-// decodedFeed is implemented by feeds that decode records ahead: events
-// is nil, or holds for each record its decoded event or nil.
+// decodedFeed is implemented by feeds that decode records ahead: mine is
+// nil, or tells for each record whether it is the Runner's; events is nil,
+// or holds for each record its decoded event or nil.
 type decodedFeed interface {
-	nextDecoded(ctx context.Context, max int) (recs []eventstore.Record, events []any, err error)
+	nextDecoded(ctx context.Context, max int) (recs []eventstore.Record, mine []bool, events []any, err error)
 }
 
 var _ decodedFeed = (*readAheadFeed)(nil)
@@ -57,7 +59,7 @@ var _ decodedFeed = (*readAheadFeed)(nil)
 type readAheadFeed struct {
 	inner  Feed
 	max    int
-	decode func([]eventstore.Record) []any // nil: decode nothing ahead
+	decode func([]eventstore.Record) ([]bool, []any) // nil: decode nothing ahead
 	cancel context.CancelFunc
 	out    chan readResult // the reader's batches, in log order
 	want   chan struct{}   // the Runner asks for a read after a short batch
@@ -81,16 +83,19 @@ func (ra *readAheadFeed) run(ctx context.Context) {
 	defer close(ra.done)
 	for {
 		recs, err := ra.inner.Next(ctx, ra.max)
-		var events []any
+		var (
+			mine   []bool
+			events []any
+		)
 		if err == nil && ra.decode != nil {
-			events = ra.decode(recs)
+			mine, events = ra.decode(recs)
 		}
 		var through eventstore.Position
 		if sf, ok := ra.inner.(scannedFeed); ok {
 			through = sf.scanned()
 		}
 		select {
-		case ra.out <- readResult{recs, events, through, err}:
+		case ra.out <- readResult{recs, mine, events, through, err}:
 		case <-ctx.Done():
 			return
 		}
@@ -110,38 +115,38 @@ func (ra *readAheadFeed) run(ctx context.Context) {
 // Next returns the batch read ahead, or waits for it. max must be the
 // size readAhead was given (the Runner always asks for its BatchSize).
 func (ra *readAheadFeed) Next(ctx context.Context, max int) ([]eventstore.Record, error) {
-	recs, _, err := ra.nextDecoded(ctx, max)
+	recs, _, _, err := ra.nextDecoded(ctx, max)
 	return recs, err
 }
 
-// nextDecoded is Next, with the batch's events decoded ahead.
-func (ra *readAheadFeed) nextDecoded(ctx context.Context, _ int) ([]eventstore.Record, []any, error) {
+// nextDecoded is Next, with the batch's ownership and events found ahead.
+func (ra *readAheadFeed) nextDecoded(ctx context.Context, _ int) ([]eventstore.Record, []bool, []any, error) {
 	if ra.short {
 		select {
 		case ra.want <- struct{}{}:
 		case <-ra.done:
-			return nil, nil, errReadAheadStopped
+			return nil, nil, nil, errReadAheadStopped
 		case <-ctx.Done():
-			return nil, nil, ctx.Err()
+			return nil, nil, nil, ctx.Err()
 		}
 	}
 	select {
 	case res := <-ra.out:
 		ra.short = res.err == nil && len(res.recs) < ra.max
 		ra.through = res.through
-		return res.recs, res.events, res.err
+		return res.recs, res.mine, res.events, res.err
 	case <-ra.done:
 		// The reader may have handed over its last result just before
 		// stopping.
 		select {
 		case res := <-ra.out:
 			ra.through = res.through
-			return res.recs, res.events, res.err
+			return res.recs, res.mine, res.events, res.err
 		default:
-			return nil, nil, errReadAheadStopped
+			return nil, nil, nil, errReadAheadStopped
 		}
 	case <-ctx.Done():
-		return nil, nil, ctx.Err()
+		return nil, nil, nil, ctx.Err()
 	}
 }
 

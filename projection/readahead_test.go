@@ -198,12 +198,15 @@ func TestReadAheadDecodesTypedEvents(t *testing.T) {
 	inner, _ := LogSource(es, nil).Open(t.Context(), eventstore.Position{})
 	feed := readAhead(t.Context(), inner, 100, r.decodeAhead)
 	defer feed.Close()
-	recs, events, err := feed.(decodedFeed).nextDecoded(t.Context(), 100)
-	if err != nil || len(recs) != 24 || len(events) != len(recs) {
-		t.Fatalf("nextDecoded = %d records, %d events, %v; want 24 of each", len(recs), len(events), err)
+	recs, mine, events, err := feed.(decodedFeed).nextDecoded(t.Context(), 100)
+	if err != nil || len(recs) != 24 || len(events) != len(recs) || len(mine) != len(recs) {
+		t.Fatalf("nextDecoded = %d records, %d owned, %d events, %v; want 24 of each", len(recs), len(mine), len(events), err)
 	}
 	decoded := 0
 	for i, rec := range recs {
+		if mine[i] != (PartitionOf(rec.StreamID, 2) == 1) {
+			t.Fatalf("record %d (stream %s): mine %v, want it when in partition 1", i, rec.StreamID, mine[i])
+		}
 		want := rec.Type == "Typed" && PartitionOf(rec.StreamID, 2) == 1
 		if got := events[i] != nil; got != want {
 			t.Fatalf("record %d (%s of %s): decoded %v, want %v", i, rec.Type, rec.StreamID, got, want)

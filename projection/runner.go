@@ -8,12 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/eventfold/eventfold/eventstore"
+	"github.com/eventfold/eventfold/projection/internal/wire"
 	"github.com/eventfold/eventfold/readmodel"
 )
 
@@ -291,9 +291,9 @@ func (r *Runner) control(ctx context.Context, retry bool) error {
 	if fault == nil {
 		return ErrNotFaulted
 	}
-	action := ActionSkip
+	action := wire.ActionSkip
 	if retry {
-		action = ActionRetry
+		action = wire.ActionRetry
 	}
 	select {
 	case r.ctrl <- retry:
@@ -353,7 +353,7 @@ var errRetiring = errors.New("projection: a newer version is taking over")
 
 // retiredEpoch is the namespace checkpoint a newer version sets to stop this
 // version's writes before it switches readers over.
-const retiredEpoch = "$retired"
+const retiredEpoch = wire.RetiredEpoch
 
 // errLost reports that the namespace vanished under the Runner: Redis lost
 // its data, or a newer version dropped it.
@@ -463,17 +463,21 @@ func (r *Runner) runOnce(ctx context.Context) error {
 	for {
 		var (
 			recs   []eventstore.Record
+			mine   []bool
 			events []any
 		)
 		if decoded != nil {
-			recs, events, err = decoded.nextDecoded(ctx, r.cfg.BatchSize)
+			recs, mine, events, err = decoded.nextDecoded(ctx, r.cfg.BatchSize)
 		} else {
 			recs, err = feed.Next(ctx, r.cfg.BatchSize)
 		}
 		if err != nil {
 			return err
 		}
-		next, err := r.apply(ctx, epoch, pos, recs, events)
+		if mine == nil {
+			mine = r.owns(recs)
+		}
+		next, err := r.apply(ctx, epoch, pos, recs, mine, events)
 		if err != nil {
 			return err
 		}
@@ -593,12 +597,9 @@ func (r *Runner) open(ctx context.Context) (epoch string, pos eventstore.Positio
 
 // checkpoint is stored as a document of the namespace, one per partition,
 // and committed with every batch.
-type checkpoint struct {
-	Position eventstore.Position `json:"position"`
-	CaughtUp bool                `json:"caught_up,omitempty"`
-}
+type checkpoint = wire.Checkpoint
 
-func checkpointID(partition int) string { return "$checkpoint/" + strconv.Itoa(partition) }
+func checkpointID(partition int) string { return wire.CheckpointID(partition) }
 
 func newEpoch() string {
 	b := make([]byte, 8)
@@ -616,15 +617,28 @@ func PartitionOf(streamID string, n int) int {
 	return readmodel.PartitionOf(strings.TrimPrefix(streamID, "$$"), n)
 }
 
-// decodeAhead decodes, for the read-ahead of the log, the events of recs
-// that this Runner will hand to a typed handler (see Handle), so that the
-// batch's apply does not. It returns nil when there are none; an event that
-// fails to decode is left nil, to fail in its handler.
-func (r *Runner) decodeAhead(recs []eventstore.Record) []any {
-	var events []any
+// owns reports, for each of recs, whether this Runner applies it: its
+// stream is in the Runner's partition and it is of the Runner's tenant. It
+// runs once per batch, and decodeAhead, apply and prefetchIDs share its
+// answer.
+func (r *Runner) owns(recs []eventstore.Record) []bool {
+	mine := make([]bool, len(recs))
+	for i, rec := range recs {
+		mine[i] = PartitionOf(rec.StreamID, r.cfg.Partitions) == r.cfg.Partition && !r.otherTenant(rec)
+	}
+	return mine
+}
+
+// decodeAhead tells, for the read-ahead of the log, which of recs this
+// Runner applies (owns), and decodes the events of those it will hand to a
+// typed handler (see Handle), so that the batch's apply does neither.
+// events is nil when there are none; an event that fails to decode is left
+// nil, to fail in its handler.
+func (r *Runner) decodeAhead(recs []eventstore.Record) (mine []bool, events []any) {
+	mine = r.owns(recs)
 	for i, rec := range recs {
 		h := r.cfg.Projection.handlers[rec.Type]
-		if h.decode == nil || PartitionOf(rec.StreamID, r.cfg.Partitions) != r.cfg.Partition || r.otherTenant(rec) {
+		if h.decode == nil || !mine[i] {
 			continue
 		}
 		if events == nil {
@@ -632,15 +646,16 @@ func (r *Runner) decodeAhead(recs []eventstore.Record) []any {
 		}
 		events[i], _ = h.decode(rec)
 	}
-	return events
+	return mine, events
 }
 
 // apply handles recs and commits them. It returns the new checkpoint.
-// events is nil or holds recs' events decoded ahead (see decodeAhead).
-func (r *Runner) apply(ctx context.Context, epoch string, pos eventstore.Position, recs []eventstore.Record, events []any) (eventstore.Position, error) {
+// mine tells which of recs are the Runner's (see owns); events is nil or
+// holds recs' events decoded ahead (see decodeAhead).
+func (r *Runner) apply(ctx context.Context, epoch string, pos eventstore.Position, recs []eventstore.Record, mine []bool, events []any) (eventstore.Position, error) {
 	r.tx.reset()
 	start := time.Now()
-	r.tx.ahead = func() []string { return r.prefetchIDs(pos, recs) }
+	r.tx.ahead = func() []string { return r.prefetchIDs(pos, recs, mine) }
 	last := pos
 	var lastApplied eventstore.Record
 	applied := 0
@@ -650,7 +665,7 @@ func (r *Runner) apply(ctx context.Context, epoch string, pos eventstore.Positio
 			continue // delivered again; already applied
 		}
 		h, ok := r.cfg.Projection.handlers[rec.Type]
-		if !ok || PartitionOf(rec.StreamID, r.cfg.Partitions) != r.cfg.Partition || r.otherTenant(rec) {
+		if !ok || !mine[i] {
 			last = rec.Position
 			continue
 		}
@@ -675,13 +690,13 @@ func (r *Runner) apply(ctx context.Context, epoch string, pos eventstore.Positio
 			if events != nil {
 				before, after = events[:i], events[i+1:]
 			}
-			if last, err2 = r.apply(ctx, epoch, pos, recs[:i], before); err2 != nil {
+			if last, err2 = r.apply(ctx, epoch, pos, recs[:i], mine[:i], before); err2 != nil {
 				return pos, err2
 			}
 			if last, err2 = r.applyFailing(ctx, epoch, last, rec, err); err2 != nil {
 				return pos, err2
 			}
-			return r.apply(ctx, epoch, last, recs[i+1:], after)
+			return r.apply(ctx, epoch, last, recs[i+1:], mine[i+1:], after)
 		}
 		last = rec.Position
 		lastApplied = rec
@@ -715,13 +730,13 @@ func (r *Runner) batchDone(applied int, start time.Time, last eventstore.Positio
 	r.mu.Unlock()
 }
 
-// prefetchIDs lists the documents to read ahead for recs.
-func (r *Runner) prefetchIDs(pos eventstore.Position, recs []eventstore.Record) []string {
+// prefetchIDs lists the documents to read ahead for recs, of which mine
+// tells the Runner's.
+func (r *Runner) prefetchIDs(pos eventstore.Position, recs []eventstore.Record, mine []bool) []string {
 	seen := make(map[string]struct{})
 	var ids []string
-	for _, rec := range recs {
-		if _, ok := r.cfg.Projection.handlers[rec.Type]; !ok || !pos.Before(rec.Position) ||
-			PartitionOf(rec.StreamID, r.cfg.Partitions) != r.cfg.Partition || r.otherTenant(rec) {
+	for i, rec := range recs {
+		if _, ok := r.cfg.Projection.handlers[rec.Type]; !ok || !pos.Before(rec.Position) || !mine[i] {
 			continue
 		}
 		var want []string

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/eventfold/eventfold/eventstore"
+	"github.com/eventfold/eventfold/projection/internal/wire"
 	"github.com/eventfold/eventfold/readmodel"
 )
 
@@ -56,44 +56,7 @@ func (l layout) namespaces() []readmodel.Namespace {
 // readEach reads document id(k) of every partition k, from the partition's
 // namespace; a missing one is nil.
 func (l layout) readEach(ctx context.Context, r readmodel.Reader, id func(k int) string) ([]*readmodel.Document, error) {
-	n := max(l.partitions, 1)
-	out := make([]*readmodel.Document, n)
-	if !l.spread {
-		ids := make([]string, n)
-		for k := range ids {
-			ids[k] = id(k)
-		}
-		docs, err := r.GetMany(ctx, l.ns, ids)
-		if err != nil {
-			return nil, err
-		}
-		for i := range docs {
-			for k := range ids {
-				if ids[k] == docs[i].ID {
-					out[k] = &docs[i]
-				}
-			}
-		}
-		return out, nil
-	}
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for k := range n {
-		wg.Go(func() {
-			d, err := r.Get(ctx, l.ns.WithPartition(k, max(l.partitions, 1)), id(k))
-			switch {
-			case err == nil:
-				out[k] = &d
-			case !errors.Is(err, readmodel.ErrNotFound):
-				errs[k] = err
-			}
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return wire.ReadEach(ctx, r, l.ns, l.partitions, l.spread, id)
 }
 
 // dropAll drops every namespace of l, going on past failures.

@@ -15,6 +15,7 @@ import (
 	"github.com/eventfold/eventfold/adapters/memstore"
 	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/projection"
+	"github.com/eventfold/eventfold/projection/projectionops"
 	"github.com/eventfold/eventfold/readmodel"
 )
 
@@ -91,7 +92,7 @@ func TestSpreadPartitionsEqualTheFold(t *testing.T) {
 	if diff := cmp.Diff(wantOwner1, found); diff != "" {
 		t.Errorf("owner-1 over the partitions (-want +got):\n%s", diff)
 	}
-	cps, err := projection.Checkpoints(t.Context(), rm, "balances", "")
+	cps, err := projectionops.Checkpoints(t.Context(), rm, "balances", "")
 	if err != nil || len(cps) != n {
 		t.Fatalf("Checkpoints = %v, %v; want %d", cps, err, n)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/eventfold/eventfold/adapters/pgstore"
 	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/projection"
+	"github.com/eventfold/eventfold/projection/projectionops"
 )
 
 // TestFilteredRunnerWaitsForHeldAppend runs a projection of one type over
@@ -89,7 +90,7 @@ func TestFilteredRunnerWaitsForHeldAppend(t *testing.T) {
 			t.Errorf("document %s: %v", id, err)
 		}
 	}
-	cps, err := projection.Checkpoints(ctx, rm, "hits", "")
+	cps, err := projectionops.Checkpoints(ctx, rm, "hits", "")
 	if err != nil || len(cps) != 1 || cps[0] != head {
 		t.Errorf("checkpoints = %v, %v; want the head %v", cps, err, head)
 	}

@@ -19,6 +19,7 @@ import (
 	tallies "github.com/eventfold/eventfold/internal/tally"
 	"github.com/eventfold/eventfold/internal/testenv"
 	"github.com/eventfold/eventfold/projection"
+	"github.com/eventfold/eventfold/projection/projectionops"
 	"github.com/eventfold/eventfold/readmodel"
 )
 
@@ -241,7 +242,7 @@ func lastOf(t *testing.T, es eventstore.Store) eventstore.Position {
 func checkFences(t *testing.T, store *redisstore.Store, partitions int, head eventstore.Position) {
 	t.Helper()
 	ctx := context.Background()
-	cps, err := projection.Checkpoints(ctx, store, tallies.Name, "")
+	cps, err := projectionops.Checkpoints(ctx, store, tallies.Name, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/eventfold/eventfold/adapters/watermillbus"
 	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/projection"
+	"github.com/eventfold/eventfold/projection/projectionops"
 )
 
 // chanSubscriber hands out the messages the test sends on msgs.
@@ -127,7 +128,7 @@ func TestSourceAllTenantsReachesTheCatalog(t *testing.T) {
 	want := map[string]bool{"all": true, "default": false}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		entries, err := projection.ListProjections(t.Context(), rm)
+		entries, err := projectionops.ListProjections(t.Context(), rm)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/projection"
+	"github.com/eventfold/eventfold/projection/projectionops"
 )
 
 // Projection states the console reports.
@@ -65,14 +66,14 @@ func (s *Server) getProjections(r *http.Request) (any, error) {
 // own tenant's last event (the ForTenant view's Head), never the global
 // one. Projections come grouped by tenant, the default tenant first.
 func (s *Server) projections(ctx context.Context) ([]projectionJSON, error) {
-	entries, err := projection.ListProjections(ctx, s.cfg.ReadModels)
+	entries, err := projectionops.ListProjections(ctx, s.cfg.ReadModels)
 	if err != nil {
 		return nil, err
 	}
 	if s.cfg.Tenant != "" {
-		entries = slices.DeleteFunc(entries, func(e projection.CatalogEntry) bool { return e.Tenant != s.cfg.Tenant })
+		entries = slices.DeleteFunc(entries, func(e projectionops.CatalogEntry) bool { return e.Tenant != s.cfg.Tenant })
 	}
-	slices.SortStableFunc(entries, func(a, b projection.CatalogEntry) int { return strings.Compare(a.Tenant, b.Tenant) })
+	slices.SortStableFunc(entries, func(a, b projectionops.CatalogEntry) int { return strings.Compare(a.Tenant, b.Tenant) })
 	type view struct {
 		events Events
 		head   eventstore.Position
@@ -114,24 +115,22 @@ func (s *Server) projections(ctx context.Context) ([]projectionJSON, error) {
 		head := v.head
 		p := projectionJSON{Name: e.Name, Tenant: e.Tenant, AllTenants: e.AllTenants, Latest: e.Version, Partitions: e.Partitions,
 			Head: head.String(), Positions: []string{}}
-		active, err := projection.Active(ctx, s.cfg.ReadModels, e.Name, e.Tenant)
-		if errors.Is(err, projection.ErrNotReady) {
+		// One read of the pointer: the version and its checkpoints agree.
+		in, err := projectionops.Inspect(ctx, s.cfg.ReadModels, e.Name, e.Tenant, nil)
+		if err != nil {
+			return nil, err
+		}
+		if in.Active == "" {
 			p.State = stateNotBuilt
 			out = append(out, p)
 			continue
 		}
-		if err != nil {
-			return nil, err
-		}
-		p.Version = active.Version
-		cps, err := projection.Checkpoints(ctx, s.cfg.ReadModels, e.Name, e.Tenant)
-		if err != nil && !errors.Is(err, projection.ErrNotReady) {
-			return nil, err
-		}
-		p.checkpoints = cps
-		p.Partitions = max(len(cps), 1)
+		p.Version = in.Active
+		p.Partitions = max(len(in.Partitions), 1)
 		low := head
-		for _, cp := range cps {
+		for _, pc := range in.Partitions {
+			cp := pc.Position
+			p.checkpoints = append(p.checkpoints, cp)
 			p.Positions = append(p.Positions, cp.String())
 			if cp.Before(low) {
 				low = cp

@@ -22,7 +22,7 @@
 // confines the console to one tenant.
 //
 // Projections are found through the catalog their Runners keep
-// ([projection.ListProjections]), so the console is never told their names.
+// (projectionops.ListProjections), so the console is never told their names.
 // The data sources are small interfaces ([Events] and a
 // [readmodel.Reader]), so the handlers run against memstore in tests.
 //

@@ -17,6 +17,7 @@ import (
 	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/internal/console"
 	"github.com/eventfold/eventfold/projection"
+	"github.com/eventfold/eventfold/projection/projectionops"
 	"github.com/eventfold/eventfold/readmodel"
 )
 
@@ -233,7 +234,7 @@ func TestLagIsReportedWhileBehind(t *testing.T) {
 	ns := readmodel.Namespace{Projection: "ledger", Version: "1"}
 	cp, _ := json.Marshal(map[string]any{"position": eventstore.Position{}})
 	ptr, _ := json.Marshal(map[string]any{"version": "1", "partitions": 1})
-	entry, _ := json.Marshal(projection.CatalogEntry{Name: "ledger", Version: "1", Partitions: 1})
+	entry, _ := json.Marshal(projectionops.CatalogEntry{Name: "ledger", Version: "1", Partitions: 1})
 	rev := readmodel.Revision{Commit: 1}
 	apply := func(ns readmodel.Namespace, w readmodel.Write) {
 		if _, err := f.rm.Apply(t.Context(), ns, readmodel.Batch{Writes: []readmodel.Write{w}}); err != nil {

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/eventfold/eventfold/projection"
+	"github.com/eventfold/eventfold/projection/projectionops"
 )
 
 // errNoTenants answers a request for a named tenant when Config.Events
@@ -97,7 +97,7 @@ func (s *Server) getTenants(r *http.Request) (any, error) {
 		out.Tenants = append(out.Tenants, s.cfg.Tenant)
 		return out, nil
 	}
-	entries, err := projection.ListProjections(r.Context(), s.cfg.ReadModels)
+	entries, err := projectionops.ListProjections(r.Context(), s.cfg.ReadModels)
 	if err != nil {
 		return nil, err
 	}

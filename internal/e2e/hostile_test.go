@@ -13,6 +13,7 @@ import (
 	"github.com/eventfold/eventfold/eventstore"
 	tallies "github.com/eventfold/eventfold/internal/tally"
 	"github.com/eventfold/eventfold/projection"
+	"github.com/eventfold/eventfold/projection/projectionops"
 	"github.com/eventfold/eventfold/projection/projectiontest"
 	"github.com/eventfold/eventfold/readmodel"
 )
@@ -217,7 +218,7 @@ func TestHostileValues(t *testing.T) {
 		if err != nil || string(got.Data) != `{"keep":true}` {
 			t.Errorf("document of the first stream: %+v, %v", got, err)
 		}
-		if _, err := projection.Checkpoints(ctx, e.rm, "echo", ""); err != nil {
+		if _, err := projectionops.Checkpoints(ctx, e.rm, "echo", ""); err != nil {
 			t.Errorf("checkpoints after a stream named $checkpoint/0: %v", err)
 		}
 	})

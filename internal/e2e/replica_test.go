@@ -16,6 +16,7 @@ import (
 	tallies "github.com/eventfold/eventfold/internal/tally"
 	"github.com/eventfold/eventfold/internal/testenv"
 	"github.com/eventfold/eventfold/projection"
+	"github.com/eventfold/eventfold/projection/projectionops"
 )
 
 // slowReplica reads a little slower than the replica it wraps, so that a
@@ -175,7 +176,7 @@ func (e *standbyEnv) pausedReplay(t *testing.T, runner *projection.Runner) event
 		st := runner.Status()
 		return st.LagEvents > 0 && st.State == projection.StateCatchingUp && st.Head == last
 	}, "the Runner does not report the paused standby as lag: %+v", runner.Status())
-	health, err := projection.NewHealthCheck(projection.RunnerStatuses(runner), &projection.HealthOptions{StallAfter: 300 * time.Millisecond})
+	health, err := projectionops.NewHealthCheck(projectionops.RunnerStatuses(runner), &projectionops.HealthOptions{StallAfter: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/projection"
+	"github.com/eventfold/eventfold/projection/projectionops"
 	"github.com/eventfold/eventfold/readmodel"
 )
 
@@ -203,7 +204,7 @@ func CheckReadModel[T any](t testing.TB, store eventstore.Store, r readmodel.Rea
 	// the checkpoints again afterwards and start over if they moved.
 	var problems []string
 	for attempt := 0; ; attempt++ {
-		cps, err := projection.Checkpoints(ctx, r, projectionName, tenant)
+		cps, err := projectionops.Checkpoints(ctx, r, projectionName, tenant)
 		if err != nil {
 			t.Fatalf("projectiontest: %v", err)
 		}
@@ -211,7 +212,7 @@ func CheckReadModel[T any](t testing.TB, store eventstore.Store, r readmodel.Rea
 		if err != nil {
 			t.Fatalf("projectiontest: %v", err)
 		}
-		again, err := projection.Checkpoints(ctx, r, projectionName, tenant)
+		again, err := projectionops.Checkpoints(ctx, r, projectionName, tenant)
 		if err != nil {
 			t.Fatalf("projectiontest: %v", err)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/eventfold/eventfold/command"
 	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/projection"
+	"github.com/eventfold/eventfold/projection/projectionops"
 	"github.com/eventfold/eventfold/projection/projectiontest"
 	"github.com/eventfold/eventfold/readmodel"
 )
@@ -289,7 +290,7 @@ func apply(t *testing.T, rm *memstore.ReadModels, ns readmodel.Namespace, w read
 
 func TestCheckpoints(t *testing.T) {
 	s := run(t, 3)
-	cps, err := projection.Checkpoints(t.Context(), s.rm, "balances", "")
+	cps, err := projectionops.Checkpoints(t.Context(), s.rm, "balances", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +302,7 @@ func TestCheckpoints(t *testing.T) {
 			t.Errorf("partition %d checkpoint %s, before the last append %s that WaitFor saw applied", i, cp, s.last)
 		}
 	}
-	if _, err := projection.Checkpoints(t.Context(), s.rm, "nothing", ""); !errors.Is(err, projection.ErrNotReady) {
+	if _, err := projectionops.Checkpoints(t.Context(), s.rm, "nothing", ""); !errors.Is(err, projection.ErrNotReady) {
 		t.Errorf("Checkpoints of an unknown projection: %v, want ErrNotReady", err)
 	}
 }

@@ -23,7 +23,7 @@
 // stream's versions run 1, 2, 3 … in log order.
 //
 // [CheckReadModel] reads the checkpoints of a projection's active version
-// ([projection.Checkpoints]), folds the log up to them with a function the
+// ([projectionops.Checkpoints]), folds the log up to them with a function the
 // test supplies (the specification of the projection, written as simply as
 // possible), and compares the documents, and the entries of every index of
 // the model, with what the read model holds. It also verifies that no

@@ -12,6 +12,7 @@ import (
 	"github.com/eventfold/eventfold/command"
 	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/projection"
+	"github.com/eventfold/eventfold/projection/projectionops"
 	"github.com/eventfold/eventfold/projection/projectiontest"
 )
 
@@ -83,7 +84,7 @@ func TestFilteredProjectionMatchesUnfiltered(t *testing.T) {
 	for name, rm := range map[string]*memstore.ReadModels{"filtered": filtered, "whole log": whole} {
 		t.Run(name, func(t *testing.T) {
 			projectiontest.CheckReadModel(t, store, rm, "balances", "", balances, foldForgetting)
-			cps, err := projection.Checkpoints(ctx, rm, "balances", "")
+			cps, err := projectionops.Checkpoints(ctx, rm, "balances", "")
 			if err != nil || len(cps) != 1 || cps[0] != head {
 				t.Errorf("checkpoints = %v, %v; want the head %v", cps, err, head)
 			}

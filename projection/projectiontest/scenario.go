@@ -3,7 +3,6 @@ package projectiontest
 import (
 	"context"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/projection"
+	"github.com/eventfold/eventfold/projection/internal/wire"
 	"github.com/eventfold/eventfold/readmodel"
 )
 
@@ -161,7 +161,7 @@ func (r *recordingStore) Apply(ctx context.Context, ns readmodel.Namespace, b re
 		}
 		for _, w := range b.Writes {
 			// The Runner's own documents are not the projection's.
-			if !strings.HasPrefix(w.ID, "$checkpoint/") && !strings.HasPrefix(w.ID, "$caught-up/") {
+			if !wire.Reserved(w.ID) {
 				r.ids[ns][w.ID] = true
 			}
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/eventfold/eventfold/cli"
 	"github.com/eventfold/eventfold/command"
 	"github.com/eventfold/eventfold/projection"
+	"github.com/eventfold/eventfold/projection/projectionops"
 
 	"github.com/eventfold/eventfold/examples/bank/domain"
 	"github.com/eventfold/eventfold/examples/bank/httpapi"
@@ -230,8 +231,8 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	if a.api != nil {
 		// One process serves the API and runs the projections: its
-		// /healthz judges them (projection.HealthCheck).
-		check, err := projection.NewHealthCheck(projection.RunnerStatuses(runners...), nil)
+		// /healthz judges them (projectionops.HealthCheck).
+		check, err := projectionops.NewHealthCheck(projectionops.RunnerStatuses(runners...), nil)
 		if err != nil {
 			return nil, err
 		}

@@ -1,4 +1,4 @@
-package projection_test
+package projectionops_test
 
 import (
 	"testing"
@@ -10,6 +10,7 @@ import (
 	"github.com/eventfold/eventfold/adapters/memstore"
 	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/projection"
+	"github.com/eventfold/eventfold/projection/projectionops"
 	"github.com/eventfold/eventfold/readmodel"
 )
 
@@ -21,9 +22,9 @@ func TestCatalogListsRunningProjections(t *testing.T) {
 	rm := memstore.NewReadModels(nil)
 	token, _ := appendAccounts(t, es, 3, 1)
 	src := projection.LogSource(es, nil)
-	ignoreTime := cmpopts.IgnoreFields(projection.CatalogEntry{}, "RecordedAt")
+	ignoreTime := cmpopts.IgnoreFields(projectionops.CatalogEntry{}, "RecordedAt")
 
-	if got, err := projection.ListProjections(t.Context(), rm); err != nil || len(got) != 0 {
+	if got, err := projectionops.ListProjections(t.Context(), rm); err != nil || len(got) != 0 {
 		t.Fatalf("empty store: ListProjections = %v, %v", got, err)
 	}
 	_, stopV1 := startRunner(t, projection.Config{Projection: balances("1"), Source: src, Store: rm})
@@ -32,7 +33,7 @@ func TestCatalogListsRunningProjections(t *testing.T) {
 		startRunner(t, projection.Config{Projection: projection.New("totals", "1", nil), Source: src, Store: rm,
 			Tenant: "acme \"co\"", Partitions: 2, Partition: p})
 	}
-	want := []projection.CatalogEntry{
+	want := []projectionops.CatalogEntry{
 		{Name: "balances", Version: "1", Partitions: 1},
 		{Name: "totals", Tenant: "acme \"co\"", Version: "1", Partitions: 2},
 	}
@@ -51,11 +52,11 @@ func TestCatalogListsRunningProjections(t *testing.T) {
 
 // waitCatalog polls the catalog until it lists want: Runners record
 // themselves asynchronously, when they open.
-func waitCatalog(t *testing.T, rm readmodel.Reader, want []projection.CatalogEntry, opts ...cmp.Option) []projection.CatalogEntry {
+func waitCatalog(t *testing.T, rm readmodel.Reader, want []projectionops.CatalogEntry, opts ...cmp.Option) []projectionops.CatalogEntry {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		got, err := projection.ListProjections(t.Context(), rm)
+		got, err := projectionops.ListProjections(t.Context(), rm)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,12 +90,12 @@ func TestCatalogMarksAllTenantsProjections(t *testing.T) {
 	} {
 		startRunner(t, projection.Config{Projection: projection.New(name, "1", nil), Source: projection.LogSource(src, nil), Store: rm})
 	}
-	waitCatalog(t, rm, []projection.CatalogEntry{
+	waitCatalog(t, rm, []projectionops.CatalogEntry{
 		{Name: "acme", Version: "1", Partitions: 1},
 		{Name: "all", Version: "1", Partitions: 1, AllTenants: true},
 		{Name: "decorated-all", Version: "1", Partitions: 1, AllTenants: true},
 		{Name: "default", Version: "1", Partitions: 1},
-	}, cmpopts.IgnoreFields(projection.CatalogEntry{}, "RecordedAt"))
+	}, cmpopts.IgnoreFields(projectionops.CatalogEntry{}, "RecordedAt"))
 }
 
 // Inspect tells operators' tools the active version and each partition's
@@ -107,7 +108,7 @@ func TestInspect(t *testing.T) {
 		startRunner(t, projection.Config{Projection: balances("1"), Source: projection.LogSource(es, nil), Store: rm, Partitions: 2, Partition: part})
 	}
 	waitFor(t, rm, "balances", token)
-	in, err := projection.Inspect(t.Context(), rm, "balances", "", "", 0)
+	in, err := projectionops.Inspect(t.Context(), rm, "balances", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,10 +120,10 @@ func TestInspect(t *testing.T) {
 			t.Errorf("partition %d = %+v, want a committed checkpoint", i, p)
 		}
 	}
-	if in, err := projection.Inspect(t.Context(), rm, "balances", "", "2", 3); err != nil || in.Active != "1" || len(in.Partitions) != 3 || in.Partitions[0].Committed {
+	if in, err := projectionops.Inspect(t.Context(), rm, "balances", "", &projectionops.InspectOptions{Version: "2", Partitions: 3}); err != nil || in.Active != "1" || len(in.Partitions) != 3 || in.Partitions[0].Committed {
 		t.Errorf("Inspect of version 2, never built = %+v, %v; want 3 uncommitted partitions", in, err)
 	}
-	if in, err := projection.Inspect(t.Context(), rm, "nope", "", "", 0); err != nil || in.Active != "" || in.Version != "" || in.Partitions != nil {
+	if in, err := projectionops.Inspect(t.Context(), rm, "nope", "", nil); err != nil || in.Active != "" || in.Version != "" || in.Partitions != nil {
 		t.Errorf("Inspect of an unknown projection = %+v, %v; want nothing active", in, err)
 	}
 }

@@ -1,4 +1,4 @@
-package projection_test
+package projectionops_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/eventfold/eventfold/adapters/memstore"
 	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/projection"
+	"github.com/eventfold/eventfold/projection/projectionops"
 )
 
 // ExampleNewHealthCheck serves a probe over a Runner: 200 while it applies
@@ -26,7 +27,7 @@ func ExampleNewHealthCheck() {
 	}
 	go runner.Run(ctx) //nolint:errcheck // ends with ctx
 
-	health, err := projection.NewHealthCheck(projection.RunnerStatuses(runner), nil)
+	health, err := projectionops.NewHealthCheck(projectionops.RunnerStatuses(runner), nil)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package projection_test
+package projectionops_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/eventfold/eventfold/adapters/memstore"
 	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/projection"
+	"github.com/eventfold/eventfold/projection/projectionops"
 )
 
 // TestHealthCheckOfRunners: a HealthCheck over real Runners is healthy
@@ -30,7 +31,7 @@ func TestHealthCheckOfRunners(t *testing.T) {
 	})
 	rg, _ := startRunner(t, projection.Config{Projection: good, Source: projection.LogSource(es, nil), Store: rm})
 	rb, _ := startRunner(t, projection.Config{Projection: bad, Source: projection.LogSource(es, nil), Store: rm, MaxAttempts: 2, Backoff: time.Millisecond})
-	h, err := projection.NewHealthCheck(projection.RunnerStatuses(rg, rb), nil)
+	h, err := projectionops.NewHealthCheck(projectionops.RunnerStatuses(rg, rb), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +54,7 @@ func TestHealthCheckOfRunners(t *testing.T) {
 	for {
 		err := h.Check()
 		if err != nil {
-			if !errors.Is(err, projection.ErrUnhealthy) {
+			if !errors.Is(err, projectionops.ErrUnhealthy) {
 				t.Fatalf("Check = %v, want ErrUnhealthy", err)
 			}
 			r := h.Report()
@@ -83,7 +84,7 @@ func TestStoreOutageIsUnavailableNotFaulted(t *testing.T) {
 		Backoff: time.Millisecond, MaxBackoff: 50 * time.Millisecond})
 	waitFor(t, store, "balances", token)
 	const threshold = 3 * time.Second
-	h, err := projection.NewHealthCheck(projection.RunnerStatuses(r), &projection.HealthOptions{UnavailableAfter: threshold})
+	h, err := projectionops.NewHealthCheck(projectionops.RunnerStatuses(r), &projectionops.HealthOptions{UnavailableAfter: threshold})
 	if err != nil {
 		t.Fatal(err)
 	}

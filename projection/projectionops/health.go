@@ -1,4 +1,4 @@
-package projection
+package projectionops
 
 import (
 	"encoding/json"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/eventfold/eventfold/eventstore"
+	"github.com/eventfold/eventfold/projection"
 )
 
 // DefaultStallAfter is how long a projection may stay behind the head
@@ -33,8 +34,8 @@ type HealthOptions struct {
 	// deploy or a rebuild is not an outage as long as it moves.
 	MaxLag time.Duration
 	// UnavailableAfter is how long a partition may stay in
-	// StateUnavailable (its read-model store or log unreachable, the
-	// runner retrying) before it counts as unhealthy. Shorter outages,
+	// projection.StateUnavailable (its read-model store or log unreachable,
+	// the runner retrying) before it counts as unhealthy. Shorter outages,
 	// a Redis failover say, are not worth restarting a process for.
 	// Zero means DefaultUnavailableAfter.
 	UnavailableAfter time.Duration
@@ -45,12 +46,12 @@ type HealthOptions struct {
 // a failing event), when its runner has stopped, when its read-model store
 // or log has been unreachable for HealthOptions.UnavailableAfter, when it
 // is behind the head and has not applied anything for
-// HealthOptions.StallAfter, or when it lags more than HealthOptions.MaxLag. A partition that is behind but advancing is
-// healthy. Stalls are seen across calls: each call notes every partition's
+// HealthOptions.StallAfter, or when it lags more than HealthOptions.MaxLag.
+// A partition that is behind but advancing is healthy. Stalls are seen across calls: each call notes every partition's
 // position, so call it periodically (a probe does). A HealthCheck is safe
 // for concurrent use; it serves HTTP too (see ServeHTTP).
 type HealthCheck struct {
-	statuses func() []Status
+	statuses func() []projection.Status
 	opts     HealthOptions
 	now      func() time.Time
 
@@ -73,9 +74,9 @@ type progress struct {
 // NewHealthCheck returns a HealthCheck over the partitions statuses
 // returns: RunnerStatuses for Runners, Group.Status for a Group, or a
 // function joining several.
-func NewHealthCheck(statuses func() []Status, opts *HealthOptions) (*HealthCheck, error) {
+func NewHealthCheck(statuses func() []projection.Status, opts *HealthOptions) (*HealthCheck, error) {
 	if statuses == nil {
-		return nil, errors.New("projection: NewHealthCheck: statuses is nil")
+		return nil, errors.New("projectionops: NewHealthCheck: statuses is nil")
 	}
 	h := &HealthCheck{statuses: statuses, now: time.Now, seen: map[healthKey]progress{}}
 	if opts != nil {
@@ -92,9 +93,9 @@ func NewHealthCheck(statuses func() []Status, opts *HealthOptions) (*HealthCheck
 
 // RunnerStatuses returns a function reporting the Status of each of
 // runners, for NewHealthCheck.
-func RunnerStatuses(runners ...*Runner) func() []Status {
-	return func() []Status {
-		out := make([]Status, len(runners))
+func RunnerStatuses(runners ...*projection.Runner) func() []projection.Status {
+	return func() []projection.Status {
+		out := make([]projection.Status, len(runners))
 		for i, r := range runners {
 			out[i] = r.Status()
 		}
@@ -104,29 +105,29 @@ func RunnerStatuses(runners ...*Runner) func() []Status {
 
 // PartitionHealth is one partition's verdict.
 type PartitionHealth struct {
-	Projection string  `json:"projection"`
-	Version    string  `json:"version"`
-	Tenant     string  `json:"tenant"`
-	Partition  int     `json:"partition"`
-	State      State   `json:"state"`
-	LagEvents  uint64  `json:"lag_events"`
-	LagSeconds float64 `json:"lag_seconds"`
+	Projection string           `json:"projection"`
+	Version    string           `json:"version"`
+	Tenant     string           `json:"tenant"`
+	Partition  int              `json:"partition"`
+	State      projection.State `json:"state"`
+	LagEvents  uint64           `json:"lag_events"`
+	LagSeconds float64          `json:"lag_seconds"`
 	// UnavailableSeconds is how long its read-model store or log has been
-	// unreachable, in StateUnavailable.
+	// unreachable, in projection.StateUnavailable.
 	UnavailableSeconds float64 `json:"unavailable_seconds,omitempty"`
 	// Problem says why the partition is unhealthy; empty when it is not.
 	Problem string `json:"problem,omitempty"`
 }
 
-// Report is the outcome of one check.
-type Report struct {
+// HealthReport is the outcome of one check.
+type HealthReport struct {
 	Healthy    bool              `json:"healthy"`
 	Partitions []PartitionHealth `json:"partitions"`
 }
 
 // ErrUnhealthy is matched by the error Check returns when a projection is
 // unhealthy.
-var ErrUnhealthy = errors.New("projection: unhealthy")
+var ErrUnhealthy = errors.New("projectionops: unhealthy")
 
 // Check returns nil when every partition is healthy, or an error matching
 // ErrUnhealthy that names each unhealthy partition and why.
@@ -145,12 +146,12 @@ func (h *HealthCheck) Check() error {
 }
 
 // Report checks every partition and returns the verdicts.
-func (h *HealthCheck) Report() Report {
+func (h *HealthCheck) Report() HealthReport {
 	statuses := h.statuses()
 	now := h.now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	r := Report{Healthy: true, Partitions: make([]PartitionHealth, 0, len(statuses))}
+	r := HealthReport{Healthy: true, Partitions: make([]PartitionHealth, 0, len(statuses))}
 	current := make(map[healthKey]bool, len(statuses))
 	for _, s := range statuses {
 		key := healthKey{s.Projection, s.Version, s.Tenant, s.Partition}
@@ -164,21 +165,21 @@ func (h *HealthCheck) Report() Report {
 		}
 		p := PartitionHealth{Projection: s.Projection, Version: s.Version, Tenant: s.Tenant, Partition: s.Partition,
 			State: s.State, LagEvents: s.LagEvents, LagSeconds: s.LagTime.Seconds()}
-		if s.State == StateUnavailable {
+		if s.State == projection.StateUnavailable {
 			p.UnavailableSeconds = now.Sub(s.UnavailableSince).Seconds()
 		}
 		switch still := now.Sub(prev.since); {
-		case s.State == StateFaulted:
+		case s.State == projection.StateFaulted:
 			p.Problem = "faulted"
 			if s.Fault != nil {
 				p.Problem += ": " + s.Fault.Err
 			}
-		case s.State == StateStopped:
+		case s.State == projection.StateStopped:
 			p.Problem = "stopped: its runner has returned (cancelled, or retired by a newer version)"
-		case s.State == StateUnavailable && now.Sub(s.UnavailableSince) >= h.opts.UnavailableAfter:
+		case s.State == projection.StateUnavailable && now.Sub(s.UnavailableSince) >= h.opts.UnavailableAfter:
 			p.Problem = fmt.Sprintf("store unavailable for %s (more than %s); the runner keeps retrying: %s",
 				now.Sub(s.UnavailableSince).Round(time.Second), h.opts.UnavailableAfter, s.LastError)
-		case s.State == StateUnavailable:
+		case s.State == projection.StateUnavailable:
 			// Judged by UnavailableAfter alone: an outage stalls every
 			// partition, which is not a further problem.
 		case s.LagEvents > 0 && still >= h.opts.StallAfter:
@@ -202,7 +203,7 @@ func (h *HealthCheck) Report() Report {
 }
 
 // ServeHTTP answers a probe: 200 when every partition is healthy, 503
-// otherwise, with the Report as JSON either way.
+// otherwise, with the HealthReport as JSON either way.
 func (h *HealthCheck) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	r := h.Report()
 	w.Header().Set("Content-Type", "application/json")

@@ -1,4 +1,4 @@
-package projection_test
+package projectionops_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/eventfold/eventfold/adapters/memstore"
 	"github.com/eventfold/eventfold/eventstore"
 	"github.com/eventfold/eventfold/projection"
+	"github.com/eventfold/eventfold/projection/projectionops"
 	"github.com/eventfold/eventfold/readmodel"
 )
 
@@ -35,8 +36,8 @@ func TestControlFromAnotherProcess(t *testing.T) {
 	token := lastPosition(t, es)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	req := projection.ControlRequest{Version: "1", Partition: 0, Action: projection.ActionSkip}
-	if _, err := projection.Control(ctx, rm, "balances", "", req); !errors.Is(err, projection.ErrNotFaulted) {
+	req := projectionops.ControlRequest{Version: "1", Partition: 0, Action: projectionops.ActionSkip}
+	if _, err := projectionops.Control(ctx, rm, "balances", "", req); !errors.Is(err, projection.ErrNotFaulted) {
 		t.Errorf("Control before any fault = %v, want ErrNotFaulted", err)
 	}
 	r, _ := startRunner(t, projection.Config{Projection: p, Source: projection.LogSource(es, nil), Store: rm, MaxAttempts: 1})
@@ -50,12 +51,12 @@ func TestControlFromAnotherProcess(t *testing.T) {
 
 	stale := req
 	stale.Position = token // not the faulted event
-	if _, err := projection.Control(ctx, rm, "balances", "", stale); !errors.Is(err, projection.ErrStaleRequest) {
+	if _, err := projectionops.Control(ctx, rm, "balances", "", stale); !errors.Is(err, projectionops.ErrStaleRequest) {
 		t.Errorf("Control naming another event = %v, want ErrStaleRequest", err)
 	}
 	req.Position = first.Position
-	out, err := projection.Control(ctx, rm, "balances", "", req)
-	if err != nil || !out.Done || out.Action != projection.ActionSkip {
+	out, err := projectionops.Control(ctx, rm, "balances", "", req)
+	if err != nil || !out.Done || out.Action != projectionops.ActionSkip {
 		t.Fatalf("skip = %+v, %v", out, err)
 	}
 	// The second Bad event faults next: a retry after the fix applies it.
@@ -64,22 +65,22 @@ func TestControlFromAnotherProcess(t *testing.T) {
 		t.Fatalf("still faulted on the skipped event %s", first.Position)
 	}
 	broken.Store(false)
-	if _, err := projection.Control(ctx, rm, "balances", "", projection.ControlRequest{Version: "1", Action: projection.ActionRetry, Position: second.Position}); err != nil {
+	if _, err := projectionops.Control(ctx, rm, "balances", "", projectionops.ControlRequest{Version: "1", Action: projectionops.ActionRetry, Position: second.Position}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, rm, "balances", token)
-	if fs, err := projection.Faults(ctx, rm, "balances", ""); err != nil || len(fs) != 0 {
+	if fs, err := projectionops.Faults(ctx, rm, "balances", ""); err != nil || len(fs) != 0 {
 		t.Errorf("Faults after the retry = %+v, %v; want none", fs, err)
 	}
 }
 
 // awaitFault waits until one fault other than on the event at not is
 // published.
-func awaitFault(t *testing.T, rm readmodel.Reader, not eventstore.Position) projection.FaultReport {
+func awaitFault(t *testing.T, rm readmodel.Reader, not eventstore.Position) projectionops.FaultReport {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		fs, err := projection.Faults(t.Context(), rm, "balances", "")
+		fs, err := projectionops.Faults(t.Context(), rm, "balances", "")
 		if err != nil {
 			t.Fatal(err)
 		}
