@@ -17,7 +17,7 @@ func TestInstrumentConformance(t *testing.T) {
 		New: func(t testing.TB) eventstore.Store {
 			return eventstore.Instrument(memstore.New(nil), eventstore.Hooks{})
 		},
-		Features: eventstoretest.Features{Keyed: true, Outcomes: true, Head: true, Notify: true, Tenants: true, Filtered: true, Lifecycle: true, Reclaim: true},
+		Features: eventstoretest.Features{Keyed: true, Outcomes: true, Head: true, Notify: true, Tenants: true, Filtered: true, Lifecycle: true, Reclaim: true, Archive: true},
 	})
 }
 

@@ -167,15 +167,15 @@ type LifecycleEvent struct {
 	// StreamID is the stream deleted or truncated, in Record.Tenant's
 	// tenant.
 	StreamID string `json:"stream_id"`
-	// Type is StreamDeletedType, StreamTombstoneType, StreamTruncatedType
-	// or StreamMetadataType.
+	// Type is StreamDeletedType, StreamTombstoneType, StreamTruncatedType,
+	// StreamMetadataType or StreamArchivedType.
 	Type string `json:"-"`
 	// Version is the stream's version when the operation ran, before any
 	// marker or tombstone.
 	Version int64 `json:"version"`
 	// Before is the first version readable afterwards: events with a
-	// lower version are gone. For a delete it is Version plus two, after
-	// the marker or tombstone. Zero for StreamMetadataType.
+	// lower version are gone. For a delete or an archive it is Version
+	// plus two, after the marker or tombstone. Zero for StreamMetadataType.
 	Before int64 `json:"before,omitempty"`
 	// Metadata is the stream's new retention, for StreamMetadataType.
 	Metadata *StreamMetadata `json:"metadata,omitempty"`
@@ -202,7 +202,7 @@ func (e LifecycleEvent) Data() []byte {
 // stream.
 func LifecycleEventOf(rec Record) (LifecycleEvent, bool) {
 	switch rec.Type {
-	case StreamDeletedType, StreamTombstoneType, StreamTruncatedType, StreamMetadataType:
+	case StreamDeletedType, StreamTombstoneType, StreamTruncatedType, StreamMetadataType, StreamArchivedType:
 	default:
 		return LifecycleEvent{}, false
 	}

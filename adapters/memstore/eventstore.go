@@ -48,6 +48,7 @@ type core struct {
 	changed chan struct{}             // closed and replaced on every append
 	life    map[streamKey]*streamLife // streams deleted or truncated
 	gone    map[int]bool              // indexes into log of removed events
+	archive map[streamKey][]int       // archived streams' events, indexes into log
 }
 
 // streamKey names a stream, or a command key, within its tenant.
@@ -62,6 +63,7 @@ func New(opts *Options) *Store {
 		changed: make(chan struct{}),
 		life:    make(map[streamKey]*streamLife),
 		gone:    make(map[int]bool),
+		archive: make(map[streamKey][]int),
 	}
 	if opts != nil {
 		c.opts = *opts
@@ -261,8 +263,8 @@ func (s *Store) append(ctx context.Context, key eventstore.CommandKey, streamID 
 		return rec, rec.Check(key)
 	}
 	sk := streamKey{s.tenant, streamID}
-	if s.life[sk].tombstoned() {
-		return eventstore.KeyRecord{}, deleted(streamID)
+	if err := s.life[sk].sealed(streamID); err != nil {
+		return eventstore.KeyRecord{}, err
 	}
 	if res, ok, err := s.replayed(streamID, events); ok || err != nil {
 		return eventstore.KeyRecord{Result: res}, err
@@ -384,8 +386,8 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64, dir
 	defer s.mu.RUnlock()
 	sk := streamKey{s.tenant, streamID}
 	stream := s.streams[sk]
-	if s.life[sk].tombstoned() {
-		return nil, deleted(streamID)
+	if err := s.life[sk].sealed(streamID); err != nil {
+		return nil, err
 	}
 	if int64(len(stream)) < s.life[sk].first() {
 		return nil, eventstore.ErrStreamNotFound

@@ -12,7 +12,7 @@ import (
 func TestEventStoreConformance(t *testing.T) {
 	eventstoretest.Run(t, eventstoretest.Config{
 		New:      func(t testing.TB) eventstore.Store { return memstore.New(nil) },
-		Features: eventstoretest.Features{Keyed: true, Outcomes: true, Head: true, Notify: true, Tenants: true, Filtered: true, Lifecycle: true, Reclaim: true},
+		Features: eventstoretest.Features{Keyed: true, Outcomes: true, Head: true, Notify: true, Tenants: true, Filtered: true, Lifecycle: true, Reclaim: true, Archive: true},
 	})
 }
 

@@ -13,6 +13,7 @@ var _ eventstore.StreamLifecycle = (*Store)(nil)
 type streamLife struct {
 	before int64 // the first readable version
 	tomb   bool  // hard-deleted
+	arch   bool  // archived
 	meta   eventstore.StreamMetadata
 }
 
@@ -25,6 +26,22 @@ func (l *streamLife) first() int64 {
 }
 
 func (l *streamLife) tombstoned() bool { return l != nil && l.tomb }
+
+// sealed returns the error of an append to, or a read of, a stream with
+// life l that was hard-deleted or archived, and nil for any other.
+func (l *streamLife) sealed(streamID string) error {
+	switch {
+	case l.tombstoned():
+		return deleted(streamID)
+	case l != nil && l.arch:
+		return archived(streamID)
+	}
+	return nil
+}
+
+func archived(streamID string) error {
+	return fmt.Errorf("memstore: stream %q: %w", streamID, eventstore.ErrStreamArchived)
+}
 
 func deleted(streamID string) error {
 	return fmt.Errorf("memstore: stream %q: %w", streamID, eventstore.ErrStreamDeleted)
@@ -71,6 +88,7 @@ func (s *Store) DeleteStream(ctx context.Context, streamID string, expected even
 		for _, i := range stream {
 			s.gone[i] = true
 		}
+		delete(s.archive, sk)
 	}
 	if old := s.life[sk]; old != nil && mode == eventstore.SoftDelete {
 		life.meta = old.meta

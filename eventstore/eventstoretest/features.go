@@ -36,6 +36,10 @@ type Features struct {
 	// Reclaim declares eventstore.Reclaimer: reclaiming what no read
 	// returns. It needs Lifecycle.
 	Reclaim bool
+	// Archive declares eventstore.StreamArchiver: archiving finished
+	// streams (with Tenants, that it respects tenants). It needs
+	// Lifecycle.
+	Archive bool
 }
 
 // capabilities lists every optional capability of the port with the
@@ -54,6 +58,7 @@ var capabilities = []struct {
 	{"Filtered", "eventstore.FilteredReader", func(f Features) bool { return f.Filtered }, has[eventstore.FilteredReader]},
 	{"Lifecycle", "eventstore.StreamLifecycle", func(f Features) bool { return f.Lifecycle }, has[eventstore.StreamLifecycle]},
 	{"Reclaim", "eventstore.Reclaimer", func(f Features) bool { return f.Reclaim }, has[eventstore.Reclaimer]},
+	{"Archive", "eventstore.StreamArchiver", func(f Features) bool { return f.Archive }, has[eventstore.StreamArchiver]},
 }
 
 func has[T any](s eventstore.Store) bool {
@@ -80,6 +85,9 @@ func checkFeatures(t *testing.T, cfg Config) {
 	}
 	if cfg.Features.Reclaim && !cfg.Features.Lifecycle {
 		t.Errorf("eventstoretest: Features.Reclaim needs Features.Lifecycle")
+	}
+	if cfg.Features.Archive && !cfg.Features.Lifecycle {
+		t.Errorf("eventstoretest: Features.Archive needs Features.Lifecycle")
 	}
 }
 
@@ -119,6 +127,12 @@ func featureTests(f Features) []suiteTest {
 	}
 	if f.Lifecycle && f.Filtered {
 		tests = append(tests, suiteTest{"Lifecycle/FilteredAfterHardDelete", testFilteredAfterHardDelete})
+	}
+	if f.Archive {
+		tests = append(tests, archiveTests...)
+		if f.Tenants {
+			tests = append(tests, suiteTest{"Archive/Tenants", testArchiveTenants})
+		}
 	}
 	return tests
 }

@@ -208,10 +208,15 @@ func testHardDelete(t *testing.T, cfg Config) {
 
 // raceAppends starts four writers appending to stream, one with Any and
 // three at the exact versions they last saw, until each has tried 50 times
-// or the stream is tombstoned, and returns a function that waits for them.
-func raceAppends(t *testing.T, s eventstore.Store, stream string) (wait func()) {
+// or the stream is tombstoned or archived, and returns a function that
+// waits for them and returns the versions their successful appends got.
+func raceAppends(t *testing.T, s eventstore.Store, stream string) (wait func() []int64) {
 	ctx := ctxFor(t)
-	var wg sync.WaitGroup
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		appended []int64
+	)
 	for w := range 4 {
 		wg.Add(1)
 		go func() {
@@ -227,9 +232,12 @@ func raceAppends(t *testing.T, s eventstore.Store, stream string) (wait func()) 
 				switch {
 				case err == nil:
 					next = res.StreamVersion
+					mu.Lock()
+					appended = append(appended, res.StreamVersion)
+					mu.Unlock()
 				case errors.As(err, &ce):
 					next = ce.Actual
-				case errors.Is(err, eventstore.ErrStreamDeleted):
+				case errors.Is(err, eventstore.ErrStreamDeleted), errors.Is(err, eventstore.ErrStreamArchived):
 					return
 				case w == 0:
 					// A store may give up on an append at Any that
@@ -245,7 +253,10 @@ func raceAppends(t *testing.T, s eventstore.Store, stream string) (wait func()) 
 			}
 		}()
 	}
-	return wg.Wait
+	return func() []int64 {
+		wg.Wait()
+		return appended
+	}
 }
 
 // streamInLog returns stream's records in s's whole log, described for

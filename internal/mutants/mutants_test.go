@@ -30,7 +30,7 @@ const envMutant = "EVENTFOLD_MUTANT"
 
 // allFeatures declares every capability memstore, and so every mutant
 // built on it, has.
-var allFeatures = eventstoretest.Features{Keyed: true, Outcomes: true, Head: true, Notify: true, Tenants: true, Filtered: true, Lifecycle: true, Reclaim: true}
+var allFeatures = eventstoretest.Features{Keyed: true, Outcomes: true, Head: true, Notify: true, Tenants: true, Filtered: true, Lifecycle: true, Reclaim: true, Archive: true}
 
 // memstoreRuns are the reference stores, which must pass.
 var memstoreRuns = []mutants.Mutant{
@@ -112,6 +112,8 @@ func undeclare(f *eventstoretest.Features, field string) {
 		f.Lifecycle = false
 	case "Reclaim":
 		f.Reclaim = false
+	case "Archive":
+		f.Archive = false
 	}
 }
 
