@@ -15,6 +15,7 @@
 //	migrate                        create or upgrade the event store
 //	streams list|show              inspect streams (--json)
 //	streams delete|truncate        delete a stream (--hard asks first) or truncate it
+//	streams archive [--read]       move a finished stream to the archive; print it
 //	streams metadata|reclaim       a stream's retention; erase what no read returns
 //	projections status NAME...     versions, checkpoints, lag and faults
 //	projections retry|skip NAME    resume a faulted projection, in any process

@@ -15,7 +15,7 @@ import (
 )
 
 func streamsCommand(cfg *config) *cobra.Command {
-	cmd := &cobra.Command{Use: "streams", Short: "Inspect, delete and truncate the event store's streams"}
+	cmd := &cobra.Command{Use: "streams", Short: "Inspect, delete, truncate and archive the event store's streams"}
 	var after, tenant string
 	var limit int
 	var asJSON bool

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -14,7 +15,8 @@ import (
 	"github.com/eventfold/eventfold/eventstore"
 )
 
-// lifecycleCommands are streams delete and truncate, over the store that
+// lifecycleCommands are streams delete, truncate, archive, metadata and
+// reclaim, over the store that
 // scope confines to --tenant.
 func lifecycleCommands(cfg *config, scope func(*pgstore.Store) (*pgstore.Store, error)) []*cobra.Command {
 	open := func(ctx context.Context) (*pgstore.Store, func(), error) {
@@ -97,7 +99,54 @@ is given. Both tell readers of the log (projections, the relay) in order.`,
 	}
 	trunc.Flags().Int64Var(&before, "before", 0, "first version to keep readable (required)")
 	_ = trunc.MarkFlagRequired("before")
-	return []*cobra.Command{del, trunc, metadataCommand(open), reclaimCommand(open)}
+	return []*cobra.Command{del, trunc, archiveCommand(open), metadataCommand(open), reclaimCommand(open)}
+}
+
+// archiveCommand is streams archive: seal a finished stream and move its
+// events to the archive, or with --read print what the archive holds.
+func archiveCommand(open func(context.Context) (*pgstore.Store, func(), error)) *cobra.Command {
+	var expected int64
+	var read bool
+	cmd := &cobra.Command{
+		Use:   "archive STREAM [--expected-version N] [--read]",
+		Short: "Archive a finished stream: its events leave the hot log for the archive, and it takes no more appends",
+		Long: `Archive a finished stream. A marker at the version after its last tells
+readers of the log (projections, the relay) in order; the stream's events
+move to the archive table, where --read prints them, and every later
+append to the stream fails. A hard delete of the stream erases its
+archive too.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store, closeFn, err := open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			if read {
+				recs, err := store.ReadArchivedStream(cmd.Context(), args[0], 0, 0)
+				if err != nil {
+					return err
+				}
+				for _, r := range recs {
+					fmt.Fprintf(cmd.OutOrStdout(), "%d\t%s\t%s\t%s\n", r.Version, r.Position, r.Type, r.RecordedAt.Format(time.RFC3339Nano))
+				}
+				return nil
+			}
+			exp := eventstore.StreamExists
+			if cmd.Flags().Changed("expected-version") {
+				exp = eventstore.Exact(expected)
+			}
+			pos, err := store.ArchiveStream(cmd.Context(), args[0], exp)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "stream %q archived at position %s\n", args[0], pos)
+			return nil
+		},
+	}
+	cmd.Flags().Int64Var(&expected, "expected-version", 0, "archive only if the stream is at this version (default: any)")
+	cmd.Flags().BoolVar(&read, "read", false, "print the archived events (version, position, type, recorded at) instead")
+	return cmd
 }
 
 // metadataCommand is streams metadata: print a stream's retention, or set

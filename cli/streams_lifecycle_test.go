@@ -107,3 +107,51 @@ func TestStreamsDeleteAndTruncate(t *testing.T) {
 		t.Errorf("second streams reclaim printed %q", out)
 	}
 }
+
+func TestStreamsArchive(t *testing.T) {
+	pool, schema := testenv.Schema(t)
+	pg := []string{"--postgres-url", testenv.PostgresURL(), "--schema", schema}
+	mustCLI(t, append([]string{"migrate"}, pg...)...)
+	store, err := pgstore.New(pool, &pgstore.Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	ev := []eventstore.Event{{Type: "A", Data: []byte(`{}`)}, {Type: "B", Data: []byte(`{}`)}}
+	if _, err := store.Append(ctx, "done-1", eventstore.NoStream, ev); err != nil {
+		t.Fatal(err)
+	}
+	tenant, err := store.ForTenant("acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tenant.Append(ctx, "done-1", eventstore.NoStream, ev); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := cli(t, append([]string{"streams", "archive", "done-1", "--expected-version", "1"}, pg...)...); !errors.Is(err, eventstore.ErrConcurrency) {
+		t.Errorf("streams archive at the wrong version = %v, want ErrConcurrency", err)
+	}
+	if out := mustCLI(t, append([]string{"streams", "archive", "done-1", "--expected-version", "2"}, pg...)...); !strings.Contains(out, `"done-1" archived at position`) {
+		t.Errorf("streams archive printed %q", out)
+	}
+	if _, err := store.Append(ctx, "done-1", eventstore.Any, ev); !errors.Is(err, eventstore.ErrStreamArchived) {
+		t.Errorf("append to done-1 after streams archive = %v, want ErrStreamArchived", err)
+	}
+	out := mustCLI(t, append([]string{"streams", "archive", "done-1", "--read"}, pg...)...)
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 || !strings.HasPrefix(lines[0], "1\t") || !strings.Contains(lines[1], "\tB\t") {
+		t.Errorf("streams archive --read printed %q, want versions 1 (A) and 2 (B)", out)
+	}
+	if _, err := cli(t, append([]string{"streams", "archive", "done-1"}, pg...)...); !errors.Is(err, eventstore.ErrStreamArchived) {
+		t.Errorf("second streams archive = %v, want ErrStreamArchived", err)
+	}
+
+	// --tenant confines the archive: acme's done-1 is its own.
+	if _, err := tenant.Append(ctx, "done-1", eventstore.Exact(2), ev); err != nil {
+		t.Errorf("acme's done-1 after the default tenant's archive: %v", err)
+	}
+	mustCLI(t, append([]string{"streams", "archive", "done-1", "--tenant", "acme"}, pg...)...)
+	if _, err := tenant.ReadStream(ctx, "done-1", 0, eventstore.Forward, 0); !errors.Is(err, eventstore.ErrStreamArchived) {
+		t.Errorf("acme's done-1 after streams archive --tenant acme: %v, want ErrStreamArchived", err)
+	}
+}

@@ -30,6 +30,7 @@ const (
 	outcomeNotFound    = 5
 	outcomeBeyondEnd   = 6
 	outcomeNothingToDo = 7
+	outcomeArchived    = 8
 )
 
 func deletedError(op, streamID string) error {
@@ -53,9 +54,10 @@ func readableSQL(q string) string {
 
 // streamStateSQL tells, for a ReadStream that found no readable events,
 // whether the stream exists with readable events beyond the range asked
-// for ($1 the stream, $2 the tenant), and whether it is tombstoned.
+// for ($1 the stream, $2 the tenant), and whether it is tombstoned or
+// archived.
 func streamStateSQL(q string) string {
-	return "SELECT coalesce(l.tombstoned, false), EXISTS (SELECT FROM " + q + ".events e" +
+	return "SELECT coalesce(l.tombstoned, false), coalesce(l.archived, false), EXISTS (SELECT FROM " + q + ".events e" +
 		" WHERE e.tenant_id = $2 AND e.stream_id = $1 AND e.version >= coalesce(l.truncate_before, 1))" +
 		" FROM " + q + ".streams s LEFT JOIN " + q + ".stream_lifecycle l ON l.tenant_id = s.tenant_id AND l.stream_id = s.stream_id" +
 		" WHERE s.tenant_id = $2 AND s.stream_id = $1"
@@ -63,10 +65,10 @@ func streamStateSQL(q string) string {
 
 // streamState returns what a ReadStream that found no events reports: nil
 // for a stream with readable events elsewhere, ErrStreamNotFound, or an
-// error matching ErrStreamDeleted.
+// error matching ErrStreamDeleted or ErrStreamArchived.
 func (s *Store) streamState(ctx context.Context, streamID string) error {
-	var tombstoned, readable bool
-	err := s.db.QueryRow(ctx, s.streamSQL, streamID, s.tenant).Scan(&tombstoned, &readable)
+	var tombstoned, archived, readable bool
+	err := s.db.QueryRow(ctx, s.streamSQL, streamID, s.tenant).Scan(&tombstoned, &archived, &readable)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return eventstore.ErrStreamNotFound
@@ -74,6 +76,8 @@ func (s *Store) streamState(ctx context.Context, streamID string) error {
 		return s.backendError("read stream "+quote(streamID), err)
 	case tombstoned:
 		return deletedError("read", streamID)
+	case archived:
+		return archivedError("read", streamID)
 	case !readable:
 		return eventstore.ErrStreamNotFound
 	}

@@ -34,7 +34,7 @@ func TestLifecycleUnderRowLevelSecurity(t *testing.T) {
 				eventstore.Reclaimer
 			}{v, v}
 		},
-		Features: eventstoretest.Features{Lifecycle: true, Reclaim: true},
+		Features: eventstoretest.Features{Lifecycle: true, Reclaim: true, Archive: true},
 	})
 }
 

@@ -40,7 +40,7 @@ func newStore(t testing.TB, opts *pgstore.Options) *pgstore.Store {
 func TestConformance(t *testing.T) {
 	eventstoretest.Run(t, eventstoretest.Config{
 		New:        func(t testing.TB) eventstore.Store { return newStore(t, nil) },
-		Features:   eventstoretest.Features{Keyed: true, Outcomes: true, Head: true, Notify: true, Tenants: true, Filtered: true, Lifecycle: true, Reclaim: true},
+		Features:   eventstoretest.Features{Keyed: true, Outcomes: true, Head: true, Notify: true, Tenants: true, Filtered: true, Lifecycle: true, Reclaim: true, Archive: true},
 		HoldAppend: holdAppend,
 	})
 }

@@ -111,7 +111,8 @@ func Fenced(ctx context.Context, s *Store, tenant string) (bool, error) {
 // MoveReport tells what a tenant move copied.
 type MoveReport struct {
 	// Rows copied, by table: events, streams, stream_lifecycle (deletes,
-	// truncations, retention), command_keys, snapshots, subject_keys.
+	// truncations, retention, archiving), command_keys, snapshots,
+	// subject_keys, events_archive (archived streams' events).
 	Rows map[string]int64
 	// AlreadyCopied is true when the target held a complete copy from an
 	// earlier, interrupted move, and nothing was copied again.
@@ -165,12 +166,12 @@ func MoveTenant(ctx context.Context, tenant string, from, to *Store, m eventstor
 // copiedTables are the tenant-owned tables a move copies, in this order:
 // events before command_keys, whose positions are taken from the copied
 // events.
-var copiedTables = []string{"streams", "events", "stream_lifecycle", "snapshots", "subject_keys", "command_keys"}
+var copiedTables = []string{"streams", "events", "stream_lifecycle", "snapshots", "subject_keys", "command_keys", "events_archive"}
 
 // CopyTenant copies every row of tenant (streams, events with their IDs,
-// versions and metadata, stream lifecycle state, command keys, snapshots and subject keys) from
-// the shard of from to the shard of to, in one transaction on each: the
-// target gets all of it or nothing. The tenant must be fenced on the
+// versions and metadata, stream lifecycle state, archived events, command
+// keys, snapshots and subject keys) from the shard of from to the shard
+// of to, in one transaction on each: the target gets all of it or nothing. The tenant must be fenced on the
 // source, so that the copy is final. Events keep their log order and get
 // the target's positions; command keys point at the copied events'
 // positions. When the target already holds an identical copy of the

@@ -280,3 +280,54 @@ func TestCopyTenantKeepsStreamLifecycle(t *testing.T) {
 		t.Errorf("metadata of kept on the target = %+v, %v; want MaxCount 1", md, err)
 	}
 }
+
+// A moved tenant keeps its archive: the archived stream stays sealed on the
+// target and its archive reads the same events, and a fenced tenant cannot
+// archive on the source.
+func TestCopyTenantKeepsArchive(t *testing.T) {
+	ctx := t.Context()
+	src, dst := newShardSchema(t), newShardSchema(t)
+	acme, _ := src.store.ForTenant("acme")
+	for _, id := range []string{"done", "open"} {
+		if _, err := acme.Append(ctx, id, eventstore.NoStream, append(oneEvent(1), oneEvent(2)...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := acme.ArchiveStream(ctx, "done", eventstore.Exact(2)); err != nil {
+		t.Fatal(err)
+	}
+	archived, err := acme.ReadArchivedStream(ctx, "done", 0, 0)
+	if err != nil || len(archived) != 2 {
+		t.Fatalf("archive on the source = %d events, %v", len(archived), err)
+	}
+	if err := pgstore.FenceTenant(ctx, src.store, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := acme.ArchiveStream(ctx, "open", eventstore.Any); !errors.Is(err, eventstore.ErrTenantFenced) && !pgstore.IsFenced(err) {
+		t.Errorf("archive of a fenced tenant's stream = %v, want the fence's error", err)
+	}
+	rep, err := pgstore.CopyTenant(ctx, src.store, dst.store, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Rows["events_archive"] != 2 {
+		t.Errorf("copied %d archived events, want 2 (report %+v)", rep.Rows["events_archive"], rep.Rows)
+	}
+	moved, _ := dst.store.ForTenant("acme")
+	got, err := moved.ReadArchivedStream(ctx, "done", 0, 0)
+	if err != nil {
+		t.Fatalf("ReadArchivedStream on the target = %v", err)
+	}
+	if diff := cmp.Diff(archived, got); diff != "" {
+		t.Errorf("archive on the target differs from the source's (-source +target):\n%s", diff)
+	}
+	if _, err := moved.Append(ctx, "done", eventstore.Any, oneEvent(3)); !errors.Is(err, eventstore.ErrStreamArchived) {
+		t.Errorf("append to an archived stream on the target = %v, want ErrStreamArchived", err)
+	}
+	if _, err := moved.ReadStream(ctx, "done", 0, eventstore.Forward, 0); !errors.Is(err, eventstore.ErrStreamArchived) {
+		t.Errorf("ReadStream of an archived stream on the target = %v, want ErrStreamArchived", err)
+	}
+	if _, err := moved.ArchiveStream(ctx, "open", eventstore.Exact(2)); err != nil {
+		t.Errorf("archive on the target = %v", err)
+	}
+}

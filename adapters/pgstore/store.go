@@ -148,14 +148,15 @@ func New(db DB, opts *Options) (*Store, error) {
 	c.appendSQL = "SELECT outcome, stream_version, transaction_id, global_position, command_hash, refusal_code, refusal_message FROM " + q +
 		".append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 	// The fast path (see appendExact): the events go in only next to a
-	// stored event $2, so a stream at any other version gets no row back,
+	// stored event $2 that does not end the stream (a tombstone or an
+	// archive marker), so a stream at any other version gets no row back,
 	// and a concurrent append that took the same versions first makes this
 	// one fail on events_stream_version. Nothing is written to streams.
 	c.appendExactSQL = `WITH ins AS (
 	INSERT INTO ` + q + `.events (tenant_id, stream_id, version, event_id, type, content_type, data, metadata)
 	SELECT $8, $1, $2 + u.i, u.id, u.t, u.ct, u.d, u.m
 	FROM unnest($3::uuid[], $4::text[], $5::text[], $6::bytea[], $7::jsonb[]) WITH ORDINALITY AS u(id, t, ct, d, m, i)
-	WHERE EXISTS (SELECT FROM ` + q + `.events p WHERE p.tenant_id = $8 AND p.stream_id = $1 AND p.version = $2 AND p.type <> '` + tombstoneType + `')
+	WHERE EXISTS (SELECT FROM ` + q + `.events p WHERE p.tenant_id = $8 AND p.stream_id = $1 AND p.version = $2 AND p.type NOT IN ('` + tombstoneType + `', '` + archivedType + `'))
 	RETURNING version, transaction_id, global_position)
 SELECT version, transaction_id, global_position FROM ins ORDER BY version DESC LIMIT 1`
 	c.appendRowsSQL = make([]string, maxRowsPerFastAppend+1)
@@ -461,7 +462,7 @@ func appendRowsSQL(q string, n int) string {
 		fmt.Fprintf(&b, "(%d, $%d::uuid, $%d::text, $%d::text, $%d::bytea, $%d::jsonb)", i+1, p, p+1, p+2, p+3, p+4)
 	}
 	b.WriteString(") AS v(i, id, t, ct, d, m)\n" +
-		"WHERE EXISTS (SELECT FROM " + q + ".events p WHERE p.tenant_id = $3 AND p.stream_id = $1 AND p.version = $2 AND p.type <> '" + tombstoneType + "')\n" +
+		"WHERE EXISTS (SELECT FROM " + q + ".events p WHERE p.tenant_id = $3 AND p.stream_id = $1 AND p.version = $2 AND p.type NOT IN ('" + tombstoneType + "', '" + archivedType + "'))\n" +
 		"RETURNING version, transaction_id, global_position")
 	return b.String()
 }
@@ -529,6 +530,8 @@ func appendResult(streamID string, expected eventstore.ExpectedVersion, ids []st
 		return eventstore.AppendResult{}, &eventstore.ConcurrencyError{StreamID: streamID, Expected: expected, Actual: version}
 	case outcomeTombstoned:
 		return eventstore.AppendResult{}, deletedError("append to", streamID)
+	case outcomeArchived:
+		return eventstore.AppendResult{}, archivedError("append to", streamID)
 	default:
 		return eventstore.AppendResult{}, fmt.Errorf("pgstore: append to stream %s: event ID %s is already stored by a different append: %w",
 			quote(streamID), ids[0], eventstore.ErrDuplicateEvent)

@@ -169,7 +169,7 @@ func (s *signals) notify(tenants ...string) {
 }
 
 // tenantTables are the tables whose rows belong to a tenant.
-var tenantTables = []string{"streams", "events", "command_keys", "snapshots", "subject_keys", "stream_lifecycle"}
+var tenantTables = []string{"streams", "events", "command_keys", "snapshots", "subject_keys", "stream_lifecycle", "events_archive"}
 
 // RowLevelSecurityOptions configures EnableRowLevelSecurity. A nil
 // *RowLevelSecurityOptions means all defaults.
@@ -185,7 +185,7 @@ type RowLevelSecurityOptions struct {
 
 // EnableRowLevelSecurity turns on PostgreSQL row-level security for the
 // tenant-owned tables of a schema: streams, events, command_keys, snapshots,
-// subject_keys and stream_lifecycle. A policy on each lets a role see and write only rows
+// subject_keys, stream_lifecycle and events_archive. A policy on each lets a role see and write only rows
 // whose tenant_id equals the setting TenantSetting, which a Store sets when
 // Options.RowLevelSecurity is on. The policies stop SQL that forgets the
 // tenant, not SQL that sets one: any code on the connection may set it.

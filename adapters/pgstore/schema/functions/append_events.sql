@@ -29,7 +29,8 @@
 -- a truncation, hides them: stream_lifecycle.truncate_before is past its
 -- version) counts as absent for NoStream and StreamExists, so NoStream
 -- recreates it and its versions continue. Only those two look the table
--- up.
+-- up. A stream whose last event is a '$stream.archived' marker (migration
+-- 018) was archived, and every append to it gets outcome 8.
 --
 -- The stream order: a transaction takes its ID at its first write, which
 -- may come before it waits for the stream row's lock, so it may hold an ID
@@ -95,9 +96,11 @@ BEGIN
         IF v_cur <> p_expected THEN
             RETURN QUERY SELECT r.*, NULL::text, NULL::text, NULL::text FROM {{schema}}.replayed_append(p_stream, p_ids, p_tenant) r;
             IF FOUND THEN RETURN; END IF;
-            IF EXISTS (SELECT FROM {{schema}}.events e WHERE e.tenant_id = p_tenant AND e.stream_id = p_stream
-                       AND e.version = v_cur AND e.type = '$stream.tombstone') THEN
-                RETURN QUERY SELECT 4, v_cur, NULL::xid8, NULL::bigint, NULL::text, NULL::text, NULL::text;
+            SELECT e.type INTO v_prev_type FROM {{schema}}.events e
+                WHERE e.tenant_id = p_tenant AND e.stream_id = p_stream AND e.version = v_cur;
+            IF v_prev_type IN ('$stream.tombstone', '$stream.archived') THEN
+                RETURN QUERY SELECT CASE WHEN v_prev_type = '$stream.archived' THEN 8 ELSE 4 END,
+                    v_cur, NULL::xid8, NULL::bigint, NULL::text, NULL::text, NULL::text;
                 RETURN;
             END IF;
             RETURN QUERY SELECT 1, v_cur, NULL::xid8, NULL::bigint, NULL::text, NULL::text, NULL::text;
@@ -126,8 +129,9 @@ BEGIN
     IF v_cur > 0 THEN
         SELECT e.transaction_id, e.type INTO v_prev_tx, v_prev_type FROM {{schema}}.events e
             WHERE e.tenant_id = p_tenant AND e.stream_id = p_stream AND e.version = v_cur;
-        IF v_prev_type = '$stream.tombstone' THEN
-            RETURN QUERY SELECT 4, v_cur, NULL::xid8, NULL::bigint, NULL::text, NULL::text, NULL::text;
+        IF v_prev_type IN ('$stream.tombstone', '$stream.archived') THEN
+            RETURN QUERY SELECT CASE WHEN v_prev_type = '$stream.archived' THEN 8 ELSE 4 END,
+                v_cur, NULL::xid8, NULL::bigint, NULL::text, NULL::text, NULL::text;
             RETURN;
         END IF;
         IF p_expected IN (0, -2) THEN

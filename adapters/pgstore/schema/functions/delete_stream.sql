@@ -8,7 +8,9 @@
 --    up to the marker. The events stay in the log until reclaimed;
 --  * a hard delete appends a '$stream.tombstone' the same way, then
 --    erases the stream's events and marks it tombstoned. A stream that
---    never existed gets its row and a tombstone at version 1.
+--    never existed gets its row and a tombstone at version 1. A hard
+--    delete of an archived stream removes its archive
+--    (events_archive) too.
 -- Erasing keeps each row, without its data, metadata or type (now
 -- '$stream.erased', which ReadAll leaves out), rather than deleting it:
 -- an append at an exact version whose statement snapshot still saw the
@@ -89,11 +91,12 @@ BEGIN
         UPDATE {{schema}}.events e SET type = '$stream.erased', content_type = 'application/octet-stream',
                 data = '\x'::bytea, metadata = NULL
             WHERE e.tenant_id = p_tenant AND e.stream_id = p_stream AND e.version <= v_cur;
+        DELETE FROM {{schema}}.events_archive a WHERE a.tenant_id = p_tenant AND a.stream_id = p_stream;
     END IF;
     INSERT INTO {{schema}}.stream_lifecycle AS l (tenant_id, stream_id, truncate_before, tombstoned)
         VALUES (p_tenant, p_stream, CASE WHEN p_hard THEN 9223372036854775807 ELSE v_cur + 2 END, p_hard)
         ON CONFLICT (tenant_id, stream_id) DO UPDATE
-        SET truncate_before = excluded.truncate_before, tombstoned = excluded.tombstoned, changed_at = now();
+        SET truncate_before = excluded.truncate_before, tombstoned = excluded.tombstoned, archived = false, changed_at = now();
     DELETE FROM {{schema}}.snapshots s WHERE s.tenant_id = p_tenant AND s.stream_id = p_stream;
     RETURN QUERY SELECT 0, v_cur + 1, pg_current_xact_id(), v_pos;
 END
