@@ -132,7 +132,7 @@ archive too.`,
 				}
 				return nil
 			}
-			exp := eventstore.StreamExists
+			exp := eventstore.Any
 			if cmd.Flags().Changed("expected-version") {
 				exp = eventstore.Exact(expected)
 			}

@@ -32,8 +32,10 @@ type StreamArchiver interface {
 	// An append racing the archive either lands before the marker, and
 	// is archived with the rest, or fails. A stream without readable
 	// events fails with ErrStreamNotFound, a tombstoned one with
-	// ErrStreamDeleted, an archived one with ErrStreamArchived. A hard
-	// delete of an archived stream erases its archive too.
+	// ErrStreamDeleted, an archived one with ErrStreamArchived. An
+	// archived stream has no readable events: a soft delete or a
+	// truncation of it fails with ErrStreamNotFound, while a hard delete
+	// tombstones it and erases its archive too.
 	ArchiveStream(ctx context.Context, streamID string, expected ExpectedVersion) (Position, error)
 
 	// ReadArchivedStream returns up to limit (0 for all) of the archived

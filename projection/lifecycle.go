@@ -7,7 +7,8 @@ import (
 	"github.com/eventfold/eventfold/eventstore"
 )
 
-// LifecycleFunc reacts to a stream's deletion or truncation through tx: it
+// LifecycleFunc reacts to a stream's deletion, truncation or archiving
+// through tx: it
 // drops the documents it keeps for e.StreamID, or rewrites them. Like any
 // handler it runs again when the read model is rebuilt, and must do
 // nothing harmful when the documents are already gone.
@@ -32,6 +33,15 @@ func (p *Projection) OnStreamDeleted(fn LifecycleFunc) *Projection {
 // sends it to the stream's own partition. It replaces any earlier hook.
 func (p *Projection) OnStreamTruncated(fn LifecycleFunc) *Projection {
 	return p.On(eventstore.StreamTruncatedType, p.lifecycleHandler(fn))
+}
+
+// OnStreamArchived registers fn to run when a stream is archived
+// (eventstore.StreamArchiver.ArchiveStream): it handles the marker the
+// store appends to the stream, in log order after the stream's earlier
+// events. The stream takes no more events; a read model may keep what it
+// has, mark it archived or drop it. It replaces any earlier hook.
+func (p *Projection) OnStreamArchived(fn LifecycleFunc) *Projection {
+	return p.On(eventstore.StreamArchivedType, p.lifecycleHandler(fn))
 }
 
 // DropDocumentOnDelete is the usual OnStreamDeleted hook for a read model

@@ -15,12 +15,13 @@ import (
 type ledger struct {
 	Deposits int
 	Since    int64 // the first version still stored, after a truncation
+	Archived bool
 }
 
 var ledgers = readmodel.Model[ledger]{}
 
 // ledgersProjection keeps a document per ledger stream, drops it when
-// the stream is deleted and notes a truncation in it.
+// the stream is deleted and notes a truncation or an archive in it.
 func ledgersProjection() *projection.Projection {
 	p := projection.New("ledgers", "1", nil)
 	p.On("Deposited", func(ctx context.Context, tx *projection.Tx, rec eventstore.Record) error {
@@ -40,10 +41,18 @@ func ledgersProjection() *projection.Projection {
 		a.Since = e.Before
 		return projection.Store(tx, ledgers, e.StreamID, a)
 	})
+	p.OnStreamArchived(func(ctx context.Context, tx *projection.Tx, e eventstore.LifecycleEvent) error {
+		a, ok, err := projection.Load(ctx, tx, ledgers, e.StreamID)
+		if err != nil || !ok {
+			return err
+		}
+		a.Archived = true
+		return projection.Store(tx, ledgers, e.StreamID, a)
+	})
 	return p
 }
 
-// Deletes and truncations made through the event store reach every
+// Deletes, truncations and archives made through the event store reach every
 // partition's read model in log order.
 func TestLifecycleReachesProjection(t *testing.T) {
 	ctx := t.Context()
@@ -76,6 +85,7 @@ func TestLifecycleReachesProjection(t *testing.T) {
 		},
 		func() (eventstore.Position, error) { return es.TruncateStream(ctx, "acct-3", 3) },
 		func() (eventstore.Position, error) { return es.TruncateStream(ctx, "acct-5", 2) },
+		func() (eventstore.Position, error) { return es.ArchiveStream(ctx, "acct-6", eventstore.Exact(3)) },
 	} {
 		pos, err := op()
 		if err != nil {
@@ -95,7 +105,7 @@ func TestLifecycleReachesProjection(t *testing.T) {
 			got[id] = a
 		}
 	}
-	want := map[string]ledger{"acct-2": {Deposits: 2}, "acct-3": {Deposits: 3, Since: 3}, "acct-5": {Deposits: 2, Since: 2}, "acct-6": {Deposits: 3}}
+	want := map[string]ledger{"acct-2": {Deposits: 2}, "acct-3": {Deposits: 3, Since: 3}, "acct-5": {Deposits: 2, Since: 2}, "acct-6": {Deposits: 3, Archived: true}}
 	if len(got) != len(want) {
 		t.Fatalf("read model = %+v, want %+v", got, want)
 	}

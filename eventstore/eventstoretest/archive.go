@@ -162,8 +162,8 @@ func testArchiveRefusals(t *testing.T, cfg Config) {
 	}
 }
 
-// A hard delete of an archived stream erases its archive and, as any
-// hard delete does, its marker.
+// An archived stream has no readable events to soft-delete or truncate; a
+// hard delete erases its archive and, as any hard delete does, its marker.
 func testArchiveHardDelete(t *testing.T, cfg Config) {
 	s := cfg.New(t)
 	a, l := archiverOf(t, s), lifecycleOf(t, s)
@@ -171,6 +171,12 @@ func testArchiveHardDelete(t *testing.T, cfg Config) {
 	mustAppend(t, s, "s", eventstore.NoStream, jsonEvent("A", 1))
 	if _, err := a.ArchiveStream(ctx, "s", eventstore.StreamExists); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := l.DeleteStream(ctx, "s", eventstore.Any, eventstore.SoftDelete); !errors.Is(err, eventstore.ErrStreamNotFound) {
+		t.Errorf("soft delete of an archived stream = %v, want ErrStreamNotFound (it has no readable events)", err)
+	}
+	if _, err := l.TruncateStream(ctx, "s", 1); !errors.Is(err, eventstore.ErrStreamNotFound) {
+		t.Errorf("truncation of an archived stream = %v, want ErrStreamNotFound (it has no readable events)", err)
 	}
 	if _, err := l.DeleteStream(ctx, "s", eventstore.Any, eventstore.HardDelete); err != nil {
 		t.Fatalf("hard delete of an archived stream = %v", err)
