@@ -156,11 +156,17 @@
 // drop or rewrite what they keep for the stream. Soft-deleted and
 // truncated events stay in ReadAll until the store reclaims them.
 //
+// A [StreamArchiver] (reached with [Archiver]) archives a finished stream:
+// it appends a marker ([StreamArchivedType]) as the stream's last version
+// and moves the stream's events out of ReadAll to the store's archive,
+// where ReadArchivedStream reads them. Every later append or ReadStream of
+// the stream fails with [ErrStreamArchived].
+//
 // # Errors
 //
 // Errors are checked with errors.Is against [ErrConcurrency],
-// [ErrStreamNotFound], [ErrStreamDeleted], [ErrInvalidInput] and
-// [ErrDuplicateEvent]. Typed errors
+// [ErrStreamNotFound], [ErrStreamDeleted], [ErrStreamArchived],
+// [ErrInvalidInput] and [ErrDuplicateEvent]. Typed errors
 // ([ConcurrencyError], [InvalidInputError]) carry details and wrap the
 // backend's error where there is one.
 package eventstore
