@@ -46,7 +46,8 @@ func (p *Projection) OnStreamArchived(fn LifecycleFunc) *Projection {
 
 // DropDocumentOnDelete is the usual OnStreamDeleted hook for a read model
 // that keeps one document per stream, under the stream's ID: it deletes
-// that document.
+// that document. As an OnStreamArchived hook it drops an archived
+// stream's document.
 func DropDocumentOnDelete(ctx context.Context, tx *Tx, e eventstore.LifecycleEvent) error {
 	tx.Delete(e.StreamID)
 	return nil

@@ -23,3 +23,13 @@ func (s *Scenario) GivenTruncated(streamID string, before int64) *Scenario {
 	e := eventstore.LifecycleEvent{StreamID: streamID, Type: eventstore.StreamTruncatedType, Version: s.version[streamID], Before: before}
 	return s.Given(eventstore.MetadataStreamID(streamID), eventstore.Event{Type: e.Type, Data: e.Data()})
 }
+
+// GivenArchived records an archive of streamID, after its given events, as
+// a store with an eventstore.StreamArchiver writes it: a marker at the
+// stream's next version.
+func (s *Scenario) GivenArchived(streamID string) *Scenario {
+	s.t.Helper()
+	v := s.version[streamID]
+	e := eventstore.LifecycleEvent{StreamID: streamID, Type: eventstore.StreamArchivedType, Version: v, Before: v + 2}
+	return s.Given(streamID, eventstore.Event{Type: e.Type, Data: e.Data()})
+}

@@ -29,3 +29,14 @@ func TestReadModelDropsDocumentOnDelete(t *testing.T) {
 		})
 	}
 }
+
+// A read model that drops a stream's document when the stream is archived
+// keeps the documents of other streams.
+func TestReadModelDropsDocumentOnArchive(t *testing.T) {
+	p := stockProjection(t).OnStreamArchived(projection.DropDocumentOnDelete)
+	s := projectiontest.For(t, p, memstore.NewReadModels(nil)).
+		Given("stock-1", stockAdded{Quantity: 5}).
+		Given("stock-2", stockAdded{Quantity: 7}).
+		GivenArchived("stock-1")
+	projectiontest.ThenDocuments(s, stockModel, map[string]stock{"stock-2": {Total: 7}})
+}
