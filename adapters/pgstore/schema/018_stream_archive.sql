@@ -8,8 +8,8 @@
 --  * every stored event of the stream is copied here with its position,
 --    then erased in place in events (type '$stream.erased', no data, as a
 --    hard delete erases): the row keeps its version and event ID taken,
---    so no stale writer can reuse a version and a retried append of an
---    archived event is still recognised, while its payload (the bulk of
+--    so no stale writer can reuse a version and no other event can take
+--    an archived event's ID, while its payload (the bulk of
 --    the table, and all of its TOAST) leaves the hot table;
 --  * stream_lifecycle marks the stream archived and hides everything up
 --    to the marker from ReadStream.
