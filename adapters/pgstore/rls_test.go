@@ -23,6 +23,17 @@ import (
 func applicationRole(t *testing.T, maxConns int32) (owner, app *pgxpool.Pool, schema string) {
 	t.Helper()
 	owner, schema = testenv.Schema(t)
+	if err := pgstore.Migrate(t.Context(), owner, &pgstore.Options{Schema: schema}); err != nil {
+		t.Fatal(err)
+	}
+	return owner, grantApplicationRole(t, owner, schema, maxConns), schema
+}
+
+// grantApplicationRole enables row-level security on the migrated schema,
+// grants eventfold_app what docs/tenancy.md lists and returns a pool of
+// at most maxConns connections that runs as that role.
+func grantApplicationRole(t *testing.T, owner *pgxpool.Pool, schema string, maxConns int32) *pgxpool.Pool {
+	t.Helper()
 	ctx := t.Context()
 	var member bool
 	err := owner.QueryRow(ctx, "SELECT pg_has_role(current_user, 'eventfold_app', 'MEMBER')").Scan(&member)
@@ -31,9 +42,6 @@ func applicationRole(t *testing.T, maxConns int32) (owner, app *pgxpool.Pool, sc
 	}
 	if err != nil {
 		testenv.Unavailable(t, "PostgreSQL role eventfold_app", err)
-	}
-	if err := pgstore.Migrate(ctx, owner, &pgstore.Options{Schema: schema}); err != nil {
-		t.Fatal(err)
 	}
 	if err := pgstore.EnableRowLevelSecurity(ctx, owner, &pgstore.RowLevelSecurityOptions{Schema: schema}); err != nil {
 		t.Fatal(err)
@@ -60,12 +68,53 @@ func applicationRole(t *testing.T, maxConns int32) (owner, app *pgxpool.Pool, sc
 		_, err := c.Exec(ctx, "SET ROLE eventfold_app")
 		return err
 	}
-	app, err = pgxpool.NewWithConfig(ctx, cfg)
+	app, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(app.Close)
-	return owner, app, schema
+	return app
+}
+
+// A schema set up for row-level security before migration 018 gets the
+// archive table with the same policy and grants: the application role
+// archives and reads its own tenant's archive, and sees no other's.
+func TestArchiveAfterUpgradeKeepsRowLevelSecurity(t *testing.T) {
+	owner, schema := testenv.Schema(t)
+	ctx := t.Context()
+	files := copyFS(t, pgstore.SchemaFiles)
+	delete(files, "schema/018_stream_archive.sql")
+	delete(files, "schema/functions/archive_stream.sql")
+	if err := pgstore.MigrateFS(ctx, owner, &pgstore.Options{Schema: schema}, files); err != nil {
+		t.Fatal(err)
+	}
+	app := grantApplicationRole(t, owner, schema, 1)
+	if err := pgstore.Migrate(ctx, owner, &pgstore.Options{Schema: schema}); err != nil {
+		t.Fatalf("Migrate to 018 = %v", err)
+	}
+	s, err := pgstore.New(app, &pgstore.Options{Schema: schema, RowLevelSecurity: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := mustTenant(t, s, "a"), mustTenant(t, s, "b")
+	for _, ts := range []*pgstore.Store{a, b} {
+		if _, err := ts.Append(ctx, "acct", eventstore.NoStream, oneEvent(1)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ts.ArchiveStream(ctx, "acct", eventstore.Exact(1)); err != nil {
+			t.Fatalf("ArchiveStream as the application role after the upgrade = %v", err)
+		}
+	}
+	if got, err := a.ReadArchivedStream(ctx, "acct", 0, 0); err != nil || len(got) != 1 || got[0].Tenant != "a" {
+		t.Errorf("tenant a's archive = %+v, %v; want its one event", got, err)
+	}
+	var n int
+	if err := app.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{schema, "events_archive"}.Sanitize()).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("a statement without a tenant sees %d archived rows, want 0: the table has no policy", n)
+	}
 }
 
 // TestRowLevelSecurityClaims checks each claim docs/tenancy.md makes of

@@ -61,7 +61,8 @@ END
 $$;
 
 -- Tenants fenced before this migration get the triggers on the new table.
--- The schema's name comes from the catalog, through tableoid.
+-- The schema's name comes from the catalog, through tableoid (a literal
+-- would break on a schema name with a quote in it).
 DO $$
 DECLARE
     t   text;
@@ -70,6 +71,41 @@ BEGIN
     FOR t, sch IN SELECT f.tenant_id, n.nspname FROM {{schema}}.tenant_fences f
             JOIN pg_class c ON c.oid = f.tableoid JOIN pg_namespace n ON n.oid = c.relnamespace LOOP
         PERFORM {{schema}}.fence_tenant(sch, t, true);
+    END LOOP;
+END
+$$;
+
+-- events_archive takes stream_lifecycle's row-level security and grants,
+-- so that a schema whose owner ran EnableRowLevelSecurity and granted the
+-- application's role its tables keeps working, and isolating tenants,
+-- without another step. schema_migrations always has rows here: its
+-- tableoid names the schema.
+DO $$
+DECLARE
+    sch  text;
+    life regclass;
+    rls  boolean;
+    frls boolean;
+    g    record;
+BEGIN
+    SELECT n.nspname INTO sch FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.oid = (SELECT m.tableoid FROM {{schema}}.schema_migrations m LIMIT 1);
+    SELECT c.oid, c.relrowsecurity, c.relforcerowsecurity INTO life, rls, frls FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = sch AND c.relname = 'stream_lifecycle';
+    IF rls THEN
+        EXECUTE format('ALTER TABLE %I.events_archive ENABLE ROW LEVEL SECURITY', sch);
+        IF frls THEN
+            EXECUTE format('ALTER TABLE %I.events_archive FORCE ROW LEVEL SECURITY', sch);
+        END IF;
+        EXECUTE format('CREATE POLICY eventfold_tenant ON %I.events_archive'
+            ' USING (tenant_id <> %L AND tenant_id = current_setting(%L, true))'
+            ' WITH CHECK (tenant_id <> %L AND tenant_id = current_setting(%L, true))',
+            sch, '', 'eventfold.tenant', '', 'eventfold.tenant');
+    END IF;
+    FOR g IN SELECT a.grantee, a.privilege_type FROM pg_class c, aclexplode(c.relacl) a
+            WHERE c.oid = life AND a.grantee <> c.relowner LOOP
+        EXECUTE format('GRANT %s ON %I.events_archive TO %s', g.privilege_type, sch,
+            CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(g.grantee)) END);
     END LOOP;
 END
 $$;
