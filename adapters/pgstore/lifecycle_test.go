@@ -1,6 +1,7 @@
 package pgstore_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -32,10 +33,18 @@ func TestLifecycleUnderRowLevelSecurity(t *testing.T) {
 			return struct {
 				eventstore.StreamLifecycle
 				eventstore.Reclaimer
-			}{v, v}
+				archiveOps
+			}{v, v, v}
 		},
 		Features: eventstoretest.Features{Lifecycle: true, Reclaim: true, Archive: true},
 	})
+}
+
+// archiveOps are eventstore.StreamArchiver's own methods, which a view
+// embeds beside the lifecycle's.
+type archiveOps interface {
+	ArchiveStream(ctx context.Context, streamID string, expected eventstore.ExpectedVersion) (eventstore.Position, error)
+	ReadArchivedStream(ctx context.Context, streamID string, from int64, limit int) ([]eventstore.Record, error)
 }
 
 // MaxAge hides events by their recorded_at, against the database's clock.

@@ -26,12 +26,15 @@ func applicationRole(t *testing.T, maxConns int32) (owner, app *pgxpool.Pool, sc
 	if err := pgstore.Migrate(t.Context(), owner, &pgstore.Options{Schema: schema}); err != nil {
 		t.Fatal(err)
 	}
+	if err := pgstore.EnableRowLevelSecurity(t.Context(), owner, &pgstore.RowLevelSecurityOptions{Schema: schema}); err != nil {
+		t.Fatal(err)
+	}
 	return owner, grantApplicationRole(t, owner, schema, maxConns), schema
 }
 
-// grantApplicationRole enables row-level security on the migrated schema,
-// grants eventfold_app what docs/tenancy.md lists and returns a pool of
-// at most maxConns connections that runs as that role.
+// grantApplicationRole grants eventfold_app what docs/tenancy.md lists on
+// schema and returns a pool of at most maxConns connections that runs as
+// that role.
 func grantApplicationRole(t *testing.T, owner *pgxpool.Pool, schema string, maxConns int32) *pgxpool.Pool {
 	t.Helper()
 	ctx := t.Context()
@@ -42,9 +45,6 @@ func grantApplicationRole(t *testing.T, owner *pgxpool.Pool, schema string, maxC
 	}
 	if err != nil {
 		testenv.Unavailable(t, "PostgreSQL role eventfold_app", err)
-	}
-	if err := pgstore.EnableRowLevelSecurity(ctx, owner, &pgstore.RowLevelSecurityOptions{Schema: schema}); err != nil {
-		t.Fatal(err)
 	}
 	q := pgx.Identifier{schema}.Sanitize()
 	for _, grant := range []string{ // docs/tenancy.md, step 2
@@ -87,6 +87,18 @@ func TestArchiveAfterUpgradeKeepsRowLevelSecurity(t *testing.T) {
 	delete(files, "schema/functions/archive_stream.sql")
 	if err := pgstore.MigrateFS(ctx, owner, &pgstore.Options{Schema: schema}, files); err != nil {
 		t.Fatal(err)
+	}
+	// What EnableRowLevelSecurity did before migration 018.
+	for _, table := range []string{"streams", "events", "command_keys", "snapshots", "subject_keys", "stream_lifecycle"} {
+		tbl := pgx.Identifier{schema, table}.Sanitize()
+		for _, sql := range []string{"ALTER TABLE " + tbl + " ENABLE ROW LEVEL SECURITY",
+			"CREATE POLICY eventfold_tenant ON " + tbl +
+				" USING (tenant_id <> '' AND tenant_id = current_setting('" + pgstore.TenantSetting + "', true))" +
+				" WITH CHECK (tenant_id <> '' AND tenant_id = current_setting('" + pgstore.TenantSetting + "', true))"} {
+			if _, err := owner.Exec(ctx, sql); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	app := grantApplicationRole(t, owner, schema, 1)
 	if err := pgstore.Migrate(ctx, owner, &pgstore.Options{Schema: schema}); err != nil {

@@ -82,7 +82,7 @@ func TestCopyTenant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]int64{"events": 3, "streams": 2, "stream_lifecycle": 0, "command_keys": 2, "snapshots": 1, "subject_keys": 1}
+	want := map[string]int64{"events": 3, "streams": 2, "stream_lifecycle": 0, "command_keys": 2, "snapshots": 1, "subject_keys": 1, "events_archive": 0}
 	if diff := cmp.Diff(want, rep.Rows); diff != "" {
 		t.Errorf("rows copied (-want +got):\n%s", diff)
 	}
