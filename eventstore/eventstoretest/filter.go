@@ -15,7 +15,6 @@ var filterTests = []suiteTest{
 	{"ReadAllFiltered/Matches", testFilterMatches},
 	{"ReadAllFiltered/NoMatch", testFilterNoMatch},
 	{"ReadAllFiltered/TailWhileWriting", testFilterTailWhileWriting},
-	{"ReadAllFiltered/HeldAppend", testFilterHeldAppend},
 	{"ReadAllFiltered/Tenants", testFilterTenants},
 }
 
@@ -390,9 +389,6 @@ func tailFiltered(ctx context.Context, fr eventstore.FilteredReader, f eventstor
 // page's Through never passes the held event, and reads it once it
 // commits, before the later matching one.
 func testFilterHeldAppend(t *testing.T, cfg Config) {
-	if cfg.HoldAppend == nil {
-		t.Skip("Config.HoldAppend is nil")
-	}
 	s := cfg.New(t)
 	fr := capability[eventstore.FilteredReader](t, s)
 	f := eventstore.Filter{Types: []string{"Hit"}}
