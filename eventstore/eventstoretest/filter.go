@@ -15,7 +15,6 @@ var filterTests = []suiteTest{
 	{"ReadAllFiltered/Matches", testFilterMatches},
 	{"ReadAllFiltered/NoMatch", testFilterNoMatch},
 	{"ReadAllFiltered/TailWhileWriting", testFilterTailWhileWriting},
-	{"ReadAllFiltered/Tenants", testFilterTenants},
 }
 
 // testFilterTenants reads a log of two tenants, their events interleaved,
@@ -23,9 +22,6 @@ var filterTests = []suiteTest{
 // own tenant's matching events, with Through at its own last event, and
 // the all-tenants view returns every tenant's.
 func testFilterTenants(t *testing.T, cfg Config) {
-	if !cfg.Features.Tenants {
-		t.Skip("Features.Tenants is not declared")
-	}
 	s := cfg.New(t)
 	views := map[string]eventstore.Store{"": s}
 	for _, tenant := range []string{"acme", "globex"} {
