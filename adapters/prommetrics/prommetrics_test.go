@@ -662,3 +662,21 @@ func TestHeldBackCollector(t *testing.T) {
 		t.Errorf("lint: %v %v", problems, err)
 	}
 }
+
+// TestReadModelsKeepCapabilities checks that metering a read-model store
+// keeps what it can do beyond readmodel.Store: a spread store still tells
+// its partitions.
+func TestReadModelsKeepCapabilities(t *testing.T) {
+	spread, err := readmodel.NewPartitioned(memstore.NewReadModels(nil), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metered, err := prommetrics.ReadModels(spread, prometheus.NewRegistry(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := readmodel.As[readmodel.Partitioner](metered)
+	if !ok || p.Partitions() != 3 {
+		t.Fatalf("the metered spread store's Partitioner = %v, %v; want the inner store's 3 partitions", p, ok)
+	}
+}

@@ -57,6 +57,11 @@ type readModels struct {
 
 var _ readmodel.Store = (*readModels)(nil)
 
+// Unwrap returns the metered store, so that readmodel.As finds the
+// capabilities it has beyond readmodel.Store (a Partitioned store's
+// partitions, for one).
+func (s *readModels) Unwrap() readmodel.Store { return s.inner }
+
 func (s *readModels) observe(op string, start time.Time, err error) {
 	outcome := OutcomeOK
 	switch {

@@ -27,11 +27,17 @@
 // tenant views (Tenants), whose isolation the suite checks through every
 // call of the port, and filtered reads of the log (Filtered), whose
 // Through position must never pass an event that may still commit
-// (checked past an append held open when [Config.HoldAppend] is set). A declared feature's tests run and must pass; a declared
-// feature the store lacks fails. A capability the store has but Features
+// (checked past an append held open when [Config.HoldAppend] is set). A
+// declared feature's tests run and must pass; a declared feature the store
+// lacks fails. A capability the store has but Features
 // does not declare fails the suite with a message naming the field, so no
 // area is skipped by omission. An undeclared feature the store lacks is
 // logged as a skipped area.
+//
+// [Config.HoldAppend] lets a store whose appends run in transactions hold
+// one open while later appends commit, so the suite checks the gap problem
+// portably: ReadAll (and ReadAllFiltered) never returns or passes a
+// position while an event ordered before it may still commit.
 //
 // Stores may make appended events visible to ReadAll with a delay (pgstore
 // waits for older transactions anywhere in the cluster), so the suite polls

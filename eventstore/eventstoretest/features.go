@@ -115,6 +115,9 @@ func featureTests(f Features) []suiteTest {
 	}
 	if f.Filtered {
 		tests = append(tests, filterTests...)
+		if f.Tenants {
+			tests = append(tests, suiteTest{"ReadAllFiltered/Tenants", testFilterTenants})
+		}
 	}
 	if f.Lifecycle {
 		tests = append(tests, lifecycleTests...)

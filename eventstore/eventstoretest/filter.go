@@ -15,8 +15,6 @@ var filterTests = []suiteTest{
 	{"ReadAllFiltered/Matches", testFilterMatches},
 	{"ReadAllFiltered/NoMatch", testFilterNoMatch},
 	{"ReadAllFiltered/TailWhileWriting", testFilterTailWhileWriting},
-	{"ReadAllFiltered/HeldAppend", testFilterHeldAppend},
-	{"ReadAllFiltered/Tenants", testFilterTenants},
 }
 
 // testFilterTenants reads a log of two tenants, their events interleaved,
@@ -24,9 +22,6 @@ var filterTests = []suiteTest{
 // own tenant's matching events, with Through at its own last event, and
 // the all-tenants view returns every tenant's.
 func testFilterTenants(t *testing.T, cfg Config) {
-	if !cfg.Features.Tenants {
-		t.Skip("Features.Tenants is not declared")
-	}
 	s := cfg.New(t)
 	views := map[string]eventstore.Store{"": s}
 	for _, tenant := range []string{"acme", "globex"} {
@@ -390,9 +385,6 @@ func tailFiltered(ctx context.Context, fr eventstore.FilteredReader, f eventstor
 // page's Through never passes the held event, and reads it once it
 // commits, before the later matching one.
 func testFilterHeldAppend(t *testing.T, cfg Config) {
-	if cfg.HoldAppend == nil {
-		t.Skip("Config.HoldAppend is nil")
-	}
 	s := cfg.New(t)
 	fr := capability[eventstore.FilteredReader](t, s)
 	f := eventstore.Filter{Types: []string{"Hit"}}

@@ -28,10 +28,11 @@ type Config struct {
 	Features Features
 	// HoldAppend appends events to stream of s, with Any, in a
 	// transaction it keeps open until commit is called, as a slow writer
-	// does, and returns the append's result. The filtered-read tests
-	// (Features.Filtered) use it to check that a reader never passes an
-	// event that commits late. Nil for a store whose appends become
-	// visible at once (the suite then logs that it did not check).
+	// does, and returns the append's result. The held-append tests use it
+	// to check that a reader of the log (ReadAll, and ReadAllFiltered with
+	// Features.Filtered) never passes an event that commits late. Nil for
+	// a store whose appends become visible at once: the suite then logs
+	// that it did not check.
 	HoldAppend func(t testing.TB, s eventstore.Store, stream string, events []eventstore.Event) (res eventstore.AppendResult, commit func())
 }
 
@@ -70,7 +71,12 @@ func Run(t *testing.T, cfg Config) {
 		{"Append/Ownership", testOwnership},
 		{"Append/UpperCaseIDs", testUpperCaseIDs},
 	}
-	for _, tc := range append(tests, featureTests(cfg.Features)...) {
+	tests = append(tests, featureTests(cfg.Features)...)
+	if cfg.HoldAppend != nil {
+		tests = append(tests, heldTests(cfg)...)
+	}
+	logUncheckedHeld(t, cfg)
+	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.fn(t, cfg)

@@ -3,6 +3,7 @@ package mutants
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -491,4 +492,34 @@ func likePrefix(id, prefix string) bool {
 		return id != "" && likePrefix(id[1:], prefix[1:])
 	}
 	return id != "" && id[0] == prefix[0] && likePrefix(id[1:], prefix[1:])
+}
+
+// HoldsAppends reports whether the store's appends finish in two phases,
+// so that HoldAppend can keep one unfinished.
+func (s *EventStore) HoldsAppends() bool {
+	return s.bug == "gap-two-phase" || s.bug == "filtered-through-past-unfinished"
+}
+
+// HoldAppend appends events with Any and leaves the append unfinished, as
+// a transaction still open, until commit is called: what
+// eventstoretest.Config.HoldAppend asks of a store whose appends run in
+// transactions. Only stores whose HoldsAppends is true can hold one.
+func (s *EventStore) HoldAppend(ctx context.Context, streamID string, events []eventstore.Event) (res eventstore.AppendResult, commit func(), err error) {
+	if !s.HoldsAppends() {
+		return res, nil, fmt.Errorf("mutants: %s finishes its appends at once", s.bug)
+	}
+	s.sh.mu.Lock()
+	res, err = s.Store.Append(ctx, streamID, eventstore.Any, events)
+	if err == nil {
+		s.sh.hidden[res.Position.Commit] = true
+	}
+	s.sh.mu.Unlock()
+	if err != nil {
+		return res, nil, err
+	}
+	return res, func() {
+		s.sh.mu.Lock()
+		delete(s.sh.hidden, res.Position.Commit)
+		s.sh.mu.Unlock()
+	}, nil
 }

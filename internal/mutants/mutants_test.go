@@ -75,6 +75,9 @@ func TestSuiteOnMutant(t *testing.T) {
 			Features:   allFeatures,
 		}
 		undeclare(&cfg.Features, m.Undeclared)
+		if m.NewEventStore().HoldsAppends() {
+			cfg.HoldAppend = holdAppend
+		}
 		eventstoretest.Run(t, cfg)
 	case mutants.ReadModelSuite:
 		_, spread := readmodel.As[readmodel.Partitioner](m.NewReadModels())
@@ -91,6 +94,17 @@ func TestSuiteOnMutant(t *testing.T) {
 			Features: projectiontest.SourceFeatures{Head: m.Undeclared != "Head"},
 			New:      func(t testing.TB) (eventstore.Store, projection.Source) { return m.NewSource() }})
 	}
+}
+
+// holdAppend is eventstoretest.Config.HoldAppend for the mutants whose
+// appends finish in two phases.
+func holdAppend(t testing.TB, s eventstore.Store, stream string, events []eventstore.Event) (eventstore.AppendResult, func()) {
+	t.Helper()
+	res, commit, err := s.(*mutants.EventStore).HoldAppend(t.Context(), stream, events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, commit
 }
 
 // undeclare clears the feature named field.
