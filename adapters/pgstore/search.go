@@ -19,7 +19,9 @@ import (
 // appends per second; docs/performance.md). It builds the index
 // CONCURRENTLY, so appends go on while it runs, which PostgreSQL allows only
 // outside a transaction: db must not be a pgx.Tx. It is idempotent, and
-// rebuilds an index that an interrupted earlier call left invalid. Run it
+// rebuilds an index that an interrupted earlier call left invalid. Calls
+// from several processes at once take turns (a session-level advisory lock
+// when db is a *pgxpool.Pool or a *pgx.Conn), so they all succeed. Run it
 // after Migrate; a nil opts means the default schema.
 func CreateCorrelationIndex(ctx context.Context, db DB, opts *Options) error {
 	if _, ok := db.(pgx.Tx); ok {
@@ -29,9 +31,19 @@ func CreateCorrelationIndex(ctx context.Context, db DB, opts *Options) error {
 	if err != nil {
 		return fmt.Errorf("pgstore: create correlation index: %w", err)
 	}
+	// Processes starting together each call this: builds of one index
+	// running at once deadlock, and one may drop another's build in
+	// progress, so the calls take turns under a session lock.
+	return withSessionLock(ctx, db, "eventfold.correlation-index."+schema, func(db DB) error {
+		return buildCorrelationIndex(ctx, db, schema)
+	})
+}
+
+// buildCorrelationIndex is CreateCorrelationIndex under its lock.
+func buildCorrelationIndex(ctx context.Context, db DB, schema string) error {
 	index := pgx.Identifier{schema, correlationIndex}.Sanitize()
 	var valid bool
-	err = db.QueryRow(ctx, `SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+	err := db.QueryRow(ctx, `SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
 		JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`, schema, correlationIndex).Scan(&valid)
 	switch {
 	case err == nil && valid:

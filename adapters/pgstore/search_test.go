@@ -188,3 +188,47 @@ func TestCreateCorrelationIndex(t *testing.T) {
 		t.Errorf("EventsByCorrelation(flow-0) with the index: %d events, %v; want 2", len(got), err)
 	}
 }
+
+// TestCreateCorrelationIndexConcurrently: processes starting together each
+// call CreateCorrelationIndex; every call succeeds and one valid index
+// results (none drops another's build in progress).
+func TestCreateCorrelationIndexConcurrently(t *testing.T) {
+	ctx := t.Context()
+	pool, schema := testenv.Schema(t)
+	opts := &pgstore.Options{Schema: schema}
+	if err := pgstore.Migrate(ctx, pool, opts); err != nil {
+		t.Fatal(err)
+	}
+	s, err := pgstore.New(pool, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		ev := eventstore.Event{Type: "Noted", Data: []byte(`{}`), Metadata: eventstore.Metadata{CorrelationID: fmt.Sprintf("flow-%d", i%7)}}
+		if _, err := s.Append(ctx, fmt.Sprintf("notes-%d", i%13), eventstore.Any, []eventstore.Event{ev}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for round := range 3 {
+		if round > 0 {
+			if _, err := pool.Exec(ctx, "DROP INDEX "+pgx.Identifier{schema, "events_correlation_id"}.Sanitize()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		const callers = 4
+		errs := make(chan error, callers)
+		for range callers {
+			go func() { errs <- pgstore.CreateCorrelationIndex(ctx, pool, opts) }()
+		}
+		for range callers {
+			if err := <-errs; err != nil {
+				t.Errorf("round %d: concurrent CreateCorrelationIndex = %v", round, err)
+			}
+		}
+		var valid bool
+		if err := pool.QueryRow(ctx, `SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+			JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = 'events_correlation_id'`, schema).Scan(&valid); err != nil || !valid {
+			t.Errorf("round %d: the correlation index after concurrent calls: valid %v, %v", round, valid, err)
+		}
+	}
+}
