@@ -62,7 +62,7 @@ test-quick: services-all
 
 # Benchmarks: bench/ is its own module (docs/performance.md). bench-quick
 # runs every scenario briefly and fails if one does not complete and print
-# its rows; it asserts no speed. bench is the full run (about 30 minutes).
+# its rows; it asserts no speed. bench is the full run (about 35 minutes).
 .PHONY: bench bench-quick
 bench-quick: services
 	cd bench && go run . -quick -json results-quick.json

@@ -20,6 +20,7 @@ import (
 	"github.com/eventfold/eventfold/bench/capacitybench"
 	"github.com/eventfold/eventfold/bench/harness"
 	"github.com/eventfold/eventfold/bench/hotbench"
+	"github.com/eventfold/eventfold/bench/lifecyclebench"
 	"github.com/eventfold/eventfold/bench/projbench"
 	"github.com/eventfold/eventfold/bench/querybench"
 	"github.com/eventfold/eventfold/bench/standbybench"
@@ -220,6 +221,7 @@ func scenarios(c config) []harness.Scenario {
 		standbybench.Scenario{Backlog: min(c.backlog, 20_000)},
 		projbench.FilteredRebuild{Opts: proj},
 		capacity,
+		lifecyclebench.Scenario{},
 	}
 }
 

@@ -69,6 +69,7 @@ func TestQuick(t *testing.T) {
 		{9, harness.StatusOK, 1},  // catch-up on the standby against on the primary
 		{10, harness.StatusOK, 1}, // filtered reads against the whole log
 		{11, harness.StatusOK, 9}, // Redis shard and memory × 2 baselines, 2 brokers × 2 message sizes, NATS fan-out
+		{12, harness.StatusOK, 3}, // soft delete, truncation and archive, each against a one-event append
 	}
 	if len(r.Scenarios) != len(want) {
 		t.Fatalf("%d scenarios in the report, want %d", len(r.Scenarios), len(want))

@@ -8,7 +8,7 @@ import (
 
 // Scenario is one numbered scenario of the benchmark.
 type Scenario interface {
-	// ID is the scenario's number (1 to 11), as docs/performance.md lists them.
+	// ID is the scenario's number (1 to 12), as docs/performance.md lists them.
 	ID() int
 	// Name is a short, stable identifier, for example "append-1".
 	Name() string
