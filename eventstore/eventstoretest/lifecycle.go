@@ -595,7 +595,7 @@ func testRetention(t *testing.T, cfg Config) {
 		t.Errorf("ReadStreamMetadata of a tombstoned stream = %v, want ErrStreamDeleted", err)
 	}
 
-	evs, recs := lifecycleEvents(t, cfg, s, 1)
+	evs, recs := lifecycleEvents(t, cfg, s, 6) // r's five events, then its metadata
 	if len(evs) == 0 || evs[0].Type != eventstore.StreamMetadataType || evs[0].StreamID != "r" || evs[0].Version != 5 ||
 		evs[0].Metadata == nil || *evs[0].Metadata != (eventstore.StreamMetadata{MaxCount: 2}) || recs[0].Position != pos {
 		t.Errorf("first lifecycle event = %+v, want the metadata of r at version 5 with MaxCount 2, at %v", evs, pos)
